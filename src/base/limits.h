@@ -1,0 +1,33 @@
+/* limits.h - every limit Charter puts on outside input, in one place.
+ *
+ * A parser counts its depth as it descends and refuses input past these
+ * numbers with CHARTER_E_LIMIT and a message naming the limit. Raising one is
+ * a deliberate change to this file, documented in docs/security.md.
+ */
+#ifndef CHARTER_BASE_LIMITS_H
+#define CHARTER_BASE_LIMITS_H
+
+/* Charter files (YAML). */
+#define CHARTER_MAX_FILE_BYTES      (16u * 1024u * 1024u) /* one YAML file */
+#define CHARTER_MAX_FILES           4096u   /* files in a charter directory */
+#define CHARTER_MAX_YAML_DEPTH      64u     /* nesting of mappings/sequences */
+#define CHARTER_MAX_YAML_NODES      4000000u /* nodes after alias expansion */
+#define CHARTER_MAX_YAML_ALIASES    10000u  /* alias references per file */
+#define CHARTER_MAX_RULES           200000u /* rules + boundaries per charter */
+#define CHARTER_MAX_ID_BYTES        128u    /* any id */
+
+/* CEL. */
+#define CEL_MAX_EXPR_BYTES          (64u * 1024u) /* one expression's source */
+#define CEL_MAX_PARSE_DEPTH         200u    /* nesting of the syntax tree */
+#define CEL_MAX_EVAL_COST           1000000u /* steps of one evaluation */
+#define CEL_MAX_EVAL_BYTES          (16u * 1024u * 1024u) /* scratch memory of one evaluation */
+#define CEL_MAX_REGEX_BYTES         4096u   /* one regular expression pattern */
+#define CEL_REGEX_MATCH_LIMIT       100000u /* PCRE2 match limit per match */
+#define CEL_REGEX_DEPTH_LIMIT       1000u   /* PCRE2 backtracking depth limit */
+
+/* Decision requests (JSON). */
+#define CHARTER_MAX_REQUEST_BYTES   (1024u * 1024u)
+#define CHARTER_MAX_JSON_DEPTH      64u
+#define CHARTER_MAX_STRING_BYTES    (256u * 1024u)
+
+#endif

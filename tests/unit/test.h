@@ -1,0 +1,78 @@
+/* test.h - the tiny unit-test harness every tests/unit/test_*.c uses.
+ *
+ * A test file defines `static void test_something(void)` functions and a
+ * main() that runs them with RUN(test_something) and returns TEST_DONE().
+ * CHECK* record a failure (with file:line and the values) and go on; the
+ * test binary prints one line per failed check, then "N passed, N failed"
+ * counted per test function, and exits 1 if anything failed.
+ */
+#ifndef CHARTER_TEST_H
+#define CHARTER_TEST_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int test_failed_checks_;
+static int test_passed_;
+static int test_failed_;
+static const char *test_current_;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            test_failed_checks_++;                                           \
+            fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__,       \
+                    __LINE__, test_current_, #cond);                         \
+        }                                                                    \
+    } while (0)
+
+#define CHECK_INT(a, b)                                                      \
+    do {                                                                     \
+        long long a_ = (long long)(a), b_ = (long long)(b);                  \
+        if (a_ != b_) {                                                      \
+            test_failed_checks_++;                                           \
+            fprintf(stderr, "%s:%d: %s: %s == %lld, expected %lld\n",        \
+                    __FILE__, __LINE__, test_current_, #a, a_, b_);          \
+        }                                                                    \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                      \
+    do {                                                                     \
+        const char *a_ = (a), *b_ = (b);                                     \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                             \
+            test_failed_checks_++;                                           \
+            fprintf(stderr, "%s:%d: %s: %s == \"%s\", expected \"%s\"\n",    \
+                    __FILE__, __LINE__, test_current_, #a,                   \
+                    a_ ? a_ : "(null)", b_ ? b_ : "(null)");                 \
+        }                                                                    \
+    } while (0)
+
+/* The string a contains b. */
+#define CHECK_HAS(a, b)                                                      \
+    do {                                                                     \
+        const char *a_ = (a), *b_ = (b);                                     \
+        if (!a_ || !b_ || !strstr(a_, b_)) {                                 \
+            test_failed_checks_++;                                           \
+            fprintf(stderr, "%s:%d: %s: %s == \"%s\", expected to contain "  \
+                    "\"%s\"\n", __FILE__, __LINE__, test_current_, #a,       \
+                    a_ ? a_ : "(null)", b_ ? b_ : "(null)");                 \
+        }                                                                    \
+    } while (0)
+
+#define RUN(fn)                                                              \
+    do {                                                                     \
+        int before_ = test_failed_checks_;                                   \
+        test_current_ = #fn;                                                 \
+        fn();                                                                \
+        if (test_failed_checks_ == before_)                                  \
+            test_passed_++;                                                  \
+        else                                                                 \
+            test_failed_++;                                                  \
+    } while (0)
+
+#define TEST_DONE()                                                          \
+    (printf("%d passed, %d failed\n", test_passed_, test_failed_),           \
+     test_failed_ ? 1 : 0)
+
+#endif
