@@ -111,6 +111,12 @@ CHARTER_API const char *charter_version(const charter *c);
 CHARTER_API const char *charter_canonical_json(const charter *c, size_t *len);
 CHARTER_API const char *charter_name(const charter *c);
 
+/* How much a charter holds, for summaries. */
+typedef struct charter_stats {
+    size_t values, goals, workflows, agents, boundaries, rules, queues;
+} charter_stats;
+CHARTER_API void charter_get_stats(const charter *c, charter_stats *out);
+
 CHARTER_API size_t charter_warning_count(const charter *c);
 /* i < charter_warning_count; lives as long as the charter. */
 CHARTER_API const charter_diag *charter_warning(const charter *c, size_t i);

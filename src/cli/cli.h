@@ -1,0 +1,67 @@
+/* cli.h - what the `charter` subcommands share.
+ *
+ * The command line is a table of subcommands (main.c), one file each
+ * (cmd_*.c), built on the public header include/charter.h only.
+ *
+ * Exit codes, the same for every command (docs/cli.md):
+ *   0  success (a decision was made, the charter is valid, all tests pass)
+ *   1  the thing checked failed: a test failed, an evaluation error,
+ *      `check --strict` with warnings
+ *   2  invalid input or usage: a charter that does not load, a malformed
+ *      request or expression, an unknown option
+ *   3  a file could not be read or written
+ */
+#ifndef CHARTER_CLI_H
+#define CHARTER_CLI_H
+
+#include <stddef.h>
+
+#include "charter.h"
+
+enum {
+    CLI_OK = 0,
+    CLI_FAILED = 1,
+    CLI_INVALID = 2,
+    CLI_IO = 3
+};
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const char *summary;
+} cli_command;
+
+int cmd_check(int argc, char **argv);
+int cmd_decide(int argc, char **argv);
+int cmd_test(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_brief(int argc, char **argv);
+
+/* Reads a whole file ("-" is standard input) into a malloc'd, NUL-terminated
+ * buffer; the caller frees it. Returns NULL (after printing why) on failure. */
+char *cli_read_file(const char *path, size_t *len);
+
+/* Prints "charter: file:line:col: error: message" to stderr. */
+void cli_print_error(const char *what, const charter_error *err);
+
+/* The exit code for a failed library call. */
+int cli_exit_for(charter_status s);
+
+/* Prints `usage` to stdout when argv holds -h/--help and returns 1 (the
+ * caller then exits 0); 0 otherwise. */
+int cli_wants_help(int argc, char **argv, const char *usage);
+
+/* Matches argv[*i] against option `name` ("--charter VALUE" or
+ * "--charter=VALUE"). Returns 1 and sets *value (advancing *i past a
+ * separate value) on a match, 0 when argv[*i] is another argument, and -1
+ * after printing an error when the value is missing. */
+int cli_option(int argc, char **argv, int *i, const char *name,
+               const char **value);
+
+/* Prints "charter CMD: unknown option 'X'" and returns CLI_INVALID. */
+int cli_unknown_option(const char *cmd, const char *arg);
+
+/* Loads a charter, printing the error on failure. */
+int cli_load_charter(const char *path, charter **out);
+
+#endif

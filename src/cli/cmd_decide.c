@@ -1,0 +1,122 @@
+/* cmd_decide.c - `charter decide --charter PATH [REQUEST|-]`: one decision. */
+#include "base/banned.h"
+
+#include "cli/cli.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: charter decide --charter PATH [--pretty] [REQUEST | FILE | -]\n"
+    "\n"
+    "Decides one request and prints the answer as JSON: the decision\n"
+    "(allow, deny or escalate), the reason, every rule and boundary that\n"
+    "fired, the values at stake in rank order, obligations, the escalation\n"
+    "queue and deadline, and the charter version.\n"
+    "\n"
+    "REQUEST is the JSON text itself (when it starts with '{'), a file\n"
+    "holding it, or '-' (the default) for standard input. The request format\n"
+    "is in docs/charter-reference.md (agent, workflow, action, input,\n"
+    "subject, context, rationale, confidence, run_id, counters, time).\n"
+    "\n"
+    "  --charter PATH   the charter (YAML file or directory); required\n"
+    "  --pretty         indent the JSON answer\n"
+    "\n"
+    "Exit: 0 decided (whatever the decision), 2 invalid charter or request,\n"
+    "3 unreadable file.\n";
+
+int cmd_decide(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv, usage))
+        return CLI_OK;
+    const char *path = NULL, *reqarg = NULL, *v;
+    int pretty = 0;
+    for (int i = 1; i < argc; i++) {
+        int m = cli_option(argc, argv, &i, "--charter", &v);
+        if (m < 0)
+            return CLI_INVALID;
+        if (m) {
+            path = v;
+            continue;
+        }
+        if (!strcmp(argv[i], "--pretty"))
+            pretty = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return cli_unknown_option("decide", argv[i]);
+        else if (!reqarg)
+            reqarg = argv[i];
+        else {
+            fprintf(stderr, "charter decide: one REQUEST expected, found '%s' too\n", argv[i]);
+            return CLI_INVALID;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "charter decide: --charter PATH is required\n");
+        return CLI_INVALID;
+    }
+    char *text;
+    size_t len;
+    if (reqarg && reqarg[0] == '{') {
+        len = strlen(reqarg);
+        text = malloc(len + 1);
+        if (text)
+            memcpy(text, reqarg, len + 1);
+    } else {
+        text = cli_read_file(reqarg ? reqarg : "-", &len);
+        if (!text)
+            return CLI_IO;
+    }
+    if (!text)
+        return CLI_IO;
+
+    charter *c = NULL;
+    int rc = cli_load_charter(path, &c);
+    if (rc != CLI_OK) {
+        free(text);
+        return rc;
+    }
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_request *req = NULL;
+    charter_decider *d = NULL;
+    charter_status s = charter_request_parse(text, len, &req, &err);
+    if (s != CHARTER_OK) {
+        cli_print_error("error: invalid request", &err);
+        rc = cli_exit_for(s);
+        goto done;
+    }
+    s = charter_decider_new(&d);
+    const charter_decision *dec = NULL;
+    if (s == CHARTER_OK)
+        s = charter_decide(d, c, req, charter_now_ms(), &dec, &err);
+    if (s != CHARTER_OK) {
+        cli_print_error("error", &err);
+        rc = cli_exit_for(s);
+        goto done;
+    }
+    size_t n;
+    const char *json = charter_decision_json(d, dec, &n);
+    if (!json) {
+        fprintf(stderr, "charter decide: out of memory\n");
+        rc = CLI_INVALID;
+        goto done;
+    }
+    if (pretty) {
+        json_t *j = json_loadb(json, n, 0, NULL);
+        char *out = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+        printf("%s\n", out ? out : json);
+        free(out);
+        json_decref(j);
+    } else {
+        printf("%.*s\n", (int)n, json);
+    }
+    rc = CLI_OK;
+done:
+    charter_decider_free(d);
+    charter_request_free(req);
+    charter_release(c);
+    free(text);
+    return rc;
+}

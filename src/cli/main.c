@@ -1,0 +1,62 @@
+/* main.c - the `charter` command: dispatches to one subcommand per file. */
+#include "base/banned.h"
+
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command commands[] = {
+    {"check", cmd_check, "load and validate a charter, print its version and warnings"},
+    {"test", cmd_test, "run charter test files (request -> expected decision)"},
+    {"decide", cmd_decide, "decide one request against a charter"},
+    {"eval", cmd_eval, "evaluate one CEL expression"},
+    {"brief", cmd_brief, "render an agent's brief as Markdown"},
+};
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: charter <command> [options]\n"
+            "\n"
+            "Charter is the intent layer for autonomous AI agents: it decides\n"
+            "allow, deny or escalate for every action an agent asks about,\n"
+            "from the charter your organization writes.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Run 'charter <command> --help' for a command's options.\n"
+            "Exit codes: 0 success, 1 a check or test failed, 2 invalid input\n"
+            "or usage, 3 a file could not be read. See docs/cli.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_INVALID;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+        printf("charter 0.1.0\n");
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        if (!strcmp(name, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "charter: unknown command '%s'; expected one of", name);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(stderr, "%s %s", i ? "," : "", commands[i].name);
+    fprintf(stderr, "\n");
+    return CLI_INVALID;
+}

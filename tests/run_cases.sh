@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# run_cases.sh CHARTER_BIN CASES_DIR - runs the command-line cases.
+#
+# Each case is a folder under CASES_DIR holding:
+#   cmd               the arguments to `charter`, one line, shell words
+#                     (run from the repository root with bash's word rules)
+#   stdin             optional: fed to standard input
+#   exit              the expected exit code (default 0)
+#   stdout            optional: standard output must equal this exactly
+#   stdout.contains   optional: each line must appear in standard output
+#   stderr.contains   optional: each line must appear in standard error
+# Adding a case is adding a folder. Prints one line per failure and
+# "N passed, N failed" last; exits 1 when a case failed.
+set -u
+bin=$1
+cases=$2
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for dir in "$cases"/*/; do
+  name=$(basename "$dir")
+  [ -f "$dir/cmd" ] || continue
+  eval "args=($(cat "$dir/cmd"))"
+  want_exit=0
+  [ -f "$dir/exit" ] && want_exit=$(tr -d '[:space:]' < "$dir/exit")
+  if [ -f "$dir/stdin" ]; then
+    timeout 60 "$bin" "${args[@]}" < "$dir/stdin" > "$tmp/out" 2> "$tmp/err"
+  else
+    timeout 60 "$bin" "${args[@]}" < /dev/null > "$tmp/out" 2> "$tmp/err"
+  fi
+  got_exit=$?
+  why=""
+  [ "$got_exit" = "$want_exit" ] || why="exit $got_exit, expected $want_exit"
+  if [ -z "$why" ] && [ -f "$dir/stdout" ] && ! cmp -s "$dir/stdout" "$tmp/out"; then
+    why="stdout differs: $(diff "$dir/stdout" "$tmp/out" | head -5 | tr '\n' ' ')"
+  fi
+  for stream in stdout stderr; do
+    f="$dir/$stream.contains"
+    [ -z "$why" ] && [ -f "$f" ] || continue
+    src="$tmp/out"; [ "$stream" = stderr ] && src="$tmp/err"
+    while IFS= read -r line || [ -n "$line" ]; do
+      [ -n "$line" ] || continue
+      if ! grep -qF -- "$line" "$src"; then
+        why="$stream lacks: $line"
+        break
+      fi
+    done < "$f"
+  done
+  if [ -z "$why" ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name: $why"
+    echo "  stdout: $(head -c 400 "$tmp/out" | tr '\n' ' ')"
+    echo "  stderr: $(head -c 400 "$tmp/err" | tr '\n' ' ')"
+  fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
