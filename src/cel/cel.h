@@ -109,6 +109,9 @@ struct cel_map {
     size_t n;
     const cel_value *keys;
     const cel_value *values;
+    /* Set by cel_map_build: key positions in key order, so string keys are
+     * found by binary search. NULL (a map built by hand): linear search. */
+    const uint32_t *index;
 };
 
 static inline cel_value cel_null(void) { cel_value v = {.kind = CEL_NULL}; return v; }
@@ -182,6 +185,19 @@ typedef struct cel_program cel_program;
 cel_status cel_compile(cel_env *env, const char *src, size_t n,
                        const cel_program **out, cel_diag *diag);
 
+/* Options for cel_compile_ex. */
+typedef enum cel_compile_flags {
+    /* Resolve names only: operand type mismatches, undeclared variables and
+     * unknown functions become evaluation errors instead of CEL_ERR_TYPE
+     * (the conformance suite's disable_check mode). */
+    CEL_COMPILE_NO_TYPE_CHECK = 1u
+} cel_compile_flags;
+
+/* cel_compile with cel_compile_flags. */
+cel_status cel_compile_ex(cel_env *env, const char *src, size_t n,
+                          unsigned flags, const cel_program **out,
+                          cel_diag *diag);
+
 /* The statically known result type (CEL_T_DYN when not known). */
 const cel_type *cel_program_type(const cel_program *p);
 /* The source text it was compiled from. */
@@ -195,6 +211,8 @@ typedef struct cel_eval_ctx {
                                  ordinary variable of type timestamp) */
     uint64_t cost_limit;      /* 0 = CEL_MAX_EVAL_COST */
     uint64_t cost_used;       /* out: steps taken */
+    unsigned error_line;      /* out: when the result is an error, where in */
+    unsigned error_column;    /*      the source it arose (0 if unknown) */
 } cel_eval_ctx;
 
 /* Evaluates a program. Always returns a value: an evaluation error is a

@@ -1,0 +1,116 @@
+/* test_cel_json.c - JSON to CEL values and back, and maps built from it. */
+#include "cel/cel.h"
+#include "cel/cel_int.h"
+
+#include "test.h"
+
+#include <jansson.h>
+
+static arena A;
+
+static cel_value from(const char *text)
+{
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &je);
+    cel_value v = cel_null();
+    char msg[128];
+    CHECK(j != NULL);
+    CHECK(cel_value_from_json(&A, j, &v, msg, sizeof msg));
+    json_decref(j);
+    return v;
+}
+
+static void test_numbers_keep_their_kind(void)
+{
+    cel_value v = from("[1, 1.0, -9223372036854775808, 1e3]");
+    CHECK(v.kind == CEL_LIST && v.v.list->n == 4);
+    CHECK(v.v.list->items[0].kind == CEL_INT);
+    CHECK(v.v.list->items[1].kind == CEL_DOUBLE);
+    CHECK(v.v.list->items[2].kind == CEL_INT && v.v.list->items[2].v.i == INT64_MIN);
+    CHECK(v.v.list->items[3].kind == CEL_DOUBLE);
+}
+
+static void test_objects_become_maps_with_lookup(void)
+{
+    cel_value v = from("{\"b\": true, \"a\": null, \"c\": {\"d\": \"x\"}}");
+    CHECK(v.kind == CEL_MAP && v.v.map->n == 3);
+    const cel_value *c = cel_map_get_str(v.v.map, "c", 1);
+    CHECK(c && c->kind == CEL_MAP);
+    const cel_value *d = c ? cel_map_get_str(c->v.map, "d", 1) : NULL;
+    CHECK(d && d->kind == CEL_STRING && d->v.s.n == 1 && d->v.s.p[0] == 'x');
+    CHECK(cel_map_get_str(v.v.map, "zz", 2) == NULL);
+    CHECK(cel_map_get_str(v.v.map, "a", 1)->kind == CEL_NULL);
+}
+
+static void test_round_trip(void)
+{
+    const char *text = "{\"a\": [1, 2.5, \"s\", true, null], \"b\": {\"c\": -3}}";
+    cel_value v = from(text);
+    json_t *back = cel_value_to_json(&v);
+    json_error_t je;
+    json_t *orig = json_loads(text, 0, &je);
+    CHECK(back && json_equal(back, orig));
+    json_decref(back);
+    json_decref(orig);
+}
+
+static void test_special_values_to_json(void)
+{
+    cel_value out;
+    cel_diag d;
+    const char *src = "[timestamp('2026-01-02T03:04:05Z'), duration('1.5s'), b'hi', 5u, "
+                      "{1: 'one'}]";
+    CHECK_INT(cel_eval_once(&A, src, strlen(src), NULL, 0, &out, &d), CEL_OK);
+    json_t *j = cel_value_to_json(&out);
+    char *s = json_dumps(j, JSON_COMPACT);
+    CHECK_STR(s, "[\"2026-01-02T03:04:05Z\",\"1.5s\",\"aGk=\",5,{\"1\":\"one\"}]");
+    free(s);
+    json_decref(j);
+    cel_value err = cel_error("x");
+    CHECK(cel_value_to_json(&err) == NULL);
+}
+
+static void test_depth_limit(void)
+{
+    char text[400];
+    size_t n = 0;
+    for (int i = 0; i < 100; i++)
+        text[n++] = '[';
+    for (int i = 0; i < 100; i++)
+        text[n++] = ']';
+    text[n] = '\0';
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    cel_value v;
+    char msg[128];
+    CHECK(!cel_value_from_json(&A, j, &v, msg, sizeof msg));
+    CHECK_HAS(msg, "CHARTER_MAX_JSON_DEPTH");
+    json_decref(j);
+}
+
+static void test_map_build_refuses_repeated_keys(void)
+{
+    cel_value keys[2] = {cel_string("k", 1), cel_string("k", 1)};
+    cel_value vals[2] = {cel_int(1), cel_int(2)};
+    CHECK(cel_map_build(&A, 2, keys, vals) == NULL);
+    keys[1] = cel_string("j", 1);
+    const cel_map *m = cel_map_build(&A, 2, keys, vals);
+    CHECK(m && m->n == 2);
+    CHECK(m && cel_map_get_str(m, "j", 1)->v.i == 2);
+    /* A map built by hand (no index) is searched linearly. */
+    cel_map hand = {2, keys, vals, NULL};
+    CHECK(cel_map_get_str(&hand, "k", 1)->v.i == 1);
+}
+
+int main(void)
+{
+    arena_init(&A, 0);
+    RUN(test_numbers_keep_their_kind);
+    RUN(test_objects_become_maps_with_lookup);
+    RUN(test_round_trip);
+    RUN(test_special_values_to_json);
+    RUN(test_depth_limit);
+    RUN(test_map_build_refuses_repeated_keys);
+    arena_release(&A);
+    return TEST_DONE();
+}
