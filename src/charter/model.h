@@ -202,6 +202,9 @@ struct charter {
     const char *context;           /* strategic context, or NULL */
 
     size_t value_count;   const ch_value *values;       /* rank order */
+    /* goals, workflows, agents and queues are sorted by id; so are every
+     * id list that points into them (a workflow's goals, an agent's or a
+     * rule's workflows) and every set of strings (actions, roles ...). */
     size_t goal_count;    const ch_goal *goals;
     size_t workflow_count; const ch_workflow *workflows;
     size_t agent_count;   const ch_agent *agents;

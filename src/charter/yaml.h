@@ -17,6 +17,15 @@
 
 typedef enum ch_yaml_kind { CH_YAML_SCALAR, CH_YAML_SEQ, CH_YAML_MAP } ch_yaml_kind;
 
+/* How a scalar was written. */
+typedef enum ch_yaml_style {
+    CH_YAML_PLAIN,
+    CH_YAML_SINGLE_QUOTED,
+    CH_YAML_DOUBLE_QUOTED,
+    CH_YAML_LITERAL,           /* | */
+    CH_YAML_FOLDED             /* > */
+} ch_yaml_style;
+
 typedef struct ch_yaml_node ch_yaml_node;
 struct ch_yaml_node {
     ch_yaml_kind kind;
@@ -26,6 +35,12 @@ struct ch_yaml_node {
     const char *str;           /* NUL-terminated; len excludes the NUL */
     size_t len;
     bool is_plain;             /* unquoted: may be a number, bool or null */
+    ch_yaml_style style;
+    /* Where the scalar's text begins: after the opening quote, or at the
+     * first content line of a block scalar (for mapping CEL positions).
+     * is_multiline: the source text spans several lines. */
+    unsigned text_line, text_column;
+    bool is_multiline;
     /* SEQ: items[0..n); MAP: keys[0..n) with values[0..n), in file order.
      * A key repeated in one mapping is an error at parse time. */
     size_t n;

@@ -1,0 +1,454 @@
+/* canon.c - the canonical JSON of a charter and its version.
+ *
+ * The canonical form is the model written as JSON: every key always
+ * present (null when not given, defaults filled in), keys sorted by byte
+ * order, no whitespace, numbers in one spelling (integers without a
+ * fraction, other numbers in the shortest form that reads back exactly),
+ * strings with only '"', '\\' and control characters escaped. The model is
+ * already order-normalised by the loader (sets and id-keyed lists sorted,
+ * values in rank order), so the same charter split differently over files,
+ * with other key order, quoting or comments, gives the same bytes. The
+ * version is "sha256:" and the hex SHA-256 of those bytes.
+ * See "The version" in docs/charter-reference.md.
+ */
+#include "base/banned.h"
+
+#include "charter/build.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <sodium.h>
+
+/* ---- Building the JSON tree ---------------------------------------------- */
+
+/* Every builder returns a new reference or NULL on memory failure; a NULL
+ * child makes its parent fail (jansson's *_new setters steal and check). */
+
+static json_t *jstr(const char *s)
+{
+    return s ? json_stringn_nocheck(s, strlen(s)) : json_null();
+}
+
+static json_t *jnum(double d)
+{
+    if (d == floor(d) && fabs(d) < 9007199254740992.0)
+        return json_integer((json_int_t)d);
+    return json_real(d);
+}
+
+static json_t *jstrs(const ch_strs *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < v->n; i++) {
+        if (json_array_append_new(a, jstr(v->v[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* A condition's source without surrounding white space (a block scalar's
+ * final newline is not part of the condition). */
+static json_t *jcond(const cel_program *p)
+{
+    if (!p)
+        return json_null();
+    const char *s = cel_program_source(p);
+    if (!s)
+        return json_null();
+    size_t n = strlen(s);
+    while (n && strchr(" \t\r\n", s[n - 1]))
+        n--;
+    while (n && strchr(" \t\r\n", *s)) {
+        s++;
+        n--;
+    }
+    return json_stringn_nocheck(s, n);
+}
+
+/* Sets key in o; on failure drops o and returns NULL. */
+static json_t *put(json_t *o, const char *key, json_t *v)
+{
+    if (!o) {
+        json_decref(v);
+        return NULL;
+    }
+    if (!v || json_object_set_new(o, key, v) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *push(json_t *a, json_t *v)
+{
+    if (!a) {
+        json_decref(v);
+        return NULL;
+    }
+    if (!v || json_array_append_new(a, v) != 0) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+static const char *effect_name(charter_effect e)
+{
+    return e == CHARTER_ALLOW ? "allow" : e == CHARTER_DENY ? "deny" : "escalate";
+}
+
+static json_t *canon_values(const charter *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < c->value_count; i++) {
+        const ch_value *v = &c->values[i];
+        json_t *o = json_object();
+        o = put(o, "id", jstr(v->id));
+        o = put(o, "statement", jstr(v->statement));
+        o = put(o, "metrics", jstrs(&v->metrics));
+        a = push(a, o);
+    }
+    return a;
+}
+
+static json_t *canon_goals(const charter *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < c->goal_count; i++) {
+        const ch_goal *g = &c->goals[i];
+        json_t *serves = json_array(), *outcomes = json_array(), *health = json_array();
+        for (size_t j = 0; j < g->serves_count; j++)
+            serves = push(serves, jstr(g->serves[j]->id));
+        for (size_t j = 0; j < g->outcome_count; j++) {
+            const ch_outcome *oc = &g->outcomes[j];
+            json_t *o = json_object();
+            o = put(o, "metric", jstr(oc->metric));
+            o = put(o, "target", jnum(oc->target));
+            o = put(o, "direction",
+                    jstr(oc->direction == CH_DECREASE ? "decrease" : "increase"));
+            outcomes = push(outcomes, o);
+        }
+        for (size_t j = 0; j < g->health_count; j++) {
+            const ch_health *h = &g->health[j];
+            json_t *o = json_object();
+            o = put(o, "metric", jstr(h->metric));
+            o = put(o, "min", h->has_min ? jnum(h->min) : json_null());
+            o = put(o, "max", h->has_max ? jnum(h->max) : json_null());
+            health = push(health, o);
+        }
+        json_t *o = json_object();
+        o = put(o, "id", jstr(g->id));
+        o = put(o, "objective", jstr(g->objective));
+        o = put(o, "serves", serves);
+        o = put(o, "outcomes", outcomes);
+        o = put(o, "health", health);
+        a = push(a, o);
+    }
+    return a;
+}
+
+static json_t *canon_stop_rule(const ch_stop_rule *r)
+{
+    json_t *o = json_object();
+    o = put(o, "id", jstr(r->id));
+    o = put(o, "max_actions_per_run", r->max_actions_per_run < 0
+                                          ? json_null()
+                                          : json_integer(r->max_actions_per_run));
+    o = put(o, "max_actions_per_day", r->max_actions_per_day < 0
+                                          ? json_null()
+                                          : json_integer(r->max_actions_per_day));
+    o = put(o, "max_spend_per_run",
+            r->max_spend_per_run < 0 ? json_null() : jnum(r->max_spend_per_run));
+    o = put(o, "max_spend_per_day",
+            r->max_spend_per_day < 0 ? json_null() : jnum(r->max_spend_per_day));
+    o = put(o, "spend", jcond(r->spend));
+    o = put(o, "when", jcond(r->when));
+    o = put(o, "message", jstr(r->message));
+    return o;
+}
+
+static json_t *canon_workflows(const charter *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < c->workflow_count; i++) {
+        const ch_workflow *w = &c->workflows[i];
+        json_t *goals = json_array(), *readiness = json_object(), *stops = json_array();
+        for (size_t j = 0; j < w->goal_count; j++)
+            goals = push(goals, jstr(w->goals[j]->id));
+        for (size_t j = 0; j < w->attr_count; j++)
+            readiness = put(readiness, w->attrs[j].key, jstr(w->attrs[j].value));
+        for (size_t j = 0; j < w->stop_rule_count; j++)
+            stops = push(stops, canon_stop_rule(&w->stop_rules[j]));
+        json_t *o = json_object();
+        o = put(o, "id", jstr(w->id));
+        o = put(o, "department", jstr(w->department));
+        o = put(o, "owner", jstr(w->owner));
+        o = put(o, "description", jstr(w->description));
+        o = put(o, "autonomy", jstr(ch_autonomy_name(w->autonomy)));
+        o = put(o, "default", jstr(effect_name(w->default_effect)));
+        o = put(o, "goals", goals);
+        o = put(o, "actions", jstrs(&w->actions));
+        o = put(o, "escalate_to", jstr(w->escalate_to ? w->escalate_to->id : NULL));
+        o = put(o, "readiness", readiness);
+        o = put(o, "stop_rules", stops);
+        a = push(a, o);
+    }
+    return a;
+}
+
+static json_t *canon_agents(const charter *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < c->agent_count; i++) {
+        const ch_agent *ag = &c->agents[i];
+        json_t *wfs = json_array();
+        for (size_t j = 0; j < ag->workflow_count; j++)
+            wfs = push(wfs, jstr(ag->workflows[j]->id));
+        json_t *o = json_object();
+        o = put(o, "id", jstr(ag->id));
+        o = put(o, "department", jstr(ag->department));
+        o = put(o, "owner", jstr(ag->owner));
+        o = put(o, "description", jstr(ag->description));
+        o = put(o, "workflows", wfs);
+        a = push(a, o);
+    }
+    return a;
+}
+
+static json_t *canon_rule(const ch_rule *r)
+{
+    json_t *wfs = json_array();
+    for (size_t j = 0; j < r->workflow_count; j++)
+        wfs = push(wfs, jstr(r->workflows[j]->id));
+    json_t *o = json_object();
+    o = put(o, "id", jstr(r->id));
+    o = put(o, "workflows", wfs);
+    o = put(o, "actions", jstrs(&r->actions));
+    o = put(o, "when", jcond(r->when));
+    o = put(o, "protects", jstr(r->protects ? r->protects->id : NULL));
+    o = put(o, "message", jstr(r->message));
+    if (r->kind == CH_BOUNDARY) {
+        o = put(o, "source", jstr(r->source));
+    } else {
+        o = put(o, "effect", jstr(effect_name(r->effect)));
+        o = put(o, "obligations", jstrs(&r->obligations));
+        o = put(o, "escalate_to", jstr(r->escalate_to ? r->escalate_to->id : NULL));
+    }
+    return o;
+}
+
+static json_t *canon_escalation(const charter *c)
+{
+    static const char *const timeouts[] = {"deny", "allow", "next"};
+    json_t *queues = json_array();
+    for (size_t i = 0; i < c->queue_count; i++) {
+        const ch_queue *q = &c->queues[i];
+        json_t *ap = json_object();
+        ap = put(ap, "roles", jstrs(&q->roles));
+        ap = put(ap, "members", jstrs(&q->members));
+        json_t *o = json_object();
+        o = put(o, "id", jstr(q->id));
+        o = put(o, "description", jstr(q->description));
+        o = put(o, "approvers", ap);
+        o = put(o, "sla_ms", json_integer(q->sla_ms));
+        o = put(o, "on_timeout", jstr(timeouts[q->on_timeout]));
+        o = put(o, "next", jstr(q->next ? q->next->id : NULL));
+        o = put(o, "notify", jstr(q->notify));
+        queues = push(queues, o);
+    }
+    json_t *o = json_object();
+    o = put(o, "default", jstr(c->default_queue ? c->default_queue->id : NULL));
+    o = put(o, "queues", queues);
+    return o;
+}
+
+static json_t *canon_tree(const charter *c)
+{
+    json_t *org = json_object();
+    org = put(org, "name", jstr(c->name));
+    org = put(org, "purpose", jstr(c->purpose));
+    org = put(org, "context", jstr(c->context));
+    json_t *boundaries = json_array(), *rules = json_array();
+    for (size_t i = 0; i < c->rule_count; i++) {
+        const ch_rule *r = &c->rules[i];
+        if (r->kind == CH_BOUNDARY)
+            boundaries = push(boundaries, canon_rule(r));
+        else
+            rules = push(rules, canon_rule(r));
+    }
+    json_t *o = json_object();
+    o = put(o, "charter", json_integer(1));
+    o = put(o, "organization", org);
+    o = put(o, "values", canon_values(c));
+    o = put(o, "goals", canon_goals(c));
+    o = put(o, "workflows", canon_workflows(c));
+    o = put(o, "agents", canon_agents(c));
+    o = put(o, "boundaries", boundaries);
+    o = put(o, "rules", rules);
+    o = put(o, "escalation", canon_escalation(c));
+    return o;
+}
+
+/* ---- Writing it deterministically ---------------------------------------- */
+
+typedef struct buf {
+    char *p;
+    size_t n, cap;
+    bool failed;
+} buf;
+
+static void put_bytes(buf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->cap - b->n < n + 1) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->n < n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void put_str(buf *b, const char *s, size_t n)
+{
+    put_bytes(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        put_bytes(b, s + run, i - run);
+        run = i + 1;
+        char esc[8];
+        switch (ch) {
+        case '"': put_bytes(b, "\\\"", 2); break;
+        case '\\': put_bytes(b, "\\\\", 2); break;
+        case '\n': put_bytes(b, "\\n", 2); break;
+        case '\r': put_bytes(b, "\\r", 2); break;
+        case '\t': put_bytes(b, "\\t", 2); break;
+        case '\b': put_bytes(b, "\\b", 2); break;
+        case '\f': put_bytes(b, "\\f", 2); break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04x", ch);
+            put_bytes(b, esc, 6);
+        }
+    }
+    put_bytes(b, s + run, n - run);
+    put_bytes(b, "\"", 1);
+}
+
+/* The shortest %g spelling that reads back as the same double. */
+static void put_real(buf *b, double d)
+{
+    char s[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(s, sizeof s, "%.*g", prec, d);
+        if (strtod(s, NULL) == d)
+            break;
+    }
+    put_bytes(b, s, strlen(s));
+}
+
+static int cmp_key(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The tree has the fixed, shallow shape built above. */
+static void put_json(buf *b, const json_t *j)
+{
+    char num[32];
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(j);
+        const char **keys = malloc((n ? n : 1) * sizeof *keys);
+        if (!keys) {
+            b->failed = true;
+            return;
+        }
+        size_t k = 0;
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)j, key, v) keys[k++] = key;
+        qsort(keys, n, sizeof *keys, cmp_key);
+        put_bytes(b, "{", 1);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                put_bytes(b, ",", 1);
+            put_str(b, keys[i], strlen(keys[i]));
+            put_bytes(b, ":", 1);
+            put_json(b, json_object_get(j, keys[i]));
+        }
+        put_bytes(b, "}", 1);
+        free(keys);
+        break;
+    }
+    case JSON_ARRAY:
+        put_bytes(b, "[", 1);
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i)
+                put_bytes(b, ",", 1);
+            put_json(b, json_array_get(j, i));
+        }
+        put_bytes(b, "]", 1);
+        break;
+    case JSON_STRING:
+        put_str(b, json_string_value(j), json_string_length(j));
+        break;
+    case JSON_INTEGER:
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
+        put_bytes(b, num, strlen(num));
+        break;
+    case JSON_REAL:
+        put_real(b, json_real_value(j));
+        break;
+    case JSON_TRUE:
+        put_bytes(b, "true", 4);
+        break;
+    case JSON_FALSE:
+        put_bytes(b, "false", 5);
+        break;
+    case JSON_NULL:
+        put_bytes(b, "null", 4);
+        break;
+    }
+}
+
+charter_status ch_canon_build(charter *c, charter_error *err)
+{
+    json_t *tree = canon_tree(c);
+    buf b = {0};
+    if (tree)
+        put_json(&b, tree);
+    json_decref(tree);
+    char *canonical = NULL, *version = NULL;
+    if (tree && !b.failed && b.p) {
+        /* SHA-256 is pure computation in libsodium; it needs no sodium_init. */
+        unsigned char hash[crypto_hash_sha256_BYTES];
+        char hex[crypto_hash_sha256_BYTES * 2 + 1];
+        crypto_hash_sha256(hash, (const unsigned char *)b.p, b.n);
+        sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+        canonical = arena_strndup(&c->mem, b.p, b.n);
+        version = arena_printf(&c->mem, "sha256:%s", hex);
+    }
+    free(b.p);
+    if (!canonical || !version) {
+        ch_yaml_error(err, CHARTER_E_NOMEM, NULL, "out of memory writing the canonical form");
+        return CHARTER_E_NOMEM;
+    }
+    c->canonical = canonical;
+    c->canonical_len = b.n;
+    c->version = version;
+    return CHARTER_OK;
+}
