@@ -1,0 +1,267 @@
+/* charter_ledger.h - the Charter ledger: every decision recorded, durable and
+ * tamper-evident; verify, export, replay.
+ *
+ * A ledger is an append-only sequence of entries (charter versions,
+ * decisions, escalation resolutions, outcome reports), each hash-chained to
+ * the one before it, with Ed25519-signed checkpoints every N entries or T
+ * milliseconds. The embedded backend is one SQLite file (WAL mode). The
+ * format, the chain and what `verify` proves are in docs/ledger.md.
+ *
+ * Conventions are those of charter.h: functions return charter_status and
+ * fill an optional charter_error; `_close`/`_free` accept NULL.
+ *
+ * Thread safety: a charter_ledger may be used by any number of threads at
+ * once (that is how group commit batches them); each thread passes its own
+ * charter_decider. The read-only functions (verify, scan, replay) open their
+ * own connection and may run while a writer is appending.
+ */
+#ifndef CHARTER_LEDGER_H
+#define CHARTER_LEDGER_H
+
+#include "charter.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct charter_ledger charter_ledger;
+
+typedef struct charter_ledger_options {
+    /* Write a signed checkpoint after this many entries (0: 1000) ... */
+    uint64_t checkpoint_every;
+    /* ... or when this many milliseconds have passed since the last one and
+     * entries are waiting for it (0: 10000). */
+    uint32_t checkpoint_ms;
+    /* Secret key file written by charter_keys_init (DIR/ledger.key). NULL:
+     * no checkpoints are written (verify can then prove the chain's
+     * consistency, not who wrote it nor where it ended). */
+    const char *key_path;
+    /* How long an append waits for a lock held by another connection
+     * before the ledger counts as unavailable (0: 5000 ms). */
+    uint32_t busy_timeout_ms;
+} charter_ledger_options;
+
+/* Opens (creating when absent) the ledger file at `path` for recording,
+ * rebuilds the stop-rule counters and escalation states from its entries and
+ * starts the group-commit writer. `opt` may be NULL for the defaults. On
+ * success *out is the caller's (charter_ledger_close). Errors: CHARTER_E_IO
+ * (cannot open or write the file, or it is not a ledger), CHARTER_E_INVALID
+ * (unreadable key file), CHARTER_E_NOMEM. */
+CHARTER_API charter_status charter_ledger_open(const char *path,
+                                               const charter_ledger_options *opt,
+                                               charter_ledger **out,
+                                               charter_error *err);
+
+/* Commits what is queued, writes a final checkpoint when a key is set and
+ * entries are not yet covered by one, and closes. Call it once no other
+ * thread uses the ledger any more. Returns the error of that last
+ * checkpoint, if any; the ledger is freed either way. */
+CHARTER_API charter_status charter_ledger_close(charter_ledger *l,
+                                                charter_error *err);
+
+/* Decides a request (JSON text) under `c` and records it. The request's own
+ * "counters" are replaced by the ledger's (per run_id, per agent per UTC
+ * day); the first decision under a charter version also records that
+ * version's canonical content. Returns only once the entry is durable.
+ *
+ * On CHARTER_OK *answer is the decision as JSON with a "decision_id"
+ * ("d-<seq>") first; malloc'd, the caller frees it.
+ * On CHARTER_E_IO the ledger could not be written: nothing of this call was
+ * recorded, and *answer is a deny with reason "ledger_unavailable" (fail
+ * closed) that the caller should pass on; err says why.
+ * On CHARTER_E_JSON / CHARTER_E_REQUEST / CHARTER_E_LIMIT the request is
+ * invalid, nothing is recorded and *answer is NULL.
+ * `d` is the calling thread's decider; `now_ms` as in charter_decide. */
+CHARTER_API charter_status charter_ledger_decide(charter_ledger *l,
+                                                 charter_decider *d,
+                                                 const charter *c,
+                                                 const char *request_json,
+                                                 size_t n, int64_t now_ms,
+                                                 char **answer,
+                                                 size_t *answer_len,
+                                                 charter_error *err);
+
+/* The fail-closed answer for when no ledger can be opened at all: a deny
+ * with reason "ledger_unavailable" whose explanation ends with `why`.
+ * malloc'd; the caller frees it. `c` may be NULL. */
+CHARTER_API char *charter_ledger_unavailable_answer(const charter *c,
+                                                    int64_t time_ms,
+                                                    const char *why,
+                                                    size_t *len);
+
+typedef enum charter_resolution {
+    CHARTER_RESOLVE_APPROVE = 0,
+    CHARTER_RESOLVE_DENY = 1
+} charter_resolution;
+
+/* Records the resolution of an escalated decision ("d-<seq>") by `who`
+ * (required) with an optional note, at `time_ms` (0: now). An approval
+ * counts the action (and its spend) against the stop-rule counters of the
+ * decision's run and day. Errors: CHARTER_E_REF (no such escalated
+ * decision), CHARTER_E_DUPLICATE (already resolved), CHARTER_E_INVALID,
+ * CHARTER_E_IO. *seq_out (may be NULL) receives the entry's seq. */
+CHARTER_API charter_status charter_ledger_resolve(charter_ledger *l,
+                                                  const char *decision_id,
+                                                  const char *who,
+                                                  charter_resolution r,
+                                                  const char *note,
+                                                  int64_t time_ms,
+                                                  uint64_t *seq_out,
+                                                  charter_error *err);
+
+/* An outcome report: tied to a decision, or to a workflow and a window. */
+typedef struct charter_outcome {
+    const char *decision_id; /* "d-<seq>", or NULL when `workflow` is set */
+    const char *workflow;    /* with from_ms < to_ms (Unix ms), or NULL */
+    int64_t from_ms, to_ms;
+    const char *metric;      /* required, e.g. "customer_complaint" */
+    double value;
+    const char *note;        /* optional */
+    int64_t time_ms;         /* when it was reported; 0: now */
+} charter_outcome;
+
+/* Records an outcome. Errors: CHARTER_E_INVALID (missing metric, neither or
+ * both of decision and workflow, empty window), CHARTER_E_REF (no such
+ * decision), CHARTER_E_IO. */
+CHARTER_API charter_status charter_ledger_outcome(charter_ledger *l,
+                                                  const charter_outcome *o,
+                                                  uint64_t *seq_out,
+                                                  charter_error *err);
+
+/* The stop-rule counters the ledger holds for a run and for an agent's UTC
+ * day containing `time_ms` (for inspection and tests). */
+typedef struct charter_counters {
+    int64_t run_actions, day_actions;
+    double run_spend, day_spend;
+} charter_counters;
+CHARTER_API void charter_ledger_counters(charter_ledger *l, const char *agent,
+                                         const char *run_id, int64_t time_ms,
+                                         charter_counters *out);
+
+/* ---- Reading ------------------------------------------------------------ */
+
+#define CHARTER_HASH_SIZE 32
+
+/* One entry as stored. Pointers live for the duration of the callback. */
+typedef struct charter_ledger_entry {
+    uint64_t seq;
+    int64_t time_ms;       /* when it was recorded (Unix ms) */
+    const char *kind;      /* "charter", "decision", "escalation_resolved",
+                              "outcome" */
+    const char *payload;   /* canonical JSON object */
+    size_t payload_len;
+    unsigned char prev_hash[CHARTER_HASH_SIZE];
+    unsigned char hash[CHARTER_HASH_SIZE];
+} charter_ledger_entry;
+
+/* Returns 0 to go on, nonzero to stop the scan. */
+typedef int (*charter_ledger_entry_fn)(const charter_ledger_entry *e,
+                                       void *user);
+
+/* Calls fn for every entry with since_ms <= time_ms < until_ms (until_ms 0:
+ * no end), in seq order, reading the file at `path` read-only. */
+CHARTER_API charter_status charter_ledger_scan(const char *path,
+                                               int64_t since_ms,
+                                               int64_t until_ms,
+                                               charter_ledger_entry_fn fn,
+                                               void *user, charter_error *err);
+
+/* Renders an entry as one JSON object (no newline) for export:
+ * {"hash","kind","payload","prev_hash","seq","time","time_ms"}; *out is
+ * malloc'd, the caller frees it. */
+CHARTER_API charter_status charter_ledger_entry_json(const charter_ledger_entry *e,
+                                                     char **out, size_t *len);
+
+/* ---- Verifying ---------------------------------------------------------- */
+
+/* What verify found. `ok` is true only when every link, every hash and
+ * every checkpoint signature verified. */
+typedef struct charter_ledger_report {
+    bool ok;
+    uint64_t entries;          /* entries read */
+    uint64_t last_seq;
+    uint64_t checkpoints;      /* checkpoints whose signature verified */
+    uint64_t proven_seq;       /* seq of the last verified checkpoint, or 0 */
+    bool keys_from_ledger;     /* no public key given: signatures were checked
+                                  against the keys recorded in the ledger */
+    /* When !ok: the first problem by seq. */
+    uint64_t first_bad_seq;
+    /* "altered", "removed", "broken_link", "rewritten", "truncated",
+     * "bad_signature", "wrong_key", "malformed" */
+    char problem[32];
+    char message[1024];
+} charter_ledger_report;
+
+/* Walks the whole ledger at `path`: every hash, every link and every
+ * checkpoint signature. `public_key_path` (DIR/ledger.pub, may be NULL)
+ * names the key the checkpoints must be signed with. Returns CHARTER_OK when
+ * the walk ran (the verdict is in *out) and CHARTER_E_IO when the file
+ * cannot be read as a ledger. */
+CHARTER_API charter_status charter_ledger_verify(const char *path,
+                                                 const char *public_key_path,
+                                                 charter_ledger_report *out,
+                                                 charter_error *err);
+
+/* ---- Replay ------------------------------------------------------------- */
+
+/* A recorded decision that decides differently under the new charter.
+ * Pointers live for the duration of the callback. */
+typedef struct charter_replay_change {
+    uint64_t seq;
+    const char *decision_id;
+    const char *agent, *workflow, *action;
+    int64_t time_ms;                   /* the original decision time */
+    charter_effect before, after;
+    const char *before_reason, *after_reason;
+    /* Fired items ("rule:large-refund", "boundary:no-pii") present now but
+     * not before, and before but not now. */
+    const char *const *added;
+    size_t added_count;
+    const char *const *removed;
+    size_t removed_count;
+} charter_replay_change;
+
+typedef int (*charter_replay_fn)(const charter_replay_change *ch, void *user);
+
+typedef struct charter_replay_summary {
+    uint64_t decisions;     /* recorded decisions re-decided */
+    uint64_t changed;       /* a different effect (reported through fn) */
+    uint64_t rules_changed; /* same effect, different reason or fired set */
+    uint64_t unchanged;
+    uint64_t errors;        /* recorded requests that no longer parse */
+    uint64_t to_allow, to_escalate, to_deny; /* changed, by new effect */
+} charter_replay_summary;
+
+/* Re-decides every decision recorded at or after since_ms (decision time)
+ * under `c`, each at its original time with its recorded counters, and
+ * calls fn (may be NULL) for each whose effect changes. */
+CHARTER_API charter_status charter_ledger_replay(const char *path,
+                                                 const charter *c,
+                                                 int64_t since_ms,
+                                                 charter_replay_fn fn,
+                                                 void *user,
+                                                 charter_replay_summary *out,
+                                                 charter_error *err);
+
+/* ---- Keys and time ------------------------------------------------------ */
+
+#define CHARTER_KEY_ID_SIZE 32 /* "ed25519:" + 16 hex digits + NUL fits */
+
+/* Creates an Ed25519 key pair for signing checkpoints: DIR/ledger.key
+ * (secret, mode 0600) and DIR/ledger.pub (public), creating DIR (0700) when
+ * absent. Refuses to overwrite an existing key (CHARTER_E_DUPLICATE).
+ * key_id receives the key's id ("ed25519:<16 hex>"). */
+CHARTER_API charter_status charter_keys_init(const char *dir,
+                                             char key_id[CHARTER_KEY_ID_SIZE],
+                                             charter_error *err);
+
+/* Parses RFC 3339 ("2026-11-24T10:00:00Z"), a date ("2026-11-24", its
+ * midnight UTC) or Unix milliseconds ("1795000000000") into Unix ms. */
+CHARTER_API bool charter_time_parse(const char *s, int64_t *out_ms);
+/* Formats Unix ms as RFC 3339 UTC into buf (at least 32 bytes). */
+CHARTER_API size_t charter_time_format(int64_t ms, char *buf);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,746 @@
+/* recorder.c - recording decisions, resolutions and outcomes
+ * (charter_ledger_* in charter_ledger.h).
+ *
+ * A charter_ledger is a store, a group-commit writer and the in-memory state
+ * (state.h) rebuilt from the entries on open. Deciding through it reads the
+ * stop-rule counters, decides and reserves the counters while holding the
+ * budget locks of its agent (day counters) and of its run: two concurrent
+ * actions on one budget cannot both slip under it, while decisions on other
+ * budgets run in parallel. The append happens after those locks are released
+ * (that is where group commit batches callers), and a failed append gives
+ * the reservation back.
+ *
+ * Decision ids are "d-<seq>": the seq of the decision's entry. They are
+ * stable (a seq never changes), need no second index, and tell at a glance
+ * where in the ledger a decision sits.
+ */
+#include "base/banned.h"
+
+#include "ledger/recorder.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/limits.h"
+#include "engine/request.h"
+#include "ledger/chain.h"
+#include "ledger/keys.h"
+#include "ledger/state.h"
+#include "ledger/writer.h"
+
+#define BUDGET_LOCKS 64
+
+struct charter_ledger {
+    ledger_store *store;
+    ledger_writer *writer;
+    pthread_mutex_t mu; /* guards state; held only for table operations */
+    ledger_state state;
+    /* Striped by agent and by run id; taken before mu, lower index first. */
+    pthread_mutex_t budget[BUDGET_LOCKS];
+};
+
+static unsigned budget_slot(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % BUDGET_LOCKS;
+}
+
+/* Locks the budgets a decision of `agent` in `run_id` reads; fills slot[2]
+ * for budget_unlock. */
+static void budget_lock(charter_ledger *l, const char *agent, const char *run_id,
+                        unsigned slot[2])
+{
+    unsigned a = budget_slot(agent), r = run_id && *run_id ? budget_slot(run_id) : a;
+    slot[0] = a < r ? a : r;
+    slot[1] = a < r ? r : a;
+    pthread_mutex_lock(&l->budget[slot[0]]);
+    if (slot[1] != slot[0])
+        pthread_mutex_lock(&l->budget[slot[1]]);
+}
+
+static void budget_unlock(charter_ledger *l, const unsigned slot[2])
+{
+    if (slot[1] != slot[0])
+        pthread_mutex_unlock(&l->budget[slot[1]]);
+    pthread_mutex_unlock(&l->budget[slot[0]]);
+}
+
+static const char *str_field(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+bool ledger_decision_info_get(const json_t *j, ledger_decision_info *out)
+{
+    const json_t *req = json_object_get(j, "request");
+    const json_t *ans = json_object_get(j, "answer");
+    if (!json_is_object(req) || !json_is_object(ans))
+        return false;
+    out->agent = str_field(req, "agent");
+    out->run_id = str_field(req, "run_id");
+    out->workflow = str_field(req, "workflow");
+    out->action = str_field(req, "action");
+    out->effect = str_field(ans, "decision");
+    out->time_ms = json_integer_value(json_object_get(j, "time_ms"));
+    out->spend = json_number_value(json_object_get(j, "spend"));
+    return true;
+}
+
+/* ---- Rebuilding the state on open --------------------------------------- */
+
+typedef struct rebuild {
+    charter_ledger *l;
+    charter_error *err;
+    charter_status status;
+    uint64_t expect_seq;
+} rebuild;
+
+static int rebuild_fail(rebuild *rb, const ledger_entry *e, charter_status st,
+                        const char *what)
+{
+    rb->status = ledger_fail(rb->err, st,
+                             "ledger entry %llu (%s): %s; run 'charter verify' on it",
+                             (unsigned long long)e->seq, e->kind, what);
+    return 1;
+}
+
+static charter_status rebuild_decision(charter_ledger *l, const ledger_entry *e,
+                                       const json_t *j)
+{
+    ledger_decision_info di;
+    if (!ledger_decision_info_get(j, &di))
+        return CHARTER_E_JSON;
+    charter_status st = ledger_state_mark_decision(&l->state, e->seq);
+    int64_t day = ledger_day(di.time_ms);
+    if (st == CHARTER_OK && !strcmp(di.effect, "allow"))
+        st = ledger_state_count(&l->state, di.agent, di.run_id, day, 1, di.spend);
+    else if (st == CHARTER_OK && !strcmp(di.effect, "escalate"))
+        st = ledger_state_escalation_add(&l->state, e->seq, di.agent, di.run_id,
+                                         day, di.spend);
+    return st;
+}
+
+static charter_status rebuild_resolution(charter_ledger *l, const json_t *j)
+{
+    uint64_t seq;
+    if (!ledger_decision_id_parse(str_field(j, "decision_id"), &seq))
+        return CHARTER_E_JSON;
+    state_escalation *esc = ledger_state_escalation(&l->state, seq);
+    if (!esc || esc->status == ESC_RESOLVED)
+        return CHARTER_OK; /* verify reports such oddities; budgets ignore them */
+    return ledger_state_escalation_resolve(&l->state, esc,
+                                           !strcmp(str_field(j, "resolution"), "approve"));
+}
+
+static int rebuild_entry(const ledger_entry *e, void *user)
+{
+    rebuild *rb = user;
+    if (e->seq != rb->expect_seq)
+        return rebuild_fail(rb, e, CHARTER_E_IO, "expected seq %llu here: entries are missing");
+    rb->expect_seq++;
+    json_t *j = json_loadb(e->payload, e->payload_len, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return rebuild_fail(rb, e, CHARTER_E_IO, "the payload is not a JSON object");
+    }
+    charter_status st = CHARTER_OK;
+    if (!strcmp(e->kind, "charter"))
+        st = ledger_writer_note_version(rb->l->writer, str_field(j, "version"));
+    else if (!strcmp(e->kind, "decision"))
+        st = rebuild_decision(rb->l, e, j);
+    else if (!strcmp(e->kind, "escalation_resolved"))
+        st = rebuild_resolution(rb->l, j);
+    json_decref(j);
+    if (st == CHARTER_E_JSON)
+        return rebuild_fail(rb, e, CHARTER_E_IO, "the payload lacks required fields");
+    if (st != CHARTER_OK)
+        return rebuild_fail(rb, e, st, "out of memory rebuilding the counters");
+    return 0;
+}
+
+static int note_checkpoint(const ledger_checkpoint *cp, void *user)
+{
+    uint64_t *last = user;
+    if (cp->seq > *last)
+        *last = cp->seq;
+    return 0;
+}
+
+/* ---- Open and close ------------------------------------------------------ */
+
+static void ledger_free(charter_ledger *l)
+{
+    ledger_store_close(l->store);
+    ledger_state_release(&l->state);
+    pthread_mutex_destroy(&l->mu);
+    for (int i = 0; i < BUDGET_LOCKS; i++)
+        pthread_mutex_destroy(&l->budget[i]);
+    free(l);
+}
+
+charter_status ledger_open_with(const char *path, const charter_ledger_options *opt,
+                                const ledger_store_config *cfg,
+                                charter_ledger **out, charter_error *err)
+{
+    *out = NULL;
+    charter_ledger_options defaults;
+    memset(&defaults, 0, sizeof defaults);
+    if (!opt)
+        opt = &defaults;
+    if (!path || !*path)
+        return ledger_fail(err, CHARTER_E_INVALID, "a ledger path is required");
+    charter_ledger *l = calloc(1, sizeof *l);
+    if (!l)
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory opening a ledger");
+    pthread_mutex_init(&l->mu, NULL);
+    for (int i = 0; i < BUDGET_LOCKS; i++)
+        pthread_mutex_init(&l->budget[i], NULL);
+    ledger_state_init(&l->state);
+    ledger_key key;
+    memset(&key, 0, sizeof key);
+    charter_status st = CHARTER_OK;
+    if (opt->key_path && (st = ledger_key_load_secret(opt->key_path, &key, err)) != CHARTER_OK)
+        goto fail;
+    ledger_store_config sc = *cfg;
+    sc.mode = LEDGER_OPEN_WRITE;
+    if (opt->busy_timeout_ms)
+        sc.busy_timeout_ms = opt->busy_timeout_ms;
+    if ((st = ledger_store_open(path, &sc, &l->store, err)) != CHARTER_OK)
+        goto fail;
+    ledger_entry last;
+    bool found;
+    uint64_t last_cp = 0;
+    if ((st = l->store->ops->last(l->store, &last, &found, err)) != CHARTER_OK ||
+        (st = l->store->ops->checkpoints(l->store, note_checkpoint, &last_cp, err)) !=
+            CHARTER_OK)
+        goto fail;
+    ledger_writer_config wc = {.store = l->store,
+                               .key = opt->key_path ? &key : NULL,
+                               .checkpoint_every = opt->checkpoint_every,
+                               .checkpoint_ms = opt->checkpoint_ms,
+                               .last_seq = found ? last.seq : 0,
+                               .last_checkpoint_seq = last_cp};
+    if (found)
+        memcpy(wc.last_hash, last.hash, LEDGER_HASH_SIZE);
+    if ((st = ledger_writer_new(&wc, &l->writer, err)) != CHARTER_OK)
+        goto fail;
+    rebuild rb = {.l = l, .err = err, .status = CHARTER_OK, .expect_seq = 1};
+    if ((st = l->store->ops->read(l->store, 1, rebuild_entry, &rb, err)) != CHARTER_OK ||
+        (st = rb.status) != CHARTER_OK)
+        goto fail;
+    if ((st = ledger_writer_start(l->writer, err)) != CHARTER_OK)
+        goto fail;
+    ledger_key_wipe(&key);
+    *out = l;
+    return CHARTER_OK;
+fail:
+    ledger_key_wipe(&key);
+    ledger_writer_stop(l->writer, NULL);
+    ledger_free(l);
+    return st;
+}
+
+charter_status charter_ledger_open(const char *path, const charter_ledger_options *opt,
+                                   charter_ledger **out, charter_error *err)
+{
+    ledger_store_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    if (!out)
+        return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_open: out is NULL");
+    return ledger_open_with(path, opt, &cfg, out, err);
+}
+
+charter_status charter_ledger_close(charter_ledger *l, charter_error *err)
+{
+    if (!l)
+        return CHARTER_OK;
+    charter_status st = ledger_writer_stop(l->writer, err);
+    ledger_free(l);
+    return st;
+}
+
+void charter_ledger_counters(charter_ledger *l, const char *agent, const char *run_id,
+                             int64_t time_ms, charter_counters *out)
+{
+    pthread_mutex_lock(&l->mu);
+    ledger_state_counters(&l->state, agent, run_id, ledger_day(time_ms), out);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- Deciding ------------------------------------------------------------ */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static json_t *counters_json(const charter_counters *c)
+{
+    return json_pack("{s:{s:I,s:f},s:{s:I,s:f}}", "run", "actions",
+                     (json_int_t)c->run_actions, "spend", c->run_spend, "day",
+                     "actions", (json_int_t)c->day_actions, "spend", c->day_spend);
+}
+
+/* The fail-closed answer: a deny that says the ledger is unavailable. */
+char *charter_ledger_unavailable_answer(const charter *c, int64_t time_ms,
+                                        const char *why, size_t *len)
+{
+    char t[40];
+    ch_time_format(time_ms, t);
+    char expl[768];
+    snprintf(expl, sizeof expl,
+             "The decision could not be recorded in the ledger, so the action is "
+             "denied: %s", why && *why ? why : "the ledger is unavailable");
+    json_t *j = json_pack("{s:s,s:s,s:s,s:[],s:[],s:[],s:n,s:s,s:s,s:b}", "decision",
+                          "deny", "reason", "ledger_unavailable", "explanation", expl,
+                          "fired", "values", "obligations", "escalation",
+                          "charter_version", c ? charter_version(c) : "", "time", t,
+                          "shadow", 0);
+    char *out = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (out && len)
+        *len = strlen(out);
+    return out;
+}
+
+/* Splices "decision_id" in front of the engine's answer. */
+static char *answer_with_id(uint64_t seq, const char *ans, size_t n, size_t *len)
+{
+    char id[32], head[64];
+    ledger_decision_id(seq, id);
+    int hn = snprintf(head, sizeof head, "{\"decision_id\":\"%s\",", id);
+    char *out = malloc((size_t)hn + n);
+    if (!out)
+        return NULL;
+    memcpy(out, head, (size_t)hn);
+    memcpy(out + hn, ans + 1, n - 1); /* ans starts with '{' */
+    out[hn + n - 1] = '\0';
+    if (len)
+        *len = (size_t)hn + n - 1;
+    return out;
+}
+
+/* What a decision leaves for after the mutex is released. */
+typedef struct decided {
+    charter_counters counters; /* what the decision was made with */
+    charter_effect effect;
+    int64_t time_ms;
+    double spend;
+    const charter_decision *dec; /* in the decider */
+    const char *answer;          /* in the decider */
+    size_t answer_len;
+} decided;
+
+/* Under the budget locks: counters in, decide, counters reserved. */
+static charter_status decide_budgeted(charter_ledger *l, charter_decider *d,
+                                      const charter *c, json_t *req, const char *agent,
+                                      const char *run_id, int64_t day, int64_t now_ms,
+                                      decided *out, charter_error *err)
+{
+    charter_counters *cnt = &out->counters;
+    pthread_mutex_lock(&l->mu);
+    ledger_state_counters(&l->state, agent, run_id, day, cnt);
+    pthread_mutex_unlock(&l->mu);
+    json_t *cj = counters_json(cnt);
+    if (!cj || json_object_set_new(req, "counters", cj) != 0)
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory setting the counters");
+    charter_request *r = NULL;
+    charter_status st = ch_request_from_json(req, &r, err);
+    const charter_decision *dec = NULL;
+    if (st == CHARTER_OK)
+        st = charter_decide(d, c, r, now_ms, &dec, err);
+    charter_request_free(r);
+    if (st != CHARTER_OK)
+        return st;
+    out->dec = dec;
+    out->effect = dec->effect;
+    out->time_ms = dec->time_ms;
+    out->spend = isfinite(dec->spend) ? dec->spend : 0;
+    if (out->effect != CHARTER_ALLOW)
+        return CHARTER_OK;
+    pthread_mutex_lock(&l->mu);
+    st = ledger_state_count(&l->state, agent, run_id, ledger_day(out->time_ms), 1,
+                            out->spend);
+    pthread_mutex_unlock(&l->mu);
+    if (st != CHARTER_OK)
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory counting a decision");
+    return CHARTER_OK;
+}
+
+/* A growing string for the one payload built on the hot path. */
+typedef struct strbuf {
+    char *p;
+    size_t n, cap;
+    bool failed;
+} strbuf;
+
+static void sb_put(strbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (b->n + n + 1 > cap)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void sb_puts(strbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(strbuf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        b->failed = true;
+    else
+        sb_put(b, tmp, (size_t)n);
+}
+
+/* The decision payload, built without re-serializing: the request exactly as
+ * the agent sent it (trimmed of surrounding whitespace; its own "counters",
+ * if any, are what it claimed) and the engine's answer exactly as returned
+ * are embedded verbatim; the top-level keys are written in sorted order.
+ *   {"answer":..,"charter_version":..,"counters":{"day":..,"run":..},
+ *    "latency_us":..,"request":..,"spend":..,"time_ms":..}            */
+static char *decision_payload(const char *raw, size_t raw_len, const decided *dc,
+                              const charter *c, int64_t latency_us, size_t *len)
+{
+    while (raw_len && strchr(" \t\r\n", raw[0])) {
+        raw++;
+        raw_len--;
+    }
+    while (raw_len && strchr(" \t\r\n", raw[raw_len - 1]))
+        raw_len--;
+    const charter_counters *k = &dc->counters;
+    strbuf b = {0};
+    sb_puts(&b, "{\"answer\":");
+    sb_put(&b, dc->answer, dc->answer_len);
+    sb_puts(&b, ",\"charter_version\":\"");
+    sb_puts(&b, charter_version(c)); /* "sha256:<hex>": nothing to escape */
+    sb_printf(&b, "\",\"counters\":{\"day\":{\"actions\":%" PRId64 ",\"spend\":%.17g},"
+                  "\"run\":{\"actions\":%" PRId64 ",\"spend\":%.17g}},"
+                  "\"latency_us\":%" PRId64 ",\"request\":",
+              k->day_actions, k->day_spend, k->run_actions, k->run_spend, latency_us);
+    sb_put(&b, raw, raw_len);
+    sb_printf(&b, ",\"spend\":%.17g,\"time_ms\":%" PRId64 "}", dc->spend, dc->time_ms);
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.n;
+    return b.p;
+}
+
+static charter_status parse_request(const char *text, size_t n, json_t **out,
+                                    charter_error *err)
+{
+    *out = NULL;
+    if (n > CHARTER_MAX_REQUEST_BYTES)
+        return ledger_fail(err, CHARTER_E_LIMIT,
+                           "the request is %zu bytes; the limit is %u bytes", n,
+                           CHARTER_MAX_REQUEST_BYTES);
+    json_error_t jerr;
+    json_t *j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        charter_status st = ledger_fail(err, CHARTER_E_JSON,
+                                        "malformed JSON in the request: %s", jerr.text);
+        if (err && jerr.line > 0) {
+            err->line = (unsigned)jerr.line;
+            err->column = jerr.column > 0 ? (unsigned)jerr.column : 0;
+        }
+        return st;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return ledger_fail(err, CHARTER_E_REQUEST,
+                           "the request must be a JSON object, found another JSON value");
+    }
+    *out = j;
+    return CHARTER_OK;
+}
+
+charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
+                                     const charter *c, const char *request_json,
+                                     size_t n, int64_t now_ms, char **answer,
+                                     size_t *answer_len, charter_error *err)
+{
+    if (!answer)
+        return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decide: answer is NULL");
+    *answer = NULL;
+    if (!l || !d || !c || !request_json)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "charter_ledger_decide: ledger, decider, charter and "
+                           "request are required");
+    int64_t t0 = mono_us();
+    json_t *req;
+    charter_status st = parse_request(request_json, n, &req, err);
+    if (st != CHARTER_OK)
+        return st;
+    /* Copies: `req` is changed (counters) while these are in use. */
+    char *agent = strdup(str_field(req, "agent"));
+    char *run_id = strdup(str_field(req, "run_id"));
+    int64_t when = now_ms;
+    const char *ts = json_string_value(json_object_get(req, "time"));
+    if (ts)
+        ch_time_parse(ts, strlen(ts), &when);
+    decided dc;
+    memset(&dc, 0, sizeof dc);
+    if (!agent || !run_id) {
+        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory deciding");
+        goto done;
+    }
+    unsigned slot[2];
+    budget_lock(l, agent, run_id, slot);
+    st = decide_budgeted(l, d, c, req, agent, run_id, ledger_day(when), now_ms, &dc, err);
+    budget_unlock(l, slot);
+    if (st != CHARTER_OK)
+        goto done;
+    dc.answer = charter_decision_json(d, dc.dec, &dc.answer_len);
+    if (!dc.answer) {
+        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory rendering a decision");
+        if (dc.effect == CHARTER_ALLOW) {
+            pthread_mutex_lock(&l->mu);
+            ledger_state_count(&l->state, agent, run_id, ledger_day(dc.time_ms), -1,
+                               -dc.spend);
+            pthread_mutex_unlock(&l->mu);
+        }
+        goto done;
+    }
+    size_t plen = 0;
+    char *payload = decision_payload(request_json, n, &dc, c, mono_us() - t0, &plen);
+    ledger_append a = {.kind = "decision", .payload = payload, .payload_len = plen,
+                       .charter = c};
+    charter_error aerr;
+    st = payload ? ledger_writer_append(l->writer, &a, &aerr)
+                 : ledger_fail(&aerr, CHARTER_E_NOMEM, "out of memory recording a decision");
+    free(payload);
+    int64_t day = ledger_day(dc.time_ms);
+    pthread_mutex_lock(&l->mu);
+    if (st != CHARTER_OK) {
+        if (dc.effect == CHARTER_ALLOW)
+            ledger_state_count(&l->state, agent, run_id, day, -1, -dc.spend);
+    } else {
+        ledger_state_mark_decision(&l->state, a.seq);
+        if (dc.effect == CHARTER_ESCALATE)
+            ledger_state_escalation_add(&l->state, a.seq, agent, run_id, day, dc.spend);
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (st != CHARTER_OK) {
+        /* Fail closed: whatever was decided, the caller gets a deny. */
+        *answer = charter_ledger_unavailable_answer(c, dc.time_ms, aerr.message,
+                                                    answer_len);
+        st = ledger_fail(err, CHARTER_E_IO, "the ledger is unavailable: %s", aerr.message);
+        goto done;
+    }
+    *answer = answer_with_id(a.seq, dc.answer, dc.answer_len, answer_len);
+    if (!*answer)
+        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory returning a decision");
+done:
+    free(agent);
+    free(run_id);
+    json_decref(req);
+    return st;
+}
+
+/* ---- Resolutions and outcomes -------------------------------------------- */
+
+static charter_status append_json(charter_ledger *l, const char *kind, json_t *j,
+                                  uint64_t *seq, charter_error *err)
+{
+    char *payload = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!payload)
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory recording %s", kind);
+    ledger_append a = {.kind = kind, .payload = payload, .payload_len = strlen(payload)};
+    charter_status st = ledger_writer_append(l->writer, &a, err);
+    free(payload);
+    if (st == CHARTER_OK && seq)
+        *seq = a.seq;
+    return st;
+}
+
+charter_status charter_ledger_resolve(charter_ledger *l, const char *decision_id,
+                                      const char *who, charter_resolution r,
+                                      const char *note, int64_t time_ms,
+                                      uint64_t *seq_out, charter_error *err)
+{
+    uint64_t seq;
+    if (!l || !who || !*who)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "a resolution needs the ledger and who resolved it");
+    if (r != CHARTER_RESOLVE_APPROVE && r != CHARTER_RESOLVE_DENY)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "a resolution is approve or deny, found %d", (int)r);
+    if (!ledger_decision_id_parse(decision_id, &seq))
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "expected a decision id such as d-42, found '%s'",
+                           decision_id ? decision_id : "(null)");
+    pthread_mutex_lock(&l->mu);
+    state_escalation *esc = ledger_state_escalation(&l->state, seq);
+    charter_status st = CHARTER_OK;
+    if (!ledger_state_is_decision(&l->state, seq))
+        st = ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger",
+                         decision_id);
+    else if (!esc)
+        st = ledger_fail(err, CHARTER_E_REF,
+                         "decision %s was not escalated; only escalations are resolved",
+                         decision_id);
+    else if (esc->status != ESC_OPEN)
+        st = ledger_fail(err, CHARTER_E_DUPLICATE, "decision %s is already %s",
+                         decision_id,
+                         esc->status == ESC_RESOLVED ? "resolved" : "being resolved");
+    else
+        esc->status = ESC_RESOLVING;
+    pthread_mutex_unlock(&l->mu);
+    if (st != CHARTER_OK)
+        return st;
+    int64_t t = time_ms ? time_ms : charter_now_ms();
+    char ts[40];
+    ch_time_format(t, ts);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:I}", "decision_id", decision_id,
+                          "who", who, "resolution",
+                          r == CHARTER_RESOLVE_APPROVE ? "approve" : "deny", "note",
+                          note, "time", ts, "time_ms", (json_int_t)t);
+    st = append_json(l, "escalation_resolved", j, seq_out, err);
+    /* An approval adds to budgets that decisions read: take their locks. The
+     * escalation's strings stay put while it is ours (ESC_RESOLVING), even
+     * if the table grows. */
+    pthread_mutex_lock(&l->mu);
+    esc = ledger_state_escalation(&l->state, seq);
+    const char *agent = esc->agent, *run_id = esc->run_id;
+    pthread_mutex_unlock(&l->mu);
+    unsigned slot[2];
+    budget_lock(l, agent, run_id, slot);
+    pthread_mutex_lock(&l->mu);
+    esc = ledger_state_escalation(&l->state, seq); /* the table may have moved */
+    if (st == CHARTER_OK)
+        ledger_state_escalation_resolve(&l->state, esc, r == CHARTER_RESOLVE_APPROVE);
+    else
+        esc->status = ESC_OPEN;
+    pthread_mutex_unlock(&l->mu);
+    budget_unlock(l, slot);
+    return st;
+}
+
+static charter_status outcome_check(charter_ledger *l, const charter_outcome *o,
+                                    charter_error *err)
+{
+    if (!o || !o->metric || !*o->metric)
+        return ledger_fail(err, CHARTER_E_INVALID, "an outcome needs a metric");
+    if (!isfinite(o->value))
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "an outcome's value must be a finite number");
+    bool by_decision = o->decision_id && *o->decision_id;
+    bool by_workflow = o->workflow && *o->workflow;
+    if (by_decision == by_workflow)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "an outcome is tied to a decision or to a workflow and a "
+                           "time window: expected exactly one of the two");
+    if (by_workflow && o->from_ms >= o->to_ms)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "an outcome's window must end after it starts");
+    if (by_decision) {
+        uint64_t seq;
+        if (!ledger_decision_id_parse(o->decision_id, &seq))
+            return ledger_fail(err, CHARTER_E_INVALID,
+                               "expected a decision id such as d-42, found '%s'",
+                               o->decision_id);
+        pthread_mutex_lock(&l->mu);
+        bool known = ledger_state_is_decision(&l->state, seq);
+        pthread_mutex_unlock(&l->mu);
+        if (!known)
+            return ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger",
+                               o->decision_id);
+    }
+    return CHARTER_OK;
+}
+
+charter_status charter_ledger_outcome(charter_ledger *l, const charter_outcome *o,
+                                      uint64_t *seq_out, charter_error *err)
+{
+    if (!l)
+        return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_outcome: no ledger");
+    charter_status st = outcome_check(l, o, err);
+    if (st != CHARTER_OK)
+        return st;
+    int64_t t = o->time_ms ? o->time_ms : charter_now_ms();
+    char ts[40];
+    ch_time_format(t, ts);
+    json_t *j = json_pack("{s:s,s:f,s:s?,s:s,s:I}", "metric", o->metric, "value",
+                          o->value, "note", o->note, "time", ts, "time_ms",
+                          (json_int_t)t);
+    if (j && o->decision_id && *o->decision_id) {
+        json_object_set_new(j, "decision_id", json_string(o->decision_id));
+    } else if (j) {
+        char from[40], to[40];
+        ch_time_format(o->from_ms, from);
+        ch_time_format(o->to_ms, to);
+        json_object_set_new(j, "workflow", json_string(o->workflow));
+        json_object_set_new(j, "from", json_string(from));
+        json_object_set_new(j, "to", json_string(to));
+        json_object_set_new(j, "from_ms", json_integer(o->from_ms));
+        json_object_set_new(j, "to_ms", json_integer(o->to_ms));
+    }
+    return append_json(l, "outcome", j, seq_out, err);
+}
+
+/* ---- Time ----------------------------------------------------------------- */
+
+bool charter_time_parse(const char *s, int64_t *out_ms)
+{
+    if (!s || !*s || !out_ms)
+        return false;
+    size_t n = strlen(s);
+    bool digits = true;
+    for (size_t i = 0; i < n; i++)
+        digits = digits && ((s[i] >= '0' && s[i] <= '9') || (i == 0 && s[i] == '-'));
+    if (digits && n > 4 && n < 19) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (*end)
+            return false;
+        *out_ms = v;
+        return true;
+    }
+    if (n == 10) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%sT00:00:00Z", s);
+        return ch_time_parse(buf, strlen(buf), out_ms);
+    }
+    return ch_time_parse(s, n, out_ms);
+}
+
+size_t charter_time_format(int64_t ms, char *buf)
+{
+    return ch_time_format(ms, buf);
+}

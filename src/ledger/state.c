@@ -1,0 +1,244 @@
+/* state.c - the recorder's in-memory counters and escalations (state.h).
+ *
+ * Two open-addressing hash tables with linear probing, kept at most half
+ * full; entries are never removed (a resolved escalation stays as a
+ * tombstone that says "already resolved"), so probing needs no deletion
+ * marks.
+ */
+#include "base/banned.h"
+
+#include "ledger/state.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t hash_u64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+void ledger_state_init(ledger_state *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+void ledger_state_release(ledger_state *s)
+{
+    for (size_t i = 0; i < s->counter_cap; i++)
+        free(s->counters[i].key);
+    free(s->counters);
+    for (size_t i = 0; i < s->esc_cap; i++) {
+        free(s->escalations[i].agent);
+        free(s->escalations[i].run_id);
+    }
+    free(s->escalations);
+    free(s->is_decision);
+    memset(s, 0, sizeof *s);
+}
+
+int64_t ledger_day(int64_t time_ms)
+{
+    int64_t d = time_ms / 86400000;
+    if (time_ms % 86400000 < 0)
+        d--;
+    return d;
+}
+
+static state_counter *counter_slot(state_counter *tab, size_t cap, const char *key)
+{
+    size_t i = (size_t)hash_str(key) & (cap - 1);
+    while (tab[i].key && strcmp(tab[i].key, key))
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+static bool counters_grow(ledger_state *s)
+{
+    size_t cap = s->counter_cap ? 2 * s->counter_cap : 64;
+    state_counter *tab = calloc(cap, sizeof *tab);
+    if (!tab)
+        return false;
+    for (size_t i = 0; i < s->counter_cap; i++)
+        if (s->counters[i].key)
+            *counter_slot(tab, cap, s->counters[i].key) = s->counters[i];
+    free(s->counters);
+    s->counters = tab;
+    s->counter_cap = cap;
+    return true;
+}
+
+static charter_status counter_add(ledger_state *s, const char *key,
+                                  int64_t actions, double spend)
+{
+    if (2 * (s->counter_count + 1) > s->counter_cap && !counters_grow(s))
+        return CHARTER_E_NOMEM;
+    state_counter *c = counter_slot(s->counters, s->counter_cap, key);
+    if (!c->key) {
+        if (!(c->key = strdup(key)))
+            return CHARTER_E_NOMEM;
+        s->counter_count++;
+    }
+    c->actions += actions;
+    c->spend += spend;
+    return CHARTER_OK;
+}
+
+static const state_counter *counter_find(const ledger_state *s, const char *key)
+{
+    if (!s->counter_cap)
+        return NULL;
+    const state_counter *c = counter_slot(s->counters, s->counter_cap, key);
+    return c->key ? c : NULL;
+}
+
+/* Keys are built in a buffer big enough for any id the request allows;
+ * longer ones are cut, which only merges counters of absurdly long ids. */
+static void run_key(char *buf, size_t n, const char *run_id)
+{
+    snprintf(buf, n, "r:%s", run_id);
+}
+
+static void day_key(char *buf, size_t n, const char *agent, int64_t day)
+{
+    snprintf(buf, n, "d:%" PRId64 ":%s", day, agent);
+}
+
+charter_status ledger_state_count(ledger_state *s, const char *agent,
+                                  const char *run_id, int64_t day,
+                                  int64_t actions, double spend)
+{
+    char key[1024];
+    charter_status st = CHARTER_OK;
+    if (run_id && *run_id) {
+        run_key(key, sizeof key, run_id);
+        st = counter_add(s, key, actions, spend);
+    }
+    if (st == CHARTER_OK) {
+        day_key(key, sizeof key, agent ? agent : "", day);
+        st = counter_add(s, key, actions, spend);
+    }
+    return st;
+}
+
+void ledger_state_counters(const ledger_state *s, const char *agent,
+                           const char *run_id, int64_t day, charter_counters *out)
+{
+    char key[1024];
+    memset(out, 0, sizeof *out);
+    if (run_id && *run_id) {
+        run_key(key, sizeof key, run_id);
+        const state_counter *c = counter_find(s, key);
+        if (c) {
+            out->run_actions = c->actions;
+            out->run_spend = c->spend;
+        }
+    }
+    day_key(key, sizeof key, agent ? agent : "", day);
+    const state_counter *c = counter_find(s, key);
+    if (c) {
+        out->day_actions = c->actions;
+        out->day_spend = c->spend;
+    }
+}
+
+charter_status ledger_state_mark_decision(ledger_state *s, uint64_t seq)
+{
+    size_t byte = (size_t)(seq / 8);
+    if (byte >= s->decision_bytes) {
+        size_t n = s->decision_bytes ? s->decision_bytes : 1024;
+        while (n <= byte)
+            n *= 2;
+        unsigned char *b = realloc(s->is_decision, n);
+        if (!b)
+            return CHARTER_E_NOMEM;
+        memset(b + s->decision_bytes, 0, n - s->decision_bytes);
+        s->is_decision = b;
+        s->decision_bytes = n;
+    }
+    s->is_decision[byte] |= (unsigned char)(1u << (seq % 8));
+    return CHARTER_OK;
+}
+
+bool ledger_state_is_decision(const ledger_state *s, uint64_t seq)
+{
+    size_t byte = (size_t)(seq / 8);
+    return byte < s->decision_bytes && (s->is_decision[byte] >> (seq % 8)) & 1u;
+}
+
+static state_escalation *esc_slot(state_escalation *tab, size_t cap, uint64_t seq)
+{
+    size_t i = (size_t)hash_u64(seq) & (cap - 1);
+    while (tab[i].status != ESC_NONE && tab[i].seq != seq)
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+static bool esc_grow(ledger_state *s)
+{
+    size_t cap = s->esc_cap ? 2 * s->esc_cap : 64;
+    state_escalation *tab = calloc(cap, sizeof *tab);
+    if (!tab)
+        return false;
+    for (size_t i = 0; i < s->esc_cap; i++)
+        if (s->escalations[i].status != ESC_NONE)
+            *esc_slot(tab, cap, s->escalations[i].seq) = s->escalations[i];
+    free(s->escalations);
+    s->escalations = tab;
+    s->esc_cap = cap;
+    return true;
+}
+
+charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
+                                           const char *agent, const char *run_id,
+                                           int64_t day, double spend)
+{
+    if (2 * (s->esc_count + 1) > s->esc_cap && !esc_grow(s))
+        return CHARTER_E_NOMEM;
+    state_escalation *e = esc_slot(s->escalations, s->esc_cap, seq);
+    if (e->status != ESC_NONE)
+        return CHARTER_OK;
+    char *a = strdup(agent ? agent : ""), *r = strdup(run_id ? run_id : "");
+    if (!a || !r) {
+        free(a);
+        free(r);
+        return CHARTER_E_NOMEM;
+    }
+    *e = (state_escalation){.seq = seq, .status = ESC_OPEN, .agent = a,
+                            .run_id = r, .day = day, .spend = spend};
+    s->esc_count++;
+    return CHARTER_OK;
+}
+
+state_escalation *ledger_state_escalation(ledger_state *s, uint64_t seq)
+{
+    if (!s->esc_cap)
+        return NULL;
+    state_escalation *e = esc_slot(s->escalations, s->esc_cap, seq);
+    return e->status == ESC_NONE ? NULL : e;
+}
+
+charter_status ledger_state_escalation_resolve(ledger_state *s,
+                                               state_escalation *e, bool approve)
+{
+    charter_status st = CHARTER_OK;
+    if (approve)
+        st = ledger_state_count(s, e->agent, e->run_id, e->day, 1, e->spend);
+    e->status = ESC_RESOLVED;
+    free(e->agent);
+    free(e->run_id);
+    e->agent = e->run_id = NULL;
+    return st;
+}

@@ -1,0 +1,107 @@
+/* store.h - the ledger's storage interface.
+ *
+ * Everything above this file (the writer, verify, replay, export) talks to
+ * storage through one small table of function pointers, so that a second
+ * backend (PostgreSQL, for several Charter servers on one ledger) plugs in
+ * without touching its callers. A backend stores two things, append-only:
+ * entries (seq, time, kind, payload, prev_hash, hash) and signed checkpoints.
+ * It computes nothing: hashes and signatures come from chain.c and keys.c.
+ *
+ * Thread safety: one ledger_store is used by one thread at a time (the
+ * writer owns the recording connection; readers open their own).
+ */
+#ifndef CHARTER_LEDGER_STORE_H
+#define CHARTER_LEDGER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "charter.h"
+#include "charter_ledger.h"
+
+#define LEDGER_HASH_SIZE 32
+#define LEDGER_SIG_SIZE 64
+#define LEDGER_PK_SIZE 32
+
+/* One entry. In a callback, pointers live until the callback returns. */
+typedef struct ledger_entry {
+    uint64_t seq;            /* 1, 2, 3 ... without gaps */
+    int64_t time_ms;
+    const char *kind;
+    const char *payload;     /* canonical JSON text, not NUL-terminated */
+    size_t payload_len;
+    unsigned char prev_hash[LEDGER_HASH_SIZE];
+    unsigned char hash[LEDGER_HASH_SIZE];
+} ledger_entry;
+
+/* A signed checkpoint: "the entry at `seq` has hash `hash`". */
+typedef struct ledger_checkpoint {
+    uint64_t seq;
+    unsigned char hash[LEDGER_HASH_SIZE];
+    unsigned char signature[LEDGER_SIG_SIZE];
+    char key_id[CHARTER_KEY_ID_SIZE];
+    unsigned char public_key[LEDGER_PK_SIZE];
+    int64_t time_ms;
+} ledger_checkpoint;
+
+typedef enum ledger_open_mode {
+    LEDGER_OPEN_READ = 0,  /* the file must exist */
+    LEDGER_OPEN_WRITE = 1  /* created when absent */
+} ledger_open_mode;
+
+typedef struct ledger_store_config {
+    ledger_open_mode mode;
+    uint32_t busy_timeout_ms;
+    /* Test hook: cap the database size at this many pages (0: no cap), so
+     * tests can make the "disk" full. */
+    uint32_t max_pages;
+} ledger_store_config;
+
+/* Returns 0 to go on, nonzero to stop. */
+typedef int (*ledger_entry_fn)(const ledger_entry *e, void *user);
+typedef int (*ledger_checkpoint_fn)(const ledger_checkpoint *c, void *user);
+
+typedef struct ledger_store ledger_store;
+
+typedef struct ledger_store_ops {
+    const char *name;
+    charter_status (*open)(const char *path, const ledger_store_config *cfg,
+                           ledger_store **out, charter_error *err);
+    /* Appends entries e[0..n) (their seqs must follow the last stored seq
+     * without a gap) and, when cp != NULL, a checkpoint, in ONE transaction
+     * that is durable on disk before this returns. All or nothing: on error
+     * nothing of the call remains. n may be 0 (a checkpoint alone). */
+    charter_status (*append)(ledger_store *s, const ledger_entry *e, size_t n,
+                             const ledger_checkpoint *cp, charter_error *err);
+    /* Calls fn for every entry with seq >= from_seq, in seq order. */
+    charter_status (*read)(ledger_store *s, uint64_t from_seq,
+                           ledger_entry_fn fn, void *user, charter_error *err);
+    /* The entry with the highest seq; *found is false for an empty ledger.
+     * out->kind and out->payload are not filled. */
+    charter_status (*last)(ledger_store *s, ledger_entry *out, bool *found,
+                           charter_error *err);
+    /* Calls fn for every checkpoint in seq order. */
+    charter_status (*checkpoints)(ledger_store *s, ledger_checkpoint_fn fn,
+                                  void *user, charter_error *err);
+    void (*close)(ledger_store *s);
+} ledger_store_ops;
+
+/* Every backend's handle starts with this. */
+struct ledger_store {
+    const ledger_store_ops *ops;
+};
+
+extern const ledger_store_ops ledger_sqlite_ops;
+
+/* Opens the backend a path names (today: always SQLite). */
+charter_status ledger_store_open(const char *path, const ledger_store_config *cfg,
+                                 ledger_store **out, charter_error *err);
+void ledger_store_close(ledger_store *s);
+
+/* Fills err (may be NULL) with code and a printf message; returns code. */
+charter_status ledger_fail(charter_error *err, charter_status code,
+                           const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,400 @@
+/* writer.c - the group-commit writer (writer.h).
+ *
+ * One mutex guards the queue and the writer's state; two condition
+ * variables: `work` wakes the writer thread, `done` wakes callers whose batch
+ * has been committed (or rolled back). The thread holds the mutex only to
+ * take the queue and to publish results, never while writing to disk, so
+ * callers keep queueing the next batch while the current one syncs.
+ */
+#include "base/banned.h"
+
+#include "ledger/writer.h"
+#include "ledger/chain.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WRITER_MAX_BATCH 4096
+
+struct ledger_writer {
+    ledger_store *store;
+    ledger_key key;
+    bool has_key;
+    uint64_t checkpoint_every;
+    uint32_t checkpoint_ms;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    pthread_t thread;
+    bool started, stopping;
+    ledger_append *head, *tail;
+
+    /* Owned by the writer thread once started. */
+    uint64_t last_seq;
+    unsigned char last_hash[LEDGER_HASH_SIZE];
+    uint64_t last_checkpoint_seq;
+    int64_t last_checkpoint_mono_ms;
+    charter_status final_status;
+    char final_message[1024];
+
+    /* Charter versions the ledger holds. */
+    char **versions;
+    size_t version_count, version_cap;
+
+    /* Reused across batches. */
+    ledger_entry *entries;
+    char **charter_payloads;
+    size_t entry_cap;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool has_version(const ledger_writer *w, const char *v)
+{
+    for (size_t i = w->version_count; i-- > 0;)
+        if (!strcmp(w->versions[i], v))
+            return true;
+    return false;
+}
+
+charter_status ledger_writer_note_version(ledger_writer *w, const char *version)
+{
+    if (has_version(w, version))
+        return CHARTER_OK;
+    if (w->version_count == w->version_cap) {
+        size_t cap = w->version_cap ? 2 * w->version_cap : 8;
+        char **v = realloc(w->versions, cap * sizeof *v);
+        if (!v)
+            return CHARTER_E_NOMEM;
+        w->versions = v;
+        w->version_cap = cap;
+    }
+    char *copy = strdup(version);
+    if (!copy)
+        return CHARTER_E_NOMEM;
+    w->versions[w->version_count++] = copy;
+    return CHARTER_OK;
+}
+
+charter_status ledger_writer_new(const ledger_writer_config *cfg,
+                                 ledger_writer **out, charter_error *err)
+{
+    *out = NULL;
+    ledger_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory starting the writer");
+    w->store = cfg->store;
+    if (cfg->key) {
+        w->key = *cfg->key;
+        w->has_key = true;
+    }
+    w->checkpoint_every = cfg->checkpoint_every ? cfg->checkpoint_every : 1000;
+    w->checkpoint_ms = cfg->checkpoint_ms ? cfg->checkpoint_ms : 10000;
+    w->last_seq = cfg->last_seq;
+    memcpy(w->last_hash, cfg->last_hash, LEDGER_HASH_SIZE);
+    w->last_checkpoint_seq = cfg->last_checkpoint_seq;
+    w->last_checkpoint_mono_ms = mono_ms();
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work, &ca);
+    pthread_cond_init(&w->done, NULL);
+    pthread_condattr_destroy(&ca);
+    *out = w;
+    return CHARTER_OK;
+}
+
+/* The payload of a "charter" entry: the version's full canonical content,
+ * kept as a string so its exact bytes (and so its version hash) survive. */
+static char *charter_payload(const charter *c, size_t *len)
+{
+    size_t n;
+    const char *canon = charter_canonical_json(c, &n);
+    const char *name = charter_name(c);
+    json_t *j = json_pack("{s:s%,s:s,s:s}", "canonical", canon ? canon : "",
+                          canon ? n : (size_t)0, "name", name ? name : "",
+                          "version", charter_version(c));
+    char *out = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (out)
+        *len = strlen(out);
+    return out;
+}
+
+static bool grow_entries(ledger_writer *w, size_t need)
+{
+    if (need <= w->entry_cap)
+        return true;
+    size_t cap = w->entry_cap ? w->entry_cap : 64;
+    while (cap < need)
+        cap *= 2;
+    ledger_entry *e = realloc(w->entries, cap * sizeof *e);
+    if (!e)
+        return false;
+    w->entries = e;
+    char **p = realloc(w->charter_payloads, cap * sizeof *p);
+    if (!p)
+        return false;
+    w->charter_payloads = p;
+    w->entry_cap = cap;
+    return true;
+}
+
+static void fail_batch(ledger_append *batch, charter_status st, const char *msg)
+{
+    for (ledger_append *a = batch; a; a = a->next) {
+        a->status = st;
+        snprintf(a->message, sizeof a->message, "%s", msg);
+    }
+}
+
+/* Is a checkpoint due after the ledger reaches `seq`? */
+static bool checkpoint_due(const ledger_writer *w, uint64_t seq, bool force)
+{
+    if (!w->has_key || seq <= w->last_checkpoint_seq)
+        return false;
+    return force || seq - w->last_checkpoint_seq >= w->checkpoint_every ||
+           mono_ms() - w->last_checkpoint_mono_ms >= (int64_t)w->checkpoint_ms;
+}
+
+static void make_checkpoint(const ledger_writer *w, uint64_t seq,
+                            const unsigned char hash[LEDGER_HASH_SIZE],
+                            ledger_checkpoint *cp)
+{
+    memset(cp, 0, sizeof *cp);
+    cp->seq = seq;
+    memcpy(cp->hash, hash, LEDGER_HASH_SIZE);
+    cp->time_ms = charter_now_ms();
+    ledger_checkpoint_sign(&w->key, cp);
+}
+
+/* Writes one batch (runs on the writer thread, without the mutex). Charter
+ * versions first seen in this batch are recorded just before their first
+ * decision; they count as known only once the transaction commits. */
+static void commit_batch(ledger_writer *w, ledger_append *batch)
+{
+    size_t items = 0;
+    for (ledger_append *a = batch; a; a = a->next)
+        items++;
+    if (!grow_entries(w, 2 * items)) {
+        fail_batch(batch, CHARTER_E_NOMEM, "out of memory batching ledger entries");
+        return;
+    }
+    size_t n = 0, new_versions = 0;
+    const char *batch_versions[WRITER_MAX_BATCH];
+    int64_t now = charter_now_ms();
+    uint64_t seq = w->last_seq;
+    unsigned char prev[LEDGER_HASH_SIZE];
+    memcpy(prev, w->last_hash, LEDGER_HASH_SIZE);
+    charter_status st = CHARTER_OK;
+    for (ledger_append *a = batch; a; a = a->next) {
+        const char *v = a->charter ? charter_version(a->charter) : NULL;
+        bool seen = !v || has_version(w, v);
+        for (size_t i = 0; !seen && i < new_versions; i++)
+            seen = !strcmp(batch_versions[i], v);
+        if (!seen) {
+            size_t len = 0;
+            char *p = charter_payload(a->charter, &len);
+            if (!p) {
+                st = CHARTER_E_NOMEM;
+                break;
+            }
+            w->charter_payloads[n] = p;
+            ledger_entry *e = &w->entries[n++];
+            *e = (ledger_entry){.seq = ++seq, .time_ms = now, .kind = "charter",
+                                .payload = p, .payload_len = len};
+            memcpy(e->prev_hash, prev, LEDGER_HASH_SIZE);
+            ledger_entry_hash(e, e->hash);
+            memcpy(prev, e->hash, LEDGER_HASH_SIZE);
+            batch_versions[new_versions++] = v;
+        }
+        w->charter_payloads[n] = NULL;
+        ledger_entry *e = &w->entries[n++];
+        *e = (ledger_entry){.seq = ++seq, .time_ms = now, .kind = a->kind,
+                            .payload = a->payload, .payload_len = a->payload_len};
+        memcpy(e->prev_hash, prev, LEDGER_HASH_SIZE);
+        ledger_entry_hash(e, e->hash);
+        memcpy(prev, e->hash, LEDGER_HASH_SIZE);
+        a->seq = e->seq;
+    }
+    ledger_checkpoint cp;
+    bool with_cp = st == CHARTER_OK && checkpoint_due(w, seq, false);
+    if (with_cp)
+        make_checkpoint(w, seq, prev, &cp);
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    if (st == CHARTER_OK)
+        st = w->store->ops->append(w->store, w->entries, n, with_cp ? &cp : NULL, &err);
+    else
+        snprintf(err.message, sizeof err.message, "out of memory recording a charter version");
+    for (size_t i = 0; i < n; i++) {
+        free(w->charter_payloads[i]);
+        w->charter_payloads[i] = NULL;
+    }
+    if (st != CHARTER_OK) {
+        fail_batch(batch, st, err.message);
+        return;
+    }
+    for (size_t i = 0; i < new_versions; i++)
+        ledger_writer_note_version(w, batch_versions[i]);
+    for (ledger_append *a = batch; a; a = a->next)
+        a->status = CHARTER_OK;
+    w->last_seq = seq;
+    memcpy(w->last_hash, prev, LEDGER_HASH_SIZE);
+    if (with_cp) {
+        w->last_checkpoint_seq = seq;
+        w->last_checkpoint_mono_ms = mono_ms();
+    }
+}
+
+/* A checkpoint alone (timer or close). Returns its status. */
+static charter_status write_checkpoint(ledger_writer *w, charter_error *err)
+{
+    ledger_checkpoint cp;
+    make_checkpoint(w, w->last_seq, w->last_hash, &cp);
+    charter_status st = w->store->ops->append(w->store, NULL, 0, &cp, err);
+    if (st == CHARTER_OK)
+        w->last_checkpoint_seq = w->last_seq;
+    /* On failure too: the next try waits a whole interval, not a busy loop. */
+    w->last_checkpoint_mono_ms = mono_ms();
+    return st;
+}
+
+static ledger_append *take_batch(ledger_writer *w)
+{
+    ledger_append *batch = w->head, *last = w->head;
+    size_t n = 1;
+    while (last->next && n < WRITER_MAX_BATCH) {
+        last = last->next;
+        n++;
+    }
+    w->head = last->next;
+    if (!w->head)
+        w->tail = NULL;
+    last->next = NULL;
+    return batch;
+}
+
+static void wait_for_work(ledger_writer *w)
+{
+    if (!w->has_key || w->last_seq <= w->last_checkpoint_seq) {
+        pthread_cond_wait(&w->work, &w->mu);
+        return;
+    }
+    int64_t due = w->last_checkpoint_mono_ms + w->checkpoint_ms;
+    struct timespec ts = {.tv_sec = due / 1000, .tv_nsec = (due % 1000) * 1000000};
+    pthread_cond_timedwait(&w->work, &w->mu, &ts);
+}
+
+static void *writer_main(void *arg)
+{
+    ledger_writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        if (!w->head) {
+            if (w->stopping)
+                break;
+            if (checkpoint_due(w, w->last_seq, false)) {
+                pthread_mutex_unlock(&w->mu);
+                write_checkpoint(w, NULL); /* retried at the next due time */
+                pthread_mutex_lock(&w->mu);
+                continue;
+            }
+            wait_for_work(w);
+            continue;
+        }
+        ledger_append *batch = take_batch(w);
+        pthread_mutex_unlock(&w->mu);
+        commit_batch(w, batch);
+        pthread_mutex_lock(&w->mu);
+        for (ledger_append *a = batch, *next; a; a = next) {
+            next = a->next;
+            a->next = NULL;
+            a->done = true;
+        }
+        pthread_cond_broadcast(&w->done);
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (checkpoint_due(w, w->last_seq, true)) {
+        charter_error err;
+        memset(&err, 0, sizeof err);
+        w->final_status = write_checkpoint(w, &err);
+        snprintf(w->final_message, sizeof w->final_message, "%s", err.message);
+    }
+    return NULL;
+}
+
+charter_status ledger_writer_start(ledger_writer *w, charter_error *err)
+{
+    int rc = pthread_create(&w->thread, NULL, writer_main, w);
+    if (rc != 0)
+        return ledger_fail(err, CHARTER_E_NOMEM, "cannot start the ledger writer: %s",
+                           strerror(rc));
+    w->started = true;
+    return CHARTER_OK;
+}
+
+charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
+                                    charter_error *err)
+{
+    a->done = false;
+    a->next = NULL;
+    a->seq = 0;
+    a->status = CHARTER_OK;
+    a->message[0] = '\0';
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping || !w->started) {
+        pthread_mutex_unlock(&w->mu);
+        return ledger_fail(err, CHARTER_E_IO, "the ledger is closing");
+    }
+    if (w->tail)
+        w->tail->next = a;
+    else
+        w->head = a;
+    w->tail = a;
+    pthread_cond_signal(&w->work);
+    while (!a->done)
+        pthread_cond_wait(&w->done, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    if (a->status != CHARTER_OK)
+        return ledger_fail(err, a->status, "%s", a->message);
+    return CHARTER_OK;
+}
+
+charter_status ledger_writer_stop(ledger_writer *w, charter_error *err)
+{
+    if (!w)
+        return CHARTER_OK;
+    charter_status st = CHARTER_OK;
+    if (w->started) {
+        pthread_mutex_lock(&w->mu);
+        w->stopping = true;
+        pthread_cond_signal(&w->work);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+        st = w->final_status;
+        if (st != CHARTER_OK)
+            ledger_fail(err, st, "%s", w->final_message);
+    }
+    for (size_t i = 0; i < w->version_count; i++)
+        free(w->versions[i]);
+    free(w->versions);
+    free(w->entries);
+    free(w->charter_payloads);
+    ledger_key_wipe(&w->key);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->work);
+    pthread_cond_destroy(&w->done);
+    free(w);
+    return st;
+}

@@ -1,0 +1,70 @@
+/* writer.h - group commit: many callers, one transaction, one sync.
+ *
+ * Callers on any thread hand an entry to ledger_writer_append and block. One
+ * background thread takes everything queued, gives each entry its seq and
+ * hash (chain.h), inserts the lot in one transaction (plus a signed
+ * checkpoint when one is due) and commits with one sync; then it wakes the
+ * callers of that batch. A caller therefore returns only after its entry is
+ * durable, or with the error that made the whole batch roll back.
+ *
+ * The writer also records each charter version before the first decision
+ * made under it: an append that carries a charter whose version the ledger
+ * does not hold yet gets a "charter" entry inserted just before it, in the
+ * same transaction.
+ *
+ * Thread safety: ledger_writer_append may be called from any thread;
+ * new/note_version/start/stop from the owner only.
+ */
+#ifndef CHARTER_LEDGER_WRITER_H
+#define CHARTER_LEDGER_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ledger/keys.h"
+#include "ledger/store.h"
+
+typedef struct ledger_writer ledger_writer;
+
+/* One append, owned by the caller (usually on its stack) until it returns. */
+typedef struct ledger_append {
+    const char *kind;              /* "decision", "outcome", ... */
+    const char *payload;           /* canonical JSON, not copied */
+    size_t payload_len;
+    const charter *charter;        /* decisions: the charter that decided */
+    /* Filled by the writer. */
+    uint64_t seq;
+    charter_status status;
+    char message[1024];
+    bool done;
+    struct ledger_append *next;
+} ledger_append;
+
+typedef struct ledger_writer_config {
+    ledger_store *store;           /* not owned; must outlive the writer */
+    const ledger_key *key;         /* copied; NULL: no checkpoints */
+    uint64_t checkpoint_every;     /* > 0 */
+    uint32_t checkpoint_ms;        /* > 0 */
+    uint64_t last_seq;             /* the ledger's state when it opened */
+    unsigned char last_hash[LEDGER_HASH_SIZE];
+    uint64_t last_checkpoint_seq;
+} ledger_writer_config;
+
+charter_status ledger_writer_new(const ledger_writer_config *cfg,
+                                 ledger_writer **out, charter_error *err);
+/* The ledger already holds this charter version (found when it was opened). */
+charter_status ledger_writer_note_version(ledger_writer *w, const char *version);
+/* Starts the background thread. */
+charter_status ledger_writer_start(ledger_writer *w, charter_error *err);
+
+/* Appends one entry and waits until it is durable. On success a->seq is its
+ * seq. On failure nothing of the batch it was in was written. */
+charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
+                                    charter_error *err);
+
+/* Drains the queue, writes a final checkpoint when entries are not yet
+ * covered by one, stops the thread and frees the writer (NULL is fine).
+ * Returns the final checkpoint's error, if any. */
+charter_status ledger_writer_stop(ledger_writer *w, charter_error *err);
+
+#endif

@@ -1,0 +1,563 @@
+/* test_ledger_store.c - the SQLite store, the hash chain, group commit,
+ * keys and failure behaviour of the ledger, against real files.
+ *
+ * These tests record outcome entries (they need no charter); decisions are
+ * in test_ledger_recorder.c, tampering in test_ledger_verify.c.
+ */
+#include "test.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "charter_ledger.h"
+#include "ledger/chain.h"
+#include "ledger/keys.h"
+#include "ledger/recorder.h"
+#include "ledger/store.h"
+
+static char tmpdir[256];
+static char path[512];
+
+static void fresh_dir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/charter-ledger-store-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    snprintf(path, sizeof path, "%s/ledger.db", tmpdir);
+}
+
+static void remove_dir(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", tmpdir);
+}
+
+static charter_status add_outcome(charter_ledger *l, const char *metric, double v,
+                                  uint64_t *seq)
+{
+    charter_outcome o = {.workflow = "refunds", .from_ms = 1000, .to_ms = 2000,
+                         .metric = metric, .value = v, .note = "test"};
+    return charter_ledger_outcome(l, &o, seq, NULL);
+}
+
+static int64_t count_rows(const char *table)
+{
+    sqlite3 *db;
+    int64_t n = -1;
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+/* ---- The store interface directly ---------------------------------------- */
+
+typedef struct collected {
+    uint64_t seqs[16];
+    char payloads[16][64];
+    size_t n;
+} collected;
+
+static int collect(const ledger_entry *e, void *user)
+{
+    collected *c = user;
+    if (c->n < 16) {
+        c->seqs[c->n] = e->seq;
+        snprintf(c->payloads[c->n], 64, "%.*s", (int)e->payload_len, e->payload);
+        c->n++;
+    }
+    return 0;
+}
+
+static void make_entries(ledger_entry *e, size_t n, uint64_t first,
+                         const unsigned char *prev, const char *const *payloads)
+{
+    for (size_t i = 0; i < n; i++) {
+        e[i] = (ledger_entry){.seq = first + i, .time_ms = 1000 + (int64_t)i,
+                              .kind = "outcome", .payload = payloads[i],
+                              .payload_len = strlen(payloads[i])};
+        memcpy(e[i].prev_hash, i ? e[i - 1].hash : prev, LEDGER_HASH_SIZE);
+        ledger_entry_hash(&e[i], e[i].hash);
+    }
+}
+
+static void test_store_appends_and_reads_back_in_order(void)
+{
+    fresh_dir();
+    ledger_store_config cfg = {.mode = LEDGER_OPEN_WRITE};
+    ledger_store *s = NULL;
+    CHECK_INT(ledger_store_open(path, &cfg, &s, NULL), CHARTER_OK);
+    const char *p[] = {"{\"a\":1}", "{\"a\":2}", "{\"a\":3}"};
+    ledger_entry e[3];
+    unsigned char zero[LEDGER_HASH_SIZE] = {0};
+    make_entries(e, 3, 1, zero, p);
+    CHECK_INT(s->ops->append(s, e, 3, NULL, NULL), CHARTER_OK);
+    ledger_store_close(s);
+
+    cfg.mode = LEDGER_OPEN_READ;
+    CHECK_INT(ledger_store_open(path, &cfg, &s, NULL), CHARTER_OK);
+    collected c = {0};
+    CHECK_INT(s->ops->read(s, 2, collect, &c, NULL), CHARTER_OK);
+    CHECK_INT(c.n, 2);
+    CHECK_INT(c.seqs[0], 2);
+    CHECK_STR(c.payloads[1], "{\"a\":3}");
+    ledger_entry last;
+    bool found = false;
+    CHECK_INT(s->ops->last(s, &last, &found, NULL), CHARTER_OK);
+    CHECK(found);
+    CHECK_INT(last.seq, 3);
+    CHECK(!memcmp(last.hash, e[2].hash, LEDGER_HASH_SIZE));
+    CHECK(!memcmp(last.prev_hash, e[1].hash, LEDGER_HASH_SIZE));
+    ledger_store_close(s);
+    remove_dir();
+}
+
+static void test_store_refuses_a_gap_and_keeps_nothing_of_the_batch(void)
+{
+    fresh_dir();
+    ledger_store_config cfg = {.mode = LEDGER_OPEN_WRITE};
+    ledger_store *s = NULL;
+    CHECK_INT(ledger_store_open(path, &cfg, &s, NULL), CHARTER_OK);
+    const char *p[] = {"{\"a\":1}", "{\"a\":2}"};
+    ledger_entry e[2];
+    unsigned char zero[LEDGER_HASH_SIZE] = {0};
+    make_entries(e, 2, 5, zero, p);
+    charter_error err;
+    CHECK_INT(s->ops->append(s, e, 2, NULL, &err), CHARTER_E_IO);
+    CHECK_HAS(err.message, "another process");
+    ledger_store_close(s);
+    CHECK_INT(count_rows("entries"), 0);
+    remove_dir();
+}
+
+static void test_store_refuses_a_file_that_is_not_a_ledger(void)
+{
+    fresh_dir();
+    sqlite3 *db;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    charter_ledger *l = NULL;
+    charter_error err;
+    CHECK_INT(charter_ledger_open(path, NULL, &l, &err), CHARTER_E_IO);
+    CHECK_HAS(err.message, "not a Charter ledger");
+    CHECK(l == NULL);
+    charter_ledger_report r;
+    CHECK_INT(charter_ledger_verify(path, NULL, &r, &err), CHARTER_E_IO);
+    snprintf(path, sizeof path, "%s/absent.db", tmpdir);
+    CHECK_INT(charter_ledger_verify(path, NULL, &r, &err), CHARTER_E_IO);
+    CHECK_HAS(err.message, "absent.db");
+    remove_dir();
+}
+
+static void test_chain_canonical_bytes_are_sorted_compact_json(void)
+{
+    ledger_entry e = {.seq = 7, .time_ms = 42, .kind = "outcome",
+                      .payload = "{\"metric\":\"m\"}", .payload_len = 14};
+    size_t n;
+    char *c = ledger_entry_canonical(&e, &n);
+    CHECK_STR(c, "{\"kind\":\"outcome\",\"payload\":{\"metric\":\"m\"},\"seq\":7,"
+                 "\"time_ms\":42}");
+    CHECK_INT(n, strlen(c));
+    /* hash = SHA-256(prev || canonical): a different prev gives another. */
+    unsigned char h1[32], h2[32];
+    ledger_entry_hash(&e, h1);
+    e.prev_hash[0] = 1;
+    ledger_entry_hash(&e, h2);
+    CHECK(memcmp(h1, h2, 32) != 0);
+    free(c);
+}
+
+static void test_decision_ids_round_trip(void)
+{
+    char id[32];
+    uint64_t seq = 0;
+    ledger_decision_id(12345, id);
+    CHECK_STR(id, "d-12345");
+    CHECK(ledger_decision_id_parse(id, &seq));
+    CHECK_INT(seq, 12345);
+    CHECK(!ledger_decision_id_parse("d-0", &seq));
+    CHECK(!ledger_decision_id_parse("d-12x", &seq));
+    CHECK(!ledger_decision_id_parse("x-1", &seq));
+    CHECK(!ledger_decision_id_parse("d-99999999999999999999999", &seq));
+}
+
+static void test_time_parse_accepts_rfc3339_dates_and_ms(void)
+{
+    int64_t t = 0;
+    CHECK(charter_time_parse("2026-11-24T10:00:00Z", &t));
+    CHECK_INT(t, 1795514400000LL);
+    CHECK(charter_time_parse("2026-11-24", &t));
+    CHECK_INT(t, 1795478400000LL);
+    CHECK(charter_time_parse("1795514400000", &t));
+    CHECK_INT(t, 1795514400000LL);
+    CHECK(!charter_time_parse("yesterday", &t));
+    CHECK(!charter_time_parse("", &t));
+    char buf[40];
+    charter_time_format(1795514400000LL, buf);
+    CHECK_STR(buf, "2026-11-24T10:00:00Z");
+}
+
+/* ---- Recording ------------------------------------------------------------ */
+
+static void test_outcomes_get_consecutive_seqs_and_verify(void)
+{
+    fresh_dir();
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    uint64_t s1 = 0, s2 = 0;
+    CHECK_INT(add_outcome(l, "churn", 0.1, &s1), CHARTER_OK);
+    CHECK_INT(add_outcome(l, "churn", 0.2, &s2), CHARTER_OK);
+    CHECK_INT(s1, 1);
+    CHECK_INT(s2, 2);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    /* Reopening continues the chain. */
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(l, "churn", 0.3, &s1), CHARTER_OK);
+    CHECK_INT(s1, 3);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    charter_ledger_report r;
+    CHECK_INT(charter_ledger_verify(path, NULL, &r, NULL), CHARTER_OK);
+    CHECK(r.ok);
+    CHECK_INT(r.entries, 3);
+    CHECK_INT(r.checkpoints, 0);
+    remove_dir();
+}
+
+static void test_outcome_arguments_are_checked(void)
+{
+    fresh_dir();
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    charter_error err;
+    charter_outcome o = {.metric = "churn", .value = 1};
+    CHECK_INT(charter_ledger_outcome(l, &o, NULL, &err), CHARTER_E_INVALID);
+    CHECK_HAS(err.message, "exactly one");
+    o.decision_id = "d-9";
+    CHECK_INT(charter_ledger_outcome(l, &o, NULL, &err), CHARTER_E_REF);
+    CHECK_HAS(err.message, "d-9");
+    o.decision_id = "nine";
+    CHECK_INT(charter_ledger_outcome(l, &o, NULL, &err), CHARTER_E_INVALID);
+    o.decision_id = NULL;
+    o.workflow = "refunds";
+    o.from_ms = 5;
+    o.to_ms = 5;
+    CHECK_INT(charter_ledger_outcome(l, &o, NULL, &err), CHARTER_E_INVALID);
+    CHECK_HAS(err.message, "window");
+    o.to_ms = 6;
+    o.metric = NULL;
+    CHECK_INT(charter_ledger_outcome(l, &o, NULL, &err), CHARTER_E_INVALID);
+    CHECK_INT(charter_ledger_resolve(l, "d-1", "ana", CHARTER_RESOLVE_APPROVE, NULL, 0,
+                                     NULL, &err), CHARTER_E_REF);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    CHECK_INT(count_rows("entries"), 0);
+    remove_dir();
+}
+
+typedef struct worker {
+    charter_ledger *l;
+    int n;
+    uint64_t seqs[500];
+    int failures;
+} worker;
+
+static void *append_many(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        if (add_outcome(w->l, "load", i, &w->seqs[i]) != CHARTER_OK)
+            w->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_appends_from_8_threads_are_all_durable_and_chained(void)
+{
+    fresh_dir();
+    char key_dir[300];
+    snprintf(key_dir, sizeof key_dir, "%s/keys", tmpdir);
+    char kid[CHARTER_KEY_ID_SIZE], keyfile[320], pubfile[320];
+    CHECK_INT(charter_keys_init(key_dir, kid, NULL), CHARTER_OK);
+    snprintf(keyfile, sizeof keyfile, "%s/ledger.key", key_dir);
+    snprintf(pubfile, sizeof pubfile, "%s/ledger.pub", key_dir);
+    charter_ledger_options opt = {.key_path = keyfile, .checkpoint_every = 100};
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, &opt, &l, NULL), CHARTER_OK);
+    enum { THREADS = 8, EACH = 500 };
+    static worker w[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){.l = l, .n = EACH};
+        pthread_create(&t[i], NULL, append_many, &w[i]);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    /* Every acknowledged seq is distinct and present. */
+    static unsigned char seen[THREADS * EACH + 1];
+    memset(seen, 0, sizeof seen);
+    int failures = 0, dup = 0;
+    for (int i = 0; i < THREADS; i++) {
+        failures += w[i].failures;
+        for (int k = 0; k < EACH; k++) {
+            uint64_t s = w[i].seqs[k];
+            if (s < 1 || s > THREADS * EACH || seen[s]++)
+                dup++;
+        }
+    }
+    CHECK_INT(failures, 0);
+    CHECK_INT(dup, 0);
+    CHECK_INT(count_rows("entries"), THREADS * EACH);
+    charter_ledger_report r;
+    CHECK_INT(charter_ledger_verify(path, pubfile, &r, NULL), CHARTER_OK);
+    CHECK(r.ok);
+    CHECK_INT(r.last_seq, THREADS * EACH);
+    CHECK_INT(r.proven_seq, THREADS * EACH); /* the final checkpoint at close */
+    /* One at the end of each batch that reaches 100 entries since the last. */
+    CHECK(r.checkpoints >= THREADS * EACH / 200);
+    remove_dir();
+}
+
+static void test_checkpoint_is_written_after_the_time_interval(void)
+{
+    fresh_dir();
+    char key_dir[300], keyfile[320], kid[CHARTER_KEY_ID_SIZE];
+    snprintf(key_dir, sizeof key_dir, "%s/keys", tmpdir);
+    CHECK_INT(charter_keys_init(key_dir, kid, NULL), CHARTER_OK);
+    snprintf(keyfile, sizeof keyfile, "%s/ledger.key", key_dir);
+    charter_ledger_options opt = {.key_path = keyfile, .checkpoint_every = 1000000,
+                                  .checkpoint_ms = 50};
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, &opt, &l, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(l, "x", 1, NULL), CHARTER_OK);
+    int64_t rows = 0;
+    for (int i = 0; i < 100 && rows == 0; i++) {
+        usleep(20000);
+        rows = count_rows("checkpoints");
+    }
+    CHECK_INT(rows, 1); /* while still open: the timer wrote it */
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    CHECK_INT(count_rows("checkpoints"), 1); /* nothing new to cover at close */
+    remove_dir();
+}
+
+static void test_keys_init_writes_a_private_key_and_refuses_to_overwrite(void)
+{
+    fresh_dir();
+    char key_dir[300], keyfile[320], kid[CHARTER_KEY_ID_SIZE], kid2[CHARTER_KEY_ID_SIZE];
+    snprintf(key_dir, sizeof key_dir, "%s/keys", tmpdir);
+    CHECK_INT(charter_keys_init(key_dir, kid, NULL), CHARTER_OK);
+    CHECK(!strncmp(kid, "ed25519:", 8));
+    CHECK_INT(strlen(kid), 24);
+    snprintf(keyfile, sizeof keyfile, "%s/ledger.key", key_dir);
+    struct stat st;
+    CHECK_INT(stat(keyfile, &st), 0);
+    CHECK_INT(st.st_mode & 0777, 0600);
+    ledger_key k;
+    CHECK_INT(ledger_key_load_secret(keyfile, &k, NULL), CHARTER_OK);
+    CHECK_STR(k.id, kid);
+    charter_error err;
+    CHECK_INT(charter_keys_init(key_dir, kid2, &err), CHARTER_E_DUPLICATE);
+    CHECK_HAS(err.message, "refusing to overwrite");
+    /* A damaged key file is refused when a ledger opens with it. */
+    FILE *f = fopen(keyfile, "w");
+    fputs("not hex\n", f);
+    fclose(f);
+    charter_ledger_options opt = {.key_path = keyfile};
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, &opt, &l, &err), CHARTER_E_INVALID);
+    CHECK_HAS(err.message, "hex digits");
+    remove_dir();
+}
+
+/* ---- Failing closed -------------------------------------------------------- */
+
+/* Opens the ledger for recording and expects a read-only refusal. Returns 0
+ * when that happened. */
+static int expect_read_only_refusal(void)
+{
+    charter_ledger *l = NULL;
+    charter_error err;
+    charter_status st = charter_ledger_open(path, NULL, &l, &err);
+    if (st == CHARTER_OK) {
+        charter_ledger_close(l, NULL);
+        return 1;
+    }
+    return st == CHARTER_E_IO && strstr(err.message, "read-only") ? 0 : 2;
+}
+
+static void test_read_only_ledger_file_fails_closed_at_open(void)
+{
+    fresh_dir();
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(l, "x", 1, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    CHECK_INT(chmod(path, 0444), 0);
+    CHECK_INT(chmod(tmpdir, 0555), 0);
+    if (geteuid() != 0) {
+        CHECK_INT(expect_read_only_refusal(), 0);
+    } else {
+        /* Root writes through file modes: try as an unprivileged user. */
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(3);
+            _exit(expect_read_only_refusal());
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status));
+        CHECK_INT(WEXITSTATUS(status), 0);
+    }
+    chmod(tmpdir, 0700);
+    chmod(path, 0644);
+    CHECK_INT(count_rows("entries"), 1);
+    remove_dir();
+}
+
+static void test_full_disk_rolls_back_and_reports_unavailable(void)
+{
+    fresh_dir();
+    /* A page cap makes the database "full" after a few hundred entries. */
+    ledger_store_config cfg = {.max_pages = 40};
+    charter_ledger *l = NULL;
+    CHECK_INT(ledger_open_with(path, NULL, &cfg, &l, NULL), CHARTER_OK);
+    char note[2000];
+    memset(note, 'n', sizeof note - 1);
+    note[sizeof note - 1] = '\0';
+    int ok = 0, failed = 0;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    for (int i = 0; i < 200; i++) {
+        charter_outcome o = {.workflow = "w", .from_ms = 1, .to_ms = 2,
+                             .metric = "m", .value = i, .note = note};
+        if (charter_ledger_outcome(l, &o, NULL, &err) == CHARTER_OK)
+            ok++;
+        else
+            failed++;
+    }
+    CHECK(ok > 0);
+    CHECK(failed > 0);
+    CHECK_HAS(err.message, "full");
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    /* Exactly the acknowledged entries are there, and they verify. */
+    CHECK_INT(count_rows("entries"), ok);
+    charter_ledger_report r;
+    CHECK_INT(charter_ledger_verify(path, NULL, &r, NULL), CHARTER_OK);
+    CHECK(r.ok);
+    remove_dir();
+}
+
+static void test_locked_ledger_fails_the_append_then_recovers(void)
+{
+    fresh_dir();
+    charter_ledger_options opt = {.busy_timeout_ms = 100};
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, &opt, &l, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(l, "x", 1, NULL), CHARTER_OK);
+    sqlite3 *db;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    charter_error err;
+    CHECK_INT(charter_ledger_outcome(l, &(charter_outcome){.workflow = "w", .from_ms = 1,
+                                                           .to_ms = 2, .metric = "m"},
+                                     NULL, &err),
+              CHARTER_E_IO);
+    CHECK_HAS(err.message, "locked");
+    CHECK_INT(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    uint64_t seq = 0;
+    CHECK_INT(add_outcome(l, "x", 2, &seq), CHARTER_OK);
+    CHECK_INT(seq, 2); /* the failed append left no trace */
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    charter_ledger_report r;
+    CHECK_INT(charter_ledger_verify(path, NULL, &r, NULL), CHARTER_OK);
+    CHECK(r.ok);
+    CHECK_INT(r.entries, 2);
+    remove_dir();
+}
+
+static void test_second_writer_process_is_refused_not_forked(void)
+{
+    fresh_dir();
+    charter_ledger *a = NULL, *b = NULL;
+    CHECK_INT(charter_ledger_open(path, NULL, &a, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_open(path, NULL, &b, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(a, "x", 1, NULL), CHARTER_OK);
+    charter_error err;
+    charter_outcome o = {.workflow = "w", .from_ms = 1, .to_ms = 2, .metric = "m"};
+    CHECK_INT(charter_ledger_outcome(b, &o, NULL, &err), CHARTER_E_IO);
+    CHECK_HAS(err.message, "another process");
+    charter_ledger_close(a, NULL);
+    charter_ledger_close(b, NULL);
+    charter_ledger_report r;
+    CHECK_INT(charter_ledger_verify(path, NULL, &r, NULL), CHARTER_OK);
+    CHECK(r.ok);
+    remove_dir();
+}
+
+static int count_entry(const charter_ledger_entry *e, void *user)
+{
+    char *json = NULL;
+    if (charter_ledger_entry_json(e, &json, NULL) == CHARTER_OK && strstr(json, "\"seq\":"))
+        ++*(int *)user;
+    free(json);
+    return 0;
+}
+
+static void test_scan_filters_by_time(void)
+{
+    fresh_dir();
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(l, "x", 1, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    int n = 0;
+    CHECK_INT(charter_ledger_scan(path, 0, 0, count_entry, &n, NULL), CHARTER_OK);
+    CHECK_INT(n, 1);
+    n = 0;
+    int64_t future = charter_now_ms() + 3600000;
+    CHECK_INT(charter_ledger_scan(path, future, 0, count_entry, &n, NULL), CHARTER_OK);
+    CHECK_INT(n, 0);
+    CHECK_INT(charter_ledger_scan(path, 0, 1000, count_entry, &n, NULL), CHARTER_OK);
+    CHECK_INT(n, 0);
+    remove_dir();
+}
+
+int main(void)
+{
+    RUN(test_store_appends_and_reads_back_in_order);
+    RUN(test_store_refuses_a_gap_and_keeps_nothing_of_the_batch);
+    RUN(test_store_refuses_a_file_that_is_not_a_ledger);
+    RUN(test_chain_canonical_bytes_are_sorted_compact_json);
+    RUN(test_decision_ids_round_trip);
+    RUN(test_time_parse_accepts_rfc3339_dates_and_ms);
+    RUN(test_outcomes_get_consecutive_seqs_and_verify);
+    RUN(test_outcome_arguments_are_checked);
+    RUN(test_concurrent_appends_from_8_threads_are_all_durable_and_chained);
+    RUN(test_checkpoint_is_written_after_the_time_interval);
+    RUN(test_keys_init_writes_a_private_key_and_refuses_to_overwrite);
+    RUN(test_read_only_ledger_file_fails_closed_at_open);
+    RUN(test_full_disk_rolls_back_and_reports_unavailable);
+    RUN(test_locked_ledger_fails_the_append_then_recovers);
+    RUN(test_second_writer_process_is_refused_not_forked);
+    RUN(test_scan_filters_by_time);
+    return TEST_DONE();
+}
