@@ -149,6 +149,8 @@ typedef struct charter_fired {
     charter_effect effect;
     const char *value;   /* protected value id, or NULL */
     const char *message; /* never NULL */
+    const char *error;   /* set when the condition failed to evaluate and
+                            the entry fired to fail safe; else NULL */
 } charter_fired;
 
 /* A decision. Every pointer in it lives until the next call on the same
@@ -173,6 +175,10 @@ typedef struct charter_decision {
     int64_t time_ms;                  /* the decision time used (Unix ms) */
     const char *charter_version;
     bool is_shadow;                   /* the agent is not registered */
+    /* This action's spend: the largest value of the workflow's stop rules'
+     * `spend` expressions (0 when none). The ledger adds it to the run and
+     * day counters when the action is allowed. */
+    double spend;
 } charter_decision;
 
 typedef struct charter_decider charter_decider; /* per-thread scratch */

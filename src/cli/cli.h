@@ -36,6 +36,11 @@ int cmd_decide(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_brief(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_outcome(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 
 /* Reads a whole file ("-" is standard input) into a malloc'd, NUL-terminated
  * buffer; the caller frees it. Returns NULL (after printing why) on failure. */

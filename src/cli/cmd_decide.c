@@ -1,7 +1,9 @@
-/* cmd_decide.c - `charter decide --charter PATH [REQUEST|-]`: one decision. */
+/* cmd_decide.c - `charter decide --charter PATH [REQUEST|-]`: one decision,
+ * recorded in a ledger with --ledger FILE. */
 #include "base/banned.h"
 
 #include "cli/cli.h"
+#include "charter_ledger.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -9,7 +11,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: charter decide --charter PATH [--pretty] [REQUEST | FILE | -]\n"
+    "usage: charter decide --charter PATH [--pretty] [--ledger FILE [--key KEY]]\n"
+    "                      [REQUEST | FILE | -]\n"
     "\n"
     "Decides one request and prints the answer as JSON: the decision\n"
     "(allow, deny or escalate), the reason, every rule and boundary that\n"
@@ -23,15 +26,73 @@ static const char usage[] =
     "\n"
     "  --charter PATH   the charter (YAML file or directory); required\n"
     "  --pretty         indent the JSON answer\n"
+    "  --ledger FILE    record the decision in this ledger (created when\n"
+    "                   absent); the answer gets a \"decision_id\" and the\n"
+    "                   stop-rule counters come from the ledger, not the request\n"
+    "  --key KEY        sign a ledger checkpoint with this secret key\n"
+    "                   (from 'charter keys init')\n"
+    "\n"
+    "When the ledger cannot be written the answer is a deny with reason\n"
+    "\"ledger_unavailable\" and the exit code is 3.\n"
     "\n"
     "Exit: 0 decided (whatever the decision), 2 invalid charter or request,\n"
-    "3 unreadable file.\n";
+    "3 unreadable file or unavailable ledger.\n";
+
+static void print_answer(const char *json, size_t n, int pretty)
+{
+    if (pretty) {
+        json_t *j = json_loadb(json, n, 0, NULL);
+        char *out = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+        printf("%s\n", out ? out : json);
+        free(out);
+        json_decref(j);
+    } else {
+        printf("%.*s\n", (int)n, json);
+    }
+}
+
+/* Decides through the ledger: recorded, or a deny when it cannot be. */
+static int decide_recorded(const char *ledger, const char *key, const charter *c,
+                           const char *text, size_t len, int pretty)
+{
+    charter_ledger_options opt = {.key_path = key};
+    charter_ledger *l = NULL;
+    charter_decider *d = NULL;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    char *answer = NULL;
+    size_t n = 0;
+    int rc;
+    charter_status s = charter_ledger_open(ledger, &opt, &l, &err);
+    if (s == CHARTER_OK && (s = charter_decider_new(&d)) == CHARTER_OK)
+        s = charter_ledger_decide(l, d, c, text, len, charter_now_ms(), &answer, &n, &err);
+    else if (s == CHARTER_E_IO)
+        answer = charter_ledger_unavailable_answer(c, charter_now_ms(), err.message, &n);
+    if (answer)
+        print_answer(answer, n, pretty);
+    if (s != CHARTER_OK)
+        cli_print_error(s == CHARTER_E_IO     ? "error: ledger unavailable"
+                        : s == CHARTER_E_NOMEM ? "error"
+                                               : "error: invalid request",
+                        &err);
+    rc = cli_exit_for(s);
+    charter_error cerr;
+    memset(&cerr, 0, sizeof cerr);
+    if (charter_ledger_close(l, &cerr) != CHARTER_OK) {
+        cli_print_error("error: closing the ledger", &cerr);
+        if (rc == CLI_OK)
+            rc = CLI_IO;
+    }
+    charter_decider_free(d);
+    free(answer);
+    return rc;
+}
 
 int cmd_decide(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
-    const char *path = NULL, *reqarg = NULL, *v;
+    const char *path = NULL, *reqarg = NULL, *ledger = NULL, *key = NULL, *v;
     int pretty = 0;
     for (int i = 1; i < argc; i++) {
         int m = cli_option(argc, argv, &i, "--charter", &v);
@@ -39,6 +100,18 @@ int cmd_decide(int argc, char **argv)
             return CLI_INVALID;
         if (m) {
             path = v;
+            continue;
+        }
+        if ((m = cli_option(argc, argv, &i, "--ledger", &v)) < 0)
+            return CLI_INVALID;
+        if (m) {
+            ledger = v;
+            continue;
+        }
+        if ((m = cli_option(argc, argv, &i, "--key", &v)) < 0)
+            return CLI_INVALID;
+        if (m) {
+            key = v;
             continue;
         }
         if (!strcmp(argv[i], "--pretty"))
@@ -54,6 +127,10 @@ int cmd_decide(int argc, char **argv)
     }
     if (!path) {
         fprintf(stderr, "charter decide: --charter PATH is required\n");
+        return CLI_INVALID;
+    }
+    if (key && !ledger) {
+        fprintf(stderr, "charter decide: --key signs ledger checkpoints; it needs --ledger FILE\n");
         return CLI_INVALID;
     }
     char *text;
@@ -74,6 +151,12 @@ int cmd_decide(int argc, char **argv)
     charter *c = NULL;
     int rc = cli_load_charter(path, &c);
     if (rc != CLI_OK) {
+        free(text);
+        return rc;
+    }
+    if (ledger) {
+        rc = decide_recorded(ledger, key, c, text, len, pretty);
+        charter_release(c);
         free(text);
         return rc;
     }
@@ -103,15 +186,7 @@ int cmd_decide(int argc, char **argv)
         rc = CLI_INVALID;
         goto done;
     }
-    if (pretty) {
-        json_t *j = json_loadb(json, n, 0, NULL);
-        char *out = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        printf("%s\n", out ? out : json);
-        free(out);
-        json_decref(j);
-    } else {
-        printf("%.*s\n", (int)n, json);
-    }
+    print_answer(json, n, pretty);
     rc = CLI_OK;
 done:
     charter_decider_free(d);

@@ -13,6 +13,11 @@ static const cli_command commands[] = {
     {"decide", cmd_decide, "decide one request against a charter"},
     {"eval", cmd_eval, "evaluate one CEL expression"},
     {"brief", cmd_brief, "render an agent's brief as Markdown"},
+    {"verify", cmd_verify, "verify a ledger's hash chain and signed checkpoints"},
+    {"export", cmd_export, "export ledger entries as JSON lines"},
+    {"replay", cmd_replay, "list recorded decisions a new charter would change"},
+    {"outcome", cmd_outcome, "record an outcome report in a ledger"},
+    {"keys", cmd_keys, "create the key that signs ledger checkpoints"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
