@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# deps.sh - installs the Debian 12 packages Charter builds with; with the
+# argument "test", also what the test suite needs (curl for the HTTP tests,
+# clang for the fuzzers, Node.js for the MCP peers).
+# Run as root (or with sudo available). Safe to run again.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(build-essential cmake pkg-config ca-certificates
+      libyaml-dev libjansson-dev libsodium-dev libpcre2-dev
+      libsqlite3-dev libmicrohttpd-dev)
+if [ "${1:-}" = test ]; then
+  pkgs+=(curl libcurl4-openssl-dev clang libclang-rt-14-dev nodejs npm)
+fi
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${pkgs[@]}"
