@@ -75,6 +75,12 @@ charter_status charter_ledger_entry_json(const charter_ledger_entry *e, char **o
         return CHARTER_E_NOMEM;
     memcpy(s, head, (size_t)hn);
     memcpy(s + hn, e->payload, e->payload_len);
+    /* A decision payload keeps the request exactly as sent, line breaks
+     * included. JSON strings cannot hold a raw line break, so every one is
+     * white space between tokens: a space keeps the export one line. */
+    for (size_t i = (size_t)hn; i < (size_t)hn + e->payload_len; i++)
+        if (s[i] == '\n' || s[i] == '\r')
+            s[i] = ' ';
     memcpy(s + (size_t)hn + e->payload_len, tail, (size_t)tn);
     s[n] = '\0';
     *out = s;
