@@ -139,6 +139,23 @@ struct json_t;
  * `msg` on depth over CHARTER_MAX_JSON_DEPTH or memory failure. */
 bool cel_value_from_json(arena *a, const struct json_t *j, cel_value *out,
                          char *msg, size_t msg_len);
+/* Where JSON text failed to parse: what, and the 1-based line and column
+ * (in characters) of the offending text. `limit` is set when a limit (depth,
+ * string length) was passed rather than the syntax broken. */
+typedef struct cel_json_error {
+    char msg[160];
+    unsigned line, column;
+    bool limit;
+} cel_json_error;
+/* Parses JSON text (RFC 8259) straight into values in `a`, with the same
+ * mapping as cel_value_from_json: integers without fraction or exponent are
+ * int (out of the 64-bit range: an error), other numbers double, objects
+ * maps with string keys (a repeated key is an error). Strings must be valid
+ * UTF-8 without \u0000 and at most CHARTER_MAX_STRING_BYTES long; nesting
+ * deeper than max_depth levels (the outermost value is level 1) is refused.
+ * Returns false with *e filled on any error. */
+bool cel_json_parse(arena *a, const char *text, size_t n, unsigned max_depth,
+                    cel_value *out, cel_json_error *e);
 /* New jansson reference (caller decrefs), or NULL for values with no JSON
  * form (errors). Timestamps become RFC 3339 strings, durations "1.5s",
  * bytes base64, uint and int JSON integers, maps with non-string keys use

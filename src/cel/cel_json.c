@@ -12,6 +12,10 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool from_json(arena *a, const json_t *j, cel_value *out, unsigned depth,
@@ -209,4 +213,410 @@ static json_t *to_json(const cel_value *v, unsigned depth)
 json_t *cel_value_to_json(const cel_value *v)
 {
     return to_json(v, 0);
+}
+
+/* ---- Parsing JSON text straight into values ------------------------------ */
+
+/* The parser reads text once and builds values in the arena, with no tree
+ * in between: the decision path parses every request, and going through a
+ * general JSON library's tree cost more than deciding. The children of the
+ * containers being read wait on one growable stack (`st`) until their
+ * container closes; then they are copied into the arena in one piece. */
+typedef struct jp {
+    arena *a;
+    const char *s, *p, *end;
+    unsigned max_depth;
+    cel_value *st;          /* pending children: (key, value) pairs for maps */
+    size_t st_n, st_cap;
+    bool st_heap;           /* st was malloc'd (else it is the caller's) */
+    cel_json_error *e;
+} jp;
+
+static bool jp_fail(jp *j, bool limit, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool jp_fail(jp *j, bool limit, const char *fmt, ...)
+{
+    cel_json_error *e = j->e;
+    if (e->msg[0])
+        return false; /* the first error stands */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->limit = limit;
+    e->line = 1;
+    e->column = 1;
+    for (const char *q = j->s; q < j->p && q < j->end; q++) {
+        if (*q == '\n') {
+            e->line++;
+            e->column = 1;
+        } else if (((unsigned char)*q & 0xC0) != 0x80) {
+            e->column++; /* columns count characters, not bytes */
+        }
+    }
+    return false;
+}
+
+static void jp_ws(jp *j)
+{
+    while (j->p < j->end &&
+           (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+static bool jp_push(jp *j, cel_value v)
+{
+    if (j->st_n == j->st_cap) {
+        size_t cap = 2 * j->st_cap;
+        cel_value *st = j->st_heap ? realloc(j->st, cap * sizeof *st)
+                                   : malloc(cap * sizeof *st);
+        if (!st)
+            return jp_fail(j, false, "out of memory reading JSON");
+        if (!j->st_heap)
+            memcpy(st, j->st, j->st_n * sizeof *st);
+        j->st = st;
+        j->st_cap = cap;
+        j->st_heap = true;
+    }
+    j->st[j->st_n++] = v;
+    return true;
+}
+
+static int jp_hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static size_t jp_utf8(char *out, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* A string, *j->p == '"'. The result is NUL-terminated in the arena. */
+static bool jp_string(jp *j, cel_value *out)
+{
+    const char *start = ++j->p, *q = start;
+    unsigned char high = 0; /* any byte >= 0x80 seen: UTF-8 to validate */
+    while (q < j->end) {
+        unsigned char c = (unsigned char)*q;
+        if (c == '"' || c == '\\' || c < 0x20)
+            break;
+        high |= c;
+        q++;
+    }
+    if (q < j->end && *q == '"') { /* no escapes: the common case */
+        size_t n = (size_t)(q - start);
+        if ((high & 0x80) && !cel_utf8_valid(start, n))
+            return jp_fail(j, false, "invalid UTF-8 in a string");
+        if (n > CHARTER_MAX_STRING_BYTES)
+            return jp_fail(j, true, "a string is %zu bytes long; the limit is %u", n,
+                           (unsigned)CHARTER_MAX_STRING_BYTES);
+        char *p = arena_alloc(j->a, n + 1);
+        if (!p)
+            return jp_fail(j, false, "out of memory reading JSON");
+        memcpy(p, start, n);
+        p[n] = '\0';
+        j->p = q + 1;
+        *out = cel_string(p, n);
+        return true;
+    }
+    /* With escapes: decoding never makes the text longer. */
+    const char *close = q;
+    while (close < j->end && *close != '"') {
+        if (*close == '\\' && close + 1 < j->end)
+            close++;
+        close++;
+    }
+    if (close >= j->end) {
+        j->p = j->end;
+        return jp_fail(j, false, "unterminated string");
+    }
+    char *buf = arena_alloc(j->a, (size_t)(close - start) + 1);
+    if (!buf)
+        return jp_fail(j, false, "out of memory reading JSON");
+    size_t n = 0;
+    const char *p = start;
+    while (p < close) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20) {
+            j->p = p;
+            return jp_fail(j, false, "control character in a string (escape it)");
+        }
+        if (c != '\\') {
+            const char *run = p;
+            while (p < close && *p != '\\' && (unsigned char)*p >= 0x20)
+                p++;
+            if (!cel_utf8_valid(run, (size_t)(p - run))) {
+                j->p = run;
+                return jp_fail(j, false, "invalid UTF-8 in a string");
+            }
+            memcpy(buf + n, run, (size_t)(p - run));
+            n += (size_t)(p - run);
+            continue;
+        }
+        j->p = p;
+        char esc = p[1];
+        p += 2;
+        switch (esc) {
+        case '"': buf[n++] = '"'; break;
+        case '\\': buf[n++] = '\\'; break;
+        case '/': buf[n++] = '/'; break;
+        case 'b': buf[n++] = '\b'; break;
+        case 'f': buf[n++] = '\f'; break;
+        case 'n': buf[n++] = '\n'; break;
+        case 'r': buf[n++] = '\r'; break;
+        case 't': buf[n++] = '\t'; break;
+        case 'u': {
+            int hi = close - p >= 4 ? jp_hex4(p) : -1;
+            if (hi < 0)
+                return jp_fail(j, false, "\\u must be followed by four hex digits");
+            p += 4;
+            uint32_t cp = (uint32_t)hi;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                int lo = close - p >= 6 && p[0] == '\\' && p[1] == 'u' ? jp_hex4(p + 2) : -1;
+                if (lo < 0xDC00 || lo > 0xDFFF)
+                    return jp_fail(j, false, "a \\u surrogate must come in a pair");
+                cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
+                p += 6;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                return jp_fail(j, false, "a \\u surrogate must come in a pair");
+            } else if (cp == 0) {
+                return jp_fail(j, false, "\\u0000 is not allowed in a string");
+            }
+            n += jp_utf8(buf + n, cp);
+            break;
+        }
+        default:
+            return jp_fail(j, false, "invalid escape in a string");
+        }
+    }
+    if (n > CHARTER_MAX_STRING_BYTES)
+        return jp_fail(j, true, "a string is %zu bytes long; the limit is %u", n,
+                       (unsigned)CHARTER_MAX_STRING_BYTES);
+    buf[n] = '\0';
+    j->p = close + 1;
+    *out = cel_string(buf, n);
+    return true;
+}
+
+static bool jp_number(jp *j, cel_value *out)
+{
+    const char *start = j->p, *p = j->p;
+    bool neg = false, real = false;
+    if (p < j->end && *p == '-') {
+        neg = true;
+        p++;
+    }
+    if (p >= j->end || *p < '0' || *p > '9')
+        return jp_fail(j, false, "invalid number");
+    uint64_t mag = 0;
+    bool big = false;
+    if (*p == '0') {
+        p++;
+    } else {
+        for (; p < j->end && *p >= '0' && *p <= '9'; p++) {
+            unsigned d = (unsigned)(*p - '0');
+            if (mag > (UINT64_MAX - d) / 10)
+                big = true;
+            else
+                mag = mag * 10 + d;
+        }
+    }
+    if (p < j->end && *p == '.') {
+        real = true;
+        p++;
+        if (p >= j->end || *p < '0' || *p > '9')
+            return jp_fail(j, false, "invalid number: digits must follow '.'");
+        while (p < j->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < j->end && (*p == 'e' || *p == 'E')) {
+        real = true;
+        p++;
+        if (p < j->end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= j->end || *p < '0' || *p > '9')
+            return jp_fail(j, false, "invalid number: digits must follow the exponent");
+        while (p < j->end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (!real) {
+        if (big || mag > (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX))
+            return jp_fail(j, false, "integer out of range (64-bit signed)");
+        *out = cel_int(neg ? (int64_t)(0 - mag) : (int64_t)mag);
+        j->p = p;
+        return true;
+    }
+    size_t n = (size_t)(p - start);
+    char small[64];
+    char *text = n < sizeof small ? small : arena_alloc(j->a, n + 1);
+    if (!text)
+        return jp_fail(j, false, "out of memory reading JSON");
+    memcpy(text, start, n);
+    text[n] = '\0';
+    double d = strtod(text, NULL);
+    if (isinf(d))
+        return jp_fail(j, false, "number out of range (double)");
+    *out = cel_double(d);
+    j->p = p;
+    return true;
+}
+
+static bool jp_value(jp *j, cel_value *out, unsigned depth);
+
+static bool jp_container(jp *j, cel_value *out, unsigned depth)
+{
+    bool is_map = *j->p == '{';
+    char close = is_map ? '}' : ']';
+    if (depth > j->max_depth)
+        return jp_fail(j, true, "JSON nests deeper than %u levels", j->max_depth);
+    j->p++;
+    size_t base = j->st_n;
+    jp_ws(j);
+    if (j->p < j->end && *j->p == close) {
+        j->p++;
+    } else {
+        for (;;) {
+            cel_value k, v;
+            jp_ws(j);
+            if (is_map) {
+                if (j->p >= j->end || *j->p != '"')
+                    return jp_fail(j, false, "expected a string key in an object");
+                if (!jp_string(j, &k) || !jp_push(j, k))
+                    return false;
+                jp_ws(j);
+                if (j->p >= j->end || *j->p != ':')
+                    return jp_fail(j, false, "expected ':' after an object key");
+                j->p++;
+                jp_ws(j);
+            }
+            if (!jp_value(j, &v, depth + 1) || !jp_push(j, v))
+                return false;
+            jp_ws(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (j->p < j->end && *j->p == close) {
+                j->p++;
+                break;
+            }
+            return jp_fail(j, false, "expected ',' or '%c'", close);
+        }
+    }
+    size_t count = j->st_n - base;
+    if (!is_map) {
+        cel_list *l = arena_alloc(j->a, sizeof *l);
+        cel_value *items = count ? arena_memdup(j->a, j->st + base, count * sizeof *items)
+                                 : arena_alloc(j->a, sizeof *items);
+        if (!l || !items)
+            return jp_fail(j, false, "out of memory reading JSON");
+        l->n = count;
+        l->items = items;
+        out->kind = CEL_LIST;
+        out->v.list = l;
+        j->st_n = base;
+        return true;
+    }
+    size_t n = count / 2;
+    cel_value *keys = arena_alloc(j->a, (n ? n : 1) * sizeof *keys);
+    cel_value *vals = arena_alloc(j->a, (n ? n : 1) * sizeof *vals);
+    if (!keys || !vals)
+        return jp_fail(j, false, "out of memory reading JSON");
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = j->st[base + 2 * i];
+        vals[i] = j->st[base + 2 * i + 1];
+    }
+    j->st_n = base;
+    const char *why = NULL;
+    const cel_map *m = cel_map_build_ex(j->a, n, keys, vals, CEL_MAP_ADOPT, &why);
+    if (!m) {
+        for (size_t a = 0; a < n; a++)
+            for (size_t b = a + 1; b < n; b++)
+                if (cel_value_equal(&keys[a], &keys[b]))
+                    return jp_fail(j, false, "duplicate object key '%.100s'",
+                                   keys[a].v.s.p);
+        return jp_fail(j, false, "cannot build an object: %s", why);
+    }
+    out->kind = CEL_MAP;
+    out->v.map = m;
+    return true;
+}
+
+static bool jp_literal(jp *j, const char *word, cel_value v, cel_value *out)
+{
+    size_t n = strlen(word);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+        return jp_fail(j, false, "invalid token (expected a JSON value)");
+    j->p += n;
+    *out = v;
+    return true;
+}
+
+static bool jp_value(jp *j, cel_value *out, unsigned depth)
+{
+    jp_ws(j);
+    if (j->p >= j->end)
+        return jp_fail(j, false, "unexpected end of JSON text");
+    switch (*j->p) {
+    case '{':
+    case '[': return jp_container(j, out, depth);
+    case '"': return jp_string(j, out);
+    case 't': return jp_literal(j, "true", cel_bool(true), out);
+    case 'f': return jp_literal(j, "false", cel_bool(false), out);
+    case 'n': return jp_literal(j, "null", cel_null(), out);
+    default:
+        if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9'))
+            return jp_number(j, out);
+        return jp_fail(j, false, "invalid token (expected a JSON value)");
+    }
+}
+
+bool cel_json_parse(arena *a, const char *text, size_t n, unsigned max_depth,
+                    cel_value *out, cel_json_error *e)
+{
+    memset(e, 0, sizeof *e);
+    cel_value stack[64];
+    jp j = {.a = a, .s = text, .p = text, .end = text + n, .max_depth = max_depth,
+            .st = stack, .st_cap = sizeof stack / sizeof stack[0], .e = e};
+    bool ok = jp_value(&j, out, 1);
+    if (ok) {
+        jp_ws(&j);
+        if (j.p != j.end)
+            ok = jp_fail(&j, false, "unexpected text after the JSON value");
+    }
+    if (j.st_heap)
+        free(j.st);
+    return ok;
 }

@@ -305,8 +305,20 @@ const cel_map *cel_map_build_ex(arena *a, size_t n, const cel_value *keys,
         refs[i].key = &m->keys[i];
         refs[i].pos = (uint32_t)i;
     }
-    if (n > 1)
+    if (n > 16) {
         qsort(refs, n, sizeof *refs, key_ref_cmp);
+    } else {
+        /* Maps read from requests are small: insertion sort beats qsort. */
+        for (size_t i = 1; i < n; i++) {
+            key_ref r = refs[i];
+            size_t k = i;
+            while (k > 0 && key_ref_cmp(&refs[k - 1], &r) > 0) {
+                refs[k] = refs[k - 1];
+                k--;
+            }
+            refs[k] = r;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         index[i] = refs[i].pos;
         if (i > 0 && key_cmp(refs[i - 1].key, refs[i].key) == 0) {

@@ -34,19 +34,38 @@ static charter_status fail(charter_error *err, charter_status code,
     return code;
 }
 
-static const char *json_kind(const json_t *j)
+static const char *value_kind(const cel_value *v)
 {
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    switch (v->kind) {
+    case CEL_MAP: return "an object";
+    case CEL_LIST: return "an array";
+    case CEL_STRING: return "a string";
+    case CEL_INT:
+    case CEL_UINT: return "an integer";
+    case CEL_DOUBLE: return "a number";
+    case CEL_BOOL: return "a boolean";
+    case CEL_NULL: return "null";
+    default: return "an unknown JSON value";
     }
-    return "an unknown JSON value";
+}
+
+static bool is_number(const cel_value *v)
+{
+    return v->kind == CEL_INT || v->kind == CEL_UINT || v->kind == CEL_DOUBLE;
+}
+
+static double number_value(const cel_value *v)
+{
+    return v->kind == CEL_INT    ? (double)v->v.i
+           : v->kind == CEL_UINT ? (double)v->v.u
+                                 : v->v.d;
+}
+
+/* Compares a map key (a string) with a C string. */
+static bool key_is(const cel_value *k, const char *name)
+{
+    size_t n = strlen(name);
+    return k->v.s.n == n && memcmp(k->v.s.p, name, n) == 0;
 }
 
 /* ---- Time (RFC 3339) ------------------------------------------------------ */
@@ -200,161 +219,93 @@ size_t ch_time_format(int64_t ms, char *buf)
     return (size_t)(p - buf);
 }
 
-/* ---- Depth ------------------------------------------------------------- */
-
-/* Nesting depth of JSON text, counted without parsing it, so a deeply nested
- * body is refused before any parser recurses into it. Stops counting past
- * the limit. */
-static size_t text_depth(const char *s, size_t n)
-{
-    size_t depth = 0, max = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (in_str) {
-            if (ch == '\\')
-                i++;
-            else if (ch == '"')
-                in_str = false;
-        } else if (ch == '"') {
-            in_str = true;
-        } else if (ch == '{' || ch == '[') {
-            if (++depth > max) {
-                max = depth;
-                if (max > CHARTER_MAX_JSON_DEPTH)
-                    return max;
-            }
-        } else if ((ch == '}' || ch == ']') && depth) {
-            depth--;
-        }
-    }
-    return max;
-}
-
-/* Depth of a parsed value; recursion is bounded by the limit. */
-static size_t json_depth(const json_t *j, size_t level)
-{
-    if (level > CHARTER_MAX_JSON_DEPTH)
-        return level;
-    size_t max = level;
-    if (json_is_object(j)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)j, k, v)
-        {
-            size_t d = json_depth(v, level + 1);
-            if (d > max)
-                max = d;
-        }
-    } else if (json_is_array(j)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v)
-        {
-            size_t d = json_depth(v, level + 1);
-            if (d > max)
-                max = d;
-        }
-    } else {
-        return level ? level - 1 : 0;
-    }
-    return max;
-}
-
 /* ---- Fields -------------------------------------------------------------- */
 
 static const char known_keys[] =
     "agent, workflow, action, input, subject, context, rationale, "
     "confidence, run_id, counters, time";
 
-static charter_status get_string(arena *a, const json_t *v, const char *key,
+/* Strings are already NUL-terminated in the request's arena. */
+static charter_status get_string(const cel_value *v, const char *key,
                                  ch_str *out, charter_error *err)
 {
-    if (!json_is_string(v))
+    if (v->kind != CEL_STRING)
         return fail(err, CHARTER_E_REQUEST,
                     "request field '%s' must be a string, found %s", key,
-                    json_kind(v));
-    size_t n = json_string_length(v);
-    if (n > CHARTER_MAX_STRING_BYTES)
+                    value_kind(v));
+    if (v->v.s.n > CHARTER_MAX_STRING_BYTES)
         return fail(err, CHARTER_E_LIMIT,
                     "request field '%s' is %zu bytes long; the limit is %u",
-                    key, n, CHARTER_MAX_STRING_BYTES);
-    char *p = arena_strndup(a, json_string_value(v), n);
-    if (!p)
-        return fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
-    out->p = p;
-    out->n = n;
+                    key, v->v.s.n, CHARTER_MAX_STRING_BYTES);
+    out->p = v->v.s.p;
+    out->n = v->v.s.n;
     return CHARTER_OK;
 }
 
-static charter_status get_map(arena *a, const json_t *v, const char *key,
+static charter_status get_map(const cel_value *v, const char *key,
                               cel_value *out, charter_error *err)
 {
-    if (!json_is_object(v))
+    if (v->kind != CEL_MAP)
         return fail(err, CHARTER_E_REQUEST,
                     "request field '%s' must be an object, found %s", key,
-                    json_kind(v));
-    char msg[256] = "";
-    if (!cel_value_from_json(a, v, out, msg, sizeof msg))
-        return fail(err, CHARTER_E_LIMIT, "request field '%s': %s", key,
-                    msg[0] ? msg : "cannot convert it");
+                    value_kind(v));
+    *out = *v;
     return CHARTER_OK;
 }
 
-static charter_status get_counter(const json_t *obj, const char *scope,
+static charter_status get_counter(const cel_value *obj, const char *scope,
                                   int64_t *actions, double *spend,
                                   charter_error *err)
 {
-    if (!json_is_object(obj))
+    if (obj->kind != CEL_MAP)
         return fail(err, CHARTER_E_REQUEST,
                     "request field 'counters.%s' must be an object, found %s",
-                    scope, json_kind(obj));
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        if (!strcmp(k, "actions")) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0)
+                    scope, value_kind(obj));
+    const cel_map *m = obj->v.map;
+    for (size_t i = 0; i < m->n; i++) {
+        const cel_value *k = &m->keys[i], *v = &m->values[i];
+        if (key_is(k, "actions")) {
+            if (v->kind != CEL_INT || v->v.i < 0)
                 return fail(err, CHARTER_E_REQUEST,
                             "request field 'counters.%s.actions' must be a "
                             "non-negative integer, found %s",
-                            scope, json_is_integer(v) ? "a negative integer"
-                                                      : json_kind(v));
-            *actions = json_integer_value(v);
-        } else if (!strcmp(k, "spend")) {
-            if (!json_is_number(v))
+                            scope, v->kind == CEL_INT ? "a negative integer"
+                                                      : value_kind(v));
+            *actions = v->v.i;
+        } else if (key_is(k, "spend")) {
+            if (!is_number(v))
                 return fail(err, CHARTER_E_REQUEST,
                             "request field 'counters.%s.spend' must be a "
-                            "number, found %s", scope, json_kind(v));
-            *spend = json_number_value(v);
+                            "number, found %s", scope, value_kind(v));
+            *spend = number_value(v);
         } else {
             return fail(err, CHARTER_E_REQUEST,
-                        "unknown key '%s' in 'counters.%s'; expected actions "
-                        "or spend", k, scope);
+                        "unknown key '%.200s' in 'counters.%s'; expected actions "
+                        "or spend", k->v.s.p, scope);
         }
     }
     return CHARTER_OK;
 }
 
-static charter_status get_counters(const json_t *v, charter_request *r,
+static charter_status get_counters(const cel_value *v, charter_request *r,
                                    charter_error *err)
 {
-    if (!json_is_object(v))
+    if (v->kind != CEL_MAP)
         return fail(err, CHARTER_E_REQUEST,
                     "request field 'counters' must be an object, found %s",
-                    json_kind(v));
-    const char *k;
-    json_t *sub;
-    json_object_foreach((json_t *)v, k, sub)
-    {
+                    value_kind(v));
+    const cel_map *m = v->v.map;
+    for (size_t i = 0; i < m->n; i++) {
+        const cel_value *k = &m->keys[i], *sub = &m->values[i];
         charter_status s;
-        if (!strcmp(k, "run"))
+        if (key_is(k, "run"))
             s = get_counter(sub, "run", &r->run_actions, &r->run_spend, err);
-        else if (!strcmp(k, "day"))
+        else if (key_is(k, "day"))
             s = get_counter(sub, "day", &r->day_actions, &r->day_spend, err);
         else
             s = fail(err, CHARTER_E_REQUEST,
-                     "unknown key '%s' in 'counters'; expected run or day", k);
+                     "unknown key '%.200s' in 'counters'; expected run or day",
+                     k->v.s.p);
         if (s != CHARTER_OK)
             return s;
     }
@@ -407,37 +358,38 @@ static charter_status request_values_build(charter_request *r,
     return CHARTER_OK;
 }
 
-static charter_status request_field(charter_request *r, const char *k,
-                                    const json_t *v, charter_error *err)
+static charter_status request_field(charter_request *r, const cel_value *key,
+                                    const cel_value *v, charter_error *err)
 {
-    arena *a = &r->mem;
-    if (json_is_null(v) && strcmp(k, "agent") && strcmp(k, "workflow") &&
-        strcmp(k, "action"))
+    const char *k = key->v.s.p;
+    bool required = key_is(key, "agent") || key_is(key, "workflow") ||
+                    key_is(key, "action");
+    if (v->kind == CEL_NULL && !required)
         return CHARTER_OK; /* an optional field sent as null is not sent */
-    if (!strcmp(k, "agent"))
-        return get_string(a, v, k, &r->agent, err);
-    if (!strcmp(k, "workflow"))
-        return get_string(a, v, k, &r->workflow, err);
-    if (!strcmp(k, "action"))
-        return get_string(a, v, k, &r->action, err);
-    if (!strcmp(k, "rationale"))
-        return get_string(a, v, k, &r->rationale, err);
-    if (!strcmp(k, "run_id"))
-        return get_string(a, v, k, &r->run_id, err);
-    if (!strcmp(k, "input"))
-        return get_map(a, v, k, &r->input, err);
-    if (!strcmp(k, "subject"))
-        return get_map(a, v, k, &r->subject, err);
-    if (!strcmp(k, "context"))
-        return get_map(a, v, k, &r->context, err);
-    if (!strcmp(k, "counters"))
+    if (key_is(key, "agent"))
+        return get_string(v, k, &r->agent, err);
+    if (key_is(key, "workflow"))
+        return get_string(v, k, &r->workflow, err);
+    if (key_is(key, "action"))
+        return get_string(v, k, &r->action, err);
+    if (key_is(key, "rationale"))
+        return get_string(v, k, &r->rationale, err);
+    if (key_is(key, "run_id"))
+        return get_string(v, k, &r->run_id, err);
+    if (key_is(key, "input"))
+        return get_map(v, k, &r->input, err);
+    if (key_is(key, "subject"))
+        return get_map(v, k, &r->subject, err);
+    if (key_is(key, "context"))
+        return get_map(v, k, &r->context, err);
+    if (key_is(key, "counters"))
         return get_counters(v, r, err);
-    if (!strcmp(k, "confidence")) {
-        if (!json_is_number(v))
+    if (key_is(key, "confidence")) {
+        if (!is_number(v))
             return fail(err, CHARTER_E_REQUEST,
                         "request field 'confidence' must be a number from 0 "
-                        "to 1, found %s", json_kind(v));
-        double c = json_number_value(v);
+                        "to 1, found %s", value_kind(v));
+        double c = number_value(v);
         if (!(c >= 0.0 && c <= 1.0))
             return fail(err, CHARTER_E_REQUEST,
                         "request field 'confidence' must be from 0 to 1, "
@@ -445,16 +397,15 @@ static charter_status request_field(charter_request *r, const char *k,
         r->confidence = c;
         return CHARTER_OK;
     }
-    if (!strcmp(k, "time")) {
-        if (!json_is_string(v))
+    if (key_is(key, "time")) {
+        if (v->kind != CEL_STRING)
             return fail(err, CHARTER_E_REQUEST,
                         "request field 'time' must be an RFC 3339 string such "
-                        "as \"2026-11-24T10:00:00Z\", found %s", json_kind(v));
-        const char *t = json_string_value(v);
-        if (!ch_time_parse(t, json_string_length(v), &r->time_ms))
+                        "as \"2026-11-24T10:00:00Z\", found %s", value_kind(v));
+        if (!ch_time_parse(v->v.s.p, v->v.s.n, &r->time_ms))
             return fail(err, CHARTER_E_REQUEST,
                         "request field 'time' must be an RFC 3339 time such "
-                        "as \"2026-11-24T10:00:00Z\", found \"%.100s\"", t);
+                        "as \"2026-11-24T10:00:00Z\", found \"%.100s\"", v->v.s.p);
         r->has_time = true;
         return CHARTER_OK;
     }
@@ -463,49 +414,63 @@ static charter_status request_field(charter_request *r, const char *k,
                 known_keys);
 }
 
-charter_status ch_request_from_json(const json_t *j, charter_request **out,
-                                    charter_error *err)
+static charter_request *request_new(void)
 {
-    *out = NULL;
-    if (!json_is_object(j))
-        return fail(err, CHARTER_E_REQUEST,
-                    "a request must be a JSON object, found %s", json_kind(j));
-    size_t depth = json_depth(j, 1);
-    if (depth > CHARTER_MAX_JSON_DEPTH)
-        return fail(err, CHARTER_E_LIMIT,
-                    "the request nests deeper than %u levels",
-                    CHARTER_MAX_JSON_DEPTH);
     charter_request *r = calloc(1, sizeof *r);
-    if (!r)
-        return fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
-    arena_init(&r->mem, 4096);
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)j, k, v)
-    {
-        charter_status s = request_field(r, k, v, err);
-        if (s != CHARTER_OK) {
-            charter_request_free(r);
-            return s;
-        }
+    if (r)
+        arena_init(&r->mem, 2048);
+    return r;
+}
+
+/* Fills r from the request's parsed top-level value (in r's arena); frees r
+ * on failure. */
+static charter_status request_from_value(charter_request *r, const cel_value *top,
+                                         charter_request **out, charter_error *err)
+{
+    charter_status s = CHARTER_OK;
+    if (top->kind != CEL_MAP) {
+        s = fail(err, CHARTER_E_REQUEST, "a request must be a JSON object, found %s",
+                 value_kind(top));
+    } else {
+        const cel_map *m = top->v.map;
+        for (size_t i = 0; i < m->n && s == CHARTER_OK; i++)
+            s = request_field(r, &m->keys[i], &m->values[i], err);
     }
-    const char *missing = !r->agent.p ? "agent"
-                          : !r->workflow.p ? "workflow"
-                          : !r->action.p ? "action"
-                                         : NULL;
-    if (missing) {
-        charter_request_free(r);
-        return fail(err, CHARTER_E_REQUEST,
-                    "the request has no '%s'; agent, workflow and action are "
-                    "required strings", missing);
+    if (s == CHARTER_OK) {
+        const char *missing = !r->agent.p      ? "agent"
+                              : !r->workflow.p ? "workflow"
+                              : !r->action.p   ? "action"
+                                               : NULL;
+        if (missing)
+            s = fail(err, CHARTER_E_REQUEST,
+                     "the request has no '%s'; agent, workflow and action are "
+                     "required strings", missing);
     }
-    charter_status s = request_values_build(r, err);
+    if (s == CHARTER_OK)
+        s = request_values_build(r, err);
     if (s != CHARTER_OK) {
         charter_request_free(r);
         return s;
     }
     *out = r;
     return CHARTER_OK;
+}
+
+charter_status ch_request_from_json(const json_t *j, charter_request **out,
+                                    charter_error *err)
+{
+    *out = NULL;
+    charter_request *r = request_new();
+    if (!r)
+        return fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
+    cel_value top;
+    char msg[256] = "";
+    if (!cel_value_from_json(&r->mem, j, &top, msg, sizeof msg)) {
+        charter_request_free(r);
+        return fail(err, strstr(msg, "deeper") ? CHARTER_E_LIMIT : CHARTER_E_REQUEST,
+                    "the request %s", msg[0] ? msg : "cannot be converted");
+    }
+    return request_from_value(r, &top, out, err);
 }
 
 charter_status charter_request_parse(const char *text, size_t n,
@@ -520,24 +485,25 @@ charter_status charter_request_parse(const char *text, size_t n,
         return fail(err, CHARTER_E_LIMIT,
                     "the request is %zu bytes; the limit is %u bytes", n,
                     CHARTER_MAX_REQUEST_BYTES);
-    if (text_depth(text, n) > CHARTER_MAX_JSON_DEPTH)
-        return fail(err, CHARTER_E_LIMIT,
-                    "the request nests deeper than %u levels",
-                    CHARTER_MAX_JSON_DEPTH);
-    json_error_t jerr;
-    json_t *j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
-    if (!j) {
+    charter_request *r = request_new();
+    if (!r)
+        return fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
+    cel_value top;
+    cel_json_error jerr;
+    if (!cel_json_parse(&r->mem, text, n, CHARTER_MAX_JSON_DEPTH, &top, &jerr)) {
+        charter_request_free(r);
+        if (jerr.limit)
+            return fail(err, CHARTER_E_LIMIT, "the request: %s", jerr.msg);
         charter_status s = fail(err, CHARTER_E_JSON,
-                                "malformed JSON in the request: %s", jerr.text);
-        if (err && jerr.line > 0) {
-            err->line = (unsigned)jerr.line;
-            err->column = jerr.column > 0 ? (unsigned)jerr.column : 0;
+                                "malformed JSON in the request: %s at line %u, "
+                                "column %u", jerr.msg, jerr.line, jerr.column);
+        if (err) {
+            err->line = jerr.line;
+            err->column = jerr.column;
         }
         return s;
     }
-    charter_status s = ch_request_from_json(j, out, err);
-    json_decref(j);
-    return s;
+    return request_from_value(r, &top, out, err);
 }
 
 void charter_request_free(charter_request *r)

@@ -102,6 +102,115 @@ static void test_map_build_refuses_repeated_keys(void)
     CHECK(cel_map_get_str(&hand, "k", 1)->v.i == 1);
 }
 
+/* ---- cel_json_parse: JSON text straight into values ---------------------- */
+
+static bool parse_text(arena *a, const char *text, cel_value *out, cel_json_error *e)
+{
+    return cel_json_parse(a, text, strlen(text), 64, out, e);
+}
+
+static void test_parse_values_and_kinds(void)
+{
+    arena a;
+    arena_init(&a, 1024);
+    cel_value v;
+    cel_json_error e;
+    CHECK(parse_text(&a, " {\"n\": -42, \"d\": 2.5e1, \"z\": 0, \"b\": [true, false, null],"
+                         " \"s\": \"x\", \"o\": {}} ", &v, &e));
+    CHECK_INT(v.kind, CEL_MAP);
+    const cel_value *n = cel_map_get_str(v.v.map, "n", 1);
+    CHECK(n && n->kind == CEL_INT && n->v.i == -42);
+    const cel_value *d = cel_map_get_str(v.v.map, "d", 1);
+    CHECK(d && d->kind == CEL_DOUBLE && d->v.d == 25.0);
+    const cel_value *b = cel_map_get_str(v.v.map, "b", 1);
+    CHECK(b && b->kind == CEL_LIST && b->v.list->n == 3 &&
+          b->v.list->items[2].kind == CEL_NULL);
+    const cel_value *o = cel_map_get_str(v.v.map, "o", 1);
+    CHECK(o && o->kind == CEL_MAP && o->v.map->n == 0);
+    CHECK(parse_text(&a, "-9223372036854775808", &v, &e));
+    CHECK(v.kind == CEL_INT && v.v.i == INT64_MIN);
+    CHECK(parse_text(&a, "[]", &v, &e) && v.kind == CEL_LIST && v.v.list->n == 0);
+    arena_release(&a);
+}
+
+static void test_parse_string_escapes(void)
+{
+    arena a;
+    arena_init(&a, 1024);
+    cel_value v;
+    cel_json_error e;
+    CHECK(parse_text(&a, "\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\u20ac\\ud83d\\ude00\"", &v, &e));
+    CHECK_INT(v.kind, CEL_STRING);
+    CHECK_STR(v.v.s.p, "a\"b\\c/d\n\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    CHECK_INT((long long)v.v.s.n, 18);
+    CHECK(parse_text(&a, "\"caf\xc3\xa9\"", &v, &e) && v.v.s.n == 5);
+    arena_release(&a);
+}
+
+static void refused_json(const char *text, const char *want, bool limit)
+{
+    arena a;
+    arena_init(&a, 1024);
+    cel_value v;
+    cel_json_error e;
+    CHECK(!parse_text(&a, text, &v, &e));
+    CHECK_HAS(e.msg, want);
+    CHECK(e.limit == limit);
+    arena_release(&a);
+}
+
+static void test_parse_refusals(void)
+{
+    refused_json("", "unexpected end", false);
+    refused_json("{\"a\":1,}", "expected a string key", false);
+    refused_json("{\"a\":1 \"b\":2}", "expected ','", false);
+    refused_json("[1,2", "expected ','", false);
+    refused_json("{\"a\":1,\"a\":2}", "duplicate object key 'a'", false);
+    refused_json("\"\xff\"", "invalid UTF-8", false);
+    refused_json("\"\xc0\xaf\"", "invalid UTF-8", false); /* overlong '/' */
+    refused_json("\"a\\u0000b\"", "\\u0000", false);
+    refused_json("\"\\ud800\"", "surrogate", false);
+    refused_json("\"\\udc00x\"", "surrogate", false);
+    refused_json("\"\\x\"", "invalid escape", false);
+    refused_json("\"tab\there\"", "control character", false);
+    refused_json("\"open", "unterminated", false);
+    refused_json("9223372036854775808", "out of range", false);
+    refused_json("-9223372036854775809", "out of range", false);
+    refused_json("1e400", "out of range", false);
+    refused_json("01", "unexpected text", false);
+    refused_json("1.", "digits must follow", false);
+    refused_json("NaN", "invalid token", false);
+    refused_json("tru", "invalid token", false);
+    refused_json("{} x", "unexpected text", false);
+    char deep[200];
+    memset(deep, '[', 65);
+    memset(deep + 65, ']', 65);
+    deep[130] = '\0';
+    refused_json(deep, "deeper than 64", true);
+    deep[1] = '\0'; /* 64 levels are fine */
+    memset(deep, '[', 64);
+    memset(deep + 64, ']', 64);
+    deep[128] = '\0';
+    arena a;
+    arena_init(&a, 1024);
+    cel_value v;
+    cel_json_error e;
+    CHECK(parse_text(&a, deep, &v, &e));
+    arena_release(&a);
+}
+
+static void test_parse_error_position(void)
+{
+    arena a;
+    arena_init(&a, 1024);
+    cel_value v;
+    cel_json_error e;
+    CHECK(!parse_text(&a, "{\n  \"\xc3\xa9t\xc3\xa9\": tru\n}", &v, &e));
+    CHECK_INT(e.line, 2);
+    CHECK_INT(e.column, 10); /* characters, not bytes */
+    arena_release(&a);
+}
+
 int main(void)
 {
     arena_init(&A, 0);
@@ -111,6 +220,10 @@ int main(void)
     RUN(test_special_values_to_json);
     RUN(test_depth_limit);
     RUN(test_map_build_refuses_repeated_keys);
+    RUN(test_parse_values_and_kinds);
+    RUN(test_parse_string_escapes);
+    RUN(test_parse_refusals);
+    RUN(test_parse_error_position);
     arena_release(&A);
     return TEST_DONE();
 }
