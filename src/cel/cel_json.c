@@ -328,6 +328,23 @@ static bool jp_string(jp *j, cel_value *out)
 {
     const char *start = ++j->p, *q = start;
     unsigned char high = 0; /* any byte >= 0x80 seen: UTF-8 to validate */
+    /* Eight bytes at a time while none is '"', '\\' or a control byte
+     * (the usual bit tricks: a byte is zero / below n). */
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t seen = 0;
+    while (j->end - q >= 8) {
+        uint64_t x;
+        memcpy(&x, q, 8);
+        uint64_t qt = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+        uint64_t stop = ((qt - ones) & ~qt) | ((bs - ones) & ~bs) |
+                        ((x - ones * 0x20) & ~x);
+        if (stop & highs)
+            break;
+        seen |= x;
+        q += 8;
+    }
+    if (seen & highs)
+        high = 0x80;
     while (q < j->end) {
         unsigned char c = (unsigned char)*q;
         if (c == '"' || c == '\\' || c < 0x20)

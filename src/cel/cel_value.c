@@ -278,9 +278,8 @@ const cel_map *cel_map_build_ex(arena *a, size_t n, const cel_value *keys,
         return NULL;
     }
     cel_map *m = arena_alloc(a, sizeof *m);
-    uint32_t *index = arena_alloc(a, n * sizeof *index);
-    key_ref *refs = arena_alloc(a, n * sizeof *refs);
-    if (!m || !index || !refs) {
+    uint32_t *index = arena_alloc(a, (n ? n : 1) * sizeof *index);
+    if (!m || !index) {
         *why = oom;
         return NULL;
     }
@@ -301,24 +300,36 @@ const cel_map *cel_map_build_ex(arena *a, size_t n, const cel_value *keys,
         m->values = v;
     }
     m->n = n;
+    if (n <= 16) {
+        /* Maps read from requests are small: an insertion sort of the
+         * positions, with no scratch array, beats qsort. */
+        for (size_t i = 0; i < n; i++) {
+            size_t k = i;
+            while (k > 0 && key_cmp(&m->keys[index[k - 1]], &m->keys[i]) > 0) {
+                index[k] = index[k - 1];
+                k--;
+            }
+            index[k] = (uint32_t)i;
+        }
+        for (size_t i = 1; i < n; i++) {
+            if (key_cmp(&m->keys[index[i - 1]], &m->keys[index[i]]) == 0) {
+                *why = "repeated key in map";
+                return NULL;
+            }
+        }
+        m->index = index;
+        return m;
+    }
+    key_ref *refs = arena_alloc(a, n * sizeof *refs);
+    if (!refs) {
+        *why = oom;
+        return NULL;
+    }
     for (size_t i = 0; i < n; i++) {
         refs[i].key = &m->keys[i];
         refs[i].pos = (uint32_t)i;
     }
-    if (n > 16) {
-        qsort(refs, n, sizeof *refs, key_ref_cmp);
-    } else {
-        /* Maps read from requests are small: insertion sort beats qsort. */
-        for (size_t i = 1; i < n; i++) {
-            key_ref r = refs[i];
-            size_t k = i;
-            while (k > 0 && key_ref_cmp(&refs[k - 1], &r) > 0) {
-                refs[k] = refs[k - 1];
-                k--;
-            }
-            refs[k] = r;
-        }
-    }
+    qsort(refs, n, sizeof *refs, key_ref_cmp);
     for (size_t i = 0; i < n; i++) {
         index[i] = refs[i].pos;
         if (i > 0 && key_cmp(refs[i - 1].key, refs[i].key) == 0) {

@@ -418,7 +418,7 @@ static charter_request *request_new(void)
 {
     charter_request *r = calloc(1, sizeof *r);
     if (r)
-        arena_init(&r->mem, 2048);
+        arena_init(&r->mem, 4096);
     return r;
 }
 
