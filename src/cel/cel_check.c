@@ -777,6 +777,37 @@ static const cel_type *check(checker *ck, cel_node *n)
     return t;
 }
 
+/* Marks comparisons of a variable's field with a literal (`input.amount >
+ * 500`, `subject.tier == "gold"`), the most common shape of a policy
+ * condition, so the evaluator can decide them without walking the three
+ * operand nodes. Recursion is bounded by the height limit checked above. */
+static void mark_field_literals(cel_node *n)
+{
+    if (!n)
+        return;
+    switch ((cel_op)n->op) {
+    case CEL_OP_EQ:
+    case CEL_OP_NE:
+    case CEL_OP_LT:
+    case CEL_OP_LE:
+    case CEL_OP_GT:
+    case CEL_OP_GE:
+        if (n->a && n->a->op == CEL_OP_SELECT && n->a->a && n->a->a->op == CEL_OP_VAR &&
+            n->b && n->b->op == CEL_OP_LIT &&
+            (n->b->lit.kind == CEL_INT || n->b->lit.kind == CEL_DOUBLE ||
+             n->b->lit.kind == CEL_STRING))
+            n->flags |= CEL_NODE_FIELD_LIT;
+        break;
+    default:
+        break;
+    }
+    mark_field_literals(n->a);
+    mark_field_literals(n->b);
+    mark_field_literals(n->c);
+    for (uint32_t i = 0; n->args && i < n->nargs; i++)
+        mark_field_literals(n->args[i]);
+}
+
 cel_status cel_check(cel_env *env, cel_node *root, unsigned flags,
                      unsigned *max_locals, cel_diag *diag)
 {
@@ -788,6 +819,7 @@ cel_status cel_check(cel_env *env, cel_node *root, unsigned flags,
     ck.strict = (flags & CEL_CHECK_TYPES) != 0;
     if (!check(&ck, root))
         return diag->code;
+    mark_field_literals(root);
     *max_locals = ck.max_locals;
     return CEL_OK;
 }

@@ -806,6 +806,54 @@ static NOINLINE cel_value eval_map(ev *e, const cel_node *n)
 
 /* ---- The walk ------------------------------------------------------------------ */
 
+/* The shortcut for CEL_NODE_FIELD_LIT: `var.field OP literal` when the
+ * variable is a map holding the field and both sides are of one kind with
+ * an obvious answer (int, double, or string equality). Anything else (a
+ * missing field, another type, NaN, int against double) returns false and
+ * takes the general path, which gives the same answer or error it always
+ * did. */
+static bool field_literal(ev *e, const cel_node *n, cel_value *out)
+{
+    const cel_node *sel = n->a;
+    const cel_value *m = &e->slots[sel->a->slot];
+    if (m->kind != CEL_MAP)
+        return false;
+    const cel_value *v = cel_map_get_str(m->v.map, sel->name, sel->name_n);
+    const cel_value *lit = &n->b->lit;
+    if (!v || v->kind != lit->kind)
+        return false;
+    int c;
+    switch (v->kind) {
+    case CEL_INT:
+        c = (v->v.i > lit->v.i) - (v->v.i < lit->v.i);
+        break;
+    case CEL_DOUBLE:
+        if (isnan(v->v.d) || isnan(lit->v.d))
+            return false;
+        c = (v->v.d > lit->v.d) - (v->v.d < lit->v.d);
+        break;
+    case CEL_STRING:
+        if (n->op != CEL_OP_EQ && n->op != CEL_OP_NE)
+            return false;
+        c = v->v.s.n != lit->v.s.n || memcmp(v->v.s.p, lit->v.s.p, v->v.s.n) != 0;
+        break;
+    default:
+        return false;
+    }
+    e->cost += 3; /* the variable, the selection and the literal */
+    bool r;
+    switch ((cel_op)n->op) {
+    case CEL_OP_EQ: r = c == 0; break;
+    case CEL_OP_NE: r = c != 0; break;
+    case CEL_OP_LT: r = c < 0; break;
+    case CEL_OP_LE: r = c <= 0; break;
+    case CEL_OP_GT: r = c > 0; break;
+    default: r = c >= 0; break;
+    }
+    *out = bool_value(r);
+    return true;
+}
+
 static cel_value eval_slow(const cel_node *n, ev *e)
 {
     cel_value l, r;
@@ -885,6 +933,8 @@ static cel_value eval_slow(const cel_node *n, ev *e)
         return eval_arith(e, n, &l, &r);
     case CEL_OP_EQ:
     case CEL_OP_NE:
+        if ((n->flags & CEL_NODE_FIELD_LIT) && field_literal(e, n, &l))
+            return l;
         l = eval(n->a, e);
         if (l.kind == CEL_ERROR)
             return l;
@@ -896,6 +946,8 @@ static cel_value eval_slow(const cel_node *n, ev *e)
     case CEL_OP_LE:
     case CEL_OP_GT:
     case CEL_OP_GE:
+        if ((n->flags & CEL_NODE_FIELD_LIT) && field_literal(e, n, &l))
+            return l;
         l = eval(n->a, e);
         if (l.kind == CEL_ERROR)
             return l;
@@ -955,7 +1007,16 @@ static cel_value eval_root(const cel_program *p, ev *e)
 cel_value cel_program_eval(const cel_program *p, cel_eval_ctx *ctx)
 {
     ev e;
-    memset(&e, 0, sizeof e);
+    /* Field by field: this runs once per condition, and clearing the whole
+     * struct cost more than the fields it needs. abort_value is read only
+     * once aborted is set. */
+    e.locals = NULL;
+    e.cost = 0;
+    e.aborted = false;
+    e.track_errors = false;
+    e.err_msg = NULL;
+    e.err_node = NULL;
+    e.re.mc = e.re.md = NULL;
     ctx->cost_used = 0;
     ctx->error_line = ctx->error_column = 0;
     if (!p || !ctx->scratch || (!ctx->slots && p->nslots > 0))

@@ -332,17 +332,26 @@ static bool jp_string(jp *j, cel_value *out)
      * (the usual bit tricks: a byte is zero / below n). */
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t seen = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     while (j->end - q >= 8) {
         uint64_t x;
         memcpy(&x, q, 8);
         uint64_t qt = x ^ (ones * '"'), bs = x ^ (ones * '\\');
-        uint64_t stop = ((qt - ones) & ~qt) | ((bs - ones) & ~bs) |
-                        ((x - ones * 0x20) & ~x);
-        if (stop & highs)
+        uint64_t stop = (((qt - ones) & ~qt) | ((bs - ones) & ~bs) |
+                         ((x - ones * 0x20) & ~x)) & highs;
+        if (stop) {
+            /* A borrow can only flag bytes after a true stop byte, so the
+             * lowest flagged byte is the first real one. */
+            unsigned k = (unsigned)__builtin_ctzll(stop) / 8;
+            if (k)
+                seen |= x & (~0ull >> (64 - 8 * k));
+            q += k;
             break;
+        }
         seen |= x;
         q += 8;
     }
+#endif
     if (seen & highs)
         high = 0x80;
     while (q < j->end) {

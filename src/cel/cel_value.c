@@ -365,7 +365,7 @@ const cel_value *cel_map_get_str(const cel_map *m, const char *key, size_t n)
 {
     if (!m)
         return NULL;
-    if (m->index) {
+    if (m->index && m->n > 8) {
         size_t lo = 0, hi = m->n;
         /* Strings sort last: binary search over the whole index works since
          * every non-string key ranks below any string. */
@@ -386,9 +386,12 @@ const cel_value *cel_map_get_str(const cel_map *m, const char *key, size_t n)
         }
         return NULL;
     }
+    /* A small map (or one built by hand): a scan that rejects most keys by
+     * their length and first byte costs less than a binary search. */
     for (size_t i = 0; i < m->n; i++) {
         const cel_value *k = &m->keys[i];
-        if (k->kind == CEL_STRING && k->v.s.n == n && !memcmp(k->v.s.p, key, n))
+        if (k->kind == CEL_STRING && k->v.s.n == n &&
+            (n == 0 || (k->v.s.p[0] == key[0] && !cmp_short(k->v.s.p, n, key, n))))
             return &m->values[i];
     }
     return NULL;

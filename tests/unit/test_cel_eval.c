@@ -261,6 +261,42 @@ static void test_shared_program_is_reentrant(void)
     arena_release(&s2);
 }
 
+/* `var.field OP literal` takes a shortcut in the evaluator; every case must
+ * answer exactly as the general path does. */
+static void test_field_literal_comparisons_match_the_general_path(void)
+{
+    static const char vars[] =
+        "{\"x\": {\"i\": 5, \"d\": 2.5, \"s\": \"gold\", \"b\": true,"
+        " \"big\": 9007199254740993}, \"n\": 3}";
+    static const struct { const char *src; int want; } cases[] = {
+        {"x.i > 4", 1}, {"x.i > 5", 0}, {"x.i >= 5", 1}, {"x.i < 5", 0},
+        {"x.i <= 5", 1}, {"x.i == 5", 1}, {"x.i != 5", 0},
+        {"x.i == 5.0", 1}, {"x.i < 5.5", 1},   /* int against double */
+        {"x.d > 2.0", 1}, {"x.d == 2.5", 1}, {"x.d < 3", 1},
+        {"x.s == \"gold\"", 1}, {"x.s != \"gold\"", 0}, {"x.s == \"gol\"", 0},
+        {"x.s < \"silver\"", 1},             /* string ordering: general path */
+        {"x.big > 9007199254740992.0", 0},     /* as CEL compares int and double */
+        {"x.s == 1", 0}, {"x.s != 1", 1},       /* different kinds: not equal */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cel_value v = run(cases[i].src, vars, NULL);
+        if (v.kind != CEL_BOOL || v.v.b != (cases[i].want == 1)) {
+            fprintf(stderr, "  %s\n", cases[i].src);
+            CHECK(false);
+        }
+    }
+    /* A missing field or an unordered pair is still an error. */
+    cel_value v = run("x.missing > 1", vars, NULL);
+    CHECK(v.kind == CEL_ERROR);
+    v = run("x.b > 1", vars, NULL);
+    CHECK(v.kind == CEL_ERROR);
+    v = run("x.s > 1", vars, NULL);
+    CHECK(v.kind == CEL_ERROR);
+    /* ... which && still absorbs. */
+    v = run("x.missing > 1 && x.i > 100", vars, NULL);
+    CHECK(v.kind == CEL_BOOL && !v.v.b);
+}
+
 int main(void)
 {
     arena_init(&A, 0);
@@ -276,6 +312,7 @@ int main(void)
     RUN(test_eval_once_binds_now_and_reports_errors);
     RUN(test_evaluation_errors_carry_their_position);
     RUN(test_shared_program_is_reentrant);
+    RUN(test_field_literal_comparisons_match_the_general_path);
     arena_release(&A);
     return TEST_DONE();
 }

@@ -144,6 +144,15 @@ static void test_parse_string_escapes(void)
     CHECK_STR(v.v.s.p, "a\"b\\c/d\n\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
     CHECK_INT((long long)v.v.s.n, 18);
     CHECK(parse_text(&a, "\"caf\xc3\xa9\"", &v, &e) && v.v.s.n == 5);
+    /* Longer strings are scanned eight bytes at a time: what lies on either
+     * side of a word boundary must still be seen. */
+    CHECK(parse_text(&a, "\"abcdefghij\xc3\xa9klmnopqrstuvwxyz0123\"", &v, &e) &&
+          v.v.s.n == 32);
+    CHECK(parse_text(&a, "[\"0123456\",\"abcdefgh\",\"\"]", &v, &e) &&
+          v.kind == CEL_LIST && v.v.list->n == 3 && v.v.list->items[1].v.s.n == 8);
+    CHECK(!parse_text(&a, "\"abcdefghijkl\xffmnop\"", &v, &e));
+    CHECK(!parse_text(&a, "\"abcdefghi\x01jklmnop\"", &v, &e));
+    CHECK(!parse_text(&a, "\"abcdefghijklmnopqrstu", &v, &e));
     arena_release(&a);
 }
 
