@@ -779,33 +779,46 @@ static const cel_type *check(checker *ck, cel_node *n)
 
 /* Marks comparisons of a variable's field with a literal (`input.amount >
  * 500`, `subject.tier == "gold"`), the most common shape of a policy
- * condition, so the evaluator can decide them without walking the three
- * operand nodes. Recursion is bounded by the height limit checked above. */
+ * condition, and the && / || trees made only of them, so the evaluator can
+ * decide them without its general machinery. Recursion is bounded by the
+ * height limit checked above. */
 static void mark_field_literals(cel_node *n)
 {
     if (!n)
         return;
+    mark_field_literals(n->a);
+    mark_field_literals(n->b);
+    mark_field_literals(n->c);
+    for (uint32_t i = 0; n->args && i < n->nargs; i++)
+        mark_field_literals(n->args[i]);
+    const unsigned fast = CEL_NODE_FIELD_LIT | CEL_NODE_FAST_LOGIC;
     switch ((cel_op)n->op) {
+    case CEL_OP_AND:
+    case CEL_OP_OR:
+        if (n->a && n->b && (n->a->flags & fast) && (n->b->flags & fast))
+            n->flags |= CEL_NODE_FAST_LOGIC;
+        break;
     case CEL_OP_EQ:
     case CEL_OP_NE:
     case CEL_OP_LT:
     case CEL_OP_LE:
     case CEL_OP_GT:
     case CEL_OP_GE:
-        if (n->a && n->a->op == CEL_OP_SELECT && n->a->a && n->a->a->op == CEL_OP_VAR &&
-            n->b && n->b->op == CEL_OP_LIT &&
-            (n->b->lit.kind == CEL_INT || n->b->lit.kind == CEL_DOUBLE ||
-             n->b->lit.kind == CEL_STRING))
+    case CEL_OP_IN: {
+        const cel_node *a = n->a, *b = n->b;
+        bool operand = a && (a->op == CEL_OP_VAR ||
+                             (a->op == CEL_OP_SELECT && a->a && a->a->op == CEL_OP_VAR));
+        cel_kind k = b && b->op == CEL_OP_LIT ? b->lit.kind : CEL_ERROR;
+        bool literal = n->op == CEL_OP_IN ? k == CEL_LIST
+                                          : k == CEL_INT || k == CEL_DOUBLE ||
+                                                k == CEL_STRING || k == CEL_BOOL;
+        if (operand && literal)
             n->flags |= CEL_NODE_FIELD_LIT;
         break;
+    }
     default:
         break;
     }
-    mark_field_literals(n->a);
-    mark_field_literals(n->b);
-    mark_field_literals(n->c);
-    for (uint32_t i = 0; n->args && i < n->nargs; i++)
-        mark_field_literals(n->args[i]);
 }
 
 cel_status cel_check(cel_env *env, cel_node *root, unsigned flags,

@@ -806,52 +806,105 @@ static NOINLINE cel_value eval_map(ev *e, const cel_node *n)
 
 /* ---- The walk ------------------------------------------------------------------ */
 
-/* The shortcut for CEL_NODE_FIELD_LIT: `var.field OP literal` when the
- * variable is a map holding the field and both sides are of one kind with
- * an obvious answer (int, double, or string equality). Anything else (a
- * missing field, another type, NaN, int against double) returns false and
- * takes the general path, which gives the same answer or error it always
- * did. */
-static bool field_literal(ev *e, const cel_node *n, cel_value *out)
+/* Same-kind comparison for the shortcut: sets *c (-1/0/1) and returns true
+ * when the answer is plain (int, double without NaN, string, bool). */
+static bool fast_cmp(const cel_value *v, const cel_value *lit, bool ordered, int *c)
 {
-    const cel_node *sel = n->a;
-    const cel_value *m = &e->slots[sel->a->slot];
-    if (m->kind != CEL_MAP)
+    if (v->kind != lit->kind)
         return false;
-    const cel_value *v = cel_map_get_str(m->v.map, sel->name, sel->name_n);
-    const cel_value *lit = &n->b->lit;
-    if (!v || v->kind != lit->kind)
-        return false;
-    int c;
     switch (v->kind) {
     case CEL_INT:
-        c = (v->v.i > lit->v.i) - (v->v.i < lit->v.i);
-        break;
+        *c = (v->v.i > lit->v.i) - (v->v.i < lit->v.i);
+        return true;
     case CEL_DOUBLE:
         if (isnan(v->v.d) || isnan(lit->v.d))
             return false;
-        c = (v->v.d > lit->v.d) - (v->v.d < lit->v.d);
-        break;
+        *c = (v->v.d > lit->v.d) - (v->v.d < lit->v.d);
+        return true;
     case CEL_STRING:
-        if (n->op != CEL_OP_EQ && n->op != CEL_OP_NE)
+        if (ordered)
             return false;
-        c = v->v.s.n != lit->v.s.n || memcmp(v->v.s.p, lit->v.s.p, v->v.s.n) != 0;
-        break;
+        *c = v->v.s.n != lit->v.s.n || memcmp(v->v.s.p, lit->v.s.p, v->v.s.n) != 0;
+        return true;
+    case CEL_BOOL:
+        if (ordered)
+            return false;
+        *c = v->v.b != lit->v.b;
+        return true;
     default:
         return false;
     }
-    e->cost += 3; /* the variable, the selection and the literal */
-    bool r;
-    switch ((cel_op)n->op) {
-    case CEL_OP_EQ: r = c == 0; break;
-    case CEL_OP_NE: r = c != 0; break;
-    case CEL_OP_LT: r = c < 0; break;
-    case CEL_OP_LE: r = c <= 0; break;
-    case CEL_OP_GT: r = c > 0; break;
-    default: r = c >= 0; break;
+}
+
+/* The shortcut for CEL_NODE_FIELD_LIT: `var OP literal`, `var.field OP
+ * literal` or `var.field in [literals]`, when the field is there and every
+ * comparison is between values of one kind with a plain answer. Anything
+ * else (a missing field, a map that is not one, NaN, int against double, a
+ * list of mixed kinds) returns false and takes the general path, which
+ * gives the same answer or error it always did. */
+static bool field_literal(ev *e, const cel_node *n, cel_value *out)
+{
+    const cel_node *a = n->a;
+    const cel_value *v;
+    if (a->op == CEL_OP_VAR) {
+        v = &e->slots[a->slot];
+    } else {
+        const cel_value *m = &e->slots[a->a->slot];
+        if (m->kind != CEL_MAP)
+            return false;
+        v = cel_map_get_str(m->v.map, a->name, a->name_n);
+        if (!v)
+            return false;
     }
+    const cel_value *lit = &n->b->lit;
+    bool r = false;
+    int c;
+    if (n->op == CEL_OP_IN) {
+        const cel_list *l = lit->v.list;
+        for (size_t i = 0; i < l->n; i++) {
+            if (!fast_cmp(v, &l->items[i], false, &c))
+                return false;
+            if (c == 0) {
+                r = true;
+                break;
+            }
+        }
+    } else {
+        bool ordered = n->op != CEL_OP_EQ && n->op != CEL_OP_NE;
+        if (!fast_cmp(v, lit, ordered, &c))
+            return false;
+        switch ((cel_op)n->op) {
+        case CEL_OP_EQ: r = c == 0; break;
+        case CEL_OP_NE: r = c != 0; break;
+        case CEL_OP_LT: r = c < 0; break;
+        case CEL_OP_LE: r = c <= 0; break;
+        case CEL_OP_GT: r = c > 0; break;
+        default: r = c >= 0; break;
+        }
+    }
+    e->cost += 3; /* the operand nodes the general path would have walked */
     *out = bool_value(r);
     return true;
+}
+
+/* A FIELD_LIT / FAST_LOGIC tree: 1 true, 0 false, -1 when some comparison
+ * needs the general path. && is false as soon as one side is false and ||
+ * true as soon as one side is true, whatever the other side would give, as
+ * CEL's error-absorbing logic says; anything else undecided is -1. */
+static int fast_logic(const cel_node *n, ev *e)
+{
+    if (n->flags & CEL_NODE_FIELD_LIT) {
+        cel_value v;
+        return field_literal(e, n, &v) ? v.v.b : -1;
+    }
+    int stop = n->op == CEL_OP_OR; /* the value that decides alone */
+    int l = fast_logic(n->a, e);
+    if (l == stop)
+        return stop;
+    int r = fast_logic(n->b, e);
+    if (r == stop)
+        return stop;
+    return l < 0 || r < 0 ? -1 : !stop;
 }
 
 static cel_value eval_slow(const cel_node *n, ev *e)
@@ -965,6 +1018,8 @@ static cel_value eval_slow(const cel_node *n, ev *e)
         }
         return eval_compare(e, n, &l, &r);
     case CEL_OP_IN:
+        if ((n->flags & CEL_NODE_FIELD_LIT) && field_literal(e, n, &l))
+            return l;
         l = eval(n->a, e);
         if (l.kind == CEL_ERROR)
             return l;
@@ -1007,6 +1062,28 @@ static cel_value eval_root(const cel_program *p, ev *e)
 cel_value cel_program_eval(const cel_program *p, cel_eval_ctx *ctx)
 {
     ev e;
+    if (p && ctx->slots && p->root->op == CEL_OP_SELECT && p->root->a->op == CEL_OP_VAR) {
+        /* `input.amount`, as a stop rule's spend is usually written. */
+        const cel_value *m = &ctx->slots[p->root->a->slot];
+        const cel_value *v = m->kind == CEL_MAP
+                                 ? cel_map_get_str(m->v.map, p->root->name, p->root->name_n)
+                                 : NULL;
+        if (v) {
+            ctx->cost_used = 3;
+            ctx->error_line = ctx->error_column = 0;
+            return *v;
+        }
+    }
+    if (p && ctx->slots && (p->root->flags & (CEL_NODE_FIELD_LIT | CEL_NODE_FAST_LOGIC))) {
+        e.slots = ctx->slots;
+        e.cost = 0;
+        int r = fast_logic(p->root, &e);
+        if (r >= 0) {
+            ctx->cost_used = e.cost;
+            ctx->error_line = ctx->error_column = 0;
+            return bool_value(r);
+        }
+    }
     /* Field by field: this runs once per condition, and clearing the whole
      * struct cost more than the fields it needs. abort_value is read only
      * once aborted is set. */

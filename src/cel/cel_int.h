@@ -88,8 +88,9 @@ const char *cel_op_name(cel_op op);
 enum {
     CEL_NODE_METHOD = 1u,     /* call written as receiver.fn(...): args[0] is the receiver */
     CEL_NODE_INT_MIN = 2u,    /* LIT 9223372036854775808 waiting for its unary minus */
-    CEL_NODE_FIELD_LIT = 4u   /* a comparison `var.field OP literal`: the evaluator
+    CEL_NODE_FIELD_LIT = 4u,  /* a comparison `var.field OP literal`: the evaluator
                                  tries a shortcut first (set after checking) */
+    CEL_NODE_FAST_LOGIC = 8u  /* && or || over FIELD_LIT / FAST_LOGIC operands only */
 };
 
 typedef struct cel_node cel_node;

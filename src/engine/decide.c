@@ -377,6 +377,55 @@ static bool number_of(cel_value v, double *out)
     }
 }
 
+/* Stop-rule messages are built on the decision path for about one decision
+ * in ten; pieces are appended by hand (printf cost more than the rest of
+ * such a decision). A message longer than the buffer is cut short. */
+typedef struct msg {
+    char buf[640];
+    size_t n;
+} msg;
+
+static void msg_str(msg *m, const char *s)
+{
+    size_t len = strlen(s);
+    if (len > sizeof m->buf - 1 - m->n)
+        len = sizeof m->buf - 1 - m->n;
+    memcpy(m->buf + m->n, s, len);
+    m->n += len;
+    m->buf[m->n] = '\0';
+}
+
+static void msg_digits(msg *m, bool negative, unsigned long long u)
+{
+    char tmp[24];
+    size_t k = sizeof tmp;
+    tmp[--k] = '\0';
+    do {
+        tmp[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (negative)
+        tmp[--k] = '-';
+    msg_str(m, tmp + k);
+}
+
+static void msg_int(msg *m, long long v)
+{
+    msg_digits(m, v < 0, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v);
+}
+
+/* As %g: whole numbers of up to 15 digits by hand, the rest by snprintf. */
+static void msg_num(msg *m, double d)
+{
+    if (d == (double)(long long)d && d > -1e15 && d < 1e15) {
+        msg_int(m, (long long)d);
+        return;
+    }
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%g", d);
+    msg_str(m, tmp);
+}
+
 /* Step 5 for one stop rule: fills *h and returns true when it is exceeded. */
 static bool stop_rule_check(judge *j, const ch_stop_rule *sr, hit *h)
 {
@@ -407,23 +456,37 @@ static bool stop_rule_check(judge *j, const ch_stop_rule *sr, hit *h)
         }
     }
     /* counters + 1 > max, written so a counter of INT64_MAX cannot overflow. */
-    if (sr->max_actions_per_run >= 0 && req->run_actions >= sr->max_actions_per_run)
-        detail = arena_printf(a, "this would be action %llu of the run; the limit is %lld",
-                              (unsigned long long)req->run_actions + 1,
-                              (long long)sr->max_actions_per_run);
-    else if (sr->max_actions_per_day >= 0 && req->day_actions >= sr->max_actions_per_day)
-        detail = arena_printf(a, "this would be action %llu of the day; the limit is %lld",
-                              (unsigned long long)req->day_actions + 1,
-                              (long long)sr->max_actions_per_day);
-    else if ((sr->max_spend_per_run >= 0 || sr->max_spend_per_day >= 0) && spend_error) {
+    msg d;
+    d.n = 0;
+    d.buf[0] = '\0';
+    if (sr->max_actions_per_run >= 0 && req->run_actions >= sr->max_actions_per_run) {
+        msg_str(&d, "this would be action ");
+        msg_digits(&d, false, (unsigned long long)req->run_actions + 1);
+        msg_str(&d, " of the run; the limit is ");
+        msg_int(&d, (long long)sr->max_actions_per_run);
+        detail = d.buf;
+    } else if (sr->max_actions_per_day >= 0 && req->day_actions >= sr->max_actions_per_day) {
+        msg_str(&d, "this would be action ");
+        msg_digits(&d, false, (unsigned long long)req->day_actions + 1);
+        msg_str(&d, " of the day; the limit is ");
+        msg_int(&d, (long long)sr->max_actions_per_day);
+        detail = d.buf;
+    } else if ((sr->max_spend_per_run >= 0 || sr->max_spend_per_day >= 0) && spend_error) {
         h->error = spend_error;
         detail = "its spend could not be computed";
-    } else if (sr->max_spend_per_run >= 0 && req->run_spend + spend > sr->max_spend_per_run)
-        detail = arena_printf(a, "the run's spend would reach %g; the limit is %g",
-                              req->run_spend + spend, sr->max_spend_per_run);
-    else if (sr->max_spend_per_day >= 0 && req->day_spend + spend > sr->max_spend_per_day)
-        detail = arena_printf(a, "the day's spend would reach %g; the limit is %g",
-                              req->day_spend + spend, sr->max_spend_per_day);
+    } else if (sr->max_spend_per_run >= 0 && req->run_spend + spend > sr->max_spend_per_run) {
+        msg_str(&d, "the run's spend would reach ");
+        msg_num(&d, req->run_spend + spend);
+        msg_str(&d, "; the limit is ");
+        msg_num(&d, sr->max_spend_per_run);
+        detail = d.buf;
+    } else if (sr->max_spend_per_day >= 0 && req->day_spend + spend > sr->max_spend_per_day) {
+        msg_str(&d, "the day's spend would reach ");
+        msg_num(&d, req->day_spend + spend);
+        msg_str(&d, "; the limit is ");
+        msg_num(&d, sr->max_spend_per_day);
+        detail = d.buf;
+    }
     if (!detail && sr->when) {
         const char *e;
         cond_result r = eval_condition(j->d, sr->when, &e);
@@ -436,10 +499,25 @@ static bool stop_rule_check(judge *j, const ch_stop_rule *sr, hit *h)
     }
     if (!detail)
         return false;
-    const char *msg = sr->message
-                          ? arena_printf(a, "%s (stop rule '%s': %s)", sr->message, sr->id, detail)
-                          : arena_printf(a, "Stop rule '%s': %s.", sr->id, detail);
-    h->message = msg ? msg : (sr->message ? sr->message : "stop rule exceeded");
+    msg out;
+    out.n = 0;
+    out.buf[0] = '\0';
+    if (sr->message) {
+        msg_str(&out, sr->message);
+        msg_str(&out, " (stop rule '");
+        msg_str(&out, sr->id);
+        msg_str(&out, "': ");
+        msg_str(&out, detail);
+        msg_str(&out, ")");
+    } else {
+        msg_str(&out, "Stop rule '");
+        msg_str(&out, sr->id);
+        msg_str(&out, "': ");
+        msg_str(&out, detail);
+        msg_str(&out, ".");
+    }
+    const char *text = arena_strndup(a, out.buf, out.n);
+    h->message = text ? text : (sr->message ? sr->message : "stop rule exceeded");
     return true;
 }
 

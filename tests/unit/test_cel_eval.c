@@ -277,6 +277,13 @@ static void test_field_literal_comparisons_match_the_general_path(void)
         {"x.s < \"silver\"", 1},             /* string ordering: general path */
         {"x.big > 9007199254740992.0", 0},     /* as CEL compares int and double */
         {"x.s == 1", 0}, {"x.s != 1", 1},       /* different kinds: not equal */
+        {"x.b == true", 1}, {"x.b != true", 0}, {"x.b == false", 0},
+        {"n > 2", 1}, {"n == 3", 1}, {"n < 3.5", 1}, /* a variable, no field */
+        {"x.s in [\"silver\", \"gold\"]", 1}, {"x.s in [\"a\", \"b\"]", 0},
+        {"x.i in [1, 5]", 1}, {"x.i in [1, 2]", 0}, {"x.i in [5.0]", 1},
+        {"x.i in []", 0}, {"x.s in [1, \"gold\"]", 1},
+        {"x.s == \"gold\" && x.i > 4 && x.d < 3.0", 1},
+        {"x.s == \"x\" || x.i > 4", 1}, {"x.s == \"x\" || x.i > 9", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cel_value v = run(cases[i].src, vars, NULL);
@@ -292,9 +299,19 @@ static void test_field_literal_comparisons_match_the_general_path(void)
     CHECK(v.kind == CEL_ERROR);
     v = run("x.s > 1", vars, NULL);
     CHECK(v.kind == CEL_ERROR);
-    /* ... which && still absorbs. */
+    v = run("x.missing in [1]", vars, NULL);
+    CHECK(v.kind == CEL_ERROR);
+    /* ... which && and || still absorb, whichever side it is on. */
     v = run("x.missing > 1 && x.i > 100", vars, NULL);
     CHECK(v.kind == CEL_BOOL && !v.v.b);
+    v = run("x.i > 100 && x.missing > 1", vars, NULL);
+    CHECK(v.kind == CEL_BOOL && !v.v.b);
+    v = run("x.missing > 1 || x.i > 1", vars, NULL);
+    CHECK(v.kind == CEL_BOOL && v.v.b);
+    v = run("x.missing > 1 && x.i > 1", vars, NULL);
+    CHECK(v.kind == CEL_ERROR);
+    v = run("x.missing > 1 || x.i > 100", vars, NULL);
+    CHECK(v.kind == CEL_ERROR);
 }
 
 int main(void)

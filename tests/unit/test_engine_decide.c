@@ -214,13 +214,17 @@ static void test_stop_rule_actions_per_run(void)
     CHECK_STR(d->reason, "stop_rule");
     CHECK_STR(fired_ids(d), "run-actions");
     CHECK_STR(d->fired[0].kind, "stop_rule");
-    CHECK_HAS(d->fired[0].message, "Three actions per run at most.");
+    CHECK_STR(d->fired[0].message, "Three actions per run at most. (stop rule "
+                                   "'run-actions': this would be action 4 of the run; "
+                                   "the limit is 3)");
     CHECK(d->fired[0].value == NULL);
-    /* The largest counter does not wrap around. */
+    /* The largest counter does not wrap around, in the decision or its text. */
     d = decide(REFUND(",\"input\":{\"amount\":20},"
                       "\"counters\":{\"run\":{\"actions\":9223372036854775807}}"));
-    if (d)
+    if (d) {
         CHECK_STR(fired_ids(d), "run-actions");
+        CHECK_HAS(d->fired[0].message, "action 9223372036854775808 of the run");
+    }
     /* One below the limit passes. */
     d = decide(REFUND(",\"input\":{\"amount\":20},\"counters\":{\"run\":{\"actions\":2}}"));
     if (d)
@@ -235,7 +239,12 @@ static void test_stop_rule_spend_per_day(void)
         return;
     CHECK_STR(d->reason, "stop_rule");
     CHECK_STR(fired_ids(d), "day-budget");
-    CHECK_HAS(d->explanation, "Daily refund budget spent.");
+    CHECK_STR(d->explanation, "Daily refund budget spent. (stop rule 'day-budget': "
+                              "the day's spend would reach 1020; the limit is 1000)");
+    /* Fractions read as %g would print them. */
+    d = decide(REFUND(",\"input\":{\"amount\":30.25},\"counters\":{\"day\":{\"spend\":990}}"));
+    if (d)
+        CHECK_HAS(d->explanation, "the day's spend would reach 1020.25; the limit is 1000)");
     /* Exactly at the limit is allowed: 990 + 10 is not past 1000. */
     d = decide(REFUND(",\"input\":{\"amount\":10},\"counters\":{\"day\":{\"spend\":990}}"));
     if (d)
