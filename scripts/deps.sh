@@ -11,7 +11,10 @@ pkgs=(build-essential cmake pkg-config ca-certificates
       libyaml-dev libjansson-dev libsodium-dev libpcre2-dev
       libsqlite3-dev libmicrohttpd-dev)
 if [ "${1:-}" = test ]; then
-  pkgs+=(curl libcurl4-openssl-dev clang libclang-rt-14-dev nodejs npm)
+  pkgs+=(curl libcurl4-openssl-dev clang libclang-rt-14-dev)
+  # Node.js for the MCP peers: Debian's nodejs + npm, unless a Node.js that
+  # already carries npm is installed (its package conflicts with Debian's npm).
+  command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${pkgs[@]}"
