@@ -109,6 +109,88 @@ CHARTER_API charter_status charter_ledger_resolve(charter_ledger *l,
                                                   uint64_t *seq_out,
                                                   charter_error *err);
 
+/* ---- Escalations --------------------------------------------------------- */
+
+typedef enum charter_escalation_status {
+    CHARTER_ESC_OPEN = 0,
+    CHARTER_ESC_APPROVED = 1,
+    CHARTER_ESC_DENIED = 2
+} charter_escalation_status;
+
+/* An escalated decision and what became of it. Pointers live for the
+ * duration of the callback that receives it. */
+typedef struct charter_escalation {
+    const char *decision_id;           /* "d-<seq>" */
+    uint64_t seq;
+    const char *agent, *run_id, *workflow, *action;
+    const char *queue;                 /* the queue it waits (or waited) in */
+    int64_t time_ms;                   /* the decision time */
+    int64_t deadline_ms;               /* 0: no deadline */
+    charter_escalation_status status;
+    /* Once resolved: who ("timeout" when the deadline passed), the note,
+     * when, and whether it was the queue's on-timeout behaviour. */
+    const char *resolved_by, *note;
+    int64_t resolved_ms;
+    bool timed_out;
+} charter_escalation;
+
+/* Returns 0 to go on, nonzero to stop. Runs with the ledger's state locked:
+ * it must not call back into the ledger. */
+typedef int (*charter_escalation_fn)(const charter_escalation *e, void *user);
+
+/* Calls fn for the escalations of `queue` (NULL: every queue), only the open
+ * ones when `open_only`, in decision order. */
+CHARTER_API charter_status charter_ledger_escalations(charter_ledger *l,
+                                                      const char *queue,
+                                                      bool open_only,
+                                                      charter_escalation_fn fn,
+                                                      void *user,
+                                                      charter_error *err);
+
+/* Calls fn once with the escalation of decision `decision_id`. With
+ * wait_ms > 0 and the escalation open, first waits up to wait_ms for it to be
+ * resolved (or for charter_ledger_interrupt_waits). Errors: CHARTER_E_INVALID
+ * (not a decision id), CHARTER_E_REF (no such decision, or it was not
+ * escalated). */
+CHARTER_API charter_status charter_ledger_escalation(charter_ledger *l,
+                                                     const char *decision_id,
+                                                     uint32_t wait_ms,
+                                                     charter_escalation_fn fn,
+                                                     void *user,
+                                                     charter_error *err);
+
+/* Wakes every waiting charter_ledger_escalation and makes later waits
+ * return at once (for a server that is shutting down). */
+CHARTER_API void charter_ledger_interrupt_waits(charter_ledger *l);
+
+/* Applies the deadline: every open escalation whose deadline is at or
+ * before now_ms gets its queue's on-timeout behaviour as `c` defines it:
+ * "deny" and "allow" record a resolution by "timeout" (an allow counts
+ * against the budgets like an approval); "next" records an
+ * "escalation_moved" entry to the next queue, with the deadline moved on by
+ * that queue's SLA. A queue `c` no longer has denies. *count (may be NULL)
+ * receives how many escalations were acted on. */
+CHARTER_API charter_status charter_ledger_expire(charter_ledger *l,
+                                                 const charter *c, int64_t now_ms,
+                                                 size_t *count, charter_error *err);
+
+/* The payload of decision `decision_id` as recorded (the JSON object of
+ * kind "decision" in docs/ledger.md: request, answer, counters ...).
+ * *out is malloc'd; the caller frees it. Errors: CHARTER_E_INVALID,
+ * CHARTER_E_REF (no such decision), CHARTER_E_IO. */
+CHARTER_API charter_status charter_ledger_decision(charter_ledger *l,
+                                                   const char *decision_id,
+                                                   char **out, size_t *len,
+                                                   charter_error *err);
+
+/* Records the charter's version (its canonical content, an entry of kind
+ * "charter") unless the ledger holds it already, e.g. when a server loads a
+ * new charter. *recorded (may be NULL) says whether an entry was written. */
+CHARTER_API charter_status charter_ledger_record_charter(charter_ledger *l,
+                                                         const charter *c,
+                                                         bool *recorded,
+                                                         charter_error *err);
+
 /* An outcome report: tied to a decision, or to a workflow and a window. */
 typedef struct charter_outcome {
     const char *decision_id; /* "d-<seq>", or NULL when `workflow` is set */

@@ -34,17 +34,6 @@
 #include "ledger/state.h"
 #include "ledger/writer.h"
 
-#define BUDGET_LOCKS 64
-
-struct charter_ledger {
-    ledger_store *store;
-    ledger_writer *writer;
-    pthread_mutex_t mu; /* guards state; held only for table operations */
-    ledger_state state;
-    /* Striped by agent and by run id; taken before mu, lower index first. */
-    pthread_mutex_t budget[BUDGET_LOCKS];
-};
-
 static unsigned budget_slot(const char *s)
 {
     uint32_t h = 2166136261u;
@@ -55,7 +44,7 @@ static unsigned budget_slot(const char *s)
 
 /* Locks the budgets a decision of `agent` in `run_id` reads; fills slot[2]
  * for budget_unlock. */
-static void budget_lock(charter_ledger *l, const char *agent, const char *run_id,
+void ledger_budget_lock(charter_ledger *l, const char *agent, const char *run_id,
                         unsigned slot[2])
 {
     unsigned a = budget_slot(agent), r = run_id && *run_id ? budget_slot(run_id) : a;
@@ -66,7 +55,7 @@ static void budget_lock(charter_ledger *l, const char *agent, const char *run_id
         pthread_mutex_lock(&l->budget[slot[1]]);
 }
 
-static void budget_unlock(charter_ledger *l, const unsigned slot[2])
+void ledger_budget_unlock(charter_ledger *l, const unsigned slot[2])
 {
     if (slot[1] != slot[0])
         pthread_mutex_unlock(&l->budget[slot[1]]);
@@ -92,6 +81,12 @@ bool ledger_decision_info_get(const json_t *j, ledger_decision_info *out)
     out->effect = str_field(ans, "decision");
     out->time_ms = json_integer_value(json_object_get(j, "time_ms"));
     out->spend = json_number_value(json_object_get(j, "spend"));
+    const json_t *esc = json_object_get(ans, "escalation");
+    out->queue = str_field(esc, "queue");
+    out->deadline_ms = 0;
+    const char *dl = json_string_value(json_object_get(esc, "deadline"));
+    if (dl)
+        ch_time_parse(dl, strlen(dl), &out->deadline_ms);
     return true;
 }
 
@@ -123,9 +118,14 @@ static charter_status rebuild_decision(charter_ledger *l, const ledger_entry *e,
     int64_t day = ledger_day(di.time_ms);
     if (st == CHARTER_OK && !strcmp(di.effect, "allow"))
         st = ledger_state_count(&l->state, di.agent, di.run_id, day, 1, di.spend);
-    else if (st == CHARTER_OK && !strcmp(di.effect, "escalate"))
-        st = ledger_state_escalation_add(&l->state, e->seq, di.agent, di.run_id,
-                                         day, di.spend);
+    else if (st == CHARTER_OK && !strcmp(di.effect, "escalate")) {
+        state_escalation_info ei = {.agent = di.agent, .run_id = di.run_id,
+                                    .workflow = di.workflow, .action = di.action,
+                                    .queue = di.queue, .day = day,
+                                    .time_ms = di.time_ms,
+                                    .deadline_ms = di.deadline_ms, .spend = di.spend};
+        st = ledger_state_escalation_add(&l->state, e->seq, &ei);
+    }
     return st;
 }
 
@@ -137,8 +137,23 @@ static charter_status rebuild_resolution(charter_ledger *l, const json_t *j)
     state_escalation *esc = ledger_state_escalation(&l->state, seq);
     if (!esc || esc->status == ESC_RESOLVED)
         return CHARTER_OK; /* verify reports such oddities; budgets ignore them */
-    return ledger_state_escalation_resolve(&l->state, esc,
-                                           !strcmp(str_field(j, "resolution"), "approve"));
+    return ledger_state_escalation_resolve(
+        &l->state, esc, !strcmp(str_field(j, "resolution"), "approve"),
+        str_field(j, "who"), json_string_value(json_object_get(j, "note")),
+        json_integer_value(json_object_get(j, "time_ms")),
+        json_is_true(json_object_get(j, "timeout")));
+}
+
+static charter_status rebuild_move(charter_ledger *l, const json_t *j)
+{
+    uint64_t seq;
+    if (!ledger_decision_id_parse(str_field(j, "decision_id"), &seq))
+        return CHARTER_E_JSON;
+    state_escalation *esc = ledger_state_escalation(&l->state, seq);
+    if (!esc || esc->status != ESC_OPEN)
+        return CHARTER_OK;
+    return ledger_state_escalation_move(esc, str_field(j, "to"),
+                                        json_integer_value(json_object_get(j, "deadline_ms")));
 }
 
 static int rebuild_entry(const ledger_entry *e, void *user)
@@ -159,6 +174,8 @@ static int rebuild_entry(const ledger_entry *e, void *user)
         st = rebuild_decision(rb->l, e, j);
     else if (!strcmp(e->kind, "escalation_resolved"))
         st = rebuild_resolution(rb->l, j);
+    else if (!strcmp(e->kind, "escalation_moved"))
+        st = rebuild_move(rb->l, j);
     json_decref(j);
     if (st == CHARTER_E_JSON)
         return rebuild_fail(rb, e, CHARTER_E_IO, "the payload lacks required fields");
@@ -180,8 +197,12 @@ static int note_checkpoint(const ledger_checkpoint *cp, void *user)
 static void ledger_free(charter_ledger *l)
 {
     ledger_store_close(l->store);
+    ledger_store_close(l->reader);
     ledger_state_release(&l->state);
     pthread_mutex_destroy(&l->mu);
+    pthread_mutex_destroy(&l->reader_mu);
+    pthread_cond_destroy(&l->resolved_cv);
+    free(l->path);
     for (int i = 0; i < BUDGET_LOCKS; i++)
         pthread_mutex_destroy(&l->budget[i]);
     free(l);
@@ -199,12 +220,24 @@ charter_status ledger_open_with(const char *path, const charter_ledger_options *
     if (!path || !*path)
         return ledger_fail(err, CHARTER_E_INVALID, "a ledger path is required");
     charter_ledger *l = calloc(1, sizeof *l);
+    if (l && !(l->path = strdup(path))) {
+        free(l);
+        l = NULL;
+    }
     if (!l)
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory opening a ledger");
     pthread_mutex_init(&l->mu, NULL);
+    pthread_mutex_init(&l->reader_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->resolved_cv, &ca);
+    pthread_condattr_destroy(&ca);
     for (int i = 0; i < BUDGET_LOCKS; i++)
         pthread_mutex_init(&l->budget[i], NULL);
     ledger_state_init(&l->state);
+    l->reader_cfg = *cfg;
+    l->reader_cfg.mode = LEDGER_OPEN_READ;
     ledger_key key;
     memset(&key, 0, sizeof key);
     charter_status st = CHARTER_OK;
@@ -520,9 +553,9 @@ charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
         goto done;
     }
     unsigned slot[2];
-    budget_lock(l, agent, run_id, slot);
+    ledger_budget_lock(l, agent, run_id, slot);
     st = decide_budgeted(l, d, c, req, agent, run_id, ledger_day(when), now_ms, &dc, err);
-    budget_unlock(l, slot);
+    ledger_budget_unlock(l, slot);
     if (st != CHARTER_OK)
         goto done;
     dc.answer = charter_decision_json(d, dc.dec, &dc.answer_len);
@@ -551,8 +584,16 @@ charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
             ledger_state_count(&l->state, agent, run_id, day, -1, -dc.spend);
     } else {
         ledger_state_mark_decision(&l->state, a.seq);
-        if (dc.effect == CHARTER_ESCALATE)
-            ledger_state_escalation_add(&l->state, a.seq, agent, run_id, day, dc.spend);
+        if (dc.effect == CHARTER_ESCALATE) {
+            state_escalation_info ei = {.agent = agent, .run_id = run_id,
+                                        .workflow = str_field(req, "workflow"),
+                                        .action = str_field(req, "action"),
+                                        .queue = dc.dec->queue, .day = day,
+                                        .time_ms = dc.time_ms,
+                                        .deadline_ms = dc.dec->deadline_ms,
+                                        .spend = dc.spend};
+            ledger_state_escalation_add(&l->state, a.seq, &ei);
+        }
     }
     pthread_mutex_unlock(&l->mu);
     if (st != CHARTER_OK) {
@@ -574,7 +615,7 @@ done:
 
 /* ---- Resolutions and outcomes -------------------------------------------- */
 
-static charter_status append_json(charter_ledger *l, const char *kind, json_t *j,
+charter_status ledger_append_json(charter_ledger *l, const char *kind, json_t *j,
                                   uint64_t *seq, charter_error *err)
 {
     char *payload = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
@@ -586,69 +627,6 @@ static charter_status append_json(charter_ledger *l, const char *kind, json_t *j
     free(payload);
     if (st == CHARTER_OK && seq)
         *seq = a.seq;
-    return st;
-}
-
-charter_status charter_ledger_resolve(charter_ledger *l, const char *decision_id,
-                                      const char *who, charter_resolution r,
-                                      const char *note, int64_t time_ms,
-                                      uint64_t *seq_out, charter_error *err)
-{
-    uint64_t seq;
-    if (!l || !who || !*who)
-        return ledger_fail(err, CHARTER_E_INVALID,
-                           "a resolution needs the ledger and who resolved it");
-    if (r != CHARTER_RESOLVE_APPROVE && r != CHARTER_RESOLVE_DENY)
-        return ledger_fail(err, CHARTER_E_INVALID,
-                           "a resolution is approve or deny, found %d", (int)r);
-    if (!ledger_decision_id_parse(decision_id, &seq))
-        return ledger_fail(err, CHARTER_E_INVALID,
-                           "expected a decision id such as d-42, found '%s'",
-                           decision_id ? decision_id : "(null)");
-    pthread_mutex_lock(&l->mu);
-    state_escalation *esc = ledger_state_escalation(&l->state, seq);
-    charter_status st = CHARTER_OK;
-    if (!ledger_state_is_decision(&l->state, seq))
-        st = ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger",
-                         decision_id);
-    else if (!esc)
-        st = ledger_fail(err, CHARTER_E_REF,
-                         "decision %s was not escalated; only escalations are resolved",
-                         decision_id);
-    else if (esc->status != ESC_OPEN)
-        st = ledger_fail(err, CHARTER_E_DUPLICATE, "decision %s is already %s",
-                         decision_id,
-                         esc->status == ESC_RESOLVED ? "resolved" : "being resolved");
-    else
-        esc->status = ESC_RESOLVING;
-    pthread_mutex_unlock(&l->mu);
-    if (st != CHARTER_OK)
-        return st;
-    int64_t t = time_ms ? time_ms : charter_now_ms();
-    char ts[40];
-    ch_time_format(t, ts);
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:I}", "decision_id", decision_id,
-                          "who", who, "resolution",
-                          r == CHARTER_RESOLVE_APPROVE ? "approve" : "deny", "note",
-                          note, "time", ts, "time_ms", (json_int_t)t);
-    st = append_json(l, "escalation_resolved", j, seq_out, err);
-    /* An approval adds to budgets that decisions read: take their locks. The
-     * escalation's strings stay put while it is ours (ESC_RESOLVING), even
-     * if the table grows. */
-    pthread_mutex_lock(&l->mu);
-    esc = ledger_state_escalation(&l->state, seq);
-    const char *agent = esc->agent, *run_id = esc->run_id;
-    pthread_mutex_unlock(&l->mu);
-    unsigned slot[2];
-    budget_lock(l, agent, run_id, slot);
-    pthread_mutex_lock(&l->mu);
-    esc = ledger_state_escalation(&l->state, seq); /* the table may have moved */
-    if (st == CHARTER_OK)
-        ledger_state_escalation_resolve(&l->state, esc, r == CHARTER_RESOLVE_APPROVE);
-    else
-        esc->status = ESC_OPEN;
-    pthread_mutex_unlock(&l->mu);
-    budget_unlock(l, slot);
     return st;
 }
 
@@ -711,7 +689,7 @@ charter_status charter_ledger_outcome(charter_ledger *l, const charter_outcome *
         json_object_set_new(j, "from_ms", json_integer(o->from_ms));
         json_object_set_new(j, "to_ms", json_integer(o->to_ms));
     }
-    return append_json(l, "outcome", j, seq_out, err);
+    return ledger_append_json(l, "outcome", j, seq_out, err);
 }
 
 /* ---- Time ----------------------------------------------------------------- */

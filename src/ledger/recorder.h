@@ -6,8 +6,47 @@
 #ifndef CHARTER_LEDGER_RECORDER_H
 #define CHARTER_LEDGER_RECORDER_H
 
+#include <pthread.h>
+
 #include "charter_ledger.h"
+#include "ledger/state.h"
 #include "ledger/store.h"
+#include "ledger/writer.h"
+
+#define BUDGET_LOCKS 64
+
+/* A recording ledger (recorder.c opens and closes it; escalation.c reads
+ * and resolves its escalations). */
+struct charter_ledger {
+    ledger_store *store;
+    ledger_writer *writer;
+    pthread_mutex_t mu; /* guards state; held only for table operations */
+    ledger_state state;
+    /* Striped by agent and by run id; taken before mu, lower index first. */
+    pthread_mutex_t budget[BUDGET_LOCKS];
+    /* Broadcast (with mu) whenever an escalation is resolved or moved, and
+     * when waits are interrupted. */
+    pthread_cond_t resolved_cv;
+    bool waits_interrupted;
+    /* A read-only connection for looking entries up, opened on first use. */
+    pthread_mutex_t reader_mu;
+    ledger_store *reader;
+    ledger_store_config reader_cfg;
+    char *path;
+};
+
+/* Takes the budget locks a decision of `agent` in `run_id` reads; fills
+ * slot[2] for ledger_budget_unlock. */
+void ledger_budget_lock(charter_ledger *l, const char *agent, const char *run_id,
+                        unsigned slot[2]);
+void ledger_budget_unlock(charter_ledger *l, const unsigned slot[2]);
+
+/* Serializes a JSON payload (sorted keys, compact; takes `j`) and appends
+ * it as an entry of `kind`; *seq (may be NULL) receives its seq. */
+struct json_t;
+charter_status ledger_append_json(charter_ledger *l, const char *kind,
+                                  struct json_t *j, uint64_t *seq,
+                                  charter_error *err);
 
 charter_status ledger_open_with(const char *path, const charter_ledger_options *opt,
                                 const ledger_store_config *cfg,
@@ -17,11 +56,12 @@ charter_status ledger_open_with(const char *path, const charter_ledger_options *
 typedef struct ledger_decision_info {
     const char *agent, *run_id, *workflow, *action; /* "" when absent */
     const char *effect;          /* the recorded answer's "decision" */
+    const char *queue;           /* an escalation's queue ("" : none) */
+    int64_t deadline_ms;         /* an escalation's deadline (0: none) */
     int64_t time_ms;             /* the decision time */
     double spend;
 } ledger_decision_info;
 
-struct json_t;
 /* Reads the fields above from a parsed decision payload (pointers into j).
  * Returns false when the payload lacks the request or the answer. */
 bool ledger_decision_info_get(const struct json_t *j, ledger_decision_info *out);

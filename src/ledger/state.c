@@ -41,8 +41,14 @@ void ledger_state_release(ledger_state *s)
         free(s->counters[i].key);
     free(s->counters);
     for (size_t i = 0; i < s->esc_cap; i++) {
-        free(s->escalations[i].agent);
-        free(s->escalations[i].run_id);
+        state_escalation *e = &s->escalations[i];
+        free(e->agent);
+        free(e->run_id);
+        free(e->workflow);
+        free(e->action);
+        free(e->queue);
+        free(e->who);
+        free(e->note);
     }
     free(s->escalations);
     free(s->is_decision);
@@ -201,23 +207,36 @@ static bool esc_grow(ledger_state *s)
     return true;
 }
 
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
 charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
-                                           const char *agent, const char *run_id,
-                                           int64_t day, double spend)
+                                           const state_escalation_info *info)
 {
     if (2 * (s->esc_count + 1) > s->esc_cap && !esc_grow(s))
         return CHARTER_E_NOMEM;
     state_escalation *e = esc_slot(s->escalations, s->esc_cap, seq);
     if (e->status != ESC_NONE)
         return CHARTER_OK;
-    char *a = strdup(agent ? agent : ""), *r = strdup(run_id ? run_id : "");
-    if (!a || !r) {
-        free(a);
-        free(r);
+    state_escalation n = {.seq = seq, .status = ESC_OPEN,
+                          .agent = dup_or_empty(info->agent),
+                          .run_id = dup_or_empty(info->run_id),
+                          .workflow = dup_or_empty(info->workflow),
+                          .action = dup_or_empty(info->action),
+                          .queue = dup_or_empty(info->queue),
+                          .day = info->day, .time_ms = info->time_ms,
+                          .deadline_ms = info->deadline_ms, .spend = info->spend};
+    if (!n.agent || !n.run_id || !n.workflow || !n.action || !n.queue) {
+        free(n.agent);
+        free(n.run_id);
+        free(n.workflow);
+        free(n.action);
+        free(n.queue);
         return CHARTER_E_NOMEM;
     }
-    *e = (state_escalation){.seq = seq, .status = ESC_OPEN, .agent = a,
-                            .run_id = r, .day = day, .spend = spend};
+    *e = n;
     s->esc_count++;
     return CHARTER_OK;
 }
@@ -231,14 +250,34 @@ state_escalation *ledger_state_escalation(ledger_state *s, uint64_t seq)
 }
 
 charter_status ledger_state_escalation_resolve(ledger_state *s,
-                                               state_escalation *e, bool approve)
+                                               state_escalation *e, bool approve,
+                                               const char *who, const char *note,
+                                               int64_t when, bool timed_out)
 {
     charter_status st = CHARTER_OK;
     if (approve)
         st = ledger_state_count(s, e->agent, e->run_id, e->day, 1, e->spend);
     e->status = ESC_RESOLVED;
-    free(e->agent);
-    free(e->run_id);
-    e->agent = e->run_id = NULL;
+    e->approved = approve;
+    e->timed_out = timed_out;
+    e->resolved_ms = when;
+    free(e->who);
+    free(e->note);
+    e->who = dup_or_empty(who);
+    e->note = note ? strdup(note) : NULL;
+    if (!e->who || (note && !e->note))
+        st = CHARTER_E_NOMEM;
     return st;
+}
+
+charter_status ledger_state_escalation_move(state_escalation *e, const char *queue,
+                                            int64_t deadline_ms)
+{
+    char *q = dup_or_empty(queue);
+    if (!q)
+        return CHARTER_E_NOMEM;
+    free(e->queue);
+    e->queue = q;
+    e->deadline_ms = deadline_ms;
+    return CHARTER_OK;
 }

@@ -34,10 +34,27 @@ typedef enum escalation_status {
 typedef struct state_escalation {
     uint64_t seq;
     escalation_status status;
-    char *agent, *run_id;  /* freed once resolved */
+    /* What the decision was: owned copies, kept after resolution so the
+     * server can answer "what became of d-42" without reading the file. */
+    char *agent, *run_id, *workflow, *action;
+    char *queue;           /* the queue it waits in now ("" : none) */
     int64_t day;
+    int64_t time_ms;       /* the decision time */
+    int64_t deadline_ms;   /* 0: no deadline */
     double spend;
+    /* Once resolved. */
+    bool approved;
+    bool timed_out;        /* resolved by its queue's on-timeout behaviour */
+    char *who, *note;      /* owned; note may be NULL */
+    int64_t resolved_ms;
 } state_escalation;
+
+/* An escalation as a decision opens it (strings copied). */
+typedef struct state_escalation_info {
+    const char *agent, *run_id, *workflow, *action, *queue;
+    int64_t day, time_ms, deadline_ms;
+    double spend;
+} state_escalation_info;
 
 typedef struct ledger_state {
     state_counter *counters;
@@ -69,12 +86,17 @@ bool ledger_state_is_decision(const ledger_state *s, uint64_t seq);
 
 /* Records an open escalation. */
 charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
-                                           const char *agent, const char *run_id,
-                                           int64_t day, double spend);
+                                           const state_escalation_info *info);
 /* The escalation of decision `seq`, or NULL. */
 state_escalation *ledger_state_escalation(ledger_state *s, uint64_t seq);
-/* Marks it resolved; with `approve`, counts it against its run and day. */
+/* Marks it resolved by `who` (copied) at `when`; with `approve`, counts it
+ * against its run and day. */
 charter_status ledger_state_escalation_resolve(ledger_state *s,
-                                               state_escalation *e, bool approve);
+                                               state_escalation *e, bool approve,
+                                               const char *who, const char *note,
+                                               int64_t when, bool timed_out);
+/* Moves an open escalation to another queue with a new deadline. */
+charter_status ledger_state_escalation_move(state_escalation *e, const char *queue,
+                                            int64_t deadline_ms);
 
 #endif

@@ -80,7 +80,8 @@ static void walk_problem(walk *w, uint64_t seq, const char *problem,
 static bool known_kind(const char *k)
 {
     return !strcmp(k, "decision") || !strcmp(k, "charter") ||
-           !strcmp(k, "escalation_resolved") || !strcmp(k, "outcome");
+           !strcmp(k, "escalation_resolved") || !strcmp(k, "escalation_moved") ||
+           !strcmp(k, "outcome");
 }
 
 /* A charter entry's content must hash to the version it claims. */
@@ -146,7 +147,7 @@ static int walk_entry(const ledger_entry *e, void *user)
     if (!known_kind(e->kind)) {
         walk_problem(w, e->seq, "malformed",
                      "entry %llu has kind '%.40s'; expected charter, decision, "
-                     "escalation_resolved or outcome", s, e->kind);
+                     "escalation_resolved, escalation_moved or outcome", s, e->kind);
         return 1;
     }
     unsigned char h[LEDGER_HASH_SIZE];

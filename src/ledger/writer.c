@@ -218,6 +218,10 @@ static void commit_batch(ledger_writer *w, ledger_append *batch)
             memcpy(prev, e->hash, LEDGER_HASH_SIZE);
             batch_versions[new_versions++] = v;
         }
+        if (!a->kind) { /* only the charter version, when it is new */
+            a->seq = seen ? 0 : seq;
+            continue;
+        }
         w->charter_payloads[n] = NULL;
         ledger_entry *e = &w->entries[n++];
         *e = (ledger_entry){.seq = ++seq, .time_ms = now, .kind = a->kind,

@@ -28,7 +28,9 @@ typedef struct ledger_writer ledger_writer;
 
 /* One append, owned by the caller (usually on its stack) until it returns. */
 typedef struct ledger_append {
-    const char *kind;              /* "decision", "outcome", ... */
+    const char *kind;              /* "decision", "outcome", ...; NULL:
+                                      record only `charter`'s version, when
+                                      new (seq 0 when it was not) */
     const char *payload;           /* canonical JSON, not copied */
     size_t payload_len;
     const charter *charter;        /* decisions: the charter that decided */

@@ -1,0 +1,423 @@
+/* escalation.c - escalated decisions: resolving them, looking them up,
+ * waiting for them, their deadlines (the escalation part of
+ * charter_ledger.h), and reading a recorded decision back.
+ *
+ * The escalations live in the recorder's in-memory state (state.h), rebuilt
+ * from the entries on open, so a server that restarts finds its open
+ * escalations and their deadlines again. Every change is an entry first
+ * ("escalation_resolved", "escalation_moved") and reaches the state only
+ * once that entry is durable.
+ */
+#include "base/banned.h"
+
+#include "ledger/recorder.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "charter/model.h"
+#include "engine/request.h"
+#include "ledger/chain.h"
+
+/* ---- Resolving ----------------------------------------------------------- */
+
+/* Appends the resolution of escalation `seq` and applies it. The escalation
+ * must be open; it is marked ESC_RESOLVING while the entry is written so a
+ * second resolver gets CHARTER_E_DUPLICATE rather than a second entry. */
+static charter_status resolve_seq(charter_ledger *l, uint64_t seq, const char *who,
+                                  bool approve, const char *note, int64_t t,
+                                  bool timed_out, uint64_t *seq_out,
+                                  charter_error *err)
+{
+    char id[32];
+    ledger_decision_id(seq, id);
+    pthread_mutex_lock(&l->mu);
+    state_escalation *esc = ledger_state_escalation(&l->state, seq);
+    charter_status st = CHARTER_OK;
+    if (!ledger_state_is_decision(&l->state, seq))
+        st = ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger", id);
+    else if (!esc)
+        st = ledger_fail(err, CHARTER_E_REF,
+                         "decision %s was not escalated; only escalations are resolved",
+                         id);
+    else if (esc->status != ESC_OPEN)
+        st = ledger_fail(err, CHARTER_E_DUPLICATE, "decision %s is already %s", id,
+                         esc->status == ESC_RESOLVED ? "resolved" : "being resolved");
+    else
+        esc->status = ESC_RESOLVING;
+    pthread_mutex_unlock(&l->mu);
+    if (st != CHARTER_OK)
+        return st;
+    char ts[40];
+    ch_time_format(t, ts);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:I}", "decision_id", id, "who", who,
+                          "resolution", approve ? "approve" : "deny", "note", note,
+                          "time", ts, "time_ms", (json_int_t)t);
+    if (j && timed_out)
+        json_object_set_new(j, "timeout", json_true());
+    st = ledger_append_json(l, "escalation_resolved", j, seq_out, err);
+    /* An approval adds to budgets that decisions read: take their locks. The
+     * escalation's strings stay put while it is ours (ESC_RESOLVING), even
+     * if the table grows. */
+    pthread_mutex_lock(&l->mu);
+    esc = ledger_state_escalation(&l->state, seq);
+    const char *agent = esc->agent, *run_id = esc->run_id;
+    pthread_mutex_unlock(&l->mu);
+    unsigned slot[2];
+    ledger_budget_lock(l, agent, run_id, slot);
+    pthread_mutex_lock(&l->mu);
+    esc = ledger_state_escalation(&l->state, seq); /* the table may have moved */
+    if (st == CHARTER_OK) {
+        if (ledger_state_escalation_resolve(&l->state, esc, approve, who, note, t,
+                                            timed_out) != CHARTER_OK)
+            st = ledger_fail(err, CHARTER_E_NOMEM,
+                             "the resolution of %s is recorded, but keeping it in "
+                             "memory failed", id);
+        pthread_cond_broadcast(&l->resolved_cv);
+    } else {
+        esc->status = ESC_OPEN;
+    }
+    pthread_mutex_unlock(&l->mu);
+    ledger_budget_unlock(l, slot);
+    return st;
+}
+
+charter_status charter_ledger_resolve(charter_ledger *l, const char *decision_id,
+                                      const char *who, charter_resolution r,
+                                      const char *note, int64_t time_ms,
+                                      uint64_t *seq_out, charter_error *err)
+{
+    uint64_t seq;
+    if (!l || !who || !*who)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "a resolution needs the ledger and who resolved it");
+    if (r != CHARTER_RESOLVE_APPROVE && r != CHARTER_RESOLVE_DENY)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "a resolution is approve or deny, found %d", (int)r);
+    if (!ledger_decision_id_parse(decision_id, &seq))
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "expected a decision id such as d-42, found '%s'",
+                           decision_id ? decision_id : "(null)");
+    return resolve_seq(l, seq, who, r == CHARTER_RESOLVE_APPROVE, note,
+                       time_ms ? time_ms : charter_now_ms(), false, seq_out, err);
+}
+
+/* ---- Looking up and waiting ----------------------------------------------- */
+
+static int call_with(const state_escalation *e, charter_escalation_fn fn, void *user)
+{
+    char id[32];
+    ledger_decision_id(e->seq, id);
+    bool resolved = e->status == ESC_RESOLVED;
+    charter_escalation x = {
+        .decision_id = id, .seq = e->seq, .agent = e->agent, .run_id = e->run_id,
+        .workflow = e->workflow, .action = e->action, .queue = e->queue,
+        .time_ms = e->time_ms, .deadline_ms = e->deadline_ms,
+        .status = !resolved ? CHARTER_ESC_OPEN
+                  : e->approved ? CHARTER_ESC_APPROVED : CHARTER_ESC_DENIED,
+        .resolved_by = resolved ? e->who : NULL, .note = resolved ? e->note : NULL,
+        .resolved_ms = resolved ? e->resolved_ms : 0, .timed_out = e->timed_out};
+    return fn(&x, user);
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    uint64_t x = (*(const state_escalation *const *)a)->seq;
+    uint64_t y = (*(const state_escalation *const *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Open escalations whose deadline passed count as open until expired. */
+static bool is_open(const state_escalation *e)
+{
+    return e->status == ESC_OPEN || e->status == ESC_RESOLVING;
+}
+
+charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
+                                          bool open_only, charter_escalation_fn fn,
+                                          void *user, charter_error *err)
+{
+    if (!l || !fn)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "charter_ledger_escalations: ledger and callback required");
+    pthread_mutex_lock(&l->mu);
+    ledger_state *s = &l->state;
+    const state_escalation **list = malloc((s->esc_count + 1) * sizeof *list);
+    if (!list) {
+        pthread_mutex_unlock(&l->mu);
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory listing escalations");
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < s->esc_cap; i++) {
+        const state_escalation *e = &s->escalations[i];
+        if (e->status == ESC_NONE || (open_only && !is_open(e)) ||
+            (queue && strcmp(queue, e->queue)))
+            continue;
+        list[n++] = e;
+    }
+    qsort(list, n, sizeof *list, by_seq);
+    for (size_t i = 0; i < n; i++)
+        if (call_with(list[i], fn, user))
+            break;
+    pthread_mutex_unlock(&l->mu);
+    free(list);
+    return CHARTER_OK;
+}
+
+static void deadline_after(struct timespec *ts, uint32_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+charter_status charter_ledger_escalation(charter_ledger *l, const char *decision_id,
+                                         uint32_t wait_ms, charter_escalation_fn fn,
+                                         void *user, charter_error *err)
+{
+    uint64_t seq;
+    if (!l || !fn)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "charter_ledger_escalation: ledger and callback required");
+    if (!ledger_decision_id_parse(decision_id, &seq))
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "expected a decision id such as d-42, found '%s'",
+                           decision_id ? decision_id : "(null)");
+    struct timespec until;
+    deadline_after(&until, wait_ms);
+    pthread_mutex_lock(&l->mu);
+    charter_status st = CHARTER_OK;
+    state_escalation *e = ledger_state_escalation(&l->state, seq);
+    while (e && wait_ms && is_open(e) && !l->waits_interrupted) {
+        if (pthread_cond_timedwait(&l->resolved_cv, &l->mu, &until) == ETIMEDOUT)
+            break;
+        e = ledger_state_escalation(&l->state, seq); /* the table may have moved */
+    }
+    if (e)
+        call_with(e, fn, user);
+    else if (!ledger_state_is_decision(&l->state, seq))
+        st = ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger",
+                         decision_id);
+    else
+        st = ledger_fail(err, CHARTER_E_REF, "decision %s was not escalated",
+                         decision_id);
+    pthread_mutex_unlock(&l->mu);
+    return st;
+}
+
+void charter_ledger_interrupt_waits(charter_ledger *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->waits_interrupted = true;
+    pthread_cond_broadcast(&l->resolved_cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- Deadlines ------------------------------------------------------------- */
+
+typedef struct due {
+    uint64_t seq;
+    char queue[256];
+} due;
+
+/* The open escalations past their deadline, copied out of the state so the
+ * entries can be appended without holding its mutex. */
+static charter_status collect_due(charter_ledger *l, int64_t now_ms, due **out,
+                                  size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&l->mu);
+    size_t cap = 0;
+    charter_status st = CHARTER_OK;
+    for (size_t i = 0; i < l->state.esc_cap; i++) {
+        const state_escalation *e = &l->state.escalations[i];
+        if (e->status != ESC_OPEN || !e->deadline_ms || e->deadline_ms > now_ms)
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            due *d = realloc(*out, cap * sizeof *d);
+            if (!d) {
+                st = CHARTER_E_NOMEM;
+                break;
+            }
+            *out = d;
+        }
+        due *d = &(*out)[(*n)++];
+        d->seq = e->seq;
+        snprintf(d->queue, sizeof d->queue, "%s", e->queue);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return st;
+}
+
+/* Moves escalation `seq` from `from` to `to`, its deadline moved on by the
+ * next queue's SLA (from when the old one passed, so the record does not
+ * depend on when the server happened to look). */
+static charter_status move_seq(charter_ledger *l, uint64_t seq, const ch_queue *from,
+                               const ch_queue *to, int64_t now_ms, charter_error *err)
+{
+    pthread_mutex_lock(&l->mu);
+    state_escalation *e = ledger_state_escalation(&l->state, seq);
+    bool open = e && e->status == ESC_OPEN;
+    int64_t old_deadline = open ? e->deadline_ms : 0;
+    if (open)
+        e->status = ESC_RESOLVING;
+    pthread_mutex_unlock(&l->mu);
+    if (!open)
+        return CHARTER_OK; /* resolved meanwhile */
+    int64_t deadline = to->sla_ms ? old_deadline + to->sla_ms : 0;
+    char id[32], ts[40], ds[40];
+    ledger_decision_id(seq, id);
+    ch_time_format(now_ms, ts);
+    ch_time_format(deadline, ds);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s?,s:I,s:s,s:I}", "decision_id", id, "from",
+                          from->id, "to", to->id, "deadline", deadline ? ds : NULL,
+                          "deadline_ms", (json_int_t)deadline, "time", ts, "time_ms",
+                          (json_int_t)now_ms);
+    charter_status st = ledger_append_json(l, "escalation_moved", j, NULL, err);
+    pthread_mutex_lock(&l->mu);
+    e = ledger_state_escalation(&l->state, seq);
+    e->status = ESC_OPEN;
+    if (st == CHARTER_OK) {
+        if (ledger_state_escalation_move(e, to->id, deadline) != CHARTER_OK)
+            st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory moving %s", id);
+        pthread_cond_broadcast(&l->resolved_cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return st;
+}
+
+charter_status charter_ledger_expire(charter_ledger *l, const charter *c,
+                                     int64_t now_ms, size_t *count,
+                                     charter_error *err)
+{
+    if (count)
+        *count = 0;
+    if (!l || !c)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "charter_ledger_expire: ledger and charter required");
+    due *list;
+    size_t n;
+    if (collect_due(l, now_ms, &list, &n) != CHARTER_OK)
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory collecting deadlines");
+    charter_status st = CHARTER_OK;
+    for (size_t i = 0; i < n && st == CHARTER_OK; i++) {
+        const ch_queue *q = ch_find_queue(c, list[i].queue);
+        charter_status one;
+        if (q && q->on_timeout == CH_TIMEOUT_NEXT && q->next) {
+            one = move_seq(l, list[i].seq, q, q->next, now_ms, err);
+        } else {
+            bool allow = q && q->on_timeout == CH_TIMEOUT_ALLOW;
+            char note[320];
+            snprintf(note, sizeof note,
+                     q ? "the deadline of queue %s passed; its on_timeout is %s"
+                       : "the deadline passed and queue %s is no longer in the "
+                         "charter; denied",
+                     list[i].queue, allow ? "allow" : "deny");
+            one = resolve_seq(l, list[i].seq, "timeout", allow, note, now_ms, true,
+                              NULL, err);
+            if (one == CHARTER_E_DUPLICATE)
+                one = CHARTER_OK; /* a person was faster */
+        }
+        if (one == CHARTER_OK && count)
+            (*count)++;
+        st = one;
+    }
+    free(list);
+    return st;
+}
+
+/* ---- Reading a decision back ------------------------------------------------ */
+
+typedef struct one_entry {
+    uint64_t seq;
+    bool found;
+    bool is_decision;
+    char *payload;
+    size_t len;
+} one_entry;
+
+static int take_first(const ledger_entry *e, void *user)
+{
+    one_entry *o = user;
+    if (e->seq != o->seq)
+        return 1;
+    o->found = true;
+    o->is_decision = !strcmp(e->kind, "decision");
+    if (o->is_decision && (o->payload = malloc(e->payload_len + 1))) {
+        memcpy(o->payload, e->payload, e->payload_len);
+        o->payload[e->payload_len] = '\0';
+        o->len = e->payload_len;
+    }
+    return 1;
+}
+
+charter_status charter_ledger_decision(charter_ledger *l, const char *decision_id,
+                                       char **out, size_t *len, charter_error *err)
+{
+    uint64_t seq;
+    if (!out)
+        return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decision: out is NULL");
+    *out = NULL;
+    if (!l)
+        return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decision: no ledger");
+    if (!ledger_decision_id_parse(decision_id, &seq))
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "expected a decision id such as d-42, found '%s'",
+                           decision_id ? decision_id : "(null)");
+    pthread_mutex_lock(&l->mu);
+    bool known = ledger_state_is_decision(&l->state, seq);
+    pthread_mutex_unlock(&l->mu);
+    if (!known)
+        return ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger",
+                           decision_id);
+    pthread_mutex_lock(&l->reader_mu);
+    charter_status st = CHARTER_OK;
+    if (!l->reader)
+        st = ledger_store_open(l->path, &l->reader_cfg, &l->reader, err);
+    one_entry o = {.seq = seq};
+    if (st == CHARTER_OK)
+        st = l->reader->ops->read(l->reader, seq, take_first, &o, err);
+    pthread_mutex_unlock(&l->reader_mu);
+    if (st != CHARTER_OK) {
+        free(o.payload);
+        return st;
+    }
+    if (!o.found || !o.is_decision)
+        return ledger_fail(err, CHARTER_E_IO,
+                           "decision %s is in the ledger's index but its entry could "
+                           "not be read back", decision_id);
+    if (!o.payload)
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory reading %s", decision_id);
+    *out = o.payload;
+    if (len)
+        *len = o.len;
+    return CHARTER_OK;
+}
+
+/* ---- Charter versions ---------------------------------------------------------- */
+
+charter_status charter_ledger_record_charter(charter_ledger *l, const charter *c,
+                                             bool *recorded, charter_error *err)
+{
+    if (recorded)
+        *recorded = false;
+    if (!l || !c)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "charter_ledger_record_charter: ledger and charter required");
+    ledger_append a = {.kind = NULL, .charter = c};
+    charter_status st = ledger_writer_append(l->writer, &a, err);
+    if (st == CHARTER_OK && recorded)
+        *recorded = a.seq != 0;
+    return st;
+}
