@@ -18,6 +18,7 @@ static const cli_command commands[] = {
     {"replay", cmd_replay, "list recorded decisions a new charter would change"},
     {"outcome", cmd_outcome, "record an outcome report in a ledger"},
     {"keys", cmd_keys, "create the key that signs ledger checkpoints"},
+    {"mcp", cmd_mcp, "serve MCP over stdio to an agent (tools, resources)"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
