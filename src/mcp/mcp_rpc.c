@@ -380,7 +380,7 @@ void mcp_handle(mcp_server *s, const mcp_call *call, const char *msg, size_t len
         return;
     }
     json_error_t jerr;
-    json_t *root = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(msg, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root) {
         char m[300];
         snprintf(m, sizeof m, "Parse error: %s at line %d, column %d", jerr.text,
