@@ -20,7 +20,8 @@
  *
  * Thread safety: an mcp_server is immutable once created; mcp_handle and
  * mcp_http_handle may be called from any number of threads at once (each
- * call uses its own charter_decider and its own reference to the charter).
+ * call takes its own reference to the charter, and decides with the calling
+ * thread's decider from mcp_config.decider or one made for the call).
  * An mcp_conn belongs to one connection and so to one thread at a time.
  */
 #ifndef CHARTER_MCP_H
@@ -42,6 +43,11 @@ typedef struct mcp_config {
     mcp_charter_fn charter; /* required */
     void *charter_user;
     charter_ledger *ledger; /* required; not owned, must outlive the server */
+    /* Optional: the calling thread's decider, owned by the caller (a server
+     * keeps one per connection thread). NULL, or a NULL return: check_action
+     * makes a decider for the call and frees it. */
+    charter_decider *(*decider)(void *user);
+    void *decider_user;
     /* The longest await_approval waits, whatever the agent asks (0: 30000;
      * at most MCP_MAX_WAIT_MS). */
     uint32_t max_wait_ms;

@@ -419,12 +419,13 @@ static json_t *check_action(const mcp_ctx *x, json_t *args, mcp_err *e)
     memset(&err, 0, sizeof err);
     if (!c)
         goto done;
-    if (charter_decider_new(&d) != CHARTER_OK) {
+    charter_decider *use = x->s->cfg.decider ? x->s->cfg.decider(x->s->cfg.decider_user) : NULL;
+    if (!use && charter_decider_new(&d) != CHARTER_OK) {
         mcp_fail(e, MCP_INTERNAL_ERROR, "out of memory");
         goto done;
     }
-    charter_status st = charter_ledger_decide(x->s->cfg.ledger, d, c, text, strlen(text),
-                                              charter_now_ms(), &answer, &n, &err);
+    charter_status st = charter_ledger_decide(x->s->cfg.ledger, use ? use : d, c, text,
+                                              strlen(text), charter_now_ms(), &answer, &n, &err);
     if (answer) /* decided, or the fail-closed deny of an unwritable ledger */
         result = answer_result(answer, n, e);
     else if (st == CHARTER_E_NOMEM)
