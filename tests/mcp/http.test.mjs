@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { StreamableHTTPClientTransport as LegacyHttp } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StreamableHTTPClientTransport as ModernHttp } from '@modelcontextprotocol/client';
 
-import { checkLedger, converse, legacyClient, modernClient } from './peers.mjs';
+import { checkLedger, converse, ledgerEntries, legacyClient, modernClient } from './peers.mjs';
 import { startServe } from './serve.mjs';
 
 let srv;
@@ -103,8 +103,34 @@ test('the transport refuses what it must, and bad input gets JSON-RPC errors', a
   assert.equal(r.status, 202);
 });
 
+test('a decision over MCP is recorded exactly like one over POST /v1/decide', async () => {
+  const ask = { workflow: 'refunds', action: 'issue_refund', input: { amount: 120 },
+    subject: { customer_id: 'c-1' }, rationale: 'late parcel', run_id: 'run-same' };
+  const viaHttp = await fetch(`${srv.base}/v1/decide`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', ...auth() },
+    body: JSON.stringify({ agent: 'support-bot', ...ask }),
+  });
+  assert.equal(viaHttp.status, 200);
+  const httpAnswer = await viaHttp.json();
+  const r = await post(modernBody('tools/call', { name: 'check_action', arguments: ask }),
+    { 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'check_action' });
+  const mcpAnswer = r.json.result.structuredContent;
+  assert.equal(mcpAnswer.decision, httpAnswer.decision);
+  made.push([httpAnswer.decision_id, httpAnswer.decision], [mcpAnswer.decision_id, mcpAnswer.decision]);
+  const byId = (id) => ledgerEntries(srv.ledger).find((e) => `d-${e.seq}` === id).payload;
+  const a = byId(httpAnswer.decision_id), b = byId(mcpAnswer.decision_id);
+  assert.deepEqual(b.request, a.request, 'the same request is recorded');
+  const { time: _t1, ...answerA } = a.answer;
+  const { time: _t2, ...answerB } = b.answer;
+  assert.deepEqual(answerB, answerA, 'the same answer is recorded');
+  assert.equal(b.charter_version, a.charter_version);
+  assert.equal(a.answer.decision, 'allow');
+  assert.equal(b.counters.run.actions, a.counters.run.actions + 1,
+    'the same stop-rule counters: the MCP decision counts the HTTP one of its run');
+});
+
 test('every decision made over MCP is in the ledger, and it verifies', async () => {
-  assert.equal(made.length, 8);
+  assert.equal(made.length, 10);
   assert.equal(await srv.stop(), 0);
   checkLedger(srv.ledger, made, 2);
   srv.cleanup();
