@@ -340,7 +340,9 @@ static bool settle_version(const mcp_call *call, request *rq, mcp_reply *out)
         }
         if (is_legacy(rq->version))
             return true;
-    } else if (call->http && call->http->protocol_version) {
+    } else if (call->http && call->http->protocol_version &&
+               !in_list(call->http->protocol_version, modern_versions,
+                        COUNT(modern_versions))) {
         rq->version = call->http->protocol_version;
         if (is_legacy(rq->version))
             return true;
@@ -348,6 +350,7 @@ static bool settle_version(const mcp_call *call, request *rq, mcp_reply *out)
         rq->version = call->conn->legacy_version;
         return true;
     } else {
+        /* Also a 2026-07-28 header on a body without its _meta. */
         reply_error(out, rq->id, MCP_INVALID_PARAMS,
                     "the request names no protocol version: put it in params._meta "
                     "\"io.modelcontextprotocol/protocolVersion\" (revision 2026-07-28, "

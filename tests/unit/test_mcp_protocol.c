@@ -691,6 +691,11 @@ static void test_http_statuses_and_headers(void)
     CHECK_INT(rs.status, 200);
     CHECK_HAS(rs.body, "await_approval");
     free(rs.body);
+    legacy.protocol_version = "2026-07-28"; /* the header, but no _meta in the body */
+    mcp_http_handle(f.s, &legacy, &rs);
+    CHECK_INT(rs.status, 400);
+    CHECK_HAS(rs.body, "-32602");
+    free(rs.body);
     legacy.protocol_version = "2099-01-01";
     mcp_http_handle(f.s, &legacy, &rs);
     CHECK_INT(rs.status, 400);
