@@ -50,18 +50,10 @@ static int parse_args(int argc, char **argv, mcp_args *a)
                                         "--max-wait"};
     const char **slots[] = {&a->charter, &a->ledger, &a->agent, &a->key, &a->max_wait};
     for (int i = 1; i < argc; i++) {
-        int matched = 0;
-        for (size_t k = 0; k < sizeof names / sizeof names[0] && !matched; k++) {
-            const char *v;
-            int m = cli_option(argc, argv, &i, names[k], &v);
-            if (m < 0)
-                return CLI_INVALID;
-            if (m) {
-                *slots[k] = v;
-                matched = 1;
-            }
-        }
-        if (!matched)
+        int m = cli_option_table(argc, argv, &i, names, slots, sizeof names / sizeof names[0]);
+        if (m < 0)
+            return CLI_INVALID;
+        if (!m)
             return cli_unknown_option("mcp", argv[i]);
     }
     if (!a->charter || !a->ledger || !a->agent) {
