@@ -21,7 +21,11 @@ enum {
     MCP_INTERNAL_ERROR = -32603,
     MCP_RESOURCE_NOT_FOUND_LEGACY = -32002, /* 2025-11-25 and before */
     MCP_HEADER_MISMATCH = -32020,
-    MCP_UNSUPPORTED_VERSION = -32022
+    MCP_UNSUPPORTED_VERSION = -32022,
+    /* Not a JSON-RPC code: a tool execution error, answered as a tool
+     * result with isError true so the model can read it and correct
+     * itself (an unknown decision id, another agent's decision). */
+    MCP_TOOL_ERROR = 1
 };
 
 struct mcp_server {

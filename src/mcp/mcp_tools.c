@@ -3,8 +3,13 @@
  * when to call each tool and what its answer means.
  *
  * Arguments are checked here against the same rules as the input schemas
- * (required, types, no unknown keys); a call that breaks them gets -32602
- * and touches nothing. Every call acts as the caller's agent only.
+ * (required, types, ranges, no unknown keys) and against the caller's
+ * identity: a call that breaks them is a protocol error (-32602, as the
+ * schema's InvalidParamsError says of invalid tool arguments) and touches
+ * nothing. What only the ledger can tell (no such decision, not escalated,
+ * another agent's decision, an unknown workflow) is a tool execution error
+ * (isError), which the model reads and can correct, as the tools page of
+ * the specification asks; it touches nothing either.
  */
 #include "base/banned.h"
 
@@ -500,7 +505,7 @@ static bool esc_read(const mcp_ctx *x, const char *id, uint32_t wait_ms, esc_cop
     }
     st = charter_ledger_escalation(x->s->cfg.ledger, id, wait_ms, esc_take, out, &err);
     if (st == CHARTER_E_REF || st == CHARTER_E_INVALID || (st == CHARTER_OK && !out->found)) {
-        mcp_fail(e, MCP_INVALID_PARAMS,
+        mcp_fail(e, MCP_TOOL_ERROR,
                  "await_approval: %s is not an escalated decision (only a check_action "
                  "answer with decision 'escalate' can be awaited)",
                  id);
@@ -575,7 +580,7 @@ static json_t *await_approval(const mcp_ctx *x, json_t *args, mcp_err *e)
     if (!esc_read(x, id, 0, &c, e))
         goto done;
     if (!c.agent || strcmp(c.agent, x->agent)) {
-        mcp_fail(e, MCP_INVALID_PARAMS,
+        mcp_fail(e, MCP_TOOL_ERROR,
                  "await_approval: %s is not one of your decisions (you are agent '%.100s')",
                  id, x->agent);
         goto done;
@@ -607,7 +612,7 @@ static bool decision_is_callers(const mcp_ctx *x, const char *tool, const char *
     memset(&err, 0, sizeof err);
     charter_status st = charter_ledger_decision(x->s->cfg.ledger, id, &payload, &n, &err);
     if (st == CHARTER_E_REF || st == CHARTER_E_INVALID) {
-        mcp_fail(e, MCP_INVALID_PARAMS, "%s: no decision %s in the ledger", tool, id);
+        mcp_fail(e, MCP_TOOL_ERROR, "%s: no decision %s in the ledger", tool, id);
         return false;
     }
     if (st != CHARTER_OK) {
@@ -620,7 +625,7 @@ static bool decision_is_callers(const mcp_ctx *x, const char *tool, const char *
     bool mine = who && !strcmp(who, x->agent);
     json_decref(p);
     if (!mine)
-        mcp_fail(e, MCP_INVALID_PARAMS,
+        mcp_fail(e, MCP_TOOL_ERROR,
                  "%s: %s is not one of your decisions (you are agent '%.100s')", tool, id,
                  x->agent);
     return mine;
@@ -648,7 +653,7 @@ static json_t *report_outcome(const mcp_ctx *x, json_t *args, mcp_err *e)
     memset(&err, 0, sizeof err);
     charter_status st = charter_ledger_outcome(x->s->cfg.ledger, &o, &seq, &err);
     if (st == CHARTER_E_INVALID || st == CHARTER_E_REF)
-        return mcp_fail(e, MCP_INVALID_PARAMS, "report_outcome: %.600s", err.message);
+        return mcp_fail(e, MCP_TOOL_ERROR, "report_outcome: %.600s", err.message);
     if (st != CHARTER_OK)
         return mcp_fail(e, MCP_INTERNAL_ERROR, "report_outcome: the ledger cannot be "
                         "written: %.600s", err.message);
@@ -680,7 +685,7 @@ static json_t *get_brief(const mcp_ctx *x, json_t *args, mcp_err *e)
                       wf ? json_string(wf) : json_null(), "charter_version",
                       charter_version(c), "brief", brief);
     else
-        mcp_fail(e, st == CHARTER_E_NOMEM ? MCP_INTERNAL_ERROR : MCP_INVALID_PARAMS,
+        mcp_fail(e, st == CHARTER_E_NOMEM ? MCP_INTERNAL_ERROR : MCP_TOOL_ERROR,
                  "get_brief: %.600s", err.message);
     json_t *out = r ? tool_result(r, brief) : NULL;
     free(brief);
@@ -716,5 +721,11 @@ json_t *mcp_tools_call(const mcp_ctx *x, json_t *params, mcp_err *e)
                      "report_outcome and get_brief",
                      name);
     json_decref(empty);
+    if (!r && e->code == MCP_TOOL_ERROR) {
+        r = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", e->message,
+                      "isError", 1);
+        if (!r)
+            mcp_fail(e, MCP_INTERNAL_ERROR, "out of memory");
+    }
     return r;
 }

@@ -119,17 +119,28 @@ export async function converse(client, runId) {
   assert.equal(bounds[0].id, 'refund-cap');
   assert.equal(bounds[0].source, 'Card scheme contract 4.2');
 
-  // Bad calls get JSON-RPC errors (-32602) and write nothing.
+  // Arguments that break the input schema, or name another agent, get a
+  // JSON-RPC error (-32602) and write nothing.
   for (const [name, args] of [
     ['check_action', { workflow: 'refunds' }],
     ['check_action', { workflow: 'refunds', action: 'issue_refund', agent: 'someone-else' }],
     ['check_action', { workflow: 'refunds', action: 'issue_refund', surprise: 1 }],
-    ['await_approval', { decision_id: small.decision_id }], // not escalated
-    ['report_outcome', { decision_id: 'd-99999', metric: 'csat', value: 1 }],
+    ['check_action', { workflow: 'refunds', action: 'issue_refund', confidence: 7 }],
+    ['await_approval', { decision_id: 'forty-two' }],
     ['no_such_tool', {}],
   ]) {
     await assert.rejects(client.callTool({ name, arguments: args }),
       (e) => e.code === -32602, `${name} ${JSON.stringify(args)} is refused with -32602`);
+  }
+  // What only the ledger knows is a tool execution error the model can read.
+  for (const [name, args, why] of [
+    ['await_approval', { decision_id: small.decision_id }, /not an escalated decision/],
+    ['report_outcome', { decision_id: 'd-99999', metric: 'csat', value: 1 }, /no decision d-99999/],
+    ['get_brief', { workflow: 'payroll' }, /payroll/],
+  ]) {
+    const r = await client.callTool({ name, arguments: args });
+    assert.equal(r.isError, true, `${name} ${JSON.stringify(args)} is a tool error`);
+    assert.match(r.content[0].text, why);
   }
   await assert.rejects(client.readResource({ uri: 'charter://nothing' }),
     (e) => e.code === -32602 || e.code === -32002);

@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -238,10 +239,7 @@ static void test_bad_params_are_minus_32602(void)
         {"check_action", "[]"},
         {"await_approval", "{\"decision_id\":\"42\"}"},
         {"await_approval", "{\"decision_id\":\"d-1\",\"wait_seconds\":3600}"},
-        {"await_approval", "{\"decision_id\":\"d-999\"}"},
         {"report_outcome", "{\"decision_id\":\"d-1\",\"metric\":\"csat\"}"}, /* no value */
-        {"report_outcome", "{\"decision_id\":\"d-999\",\"metric\":\"csat\",\"value\":1}"},
-        {"get_brief", "{\"workflow\":\"nope\"}"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *r = call_tool(&f, "support-bot", cases[i][0], cases[i][1]);
@@ -258,6 +256,35 @@ static void test_bad_params_are_minus_32602(void)
     json_decref(r);
     CHECK_INT(ledger_entries(&f), 0); /* nothing of that was recorded */
     teardown(&f);
+}
+
+/* What only the ledger or the charter can tell is a tool execution error:
+ * a result with isError and the reason as text, for the model to read. */
+static void test_unknown_decisions_are_tool_errors(void)
+{
+    fixture f;
+    setup(&f);
+    const char *cases[][2] = {
+        {"await_approval", "{\"decision_id\":\"d-999\"}"},
+        {"report_outcome", "{\"decision_id\":\"d-999\",\"metric\":\"csat\",\"value\":1}"},
+        {"get_brief", "{\"workflow\":\"nope\"}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *r = call_tool(&f, "support-bot", cases[i][0], cases[i][1]);
+        CHECK(json_is_true(json_object_get(result(r), "isError")));
+        CHECK(json_object_get(result(r), "structuredContent") == NULL);
+        json_t *text = json_object_get(json_array_get(json_object_get(result(r), "content"), 0),
+                                       "text");
+        CHECK_HAS(json_string_value(text), cases[i][0]);
+        json_decref(r);
+    }
+    CHECK_INT(ledger_entries(&f), 0);
+    teardown(&f);
+}
+
+static bool is_tool_error(json_t *reply)
+{
+    return json_is_true(json_object_get(result(reply), "isError"));
 }
 
 /* ---- Protocol revisions ------------------------------------------------- */
@@ -500,7 +527,7 @@ static void test_await_approval_follows_the_escalation(void)
     json_decref(r);
     /* Another agent may not wait on it. */
     r = call_tool(&f, "other-bot", "await_approval", args);
-    CHECK_INT(error_code(r), -32602);
+    CHECK(is_tool_error(r));
     json_decref(r);
     CHECK_INT(charter_ledger_resolve(f.l, id, "lea@tiny.example", CHARTER_RESOLVE_APPROVE,
                                      "ok, loyal customer", 0, NULL, NULL),
@@ -524,7 +551,7 @@ static void test_report_outcome_only_on_own_decisions(void)
     int before = ledger_entries(&f);
     r = call_tool(&f, "other-bot", "report_outcome",
                   "{\"decision_id\":\"d-2\",\"metric\":\"complaint\",\"value\":1}");
-    CHECK_INT(error_code(r), -32602);
+    CHECK(is_tool_error(r));
     json_decref(r);
     CHECK_INT(ledger_entries(&f), before);
     r = call_tool(&f, "support-bot", "report_outcome",
@@ -711,6 +738,7 @@ int main(void)
     RUN(test_invalid_requests_are_minus_32600);
     RUN(test_unknown_method_is_minus_32601);
     RUN(test_bad_params_are_minus_32602);
+    RUN(test_unknown_decisions_are_tool_errors);
     RUN(test_unsupported_version_lists_supported);
     RUN(test_modern_request_needs_client_capabilities);
     RUN(test_request_without_version_or_handshake_is_refused);
