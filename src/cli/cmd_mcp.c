@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "charter_ledger.h"
+#include "base/limits.h"
 #include "mcp/mcp.h"
 
 #include <errno.h>
@@ -69,6 +70,35 @@ static charter *the_charter(void *user)
     return charter_retain(user);
 }
 
+/* Reads one line without its newline into *buf. Keeps at most `keep`
+ * bytes of it (a longer line is read to its end, and its first `keep`
+ * bytes are enough for mcp_handle to refuse it as too large), so no input
+ * makes the buffer grow past `keep`. Returns the bytes kept, or -1 at end of
+ * input or on a read error or out of memory. */
+static ssize_t read_line(FILE *in, char **buf, size_t *cap, size_t keep)
+{
+    size_t n = 0;
+    int c;
+    while ((c = getc(in)) != EOF && c != '\n') {
+        if (n == keep)
+            continue;
+        if (n + 1 >= *cap) {
+            size_t want = *cap ? *cap * 2 : 4096;
+            if (want > keep + 1)
+                want = keep + 1;
+            char *bigger = realloc(*buf, want);
+            if (!bigger)
+                return -1;
+            *buf = bigger;
+            *cap = want;
+        }
+        (*buf)[n++] = (char)c;
+    }
+    if (c == EOF && (n == 0 || ferror(in)))
+        return -1;
+    return (ssize_t)n;
+}
+
 /* Reads messages until end of input; returns the exit code. */
 static int serve(mcp_server *s, const char *agent)
 {
@@ -79,8 +109,8 @@ static int serve(mcp_server *s, const char *agent)
     size_t cap = 0;
     ssize_t n;
     int rc = CLI_OK;
-    while ((n = getline(&line, &cap, stdin)) >= 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    while ((n = read_line(stdin, &line, &cap, MCP_MAX_MESSAGE_BYTES + 1)) >= 0) {
+        while (n > 0 && line[n - 1] == '\r')
             n--;
         if (n == 0)
             continue;

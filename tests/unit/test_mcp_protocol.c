@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -68,7 +69,7 @@ static charter *get_charter(void *user)
     return charter_retain(user);
 }
 
-static void setup(fixture *f)
+static void setup_with(fixture *f, const charter_ledger_options *opt)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/test_mcp_XXXXXX");
@@ -77,10 +78,15 @@ static void setup(fixture *f)
     charter_error err;
     CHECK_INT(charter_load_string("shop.yaml", charter_yaml, sizeof charter_yaml - 1, &f->c,
                                   &err), CHARTER_OK);
-    CHECK_INT(charter_ledger_open(f->path, NULL, &f->l, &err), CHARTER_OK);
+    CHECK_INT(charter_ledger_open(f->path, opt, &f->l, &err), CHARTER_OK);
     mcp_config cfg = {.charter = get_charter, .charter_user = f->c, .ledger = f->l,
                       .max_wait_ms = 2000};
     CHECK_INT(mcp_server_new(&cfg, &f->s, &err), CHARTER_OK);
+}
+
+static void setup(fixture *f)
+{
+    setup_with(f, NULL);
 }
 
 static void teardown(fixture *f)
@@ -481,6 +487,29 @@ static void test_check_action_is_recorded_like_a_decision(void)
     teardown(&f);
 }
 
+/* A ledger that cannot be written fails closed: the answer is a deny the
+ * agent must not act on, and the guidance says so. */
+static void test_unwritable_ledger_fails_closed(void)
+{
+    fixture f;
+    charter_ledger_options opt = {.busy_timeout_ms = 50};
+    setup_with(&f, &opt);
+    sqlite3 *db;
+    CHECK_INT(sqlite3_open(f.path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    json_t *r = call_tool(&f, "support-bot", "check_action",
+                          "{\"workflow\":\"refunds\",\"action\":\"issue_refund\","
+                          "\"input\":{\"amount\":40}}");
+    CHECK_STR(structured_str(r, "decision"), "deny");
+    CHECK_STR(structured_str(r, "reason"), "ledger_unavailable");
+    CHECK_HAS(structured_str(r, "guidance"), "could not record");
+    json_decref(r);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK_INT(ledger_entries(&f), 0);
+    teardown(&f);
+}
+
 static void test_another_agent_is_refused_and_nothing_is_written(void)
 {
     fixture f;
@@ -746,6 +775,7 @@ int main(void)
     RUN(test_discover_and_modern_results);
     RUN(test_notifications_and_client_responses_get_no_reply);
     RUN(test_check_action_is_recorded_like_a_decision);
+    RUN(test_unwritable_ledger_fails_closed);
     RUN(test_another_agent_is_refused_and_nothing_is_written);
     RUN(test_await_approval_follows_the_escalation);
     RUN(test_report_outcome_only_on_own_decisions);
