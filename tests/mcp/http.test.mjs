@@ -131,7 +131,7 @@ test('a decision over MCP is recorded exactly like one over POST /v1/decide', as
 
 test('every decision made over MCP is in the ledger, and it verifies', async () => {
   assert.equal(made.length, 10);
-  assert.equal(await srv.stop(), 0);
+  assert.equal(await srv.stop(), 0, `charter serve stopped cleanly:\n${srv.log()}`);
   checkLedger(srv.ledger, made, 2);
   srv.cleanup();
   srv = null;

@@ -41,6 +41,7 @@ export async function startServe(extraArgs = []) {
   proc.removeAllListeners('exit');
   return {
     base, url: `${base}/mcp`, token, ledger,
+    log: () => log.slice(-4000), // what charter serve printed, for a failure message
     async stop() {
       const exited = new Promise((resolve) => proc.on('exit', resolve));
       proc.kill('SIGTERM');
