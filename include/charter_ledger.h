@@ -220,6 +220,17 @@ CHARTER_API void charter_ledger_counters(charter_ledger *l, const char *agent,
                                          const char *run_id, int64_t time_ms,
                                          charter_counters *out);
 
+/* How group commit has been batching (for metrics). Batch sizes count the
+ * callers' entries of a committed batch; bucket i holds batches of at most
+ * 2^i entries (the last bucket: any larger), not cumulative. */
+#define CHARTER_BATCH_BUCKETS 10
+typedef struct charter_ledger_stats {
+    uint64_t batches, entries, failed_batches;
+    uint64_t batch_size_le[CHARTER_BATCH_BUCKETS];
+} charter_ledger_stats;
+CHARTER_API void charter_ledger_stats_get(charter_ledger *l,
+                                          charter_ledger_stats *out);
+
 /* ---- Reading ------------------------------------------------------------ */
 
 #define CHARTER_HASH_SIZE 32

@@ -309,6 +309,11 @@ void charter_ledger_counters(charter_ledger *l, const char *agent, const char *r
     pthread_mutex_unlock(&l->mu);
 }
 
+void charter_ledger_stats_get(charter_ledger *l, charter_ledger_stats *out)
+{
+    ledger_writer_stats(l->writer, out);
+}
+
 /* ---- Deciding ------------------------------------------------------------ */
 
 static int64_t mono_us(void)

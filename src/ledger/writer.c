@@ -45,11 +45,41 @@ struct ledger_writer {
     char **versions;
     size_t version_count, version_cap;
 
+    /* Guarded by mu: what the batches looked like (for metrics). */
+    charter_ledger_stats stats;
+
     /* Reused across batches. */
     ledger_entry *entries;
     char **charter_payloads;
     size_t entry_cap;
 };
+
+static void count_batch(charter_ledger_stats *st, const ledger_append *batch)
+{
+    uint64_t n = 0;
+    bool ok = true;
+    for (const ledger_append *a = batch; a; a = a->next) {
+        n++;
+        ok = a->status == CHARTER_OK;
+    }
+    if (!ok) {
+        st->failed_batches++;
+        return;
+    }
+    st->batches++;
+    st->entries += n;
+    size_t b = 0;
+    while (b + 1 < CHARTER_BATCH_BUCKETS && n > (1ull << b))
+        b++;
+    st->batch_size_le[b]++;
+}
+
+void ledger_writer_stats(ledger_writer *w, charter_ledger_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->mu);
+}
 
 static int64_t mono_ms(void)
 {
@@ -321,6 +351,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         commit_batch(w, batch);
         pthread_mutex_lock(&w->mu);
+        count_batch(&w->stats, batch);
         for (ledger_append *a = batch, *next; a; a = next) {
             next = a->next;
             a->next = NULL;
