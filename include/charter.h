@@ -145,6 +145,10 @@ CHARTER_API charter_status charter_request_parse(const char *json, size_t n,
                                                  charter_request **out,
                                                  charter_error *err);
 CHARTER_API void charter_request_free(charter_request *r);
+/* The request's "agent" ("" when it names none; lives with the request)
+ * and whether it carries its own "time". */
+CHARTER_API const char *charter_request_agent(const charter_request *r);
+CHARTER_API bool charter_request_has_time(const charter_request *r);
 
 /* ---- Deciding ----------------------------------------------------------- */
 

@@ -81,6 +81,21 @@ CHARTER_API charter_status charter_ledger_decide(charter_ledger *l,
                                                  size_t *answer_len,
                                                  charter_error *err);
 
+/* As charter_ledger_decide, for a request the caller has parsed already
+ * (charter_request_parse of exactly `request_json`, which is what gets
+ * recorded): a server that must look at the request first parses it once.
+ * The ledger replaces the request's counters (it changes `r`); `r` stays
+ * the caller's. */
+CHARTER_API charter_status charter_ledger_decide_request(charter_ledger *l,
+                                                         charter_decider *d,
+                                                         const charter *c,
+                                                         charter_request *r,
+                                                         const char *request_json,
+                                                         size_t n, int64_t now_ms,
+                                                         char **answer,
+                                                         size_t *answer_len,
+                                                         charter_error *err);
+
 /* The fail-closed answer for when no ledger can be opened at all: a deny
  * with reason "ledger_unavailable" whose explanation ends with `why`.
  * malloc'd; the caller frees it. `c` may be NULL. */

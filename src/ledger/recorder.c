@@ -323,13 +323,6 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static json_t *counters_json(const charter_counters *c)
-{
-    return json_pack("{s:{s:I,s:f},s:{s:I,s:f}}", "run", "actions",
-                     (json_int_t)c->run_actions, "spend", c->run_spend, "day",
-                     "actions", (json_int_t)c->day_actions, "spend", c->day_spend);
-}
-
 /* The fail-closed answer: a deny that says the ledger is unavailable. */
 char *charter_ledger_unavailable_answer(const charter *c, int64_t time_ms,
                                         const char *why, size_t *len)
@@ -382,23 +375,20 @@ typedef struct decided {
 
 /* Under the budget locks: counters in, decide, counters reserved. */
 static charter_status decide_budgeted(charter_ledger *l, charter_decider *d,
-                                      const charter *c, json_t *req, const char *agent,
-                                      const char *run_id, int64_t day, int64_t now_ms,
-                                      decided *out, charter_error *err)
+                                      const charter *c, charter_request *r,
+                                      const char *agent, const char *run_id,
+                                      int64_t day, int64_t now_ms, decided *out,
+                                      charter_error *err)
 {
     charter_counters *cnt = &out->counters;
     pthread_mutex_lock(&l->mu);
     ledger_state_counters(&l->state, agent, run_id, day, cnt);
     pthread_mutex_unlock(&l->mu);
-    json_t *cj = counters_json(cnt);
-    if (!cj || json_object_set_new(req, "counters", cj) != 0)
+    if (ch_request_set_counters(r, cnt->run_actions, cnt->run_spend, cnt->day_actions,
+                                cnt->day_spend) != CHARTER_OK)
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory setting the counters");
-    charter_request *r = NULL;
-    charter_status st = ch_request_from_json(req, &r, err);
     const charter_decision *dec = NULL;
-    if (st == CHARTER_OK)
-        st = charter_decide(d, c, r, now_ms, &dec, err);
-    charter_request_free(r);
+    charter_status st = charter_decide(d, c, r, now_ms, &dec, err);
     if (st != CHARTER_OK)
         return st;
     out->dec = dec;
@@ -499,34 +489,6 @@ static char *decision_payload(const char *raw, size_t raw_len, const decided *dc
     return b.p;
 }
 
-static charter_status parse_request(const char *text, size_t n, json_t **out,
-                                    charter_error *err)
-{
-    *out = NULL;
-    if (n > CHARTER_MAX_REQUEST_BYTES)
-        return ledger_fail(err, CHARTER_E_LIMIT,
-                           "the request is %zu bytes; the limit is %u bytes", n,
-                           CHARTER_MAX_REQUEST_BYTES);
-    json_error_t jerr;
-    json_t *j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
-    if (!j) {
-        charter_status st = ledger_fail(err, CHARTER_E_JSON,
-                                        "malformed JSON in the request: %s", jerr.text);
-        if (err && jerr.line > 0) {
-            err->line = (unsigned)jerr.line;
-            err->column = jerr.column > 0 ? (unsigned)jerr.column : 0;
-        }
-        return st;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return ledger_fail(err, CHARTER_E_REQUEST,
-                           "the request must be a JSON object, found another JSON value");
-    }
-    *out = j;
-    return CHARTER_OK;
-}
-
 charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
                                      const charter *c, const char *request_json,
                                      size_t n, int64_t now_ms, char **answer,
@@ -535,44 +497,57 @@ charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
     if (!answer)
         return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decide: answer is NULL");
     *answer = NULL;
-    if (!l || !d || !c || !request_json)
+    if (!request_json)
+        return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decide: no request");
+    if (n > CHARTER_MAX_REQUEST_BYTES)
+        return ledger_fail(err, CHARTER_E_LIMIT,
+                           "the request is %zu bytes; the limit is %u bytes", n,
+                           CHARTER_MAX_REQUEST_BYTES);
+    charter_request *r = NULL;
+    charter_status st = charter_request_parse(request_json, n, &r, err);
+    if (st == CHARTER_OK)
+        st = charter_ledger_decide_request(l, d, c, r, request_json, n, now_ms, answer,
+                                           answer_len, err);
+    charter_request_free(r);
+    return st;
+}
+
+charter_status charter_ledger_decide_request(charter_ledger *l, charter_decider *d,
+                                             const charter *c, charter_request *r,
+                                             const char *request_json, size_t n,
+                                             int64_t now_ms, char **answer,
+                                             size_t *answer_len, charter_error *err)
+{
+    if (!answer)
+        return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decide: answer is NULL");
+    *answer = NULL;
+    if (!l || !d || !c || !r || !request_json)
         return ledger_fail(err, CHARTER_E_INVALID,
                            "charter_ledger_decide: ledger, decider, charter and "
                            "request are required");
     int64_t t0 = mono_us();
-    json_t *req;
-    charter_status st = parse_request(request_json, n, &req, err);
-    if (st != CHARTER_OK)
-        return st;
-    /* Copies: `req` is changed (counters) while these are in use. */
-    char *agent = strdup(str_field(req, "agent"));
-    char *run_id = strdup(str_field(req, "run_id"));
-    int64_t when = now_ms;
-    const char *ts = json_string_value(json_object_get(req, "time"));
-    if (ts)
-        ch_time_parse(ts, strlen(ts), &when);
+    /* The request owns these strings and outlives this call. */
+    const char *agent = r->agent.p ? r->agent.p : "";
+    const char *run_id = r->run_id.p ? r->run_id.p : "";
+    int64_t when = r->has_time ? r->time_ms : now_ms;
     decided dc;
     memset(&dc, 0, sizeof dc);
-    if (!agent || !run_id) {
-        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory deciding");
-        goto done;
-    }
     unsigned slot[2];
     ledger_budget_lock(l, agent, run_id, slot);
-    st = decide_budgeted(l, d, c, req, agent, run_id, ledger_day(when), now_ms, &dc, err);
+    charter_status st = decide_budgeted(l, d, c, r, agent, run_id, ledger_day(when),
+                                        now_ms, &dc, err);
     ledger_budget_unlock(l, slot);
     if (st != CHARTER_OK)
-        goto done;
+        return st;
     dc.answer = charter_decision_json(d, dc.dec, &dc.answer_len);
     if (!dc.answer) {
-        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory rendering a decision");
         if (dc.effect == CHARTER_ALLOW) {
             pthread_mutex_lock(&l->mu);
             ledger_state_count(&l->state, agent, run_id, ledger_day(dc.time_ms), -1,
                                -dc.spend);
             pthread_mutex_unlock(&l->mu);
         }
-        goto done;
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory rendering a decision");
     }
     size_t plen = 0;
     char *payload = decision_payload(request_json, n, &dc, c, mono_us() - t0, &plen);
@@ -591,8 +566,7 @@ charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
         ledger_state_mark_decision(&l->state, a.seq);
         if (dc.effect == CHARTER_ESCALATE) {
             state_escalation_info ei = {.agent = agent, .run_id = run_id,
-                                        .workflow = str_field(req, "workflow"),
-                                        .action = str_field(req, "action"),
+                                        .workflow = r->workflow.p, .action = r->action.p,
                                         .queue = dc.dec->queue, .day = day,
                                         .time_ms = dc.time_ms,
                                         .deadline_ms = dc.dec->deadline_ms,
@@ -605,17 +579,12 @@ charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
         /* Fail closed: whatever was decided, the caller gets a deny. */
         *answer = charter_ledger_unavailable_answer(c, dc.time_ms, aerr.message,
                                                     answer_len);
-        st = ledger_fail(err, CHARTER_E_IO, "the ledger is unavailable: %s", aerr.message);
-        goto done;
+        return ledger_fail(err, CHARTER_E_IO, "the ledger is unavailable: %s", aerr.message);
     }
     *answer = answer_with_id(a.seq, dc.answer, dc.answer_len, answer_len);
     if (!*answer)
-        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory returning a decision");
-done:
-    free(agent);
-    free(run_id);
-    json_decref(req);
-    return st;
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory returning a decision");
+    return CHARTER_OK;
 }
 
 /* ---- Resolutions and outcomes -------------------------------------------- */

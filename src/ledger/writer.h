@@ -19,6 +19,7 @@
 #define CHARTER_LEDGER_WRITER_H
 
 #include <stdbool.h>
+#include <semaphore.h>
 #include <stdint.h>
 
 #include "ledger/keys.h"
@@ -39,6 +40,7 @@ typedef struct ledger_append {
     charter_status status;
     char message[1024];
     bool done;
+    sem_t *wake;                   /* the caller's; posted when done */
     struct ledger_append *next;
 } ledger_append;
 

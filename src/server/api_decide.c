@@ -15,43 +15,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The slow path: the request lacks "agent" or claims a "time"; rewrite it
+ * so what is recorded is what was decided. */
+static char *rewrite(const srv_request *rq, srv_response *rs, const char *me)
+{
+    json_t *req = srv_body_object(rq, rs);
+    if (!req)
+        return NULL;
+    json_object_set_new(req, "agent", json_string(me));
+    json_object_del(req, "time");
+    char *text = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(req);
+    if (!text)
+        srv_reply_text(rs, 500, NULL, 0);
+    return text;
+}
+
 void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
 {
     (void)tail;
-    json_t *req = srv_body_object(rq, rs);
-    if (!req)
-        return;
-    const char *agent = json_string_value(json_object_get(req, "agent"));
-    const char *me = rq->who->name;
-    char *rewritten = NULL;
-    if (json_object_get(req, "agent") && !agent) {
-        srv_reply_error(rs, 400, "invalid_request", "\"agent\" must be a string");
-        json_decref(req);
+    if (!rq->body_len) {
+        srv_reply_error(rs, 400, "malformed_json",
+                        "the request body is empty; expected a decision request");
         return;
     }
-    if (agent && strcmp(agent, me)) {
+    if (srv_body_too_deep(rq, rs))
+        return;
+    const char *me = rq->who->name;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_request *r = NULL;
+    charter_status st = charter_request_parse(rq->body, rq->body_len, &r, &err);
+    if (st == CHARTER_E_REQUEST) {
+        /* Perhaps only "agent" is missing: the rewrite adds it, and deciding
+         * the rewritten text reports any other fault. */
+        r = NULL;
+    } else if (st != CHARTER_OK) {
+        srv_reply_status(rs, st, &err);
+        return;
+    }
+    const char *agent = r ? charter_request_agent(r) : "";
+    if (*agent && strcmp(agent, me)) {
         srv_reply_error(rs, 403, "agent_mismatch",
                         "this key belongs to agent '%s'; it cannot decide as '%.128s'", me,
                         agent);
-        json_decref(req);
+        charter_request_free(r);
         return;
     }
-    /* The server's clock decides: a "time" an agent claims would move
-     * `now`, day budgets and deadlines. */
-    bool has_time = json_object_get(req, "time") != NULL;
-    if (!agent || has_time) {
-        json_object_set_new(req, "agent", json_string(me));
-        json_object_del(req, "time");
-        rewritten = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    }
-    json_decref(req);
-    const char *text = rewritten ? rewritten : rq->body;
-    size_t n = rewritten ? strlen(rewritten) : rq->body_len;
-    char *answer = NULL;
+    char *answer = NULL, *rewritten = NULL;
     size_t len = 0;
-    charter_error err;
-    memset(&err, 0, sizeof err);
-    charter_status st = srv_decide(rq->s, text, n, &answer, &len, &err);
+    if (r && *agent && !charter_request_has_time(r)) {
+        st = srv_decide_request(rq->s, r, rq->body, rq->body_len, &answer, &len, &err);
+    } else {
+        /* The server's clock decides: a "time" an agent claims would move
+         * `now`, day budgets and deadlines. */
+        if (!(rewritten = rewrite(rq, rs, me))) {
+            charter_request_free(r);
+            return;
+        }
+        st = srv_decide(rq->s, rewritten, strlen(rewritten), &answer, &len, &err);
+    }
+    charter_request_free(r);
     free(rewritten);
     if (st == CHARTER_OK || (st == CHARTER_E_IO && answer))
         srv_reply_text(rs, st == CHARTER_OK ? 200 : 503, answer, len);

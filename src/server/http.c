@@ -169,6 +169,15 @@ static size_t json_depth(const char *p, size_t n)
     return max;
 }
 
+bool srv_body_too_deep(const srv_request *rq, srv_response *rs)
+{
+    if (json_depth(rq->body, rq->body_len) <= CHARTER_MAX_JSON_DEPTH)
+        return false;
+    srv_reply_error(rs, 400, "too_deep", "the JSON body is nested deeper than %u levels",
+                    CHARTER_MAX_JSON_DEPTH);
+    return true;
+}
+
 json_t *srv_body_object(const srv_request *rq, srv_response *rs)
 {
     if (!rq->body_len) {
@@ -176,12 +185,8 @@ json_t *srv_body_object(const srv_request *rq, srv_response *rs)
                                                    "expected a JSON object");
         return NULL;
     }
-    if (json_depth(rq->body, rq->body_len) > CHARTER_MAX_JSON_DEPTH) {
-        srv_reply_error(rs, 400, "too_deep",
-                        "the JSON body is nested deeper than %u levels",
-                        CHARTER_MAX_JSON_DEPTH);
+    if (srv_body_too_deep(rq, rs))
         return NULL;
-    }
     json_error_t je;
     json_t *j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
     if (!j) {

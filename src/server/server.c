@@ -43,8 +43,9 @@ charter_decider *srv_decider(srv *s)
     return d;
 }
 
-charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,
-                          size_t *len, charter_error *err)
+charter_status srv_decide_request(srv *s, charter_request *r, const char *json,
+                                  size_t n, char **answer, size_t *len,
+                                  charter_error *err)
 {
     int64_t t0 = mono_us();
     *answer = NULL;
@@ -57,8 +58,8 @@ charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,
         return CHARTER_E_NOMEM;
     }
     charter *c = srv_charter(s);
-    charter_status st = charter_ledger_decide(s->ledger, d, c, json, n, charter_now_ms(),
-                                              answer, len, err);
+    charter_status st = charter_ledger_decide_request(s->ledger, d, c, r, json, n,
+                                                      charter_now_ms(), answer, len, err);
     charter_release(c);
     if (st == CHARTER_OK && *answer) {
         /* The answer's "decision" value: the engine writes it right after
@@ -73,6 +74,18 @@ charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,
     } else if (st == CHARTER_E_IO) {
         srv_metrics_decision(&s->metrics, 3, mono_us() - t0);
     }
+    return st;
+}
+
+charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,
+                          size_t *len, charter_error *err)
+{
+    *answer = NULL;
+    charter_request *r = NULL;
+    charter_status st = charter_request_parse(json, n, &r, err);
+    if (st == CHARTER_OK)
+        st = srv_decide_request(s, r, json, n, answer, len, err);
+    charter_request_free(r);
     return st;
 }
 

@@ -150,6 +150,10 @@ void srv_reply_error(srv_response *rs, int status, const char *code,
 void srv_reply_status(srv_response *rs, charter_status st, const charter_error *err);
 void srv_add_header(srv_response *rs, const char *name, const char *value);
 
+/* Whether the body nests deeper than CHARTER_MAX_JSON_DEPTH; replies 400
+ * too_deep when it does. Counted without parsing, so text nested thousands
+ * deep never reaches a recursive parser. */
+bool srv_body_too_deep(const srv_request *rq, srv_response *rs);
 /* Parses the body as a JSON object (depth and size limits applied) or
  * replies 400 and returns NULL. */
 struct json_t *srv_body_object(const srv_request *rq, srv_response *rs);
@@ -159,6 +163,11 @@ struct json_t *srv_body_object(const srv_request *rq, srv_response *rs);
  * on CHARTER_E_IO). */
 charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,
                           size_t *len, charter_error *err);
+/* The same for a request already parsed from exactly `json`
+ * (charter_ledger_decide_request; `r` stays the caller's). */
+charter_status srv_decide_request(srv *s, charter_request *r, const char *json,
+                                  size_t n, char **answer, size_t *len,
+                                  charter_error *err);
 
 /* ---- Routes ---------------------------------------------------------------------
  * A handler may assume the method matched and the caller holds one of the

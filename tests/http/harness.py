@@ -134,7 +134,12 @@ class Server:
         """Sends bytes as they are; returns (status, headers dict lower-cased, bytes)."""
         c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
-            c.request(method, path, body=body, headers=headers or {})
+            try:
+                c.request(method, path, body=body, headers=headers or {})
+            except (BrokenPipeError, ConnectionResetError):
+                # The server may answer (413) before it has read the whole
+                # body and close; its answer is still there to read.
+                pass
             r = c.getresponse()
             data = r.read()
             return r.status, {k.lower(): v for k, v in r.getheaders()}, data
