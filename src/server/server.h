@@ -91,6 +91,7 @@ struct charter_server {
     struct MHD_Daemon *daemon;
     struct mcp_server *mcp;
     srv_metrics metrics;
+    _Atomic int inflight;           /* requests between read and sent */
 
     /* The deadline thread. */
     pthread_t expire_thread;
@@ -178,6 +179,11 @@ void api_metrics(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_evaluation(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_evaluations(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_configuration(const srv_request *rq, const char *tail, srv_response *rs);
+
+/* An escalation as JSON (api_decide.c; the decision and list endpoints). */
+struct json_t *api_escalation_json(const charter_escalation *e);
+/* Whether approver key `k` is bound to queue `q`. */
+bool api_key_has_queue(const srv_key *k, const char *q);
 
 /* http.c */
 charter_status srv_http_start(srv *s, charter_error *err);
