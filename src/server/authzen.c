@@ -51,7 +51,7 @@ static json_t *body_object(const srv_request *rq, srv_response *rs)
 static bool may_evaluate(const srv_request *rq, const json_t *evaluation, srv_response *rs)
 {
     if (!rq->who) {
-        srv_reply_error(rs, 401, "unauthorized", "a bearer token is required");
+        srv_reply_error(rs, 401, "unauthenticated", "a bearer token is required");
         return false;
     }
     if (rq->who->role == CHARTER_ROLE_PEP)
