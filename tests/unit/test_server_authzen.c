@@ -38,42 +38,36 @@ static void refused(const char *text, const char *want)
     json_decref(ev);
 }
 
+#define S "\"subject\":{\"type\":\"user\",\"id\":\"alice\"}"
+#define A "\"action\":{\"name\":\"read\"}"
+#define R "\"resource\":{\"type\":\"record\",\"id\":\"record-1\"}"
+
 static void test_missing_or_mistyped_members_are_refused(void)
 {
-    const char *s = "\"subject\":{\"type\":\"user\",\"id\":\"alice\"}";
-    const char *a = "\"action\":{\"name\":\"read\"}";
-    const char *r = "\"resource\":{\"type\":\"record\",\"id\":\"record-1\"}";
-    char buf[512];
-    snprintf(buf, sizeof buf, "{%s,%s}", a, r);
-    refused(buf, "'subject' is required");
-    snprintf(buf, sizeof buf, "{%s,%s}", s, r);
-    refused(buf, "'action' is required");
-    snprintf(buf, sizeof buf, "{%s,%s}", s, a);
-    refused(buf, "'resource' is required");
-    snprintf(buf, sizeof buf, "{\"subject\":{\"id\":\"alice\"},%s,%s}", a, r);
-    refused(buf, "'subject.type' is required");
-    snprintf(buf, sizeof buf, "{\"subject\":{\"type\":\"user\"},%s,%s}", a, r);
-    refused(buf, "'subject.id' is required");
-    snprintf(buf, sizeof buf, "{%s,\"action\":{},%s}", s, r);
-    refused(buf, "'action.name' is required");
-    snprintf(buf, sizeof buf, "{%s,%s,\"resource\":{\"id\":\"record-1\"}}", s, a);
-    refused(buf, "'resource.type' is required");
-    snprintf(buf, sizeof buf, "{%s,%s,\"resource\":{\"type\":\"record\"}}", s, a);
-    refused(buf, "'resource.id' is required");
-    snprintf(buf, sizeof buf, "{\"subject\":\"alice\",%s,%s}", a, r);
-    refused(buf, "'subject' must be an object, found a string");
-    snprintf(buf, sizeof buf, "{%s,\"action\":{\"name\":123},%s}", s, r);
-    refused(buf, "'action.name' must be a non-empty string, found a number");
-    snprintf(buf, sizeof buf, "{\"subject\":{\"type\":\"user\",\"id\":\"\"},%s,%s}", a, r);
-    refused(buf, "'subject.id' must be a non-empty string, found an empty string");
-    snprintf(buf, sizeof buf, "{%s,%s,%s,\"context\":[1]}", s, a, r);
-    refused(buf, "'context' must be an object, found an array");
-    snprintf(buf, sizeof buf,
-             "{%s,%s,\"resource\":{\"type\":\"record\",\"id\":\"1\",\"properties\":7}}", s, a);
-    refused(buf, "'resource.properties' must be an object, found a number");
-    snprintf(buf, sizeof buf, "{%s,%s,%s,\"context\":{\"authzen\":1}}", s, a, r);
-    refused(buf, "'context.authzen' is reserved");
-    refused("[]", "an evaluation must be an object, found an array");
+    static const struct {
+        const char *json, *want;
+    } cases[] = {
+        {"{" A "," R "}", "'subject' is required"},
+        {"{" S "," R "}", "'action' is required"},
+        {"{" S "," A "}", "'resource' is required"},
+        {"{\"subject\":{\"id\":\"alice\"}," A "," R "}", "'subject.type' is required"},
+        {"{\"subject\":{\"type\":\"user\"}," A "," R "}", "'subject.id' is required"},
+        {"{" S ",\"action\":{}," R "}", "'action.name' is required"},
+        {"{" S "," A ",\"resource\":{\"id\":\"record-1\"}}", "'resource.type' is required"},
+        {"{" S "," A ",\"resource\":{\"type\":\"record\"}}", "'resource.id' is required"},
+        {"{\"subject\":\"alice\"," A "," R "}", "'subject' must be an object, found a string"},
+        {"{" S ",\"action\":{\"name\":123}," R "}",
+         "'action.name' must be a non-empty string, found a number"},
+        {"{\"subject\":{\"type\":\"user\",\"id\":\"\"}," A "," R "}",
+         "'subject.id' must be a non-empty string, found an empty string"},
+        {"{" S "," A "," R ",\"context\":[1]}", "'context' must be an object, found an array"},
+        {"{" S "," A ",\"resource\":{\"type\":\"record\",\"id\":\"1\",\"properties\":7}}",
+         "'resource.properties' must be an object, found a number"},
+        {"{" S "," A "," R ",\"context\":{\"authzen\":1}}", "'context.authzen' is reserved"},
+        {"[]", "an evaluation must be an object, found an array"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        refused(cases[i].json, cases[i].want);
 }
 
 static void test_evaluation_becomes_a_charter_request(void)
