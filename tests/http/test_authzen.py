@@ -23,6 +23,7 @@ Prints the pass counts per set and ends with the 'N passed, N failed' line.
 """
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -209,6 +210,32 @@ def refund(agent, amount, **extra):
     return r
 
 
+def ledger_locked(srv, pep, batch):
+    """The ledger cannot be written: fail closed, as /v1/decide does; nothing
+    of it is recorded."""
+    s_name = "charter"
+    db = sqlite3.connect(srv.ledger, timeout=1, isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    try:
+        s, _, b = srv.call("POST", EVAL, refund("support-bot", 20), token=pep, timeout=60)
+        ctx = (b or {}).get("context", {}) if isinstance(b, dict) else {}
+        count(s_name, s == 503 and b.get("decision") is False
+              and ctx.get("reason") == "ledger_unavailable" and "obligations" not in ctx,
+              f"ledger locked, single evaluation: got {s} {b}, expected 503 false")
+        s, _, b = srv.call("POST", EVALS, dict(batch, evaluations=batch["evaluations"][:1]),
+                           token=pep, timeout=60)
+        ev = (b or {}).get("evaluations", [{}]) if isinstance(b, dict) else [{}]
+        count(s_name, s == 200 and decisions_of(b) == [False]
+              and ev[0].get("context", {}).get("reason") == "ledger_unavailable",
+              f"ledger locked, batch: got {s} {b}, expected 200 [false]")
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    s, _, b = srv.call("POST", EVAL, refund("support-bot", 20), token=pep)
+    count(s_name, s == 200 and b.get("decision") is True, f"recovers: {s} {b}")
+    return b.get("context", {}).get("evaluation_id") if isinstance(b, dict) else None
+
+
 def run_charter_terms():
     s_name = "charter"
     with Server(os.path.join(FIXTURES, "extras.yaml"), agents=["support-bot"],
@@ -332,6 +359,7 @@ def run_charter_terms():
         s, _, b = srv.call("POST", EVAL, [refund("support-bot", 1)], token=pep)
         count(s_name, s == 400, f"an array body: got {s}, expected 400")
 
+        ids.append(ledger_locked(srv, pep, batch))
         ledger = srv.ledger
         stopped_cleanly(s_name, srv)
         # Every evaluation is in the ledger, as a Charter decision request.
