@@ -23,6 +23,7 @@ Prints the pass counts per set and ends with the 'N passed, N failed' line.
 """
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -178,6 +179,27 @@ def certification_prose(srv, tok):
           f"the advertised evaluation endpoint answers: {s} {b}")
     s, _, _ = srv.raw("GET", CONFIG, headers={"Host": "evil.example/x"})
     count("certification", s == 400, f"discovery with a malformed Host: got {s}, expected 400")
+    s, _, m = srv.call("GET", CONFIG, headers={"X-Forwarded-Proto": "https"})
+    count("certification", s == 200 and isinstance(m, dict) and
+          m.get("policy_decision_point") == f"https://{srv.host}:{srv.port}",
+          f"discovery behind a TLS proxy: got {s} {m}")
+    # HTTP/1.0 without Host: the address the server listens on.
+    with socket.create_connection((srv.host, srv.port), timeout=30) as sock:
+        sock.sendall(f"GET {CONFIG} HTTP/1.0\r\n\r\n".encode())
+        raw = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    try:
+        m = json.loads(body)
+    except ValueError:
+        m = {}
+    count("certification", head.split(b" ")[1:2] == [b"200"] and
+          m.get("policy_decision_point") == base,
+          f"discovery without a Host header: {head[:40]!r} {m}")
 
 
 # ---- interop sets ---------------------------------------------------------------
