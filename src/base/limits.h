@@ -30,4 +30,7 @@
 #define CHARTER_MAX_JSON_DEPTH      64u
 #define CHARTER_MAX_STRING_BYTES    (256u * 1024u)
 
+/* AuthZEN (src/server/authzen.c). */
+#define CHARTER_MAX_AUTHZEN_EVALUATIONS 1000u /* evaluations in one batch */
+
 #endif
