@@ -50,6 +50,9 @@ static const route routes[] = {
     {"POST", "/v1/admin/reload", false, ADMIN, api_reload},
     {"GET", "/healthz", false, PUBLIC, api_healthz},
     {"GET", "/metrics", false, PUBLIC, api_metrics},
+    {"POST", "/access/v1/evaluation", false, PEP | AGENT, authzen_evaluation},
+    {"POST", "/access/v1/evaluations", false, PEP | AGENT, authzen_evaluations},
+    {"GET", "/.well-known/authzen-configuration", false, PUBLIC, authzen_configuration},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
