@@ -3,12 +3,16 @@
  *
  * A charter_ledger is a store, a group-commit writer and the in-memory state
  * (state.h) rebuilt from the entries on open. Deciding through it reads the
- * stop-rule counters, decides and reserves the counters while holding the
- * budget locks of its agent (day counters) and of its run: two concurrent
- * actions on one budget cannot both slip under it, while decisions on other
- * budgets run in parallel. The append happens after those locks are released
- * (that is where group commit batches callers), and a failed append gives
- * the reservation back.
+ * stop-rule counters, decides, and reserves them for an allowed action:
+ * optimistically first (decide without a lock, then reserve only if the
+ * counters of its run and agent-day are still the ones it decided with,
+ * else decide again), and after a few lost races while holding the budget
+ * locks of its agent and run. Either way two concurrent actions on one
+ * budget cannot both slip under it, and many concurrent decisions of one
+ * agent do not queue on a lock (a lock convoy of sleeping threads cost far
+ * more than an occasional second decision). The append happens after that
+ * (where group commit batches callers), and a failed append gives the
+ * reservation back.
  *
  * Decision ids are "d-<seq>": the seq of the decision's entry. They are
  * stable (a seq never changes), need no second index, and tell at a glance
@@ -373,7 +377,16 @@ typedef struct decided {
     size_t answer_len;
 } decided;
 
-/* Under the budget locks: counters in, decide, counters reserved. */
+static bool counters_equal(const charter_counters *a, const charter_counters *b)
+{
+    return a->run_actions == b->run_actions && a->day_actions == b->day_actions &&
+           a->run_spend == b->run_spend && a->day_spend == b->day_spend;
+}
+
+/* Optimistic tries before deciding under the budget locks. */
+#define DECIDE_TRIES 4
+
+/* Counters in, decide, counters reserved (see the file comment). */
 static charter_status decide_budgeted(charter_ledger *l, charter_decider *d,
                                       const charter *c, charter_request *r,
                                       const char *agent, const char *run_id,
@@ -381,29 +394,48 @@ static charter_status decide_budgeted(charter_ledger *l, charter_decider *d,
                                       charter_error *err)
 {
     charter_counters *cnt = &out->counters;
-    pthread_mutex_lock(&l->mu);
-    ledger_state_counters(&l->state, agent, run_id, day, cnt);
-    pthread_mutex_unlock(&l->mu);
-    if (ch_request_set_counters(r, cnt->run_actions, cnt->run_spend, cnt->day_actions,
-                                cnt->day_spend) != CHARTER_OK)
-        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory setting the counters");
-    const charter_decision *dec = NULL;
-    charter_status st = charter_decide(d, c, r, now_ms, &dec, err);
-    if (st != CHARTER_OK)
-        return st;
-    out->dec = dec;
-    out->effect = dec->effect;
-    out->time_ms = dec->time_ms;
-    out->spend = isfinite(dec->spend) ? dec->spend : 0;
-    if (out->effect != CHARTER_ALLOW)
-        return CHARTER_OK;
-    pthread_mutex_lock(&l->mu);
-    st = ledger_state_count(&l->state, agent, run_id, ledger_day(out->time_ms), 1,
-                            out->spend);
-    pthread_mutex_unlock(&l->mu);
-    if (st != CHARTER_OK)
-        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory counting a decision");
-    return CHARTER_OK;
+    unsigned slot[2] = {0, 0};
+    bool locked = false;
+    charter_status st = CHARTER_OK;
+    for (int attempt = 0;; attempt++) {
+        if (attempt == DECIDE_TRIES) {
+            ledger_budget_lock(l, agent, run_id, slot);
+            locked = true;
+        }
+        pthread_mutex_lock(&l->mu);
+        ledger_state_counters(&l->state, agent, run_id, day, cnt);
+        pthread_mutex_unlock(&l->mu);
+        if (ch_request_set_counters(r, cnt->run_actions, cnt->run_spend,
+                                    cnt->day_actions, cnt->day_spend) != CHARTER_OK) {
+            st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory setting the counters");
+            break;
+        }
+        const charter_decision *dec = NULL;
+        if ((st = charter_decide(d, c, r, now_ms, &dec, err)) != CHARTER_OK)
+            break;
+        out->dec = dec;
+        out->effect = dec->effect;
+        out->time_ms = dec->time_ms;
+        out->spend = isfinite(dec->spend) ? dec->spend : 0;
+        if (out->effect != CHARTER_ALLOW)
+            break; /* reserves nothing: the snapshot it read is its truth */
+        charter_counters now;
+        pthread_mutex_lock(&l->mu);
+        ledger_state_counters(&l->state, agent, run_id, day, &now);
+        bool same = counters_equal(&now, cnt);
+        if (same)
+            st = ledger_state_count(&l->state, agent, run_id, ledger_day(out->time_ms), 1,
+                                    out->spend);
+        pthread_mutex_unlock(&l->mu);
+        if (same) {
+            if (st != CHARTER_OK)
+                st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory counting a decision");
+            break;
+        }
+    }
+    if (locked)
+        ledger_budget_unlock(l, slot);
+    return st;
 }
 
 /* A growing string for the one payload built on the hot path. */
@@ -532,11 +564,8 @@ charter_status charter_ledger_decide_request(charter_ledger *l, charter_decider 
     int64_t when = r->has_time ? r->time_ms : now_ms;
     decided dc;
     memset(&dc, 0, sizeof dc);
-    unsigned slot[2];
-    ledger_budget_lock(l, agent, run_id, slot);
     charter_status st = decide_budgeted(l, d, c, r, agent, run_id, ledger_day(when),
                                         now_ms, &dc, err);
-    ledger_budget_unlock(l, slot);
     if (st != CHARTER_OK)
         return st;
     dc.answer = charter_decision_json(d, dc.dec, &dc.answer_len);
