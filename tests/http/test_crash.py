@@ -79,8 +79,8 @@ class Load:
                                          {"resolution": res}, token=self.srv.tokens["lena"],
                                          timeout=5)
             except (OSError, ValueError):
-                with self.lock:
-                    self.open.append(did)
+                # In flight when the server died: it may or may not have
+                # been recorded, so it is neither open nor resolved for us.
                 return
             with self.lock:
                 if st == 200:

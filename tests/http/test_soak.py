@@ -102,9 +102,16 @@ def main():
         t.check(counts["reloads"] >= SECONDS / 2 - 2, "reloaded while under load")
         t.check(counts["resolved"] > 10, "escalations resolved under load (%d)"
                 % counts["resolved"])
-        t.check(last <= middle * 1.10 + 2048,
-                "memory flat: peak %d KiB in the last third vs %d KiB in the middle third"
-                % (last, middle))
+        if "ASAN_OPTIONS" in os.environ:
+            # AddressSanitizer keeps freed memory in quarantine, so resident
+            # memory grows by design; leaks are LeakSanitizer's to report
+            # when the server exits.
+            print("memory flatness not judged under the sanitizers "
+                  "(peaks %d / %d KiB)" % (middle, last))
+        else:
+            t.check(last <= middle * 1.10 + 2048,
+                    "memory flat: peak %d KiB in the last third vs %d KiB in the "
+                    "middle third" % (last, middle))
     t.done()
 
 
