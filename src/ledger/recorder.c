@@ -469,6 +469,15 @@ static charter_status parse_request(const char *text, size_t n, json_t **out,
         return ledger_fail(err, CHARTER_E_LIMIT,
                            "the request is %zu bytes; the limit is %u bytes", n,
                            CHARTER_MAX_REQUEST_BYTES);
+    /* The library's own parser first, so a request meets the same limits
+     * (string length, nesting) and gets the same error messages and
+     * positions through the ledger as through charter_request_parse;
+     * jansson alone would take a string of any length. */
+    charter_request *checked = NULL;
+    charter_status checked_st = charter_request_parse(text, n, &checked, err);
+    charter_request_free(checked);
+    if (checked_st != CHARTER_OK)
+        return checked_st;
     json_error_t jerr;
     json_t *j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!j) {
