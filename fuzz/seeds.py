@@ -11,6 +11,8 @@ regression inputs fuzzing found, named after what they broke) is kept.
   cel/      every `when` and `spend` of those charters, the expressions the
             CEL unit tests evaluate, and a few with their own variables
             (expression, a NUL byte, a JSON object)
+  condition/ the expressions of cel/ without variables (fuzz_condition puts
+            each into a charter as the `when` of a rule)
   request/  the example requests and every request of the *.test.yaml files
 """
 import glob
@@ -158,8 +160,11 @@ def cel_seeds():
                 except (UnicodeDecodeError, UnicodeEncodeError):
                     continue
                 exprs.add(s)
+    cond = os.path.join(CORPUS, "condition")
+    clear(cond)
     for e in sorted(exprs):
         write(folder, e)
+        write(cond, e)
     for e, v in CEL_WITH_VARS:
         write(folder, e.encode() + b"\0" + json.dumps(v).encode())
 
@@ -184,7 +189,7 @@ def main():
     charter_seeds()
     cel_seeds()
     request_seeds()
-    for name in ("charter", "cel", "request"):
+    for name in ("charter", "cel", "condition", "request"):
         files = glob.glob(os.path.join(CORPUS, name, "*"))
         size = sum(os.path.getsize(f) for f in files)
         print(f"{name}: {len(files)} files, {size} bytes")
