@@ -121,6 +121,17 @@ int cli_option(int argc, char **argv, int *i, const char *name,
     return 1;
 }
 
+int cli_option_table(int argc, char **argv, int *i, const char *const *names,
+                     const char **const *slots, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        int m = cli_option(argc, argv, i, names[k], slots[k]);
+        if (m)
+            return m;
+    }
+    return 0;
+}
+
 int cli_unknown_option(const char *cmd, const char *arg)
 {
     fprintf(stderr, "charter %s: unknown option '%s' (see 'charter %s --help')\n",

@@ -42,6 +42,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_outcome(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_mcp(int argc, char **argv);
 
 /* Reads a whole file ("-" is standard input) into a malloc'd, NUL-terminated
  * buffer; the caller frees it. Returns NULL (after printing why) on failure. */
@@ -63,6 +64,12 @@ int cli_wants_help(int argc, char **argv, const char *usage);
  * after printing an error when the value is missing. */
 int cli_option(int argc, char **argv, int *i, const char *name,
                const char **value);
+
+/* cli_option over a table: matches argv[*i] against names[k] (k < n) and
+ * stores the value in *slots[k]. Returns 1 on a match, 0 when argv[*i] is
+ * none of them, -1 after printing an error. */
+int cli_option_table(int argc, char **argv, int *i, const char *const *names,
+                     const char **const *slots, size_t n);
 
 /* Prints "charter CMD: unknown option 'X'" and returns CLI_INVALID. */
 int cli_unknown_option(const char *cmd, const char *arg);

@@ -39,18 +39,10 @@ static int parse_args(int argc, char **argv, outcome_args *a)
     const char **slots[] = {&a->o.decision_id, &a->o.workflow, &a->from, &a->to,
                             &a->o.metric, &a->value, &a->o.note, &a->key};
     for (int i = 1; i < argc; i++) {
-        int matched = 0;
-        for (size_t k = 0; k < sizeof names / sizeof names[0] && !matched; k++) {
-            const char *v;
-            int m = cli_option(argc, argv, &i, names[k], &v);
-            if (m < 0)
-                return CLI_INVALID;
-            if (m) {
-                *slots[k] = v;
-                matched = 1;
-            }
-        }
-        if (matched)
+        int m = cli_option_table(argc, argv, &i, names, slots, sizeof names / sizeof names[0]);
+        if (m < 0)
+            return CLI_INVALID;
+        if (m)
             continue;
         if (argv[i][0] == '-' && argv[i][1])
             return cli_unknown_option("outcome", argv[i]);

@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"outcome", cmd_outcome, "record an outcome report in a ledger"},
     {"keys", cmd_keys, "create signing and access keys"},
     {"serve", cmd_serve, "serve the HTTP API (decide, escalations, outcomes, AuthZEN)"},
+    {"mcp", cmd_mcp, "serve MCP over stdio to an agent (tools, resources)"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

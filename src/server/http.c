@@ -53,6 +53,10 @@ static const route routes[] = {
     {"POST", "/access/v1/evaluation", false, PEP | AGENT, authzen_evaluation},
     {"POST", "/access/v1/evaluations", false, PEP | AGENT, authzen_evaluations},
     {"GET", "/.well-known/authzen-configuration", false, PUBLIC, authzen_configuration},
+    /* MCP answers GET and DELETE itself (405: no stream, no sessions). */
+    {"POST", "/mcp", false, AGENT, api_mcp},
+    {"GET", "/mcp", false, AGENT, api_mcp},
+    {"DELETE", "/mcp", false, AGENT, api_mcp},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 

@@ -185,7 +185,8 @@ charter_status charter_server_start(const charter_server_options *opt,
     if ((st = charter_ledger_open(opt->ledger_path, &lo, &s->ledger, err)) != CHARTER_OK)
         goto fail;
     if ((st = charter_ledger_record_charter(s->ledger, s->charter, NULL, err)) !=
-        CHARTER_OK)
+            CHARTER_OK ||
+        (st = srv_mcp_open(s, err)) != CHARTER_OK)
         goto fail_ledger;
     if (pthread_create(&s->expire_thread, NULL, expire_main, s) != 0) {
         st = CHARTER_E_NOMEM;
@@ -203,6 +204,7 @@ fail_thread:
     pthread_mutex_unlock(&s->stop_mu);
     pthread_join(s->expire_thread, NULL);
 fail_ledger:
+    srv_mcp_close(s);
     charter_ledger_close(s->ledger, NULL);
 fail:
     server_free(s);
@@ -262,6 +264,7 @@ charter_status charter_server_stop(charter_server *s, charter_error *err)
     pthread_mutex_unlock(&s->stop_mu);
     if (s->expire_started)
         pthread_join(s->expire_thread, NULL);
+    srv_mcp_close(s);
     charter_status st = charter_ledger_close(s->ledger, err);
     server_free(s);
     return st;

@@ -89,7 +89,8 @@ struct charter_server {
     charter_ledger *ledger;
     pthread_key_t decider_key;      /* each connection thread's decider */
     struct MHD_Daemon *daemon;
-    struct mcp_server *mcp;
+    struct mcp_server *mcp;         /* /mcp (api_mcp.c) */
+    const char **mcp_origins;       /* NULL-terminated copy of the options' */
     srv_metrics metrics;
     _Atomic int inflight;           /* requests between read and sent */
 
@@ -185,6 +186,7 @@ void api_brief(const srv_request *rq, const char *tail, srv_response *rs);
 void api_reload(const srv_request *rq, const char *tail, srv_response *rs);
 void api_healthz(const srv_request *rq, const char *tail, srv_response *rs);
 void api_metrics(const srv_request *rq, const char *tail, srv_response *rs);
+void api_mcp(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_evaluation(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_evaluations(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_configuration(const srv_request *rq, const char *tail, srv_response *rs);
@@ -193,6 +195,10 @@ void authzen_configuration(const srv_request *rq, const char *tail, srv_response
 struct json_t *api_escalation_json(const charter_escalation *e);
 /* Whether approver key `k` is bound to queue `q`. */
 bool api_key_has_queue(const srv_key *k, const char *q);
+
+/* api_mcp.c: the MCP server behind /mcp, created once the ledger is open. */
+charter_status srv_mcp_open(srv *s, charter_error *err);
+void srv_mcp_close(srv *s);
 
 /* http.c */
 charter_status srv_http_start(srv *s, charter_error *err);
