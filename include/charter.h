@@ -121,6 +121,20 @@ CHARTER_API size_t charter_warning_count(const charter *c);
 /* i < charter_warning_count; lives as long as the charter. */
 CHARTER_API const charter_diag *charter_warning(const charter *c, size_t i);
 
+/* Whether `agent` is a registered agent and, when `workflow` is not NULL,
+ * is granted that workflow. */
+CHARTER_API bool charter_agent_granted(const charter *c, const char *agent,
+                                       const char *workflow);
+
+/* Whether escalation queue `queue` exists and a person called `name`
+ * holding `roles` may resolve its escalations under the charter: the queue
+ * lists them as a member or lists one of their roles (a queue that lists
+ * neither members nor roles accepts anyone the caller trusts). */
+CHARTER_API bool charter_queue_approver(const charter *c, const char *queue,
+                                        const char *name,
+                                        const char *const *roles,
+                                        size_t role_count);
+
 /* ---- Decision requests --------------------------------------------------- */
 
 typedef struct charter_request charter_request; /* parsed, owns its memory */
@@ -131,6 +145,10 @@ CHARTER_API charter_status charter_request_parse(const char *json, size_t n,
                                                  charter_request **out,
                                                  charter_error *err);
 CHARTER_API void charter_request_free(charter_request *r);
+/* The request's "agent" ("" when it names none; lives with the request)
+ * and whether it carries its own "time". */
+CHARTER_API const char *charter_request_agent(const charter_request *r);
+CHARTER_API bool charter_request_has_time(const charter_request *r);
 
 /* ---- Deciding ----------------------------------------------------------- */
 

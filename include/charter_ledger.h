@@ -81,6 +81,21 @@ CHARTER_API charter_status charter_ledger_decide(charter_ledger *l,
                                                  size_t *answer_len,
                                                  charter_error *err);
 
+/* As charter_ledger_decide, for a request the caller has parsed already
+ * (charter_request_parse of exactly `request_json`, which is what gets
+ * recorded): a server that must look at the request first parses it once.
+ * The ledger replaces the request's counters (it changes `r`); `r` stays
+ * the caller's. */
+CHARTER_API charter_status charter_ledger_decide_request(charter_ledger *l,
+                                                         charter_decider *d,
+                                                         const charter *c,
+                                                         charter_request *r,
+                                                         const char *request_json,
+                                                         size_t n, int64_t now_ms,
+                                                         char **answer,
+                                                         size_t *answer_len,
+                                                         charter_error *err);
+
 /* The fail-closed answer for when no ledger can be opened at all: a deny
  * with reason "ledger_unavailable" whose explanation ends with `why`.
  * malloc'd; the caller frees it. `c` may be NULL. */
@@ -219,6 +234,17 @@ typedef struct charter_counters {
 CHARTER_API void charter_ledger_counters(charter_ledger *l, const char *agent,
                                          const char *run_id, int64_t time_ms,
                                          charter_counters *out);
+
+/* How group commit has been batching (for metrics). Batch sizes count the
+ * callers' entries of a committed batch; bucket i holds batches of at most
+ * 2^i entries (the last bucket: any larger), not cumulative. */
+#define CHARTER_BATCH_BUCKETS 10
+typedef struct charter_ledger_stats {
+    uint64_t batches, entries, failed_batches;
+    uint64_t batch_size_le[CHARTER_BATCH_BUCKETS];
+} charter_ledger_stats;
+CHARTER_API void charter_ledger_stats_get(charter_ledger *l,
+                                          charter_ledger_stats *out);
 
 /* ---- Reading ------------------------------------------------------------ */
 

@@ -1,21 +1,42 @@
 #!/usr/bin/env bash
 # start.sh - the first README command: installs what Charter needs, builds it
-# (Release) and runs the main job on the example fintech charter: validate
-# it, run its tests, decide sample requests and print an agent's brief.
+# (Release), checks and tests the example fintech charter, and starts the
+# main job: `charter serve` on it, with an embedded SQLite ledger, on
+# 127.0.0.1:8080 (CHARTER_LISTEN overrides). Keys and the ledger live in
+# ./charter-data (created on the first run; the tokens are printed then and
+# kept in charter-data/tokens.txt, mode 0600). Stop it with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)"
 ex=examples/fintech-support
+bin=./build/charter
 echo
 echo "== charter check $ex/charter"
-./build/charter check "$ex/charter"
+"$bin" check "$ex/charter"
 echo
 echo "== charter test $ex/tests"
-./build/charter test "$ex/tests"
+"$bin" test "$ex/tests"
+
+data=charter-data
+if [ ! -f "$data/keys/access.json" ]; then
+  mkdir -p "$data"
+  "$bin" keys init --dir "$data/keys" >/dev/null
+  umask 077
+  {
+    echo "AGENT_TOKEN=$("$bin" keys agent --dir "$data/keys" --agent support-agent 2>/dev/null)"
+    echo "APPROVER_TOKEN=$("$bin" keys approver --dir "$data/keys" \
+        --name ana.ruiz@northwindpay.example --queue support-leads \
+        --queue support-managers --role support-lead 2>/dev/null)"
+    echo "ADMIN_TOKEN=$("$bin" keys admin --dir "$data/keys" --name ops 2>/dev/null)"
+  } > "$data/tokens.txt"
+  echo
+  echo "== access tokens (kept in $data/tokens.txt; only their hashes are in $data/keys)"
+  cat "$data/tokens.txt"
+fi
 echo
-for req in "$ex"/requests/*.json; do
-  echo "== charter decide --charter $ex/charter $req"
-  ./build/charter decide --pretty --charter "$ex/charter" "$req"
-done
+echo "== charter serve (the README's tour shows what to send it; Ctrl-C stops it)"
+exec "$bin" serve --charter "$ex/charter" --ledger "$data/ledger.db" \
+  --keys "$data/keys" --key "$data/keys/ledger.key" \
+  --listen "${CHARTER_LISTEN:-127.0.0.1:8080}"

@@ -20,3 +20,6 @@ echo "== tests under the sanitizers"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-sanitize --output-on-failure -j"$jobs"
+
+echo "== fuzzing: every harness for a short fixed time (scripts/fuzz.sh)"
+bash scripts/fuzz.sh 30

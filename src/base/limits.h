@@ -30,6 +30,8 @@
 #define CHARTER_MAX_JSON_DEPTH      64u
 #define CHARTER_MAX_STRING_BYTES    (256u * 1024u)
 
+/* AuthZEN (src/server/authzen.c). */
+#define CHARTER_MAX_AUTHZEN_EVALUATIONS 1000u /* evaluations in one batch */
 /* MCP (src/mcp). */
 #define MCP_MAX_MESSAGE_BYTES       (CHARTER_MAX_REQUEST_BYTES + 64u * 1024u) /* one JSON-RPC message */
 #define MCP_MAX_WAIT_MS             300000u /* the longest await_approval may wait */

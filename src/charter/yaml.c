@@ -416,7 +416,8 @@ static charter_status on_end(builder *b)
     frame *f = &b->frames[--b->depth];
     ch_yaml_node *node = f->node;
     size_t count = b->kid_n - f->child_base;
-    ch_yaml_node **kids = b->kids + f->child_base;
+    /* No kids array before the first child: NULL + 0 is undefined. */
+    ch_yaml_node **kids = b->kids ? b->kids + f->child_base : NULL;
     charter_status s = CHARTER_OK;
     if (node->kind == CH_YAML_SEQ) {
         node->n = count;

@@ -41,6 +41,7 @@ int cmd_export(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_outcome(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
 
 /* Reads a whole file ("-" is standard input) into a malloc'd, NUL-terminated

@@ -147,6 +147,41 @@ const char *charter_name(const charter *c)
     return c && c->name ? c->name : "";
 }
 
+bool charter_agent_granted(const charter *c, const char *agent, const char *workflow)
+{
+    const ch_agent *a = c && agent ? ch_find_agent(c, agent) : NULL;
+    if (!a)
+        return false;
+    if (!workflow)
+        return true;
+    const ch_workflow *w = ch_find_workflow(c, workflow);
+    return w && ch_agent_has_workflow(a, w);
+}
+
+static bool strs_has(const ch_strs *s, const char *v)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], v))
+            return true;
+    return false;
+}
+
+bool charter_queue_approver(const charter *c, const char *queue, const char *name,
+                            const char *const *roles, size_t role_count)
+{
+    const ch_queue *q = c && queue ? ch_find_queue(c, queue) : NULL;
+    if (!q)
+        return false;
+    if (!q->members.n && !q->roles.n)
+        return true;
+    if (name && strs_has(&q->members, name))
+        return true;
+    for (size_t i = 0; i < role_count; i++)
+        if (roles[i] && strs_has(&q->roles, roles[i]))
+            return true;
+    return false;
+}
+
 size_t charter_warning_count(const charter *c)
 {
     return c ? c->warning_count : 0;

@@ -440,15 +440,22 @@ static bool stop_rule_check(judge *j, const ch_stop_rule *sr, hit *h)
     const char *spend_error = NULL;
     if (sr->spend) {
         cel_value v = run_program(j->d, sr->spend);
-        if (number_of(v, &spend) && isfinite(spend)) {
+        /* A negative spend would give budget back (an agent sending a
+         * refund of -5000 could then spend 5000 more), so it is an error
+         * like NaN: a stop rule with a spend limit fires to fail safe. */
+        if (number_of(v, &spend) && isfinite(spend) && spend >= 0) {
             if (!j->has_spend || spend > j->dec->spend)
                 j->dec->spend = spend;
             j->has_spend = true;
         } else {
+            bool negative = v.kind != CEL_ERROR && isfinite(spend) && spend < 0;
             spend = 0;
             spend_error = v.kind == CEL_ERROR && v.v.error
                               ? v.v.error
-                              : arena_printf(a, "the spend gave %s, expected a finite number",
+                          : negative
+                              ? "the spend is negative, expected a finite number of 0 or more"
+                              : arena_printf(a, "the spend gave %s, expected a finite number "
+                                                "of 0 or more",
                                              v.kind == CEL_DOUBLE ? "NaN or infinity"
                                                                   : kind_name(v.kind));
             if (!spend_error)

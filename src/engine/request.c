@@ -325,22 +325,42 @@ static bool counter_object(arena *a, int64_t actions, double spend,
     return true;
 }
 
+/* `counters` in conditions, from the request's counter fields. */
+static bool counters_build(charter_request *r)
+{
+    arena *a = &r->mem;
+    cel_value keys[2] = {cel_string("run", 3), cel_string("day", 3)};
+    cel_value vals[2];
+    if (!counter_object(a, r->run_actions, r->run_spend, &vals[0]) ||
+        !counter_object(a, r->day_actions, r->day_spend, &vals[1]))
+        return false;
+    const cel_map *counters = cel_map_build(a, 2, keys, vals);
+    if (!counters)
+        return false;
+    r->counters.kind = CEL_MAP;
+    r->counters.v.map = counters;
+    return true;
+}
+
+charter_status ch_request_set_counters(charter_request *r, int64_t run_actions,
+                                       double run_spend, int64_t day_actions,
+                                       double day_spend)
+{
+    r->run_actions = run_actions;
+    r->run_spend = run_spend;
+    r->day_actions = day_actions;
+    r->day_spend = day_spend;
+    return counters_build(r) ? CHARTER_OK : CHARTER_E_NOMEM;
+}
+
 /* The CEL values every condition reads from the request, built once. */
 static charter_status request_values_build(charter_request *r,
                                            charter_error *err)
 {
     arena *a = &r->mem;
     const cel_map *empty = cel_map_build(a, 0, NULL, NULL);
-    cel_value keys[2] = {cel_string("run", 3), cel_string("day", 3)};
-    cel_value vals[2];
-    if (!empty || !counter_object(a, r->run_actions, r->run_spend, &vals[0]) ||
-        !counter_object(a, r->day_actions, r->day_spend, &vals[1]))
+    if (!empty || !counters_build(r))
         return fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
-    const cel_map *counters = cel_map_build(a, 2, keys, vals);
-    if (!counters)
-        return fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
-    r->counters.kind = CEL_MAP;
-    r->counters.v.map = counters;
     cel_value *maps[3] = {&r->input, &r->subject, &r->context};
     for (size_t i = 0; i < 3; i++) {
         if (maps[i]->kind != CEL_MAP) {
@@ -512,4 +532,14 @@ void charter_request_free(charter_request *r)
         return;
     arena_release(&r->mem);
     free(r);
+}
+
+const char *charter_request_agent(const charter_request *r)
+{
+    return r && r->agent.p ? r->agent.p : "";
+}
+
+bool charter_request_has_time(const charter_request *r)
+{
+    return r && r->has_time;
 }

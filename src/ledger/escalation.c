@@ -145,6 +145,17 @@ charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
                            "charter_ledger_escalations: ledger and callback required");
     pthread_mutex_lock(&l->mu);
     ledger_state *s = &l->state;
+    if (open_only) { /* the open set is short and already in decision order */
+        size_t n;
+        const uint64_t *open = ledger_state_open(s, &n);
+        for (size_t i = 0; i < n; i++) {
+            const state_escalation *e = ledger_state_escalation(s, open[i]);
+            if ((!queue || !strcmp(queue, e->queue)) && call_with(e, fn, user))
+                break;
+        }
+        pthread_mutex_unlock(&l->mu);
+        return CHARTER_OK;
+    }
     const state_escalation **list = malloc((s->esc_count + 1) * sizeof *list);
     if (!list) {
         pthread_mutex_unlock(&l->mu);
@@ -153,8 +164,7 @@ charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
     size_t n = 0;
     for (size_t i = 0; i < s->esc_cap; i++) {
         const state_escalation *e = &s->escalations[i];
-        if (e->status == ESC_NONE || (open_only && !is_open(e)) ||
-            (queue && strcmp(queue, e->queue)))
+        if (e->status == ESC_NONE || (queue && strcmp(queue, e->queue)))
             continue;
         list[n++] = e;
     }
@@ -237,10 +247,11 @@ static charter_status collect_due(charter_ledger *l, int64_t now_ms, due **out,
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&l->mu);
-    size_t cap = 0;
+    size_t cap = 0, open_n;
+    const uint64_t *open = ledger_state_open(&l->state, &open_n);
     charter_status st = CHARTER_OK;
-    for (size_t i = 0; i < l->state.esc_cap; i++) {
-        const state_escalation *e = &l->state.escalations[i];
+    for (size_t i = 0; i < open_n; i++) {
+        const state_escalation *e = ledger_state_escalation(&l->state, open[i]);
         if (e->status != ESC_OPEN || !e->deadline_ms || e->deadline_ms > now_ms)
             continue;
         if (*n == cap) {

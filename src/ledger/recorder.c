@@ -3,12 +3,16 @@
  *
  * A charter_ledger is a store, a group-commit writer and the in-memory state
  * (state.h) rebuilt from the entries on open. Deciding through it reads the
- * stop-rule counters, decides and reserves the counters while holding the
- * budget locks of its agent (day counters) and of its run: two concurrent
- * actions on one budget cannot both slip under it, while decisions on other
- * budgets run in parallel. The append happens after those locks are released
- * (that is where group commit batches callers), and a failed append gives
- * the reservation back.
+ * stop-rule counters, decides, and reserves them for an allowed action:
+ * optimistically first (decide without a lock, then reserve only if the
+ * counters of its run and agent-day are still the ones it decided with,
+ * else decide again), and after a few lost races while holding the budget
+ * locks of its agent and run. Either way two concurrent actions on one
+ * budget cannot both slip under it, and many concurrent decisions of one
+ * agent do not queue on a lock (a lock convoy of sleeping threads cost far
+ * more than an occasional second decision). The append happens after that
+ * (where group commit batches callers), and a failed append gives the
+ * reservation back.
  *
  * Decision ids are "d-<seq>": the seq of the decision's entry. They are
  * stable (a seq never changes), need no second index, and tell at a glance
@@ -309,6 +313,11 @@ void charter_ledger_counters(charter_ledger *l, const char *agent, const char *r
     pthread_mutex_unlock(&l->mu);
 }
 
+void charter_ledger_stats_get(charter_ledger *l, charter_ledger_stats *out)
+{
+    ledger_writer_stats(l->writer, out);
+}
+
 /* ---- Deciding ------------------------------------------------------------ */
 
 static int64_t mono_us(void)
@@ -316,13 +325,6 @@ static int64_t mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static json_t *counters_json(const charter_counters *c)
-{
-    return json_pack("{s:{s:I,s:f},s:{s:I,s:f}}", "run", "actions",
-                     (json_int_t)c->run_actions, "spend", c->run_spend, "day",
-                     "actions", (json_int_t)c->day_actions, "spend", c->day_spend);
 }
 
 /* The fail-closed answer: a deny that says the ledger is unavailable. */
@@ -375,40 +377,65 @@ typedef struct decided {
     size_t answer_len;
 } decided;
 
-/* Under the budget locks: counters in, decide, counters reserved. */
+static bool counters_equal(const charter_counters *a, const charter_counters *b)
+{
+    return a->run_actions == b->run_actions && a->day_actions == b->day_actions &&
+           a->run_spend == b->run_spend && a->day_spend == b->day_spend;
+}
+
+/* Optimistic tries before deciding under the budget locks. */
+#define DECIDE_TRIES 4
+
+/* Counters in, decide, counters reserved (see the file comment). */
 static charter_status decide_budgeted(charter_ledger *l, charter_decider *d,
-                                      const charter *c, json_t *req, const char *agent,
-                                      const char *run_id, int64_t day, int64_t now_ms,
-                                      decided *out, charter_error *err)
+                                      const charter *c, charter_request *r,
+                                      const char *agent, const char *run_id,
+                                      int64_t day, int64_t now_ms, decided *out,
+                                      charter_error *err)
 {
     charter_counters *cnt = &out->counters;
-    pthread_mutex_lock(&l->mu);
-    ledger_state_counters(&l->state, agent, run_id, day, cnt);
-    pthread_mutex_unlock(&l->mu);
-    json_t *cj = counters_json(cnt);
-    if (!cj || json_object_set_new(req, "counters", cj) != 0)
-        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory setting the counters");
-    charter_request *r = NULL;
-    charter_status st = ch_request_from_json(req, &r, err);
-    const charter_decision *dec = NULL;
-    if (st == CHARTER_OK)
-        st = charter_decide(d, c, r, now_ms, &dec, err);
-    charter_request_free(r);
-    if (st != CHARTER_OK)
-        return st;
-    out->dec = dec;
-    out->effect = dec->effect;
-    out->time_ms = dec->time_ms;
-    out->spend = isfinite(dec->spend) ? dec->spend : 0;
-    if (out->effect != CHARTER_ALLOW)
-        return CHARTER_OK;
-    pthread_mutex_lock(&l->mu);
-    st = ledger_state_count(&l->state, agent, run_id, ledger_day(out->time_ms), 1,
-                            out->spend);
-    pthread_mutex_unlock(&l->mu);
-    if (st != CHARTER_OK)
-        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory counting a decision");
-    return CHARTER_OK;
+    unsigned slot[2] = {0, 0};
+    bool locked = false;
+    charter_status st = CHARTER_OK;
+    for (int attempt = 0;; attempt++) {
+        if (attempt == DECIDE_TRIES) {
+            ledger_budget_lock(l, agent, run_id, slot);
+            locked = true;
+        }
+        pthread_mutex_lock(&l->mu);
+        ledger_state_counters(&l->state, agent, run_id, day, cnt);
+        pthread_mutex_unlock(&l->mu);
+        if (ch_request_set_counters(r, cnt->run_actions, cnt->run_spend,
+                                    cnt->day_actions, cnt->day_spend) != CHARTER_OK) {
+            st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory setting the counters");
+            break;
+        }
+        const charter_decision *dec = NULL;
+        if ((st = charter_decide(d, c, r, now_ms, &dec, err)) != CHARTER_OK)
+            break;
+        out->dec = dec;
+        out->effect = dec->effect;
+        out->time_ms = dec->time_ms;
+        out->spend = isfinite(dec->spend) ? dec->spend : 0;
+        if (out->effect != CHARTER_ALLOW)
+            break; /* reserves nothing: the snapshot it read is its truth */
+        charter_counters now;
+        pthread_mutex_lock(&l->mu);
+        ledger_state_counters(&l->state, agent, run_id, day, &now);
+        bool same = counters_equal(&now, cnt);
+        if (same)
+            st = ledger_state_count(&l->state, agent, run_id, ledger_day(out->time_ms), 1,
+                                    out->spend);
+        pthread_mutex_unlock(&l->mu);
+        if (same) {
+            if (st != CHARTER_OK)
+                st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory counting a decision");
+            break;
+        }
+    }
+    if (locked)
+        ledger_budget_unlock(l, slot);
+    return st;
 }
 
 /* A growing string for the one payload built on the hot path. */
@@ -494,34 +521,6 @@ static char *decision_payload(const char *raw, size_t raw_len, const decided *dc
     return b.p;
 }
 
-static charter_status parse_request(const char *text, size_t n, json_t **out,
-                                    charter_error *err)
-{
-    *out = NULL;
-    if (n > CHARTER_MAX_REQUEST_BYTES)
-        return ledger_fail(err, CHARTER_E_LIMIT,
-                           "the request is %zu bytes; the limit is %u bytes", n,
-                           CHARTER_MAX_REQUEST_BYTES);
-    json_error_t jerr;
-    json_t *j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
-    if (!j) {
-        charter_status st = ledger_fail(err, CHARTER_E_JSON,
-                                        "malformed JSON in the request: %s", jerr.text);
-        if (err && jerr.line > 0) {
-            err->line = (unsigned)jerr.line;
-            err->column = jerr.column > 0 ? (unsigned)jerr.column : 0;
-        }
-        return st;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return ledger_fail(err, CHARTER_E_REQUEST,
-                           "the request must be a JSON object, found another JSON value");
-    }
-    *out = j;
-    return CHARTER_OK;
-}
-
 charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
                                      const charter *c, const char *request_json,
                                      size_t n, int64_t now_ms, char **answer,
@@ -530,44 +529,54 @@ charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
     if (!answer)
         return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decide: answer is NULL");
     *answer = NULL;
-    if (!l || !d || !c || !request_json)
+    if (!request_json)
+        return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decide: no request");
+    if (n > CHARTER_MAX_REQUEST_BYTES)
+        return ledger_fail(err, CHARTER_E_LIMIT,
+                           "the request is %zu bytes; the limit is %u bytes", n,
+                           CHARTER_MAX_REQUEST_BYTES);
+    charter_request *r = NULL;
+    charter_status st = charter_request_parse(request_json, n, &r, err);
+    if (st == CHARTER_OK)
+        st = charter_ledger_decide_request(l, d, c, r, request_json, n, now_ms, answer,
+                                           answer_len, err);
+    charter_request_free(r);
+    return st;
+}
+
+charter_status charter_ledger_decide_request(charter_ledger *l, charter_decider *d,
+                                             const charter *c, charter_request *r,
+                                             const char *request_json, size_t n,
+                                             int64_t now_ms, char **answer,
+                                             size_t *answer_len, charter_error *err)
+{
+    if (!answer)
+        return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decide: answer is NULL");
+    *answer = NULL;
+    if (!l || !d || !c || !r || !request_json)
         return ledger_fail(err, CHARTER_E_INVALID,
                            "charter_ledger_decide: ledger, decider, charter and "
                            "request are required");
     int64_t t0 = mono_us();
-    json_t *req;
-    charter_status st = parse_request(request_json, n, &req, err);
-    if (st != CHARTER_OK)
-        return st;
-    /* Copies: `req` is changed (counters) while these are in use. */
-    char *agent = strdup(str_field(req, "agent"));
-    char *run_id = strdup(str_field(req, "run_id"));
-    int64_t when = now_ms;
-    const char *ts = json_string_value(json_object_get(req, "time"));
-    if (ts)
-        ch_time_parse(ts, strlen(ts), &when);
+    /* The request owns these strings and outlives this call. */
+    const char *agent = r->agent.p ? r->agent.p : "";
+    const char *run_id = r->run_id.p ? r->run_id.p : "";
+    int64_t when = r->has_time ? r->time_ms : now_ms;
     decided dc;
     memset(&dc, 0, sizeof dc);
-    if (!agent || !run_id) {
-        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory deciding");
-        goto done;
-    }
-    unsigned slot[2];
-    ledger_budget_lock(l, agent, run_id, slot);
-    st = decide_budgeted(l, d, c, req, agent, run_id, ledger_day(when), now_ms, &dc, err);
-    ledger_budget_unlock(l, slot);
+    charter_status st = decide_budgeted(l, d, c, r, agent, run_id, ledger_day(when),
+                                        now_ms, &dc, err);
     if (st != CHARTER_OK)
-        goto done;
+        return st;
     dc.answer = charter_decision_json(d, dc.dec, &dc.answer_len);
     if (!dc.answer) {
-        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory rendering a decision");
         if (dc.effect == CHARTER_ALLOW) {
             pthread_mutex_lock(&l->mu);
             ledger_state_count(&l->state, agent, run_id, ledger_day(dc.time_ms), -1,
                                -dc.spend);
             pthread_mutex_unlock(&l->mu);
         }
-        goto done;
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory rendering a decision");
     }
     size_t plen = 0;
     char *payload = decision_payload(request_json, n, &dc, c, mono_us() - t0, &plen);
@@ -586,8 +595,7 @@ charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
         ledger_state_mark_decision(&l->state, a.seq);
         if (dc.effect == CHARTER_ESCALATE) {
             state_escalation_info ei = {.agent = agent, .run_id = run_id,
-                                        .workflow = str_field(req, "workflow"),
-                                        .action = str_field(req, "action"),
+                                        .workflow = r->workflow.p, .action = r->action.p,
                                         .queue = dc.dec->queue, .day = day,
                                         .time_ms = dc.time_ms,
                                         .deadline_ms = dc.dec->deadline_ms,
@@ -600,17 +608,12 @@ charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
         /* Fail closed: whatever was decided, the caller gets a deny. */
         *answer = charter_ledger_unavailable_answer(c, dc.time_ms, aerr.message,
                                                     answer_len);
-        st = ledger_fail(err, CHARTER_E_IO, "the ledger is unavailable: %s", aerr.message);
-        goto done;
+        return ledger_fail(err, CHARTER_E_IO, "the ledger is unavailable: %s", aerr.message);
     }
     *answer = answer_with_id(a.seq, dc.answer, dc.answer_len, answer_len);
     if (!*answer)
-        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory returning a decision");
-done:
-    free(agent);
-    free(run_id);
-    json_decref(req);
-    return st;
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory returning a decision");
+    return CHARTER_OK;
 }
 
 /* ---- Resolutions and outcomes -------------------------------------------- */

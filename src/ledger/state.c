@@ -51,6 +51,7 @@ void ledger_state_release(ledger_state *s)
         free(e->note);
     }
     free(s->escalations);
+    free(s->open_seqs);
     free(s->is_decision);
     memset(s, 0, sizeof *s);
 }
@@ -236,9 +237,37 @@ charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
         free(n.queue);
         return CHARTER_E_NOMEM;
     }
+    if (s->open_n == s->open_cap) {
+        size_t cap = s->open_cap ? 2 * s->open_cap : 64;
+        uint64_t *o = realloc(s->open_seqs, cap * sizeof *o);
+        if (!o) {
+            free(n.agent);
+            free(n.run_id);
+            free(n.workflow);
+            free(n.action);
+            free(n.queue);
+            return CHARTER_E_NOMEM;
+        }
+        s->open_seqs = o;
+        s->open_cap = cap;
+    }
+    s->open_seqs[s->open_n++] = seq;
     *e = n;
     s->esc_count++;
     return CHARTER_OK;
+}
+
+const uint64_t *ledger_state_open(ledger_state *s, size_t *n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->open_n; i++) {
+        const state_escalation *e = ledger_state_escalation(s, s->open_seqs[i]);
+        if (e && e->status != ESC_RESOLVED)
+            s->open_seqs[k++] = s->open_seqs[i];
+    }
+    s->open_n = k;
+    *n = k;
+    return s->open_seqs;
 }
 
 state_escalation *ledger_state_escalation(ledger_state *s, uint64_t seq)

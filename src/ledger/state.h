@@ -61,6 +61,12 @@ typedef struct ledger_state {
     size_t counter_cap, counter_count;
     state_escalation *escalations;
     size_t esc_cap, esc_count;
+    /* Seqs of the escalations opened and not yet seen resolved, in the
+     * order they were opened: deadlines and open lists scan this, not every
+     * escalation the ledger ever held. Resolved ones drop out when
+     * ledger_state_open compacts it. */
+    uint64_t *open_seqs;
+    size_t open_n, open_cap;
     unsigned char *is_decision; /* bit per seq */
     size_t decision_bytes;
 } ledger_state;
@@ -95,6 +101,10 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
                                                state_escalation *e, bool approve,
                                                const char *who, const char *note,
                                                int64_t when, bool timed_out);
+/* The seqs of the open escalations (and any being resolved), oldest first,
+ * after dropping resolved ones; *n receives how many. Points into `s`,
+ * valid until the state changes. */
+const uint64_t *ledger_state_open(ledger_state *s, size_t *n);
 /* Moves an open escalation to another queue with a new deadline. */
 charter_status ledger_state_escalation_move(state_escalation *e, const char *queue,
                                             int64_t deadline_ms);

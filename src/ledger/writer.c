@@ -1,10 +1,13 @@
 /* writer.c - the group-commit writer (writer.h).
  *
- * One mutex guards the queue and the writer's state; two condition
- * variables: `work` wakes the writer thread, `done` wakes callers whose batch
- * has been committed (or rolled back). The thread holds the mutex only to
- * take the queue and to publish results, never while writing to disk, so
- * callers keep queueing the next batch while the current one syncs.
+ * One mutex guards the queue and the writer's state; the condition variable
+ * `work` wakes the writer thread. Each caller waits on a semaphore of its
+ * own, posted when its batch has been committed (or rolled back): only the
+ * callers of that batch wake, not every caller queued behind it (with many
+ * concurrent callers, waking all of them at every commit cost more than the
+ * commit). The thread holds the mutex only to take the queue and to count
+ * results, never while writing to disk, so callers keep queueing the next
+ * batch while the current one syncs.
  */
 #include "base/banned.h"
 
@@ -28,7 +31,7 @@ struct ledger_writer {
     uint32_t checkpoint_ms;
 
     pthread_mutex_t mu;
-    pthread_cond_t work, done;
+    pthread_cond_t work;
     pthread_t thread;
     bool started, stopping;
     ledger_append *head, *tail;
@@ -45,11 +48,41 @@ struct ledger_writer {
     char **versions;
     size_t version_count, version_cap;
 
+    /* Guarded by mu: what the batches looked like (for metrics). */
+    charter_ledger_stats stats;
+
     /* Reused across batches. */
     ledger_entry *entries;
     char **charter_payloads;
     size_t entry_cap;
 };
+
+static void count_batch(charter_ledger_stats *st, const ledger_append *batch)
+{
+    uint64_t n = 0;
+    bool ok = true;
+    for (const ledger_append *a = batch; a; a = a->next) {
+        n++;
+        ok = a->status == CHARTER_OK;
+    }
+    if (!ok) {
+        st->failed_batches++;
+        return;
+    }
+    st->batches++;
+    st->entries += n;
+    size_t b = 0;
+    while (b + 1 < CHARTER_BATCH_BUCKETS && n > (1ull << b))
+        b++;
+    st->batch_size_le[b]++;
+}
+
+void ledger_writer_stats(ledger_writer *w, charter_ledger_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->mu);
+}
 
 static int64_t mono_ms(void)
 {
@@ -108,7 +141,6 @@ charter_status ledger_writer_new(const ledger_writer_config *cfg,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, &ca);
-    pthread_cond_init(&w->done, NULL);
     pthread_condattr_destroy(&ca);
     *out = w;
     return CHARTER_OK;
@@ -321,12 +353,18 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         commit_batch(w, batch);
         pthread_mutex_lock(&w->mu);
+        count_batch(&w->stats, batch);
+        pthread_mutex_unlock(&w->mu);
+        /* Once posted, a caller may return and its append (on its stack)
+         * is gone: read what is needed first. */
         for (ledger_append *a = batch, *next; a; a = next) {
             next = a->next;
+            sem_t *wake = a->wake;
             a->next = NULL;
             a->done = true;
+            sem_post(wake);
         }
-        pthread_cond_broadcast(&w->done);
+        pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
     if (checkpoint_due(w, w->last_seq, true)) {
@@ -351,6 +389,9 @@ charter_status ledger_writer_start(ledger_writer *w, charter_error *err)
 charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
                                     charter_error *err)
 {
+    sem_t wake;
+    sem_init(&wake, 0, 0);
+    a->wake = &wake;
     a->done = false;
     a->next = NULL;
     a->seq = 0;
@@ -359,6 +400,7 @@ charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
     pthread_mutex_lock(&w->mu);
     if (w->stopping || !w->started) {
         pthread_mutex_unlock(&w->mu);
+        sem_destroy(&wake);
         return ledger_fail(err, CHARTER_E_IO, "the ledger is closing");
     }
     if (w->tail)
@@ -367,9 +409,10 @@ charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
         w->head = a;
     w->tail = a;
     pthread_cond_signal(&w->work);
-    while (!a->done)
-        pthread_cond_wait(&w->done, &w->mu);
     pthread_mutex_unlock(&w->mu);
+    while (sem_wait(&wake) != 0)
+        ; /* EINTR */
+    sem_destroy(&wake);
     if (a->status != CHARTER_OK)
         return ledger_fail(err, a->status, "%s", a->message);
     return CHARTER_OK;
@@ -398,7 +441,6 @@ charter_status ledger_writer_stop(ledger_writer *w, charter_error *err)
     ledger_key_wipe(&w->key);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->work);
-    pthread_cond_destroy(&w->done);
     free(w);
     return st;
 }

@@ -19,6 +19,7 @@
 #define CHARTER_LEDGER_WRITER_H
 
 #include <stdbool.h>
+#include <semaphore.h>
 #include <stdint.h>
 
 #include "ledger/keys.h"
@@ -39,6 +40,7 @@ typedef struct ledger_append {
     charter_status status;
     char message[1024];
     bool done;
+    sem_t *wake;                   /* the caller's; posted when done */
     struct ledger_append *next;
 } ledger_append;
 
@@ -64,6 +66,8 @@ charter_status ledger_writer_start(ledger_writer *w, charter_error *err);
 charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
                                     charter_error *err);
 
+/* What the batches committed so far looked like. Any thread. */
+void ledger_writer_stats(ledger_writer *w, charter_ledger_stats *out);
 /* Drains the queue, writes a final checkpoint when entries are not yet
  * covered by one, stops the thread and frees the writer (NULL is fine).
  * Returns the final checkpoint's error, if any. */

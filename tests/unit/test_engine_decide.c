@@ -313,6 +313,30 @@ static void test_stop_rule_failing_spend_fires(void)
     CHECK(d->fired[0].error != NULL);
 }
 
+/* A negative spend would give budget back: 900 spent, then -5000, then 900
+ * more would all pass a budget of 1000. It fails safe like NaN. */
+static void test_stop_rule_negative_spend_fires(void)
+{
+    const charter_decision *d = decide(
+        "{\"agent\":\"support-bot\",\"workflow\":\"refunds\",\"action\":"
+        "\"lookup_order\",\"input\":{\"amount\":-5000},"
+        "\"counters\":{\"day\":{\"spend\":900}}}");
+    if (!d)
+        return;
+    CHECK_INT(d->effect, CHARTER_DENY);
+    CHECK_STR(d->reason, "stop_rule");
+    CHECK_STR(fired_ids(d), "day-budget");
+    CHECK(d->fired[0].error != NULL);
+    if (d->fired[0].error)
+        CHECK_HAS(d->fired[0].error, "negative");
+    CHECK(d->spend == 0.0);
+    /* A zero spend is an ordinary spend. */
+    d = decide("{\"agent\":\"support-bot\",\"workflow\":\"refunds\",\"action\":"
+               "\"lookup_order\",\"input\":{\"amount\":0}}");
+    if (d)
+        CHECK_STR(d->reason, "default");
+}
+
 static void test_failing_boundary_condition_fires(void)
 {
     /* refund-cap compares a string with a number: it fails, so it denies. */
@@ -734,6 +758,7 @@ int main(void)
     RUN(test_stop_rule_when);
     RUN(test_stop_rules_fire_together);
     RUN(test_stop_rule_failing_spend_fires);
+    RUN(test_stop_rule_negative_spend_fires);
     RUN(test_failing_boundary_condition_fires);
     RUN(test_allow_rule);
     RUN(test_deny_beats_escalate);

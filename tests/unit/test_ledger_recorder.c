@@ -7,7 +7,11 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "charter_ledger.h"
@@ -456,6 +460,101 @@ static void test_full_disk_gives_a_deny(void)
     remove_dir();
 }
 
+/* The disk fills up under a running ledger, then space comes back: the
+ * ledger denies while it cannot write (ledger_unavailable, nothing counted),
+ * and records again once it can, without being reopened. The "disk" is the
+ * file-size limit (RLIMIT_FSIZE: writes past it fail with EFBIG, as they
+ * fail with ENOSPC on a full disk), set in a child process so the rest of
+ * the tests keep theirs. */
+static int full_disk_then_recovery(void)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    charter *c = load_charter(200);
+    charter_decider *d = NULL;
+    charter_decider_new(&d);
+    charter_ledger *l = NULL;
+    if (charter_ledger_open(path, NULL, &l, NULL) != CHARTER_OK)
+        return 10;
+    answer a = decide(l, d, c, refund(10, "run-f", NULL));
+    int bad = strcmp(a.decision, "allow") != 0;
+    answer_free(&a);
+    /* No file may grow past what the ledger's files hold now. */
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct stat st_db, st_wal;
+    if (bad || stat(path, &st_db) != 0 || stat(wal, &st_wal) != 0)
+        return 11;
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    struct rlimit full = {.rlim_cur = (rlim_t)(st_db.st_size > st_wal.st_size
+                                                   ? st_db.st_size : st_wal.st_size),
+                          .rlim_max = rl.rlim_max};
+    if (setrlimit(RLIMIT_FSIZE, &full) != 0)
+        return 12;
+    int allowed = 1, unavailable = 0;
+    for (int i = 0; i < 200 && !unavailable; i++) {
+        a = decide(l, d, c, refund(10, "run-f", NULL));
+        if (a.status == CHARTER_OK && !strcmp(a.decision, "allow"))
+            allowed++;
+        else if (a.status == CHARTER_E_IO && !strcmp(a.decision, "deny") &&
+                 !strcmp(a.reason, "ledger_unavailable") && !strcmp(a.id, "")) {
+            unavailable++;
+            json_t *j = json_loads(a.json, 0, NULL);
+            printf("full after %d decisions: %s\n", allowed,
+                   json_string_value(json_object_get(j, "explanation")));
+            json_decref(j);
+        }
+        else
+            bad = 1;
+        answer_free(&a);
+    }
+    if (bad || !unavailable)
+        return 13;
+    /* Still full: still denied, and nothing was counted. */
+    a = decide(l, d, c, refund(10, "run-f", NULL));
+    bad = a.status != CHARTER_E_IO || strcmp(a.reason, "ledger_unavailable") != 0;
+    answer_free(&a);
+    charter_counters cnt;
+    charter_ledger_counters(l, "support-bot", "run-f", charter_now_ms(), &cnt);
+    if (bad || cnt.run_actions != allowed)
+        return 14;
+    /* Space again: the next decision is recorded. */
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return 15;
+    a = decide(l, d, c, refund(10, "run-f2", NULL));
+    bad = a.status != CHARTER_OK || strcmp(a.decision, "allow") != 0 || !a.id[0];
+    answer_free(&a);
+    if (bad)
+        return 16;
+    allowed++;
+    if (charter_ledger_close(l, NULL) != CHARTER_OK)
+        return 17;
+    charter_ledger_report r;
+    if (charter_ledger_verify(path, NULL, &r, NULL) != CHARTER_OK || !r.ok ||
+        r.entries != (uint64_t)allowed + 1) /* + the charter entry */
+        return 18;
+    charter_release(c);
+    charter_decider_free(d);
+    return 0;
+}
+
+static void test_full_disk_fails_closed_then_recovers(void)
+{
+    fresh_dir();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int rc = full_disk_then_recovery();
+        fflush(stdout);
+        _exit(rc);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK_INT(WEXITSTATUS(status), 0);
+    remove_dir();
+}
+
 typedef struct decider_thread {
     charter_ledger *l;
     const charter *c;
@@ -588,6 +687,7 @@ int main(void)
     RUN(test_escalation_counts_once_approved_and_resolves_once);
     RUN(test_unwritable_ledger_gives_a_deny_and_records_nothing);
     RUN(test_full_disk_gives_a_deny);
+    RUN(test_full_disk_fails_closed_then_recovers);
     RUN(test_concurrent_decisions_share_one_budget_and_all_are_recorded);
     RUN(test_replay_lists_the_decisions_a_new_charter_changes);
     return TEST_DONE();

@@ -402,7 +402,7 @@ static int expect_read_only_refusal(void)
     return st == CHARTER_E_IO && strstr(err.message, "read-only") ? 0 : 2;
 }
 
-static void test_read_only_ledger_file_fails_closed_at_open(void)
+static void test_read_only_ledger_file_fails_closed_at_open_then_recovers(void)
 {
     fresh_dir();
     charter_ledger *l = NULL;
@@ -429,6 +429,14 @@ static void test_read_only_ledger_file_fails_closed_at_open(void)
     chmod(tmpdir, 0700);
     chmod(path, 0644);
     CHECK_INT(count_rows("entries"), 1);
+    /* Writable again: the ledger opens and records where it left off. */
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(l, "x", 2, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    CHECK_INT(count_rows("entries"), 2);
+    charter_ledger_report r;
+    CHECK_INT(charter_ledger_verify(path, NULL, &r, NULL), CHARTER_OK);
+    CHECK(r.ok);
     remove_dir();
 }
 
@@ -554,7 +562,7 @@ int main(void)
     RUN(test_concurrent_appends_from_8_threads_are_all_durable_and_chained);
     RUN(test_checkpoint_is_written_after_the_time_interval);
     RUN(test_keys_init_writes_a_private_key_and_refuses_to_overwrite);
-    RUN(test_read_only_ledger_file_fails_closed_at_open);
+    RUN(test_read_only_ledger_file_fails_closed_at_open_then_recovers);
     RUN(test_full_disk_rolls_back_and_reports_unavailable);
     RUN(test_locked_ledger_fails_the_append_then_recovers);
     RUN(test_second_writer_process_is_refused_not_forked);

@@ -1,0 +1,115 @@
+/* charter_server.h - `charter serve`: the HTTP JSON API for agents,
+ * approvers and dashboards, and the access keys that guard it.
+ *
+ * A charter_server owns a loaded charter (swapped on reload), a recording
+ * ledger and an HTTP daemon (libmicrohttpd, one thread per connection, so a
+ * decision waiting for its group commit or a long poll waiting for a person
+ * holds only its own connection). The endpoints are in docs/http-api.md.
+ *
+ * Conventions are those of charter.h. The server never installs signal
+ * handlers: the caller (the CLI) waits for signals and calls
+ * charter_server_reload / charter_server_stop.
+ */
+#ifndef CHARTER_SERVER_H
+#define CHARTER_SERVER_H
+
+#include "charter.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Access keys ---------------------------------------------------------
+ * Bearer tokens "chk_<12 hex id>_<43 base64url secret>". The keys file
+ * (DIR/access.json, mode 0600) stores for each key its id, role, name,
+ * queues and roles, and a BLAKE2b hash of the secret, never the secret:
+ * a token is shown once, when it is created. Tokens are checked by
+ * hashing the presented secret and comparing in constant time. */
+
+typedef enum charter_access_role {
+    CHARTER_ROLE_AGENT = 0,    /* decides as one registered agent */
+    CHARTER_ROLE_APPROVER = 1, /* resolves escalations of its queues */
+    CHARTER_ROLE_ADMIN = 2,    /* reloads, reads everything */
+    CHARTER_ROLE_PEP = 3       /* an AuthZEN enforcement point: evaluates for
+                                  any subject, every call recorded */
+} charter_access_role;
+
+CHARTER_API const char *charter_access_role_name(charter_access_role r);
+
+#define CHARTER_TOKEN_SIZE 64 /* a token and its NUL fit */
+
+/* Adds a key to DIR/access.json (created, with DIR, when absent) and
+ * writes its token into `token`. `name` is the agent id (agents) or the
+ * person or system it is for; `queues` (approvers: at least one) and
+ * `roles` (approvers: optional, matched against a queue's roles) may be
+ * NULL when their count is 0. Errors: CHARTER_E_INVALID, CHARTER_E_IO. */
+CHARTER_API charter_status charter_access_add(const char *dir,
+                                              charter_access_role role,
+                                              const char *name,
+                                              const char *const *queues,
+                                              size_t queue_count,
+                                              const char *const *roles,
+                                              size_t role_count,
+                                              char token[CHARTER_TOKEN_SIZE],
+                                              charter_error *err);
+
+/* Removes the key with this id ("chk_<id>" or the bare id) from the file.
+ * Errors: CHARTER_E_REF (no such key), CHARTER_E_IO. */
+CHARTER_API charter_status charter_access_revoke(const char *dir, const char *id,
+                                                 charter_error *err);
+
+/* The keys file as JSON without the hashes (for `charter keys list`);
+ * *out is malloc'd, the caller frees it. */
+CHARTER_API charter_status charter_access_list(const char *dir, char **out,
+                                               charter_error *err);
+
+/* ---- The server ------------------------------------------------------------ */
+
+typedef struct charter_server_options {
+    const char *charter_path;   /* required: a file or directory */
+    const char *ledger_path;    /* required: the SQLite ledger file */
+    const char *keys_dir;       /* required: DIR with access.json */
+    const char *key_path;       /* checkpoint signing key, or NULL */
+    const char *listen;         /* "127.0.0.1:8080" (default); port 0 picks one */
+    size_t max_body_bytes;      /* 0: CHARTER_MAX_REQUEST_BYTES */
+    uint32_t max_header_bytes;  /* 0: 16 KiB, request line and headers */
+    uint32_t idle_timeout_s;    /* 0: 30; a silent connection is closed */
+    uint32_t max_wait_s;        /* 0: 60; the longest long poll */
+    uint32_t max_connections;   /* 0: 1024 */
+    uint32_t expire_every_ms;   /* 0: 1000; how often deadlines are applied */
+    /* Origins accepted on /mcp (browser clients); NULL: none but no Origin. */
+    const char *const *allowed_origins;
+    size_t allowed_origin_count;
+} charter_server_options;
+
+typedef struct charter_server charter_server;
+
+/* Loads the charter and the keys, opens the ledger (recording the charter's
+ * version), and starts listening. On success *out is the caller's; stop it
+ * with charter_server_stop. Errors name what failed: the charter
+ * (file:line:col), the ledger, the keys file, or the address. */
+CHARTER_API charter_status charter_server_start(const charter_server_options *opt,
+                                                charter_server **out,
+                                                charter_error *err);
+
+/* The address it listens on, "127.0.0.1:PORT" (the real port when 0 was
+ * asked for). Lives as long as the server. */
+CHARTER_API const char *charter_server_address(const charter_server *s);
+
+/* Loads the charter (and the keys file) again. A charter that fails to load
+ * is refused with its error and the running one keeps serving; a new
+ * version is recorded in the ledger. *version (may be NULL) receives the
+ * version now serving (lives as long as that charter serves). */
+CHARTER_API charter_status charter_server_reload(charter_server *s,
+                                                 const char **version,
+                                                 charter_error *err);
+
+/* Graceful stop: stops accepting, wakes long polls, lets requests in flight
+ * finish, flushes and closes the ledger, frees the server. */
+CHARTER_API charter_status charter_server_stop(charter_server *s,
+                                               charter_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

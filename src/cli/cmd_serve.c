@@ -1,0 +1,167 @@
+/* cmd_serve.c - `charter serve`: the HTTP API, until SIGTERM.
+ *
+ * Signals are handled here, not in the library: every thread starts with
+ * SIGTERM, SIGINT and SIGHUP blocked, and the main thread waits for them
+ * with sigwait: SIGHUP reloads the charter (and the keys), SIGTERM and
+ * SIGINT stop gracefully.
+ */
+#include "base/banned.h"
+
+#include "cli/cli.h"
+#include "charter_server.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: charter serve --charter PATH --ledger FILE --keys DIR [options]\n"
+    "\n"
+    "Serves the HTTP JSON API (docs/http-api.md): agents decide, approvers\n"
+    "work the escalation queue, systems report outcomes, AuthZEN enforcement\n"
+    "points evaluate, Prometheus scrapes /metrics. Every decision is durable\n"
+    "in the ledger before it is answered.\n"
+    "\n"
+    "options:\n"
+    "  --charter PATH      the charter (file or directory)\n"
+    "  --ledger FILE       the SQLite ledger (created when absent)\n"
+    "  --keys DIR          access keys (DIR/access.json, from 'charter keys')\n"
+    "  --key FILE          checkpoint signing key (from 'charter keys init')\n"
+    "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080;\n"
+    "                      port 0 picks a free one)\n"
+    "  --max-body BYTES    largest request body (default 1048576)\n"
+    "  --max-wait SECONDS  longest long poll (default 60)\n"
+    "  --idle-timeout SECONDS  close silent connections (default 30)\n"
+    "  --allow-origin ORIGIN   accept this Origin on /mcp (repeatable)\n"
+    "\n"
+    "Prints 'listening on http://HOST:PORT' once it accepts requests.\n"
+    "SIGHUP reloads the charter and keys (a charter that fails to load is\n"
+    "refused and the running one keeps serving); SIGTERM or SIGINT stops\n"
+    "accepting, finishes requests in flight, flushes the ledger, exits 0.\n"
+    "\n"
+    "Exit: 0 stopped cleanly, 2 invalid options or charter, 3 cannot open the\n"
+    "ledger, keys or address.\n";
+
+static int parse_uint(const char *opt, const char *v, unsigned long max,
+                      unsigned long *out)
+{
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    if (!*v || *end || n == 0 || n > max) {
+        fprintf(stderr, "charter serve: %s expects a number from 1 to %lu, found '%s'\n",
+                opt, max, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+#define MAX_ORIGINS 16
+
+int cmd_serve(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv, usage))
+        return CLI_OK;
+    charter_server_options o;
+    memset(&o, 0, sizeof o);
+    const char *origins[MAX_ORIGINS];
+    size_t origin_count = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        unsigned long n;
+        int m;
+        if ((m = cli_option(argc, argv, &i, "--charter", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.charter_path = v;
+        } else if ((m = cli_option(argc, argv, &i, "--ledger", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.ledger_path = v;
+        } else if ((m = cli_option(argc, argv, &i, "--keys", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.keys_dir = v;
+        } else if ((m = cli_option(argc, argv, &i, "--key", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.key_path = v;
+        } else if ((m = cli_option(argc, argv, &i, "--listen", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.listen = v;
+        } else if ((m = cli_option(argc, argv, &i, "--max-body", &v)) != 0) {
+            if (m < 0 || parse_uint("--max-body", v, 64ul << 20, &n))
+                return CLI_INVALID;
+            o.max_body_bytes = n;
+        } else if ((m = cli_option(argc, argv, &i, "--max-wait", &v)) != 0) {
+            if (m < 0 || parse_uint("--max-wait", v, 3600, &n))
+                return CLI_INVALID;
+            o.max_wait_s = (uint32_t)n;
+        } else if ((m = cli_option(argc, argv, &i, "--idle-timeout", &v)) != 0) {
+            if (m < 0 || parse_uint("--idle-timeout", v, 3600, &n))
+                return CLI_INVALID;
+            o.idle_timeout_s = (uint32_t)n;
+        } else if ((m = cli_option(argc, argv, &i, "--allow-origin", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            if (origin_count == MAX_ORIGINS) {
+                fprintf(stderr, "charter serve: at most %d --allow-origin\n", MAX_ORIGINS);
+                return CLI_INVALID;
+            }
+            origins[origin_count++] = v;
+        } else {
+            return cli_unknown_option("serve", argv[i]);
+        }
+    }
+    if (!o.charter_path || !o.ledger_path || !o.keys_dir) {
+        fprintf(stderr, "charter serve: --charter, --ledger and --keys are required "
+                        "(see 'charter serve --help')\n");
+        return CLI_INVALID;
+    }
+    o.allowed_origins = origins;
+    o.allowed_origin_count = origin_count;
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by every thread */
+    signal(SIGPIPE, SIG_IGN);
+
+    charter_server *srv = NULL;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status st = charter_server_start(&o, &srv, &err);
+    if (st != CHARTER_OK) {
+        cli_print_error("error", &err);
+        return st == CHARTER_E_IO ? CLI_IO : CLI_INVALID;
+    }
+    printf("listening on http://%s\n", charter_server_address(srv));
+    fflush(stdout);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            const char *version = NULL;
+            if (charter_server_reload(srv, &version, &err) == CHARTER_OK) {
+                fprintf(stderr, "charter serve: reloaded; serving %s\n", version);
+            } else {
+                cli_print_error("reload refused, the running charter keeps serving", &err);
+            }
+            continue;
+        }
+        break;
+    }
+    fprintf(stderr, "charter serve: stopping\n");
+    st = charter_server_stop(srv, &err);
+    if (st != CHARTER_OK) {
+        cli_print_error("error closing the ledger", &err);
+        return CLI_IO;
+    }
+    return CLI_OK;
+}

@@ -1,0 +1,200 @@
+/* api_decide.c - POST /v1/decide and GET /v1/decisions/{id}[?wait=S].
+ *
+ * An agent decides only as itself: the key names the agent, and a request
+ * naming another is refused (a request without "agent" is taken as the
+ * key's). The decision time is the server's: a request's "time" is
+ * dropped (the ledger also replaces any "counters" it claims). The answer is sent only once its ledger entry is durable; when
+ * the ledger cannot be written the answer is the fail-closed deny, with
+ * status 503.
+ */
+#include "base/banned.h"
+
+#include "server/server.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The slow path: the request lacks "agent" or claims a "time"; rewrite it
+ * so what is recorded is what was decided. */
+static char *rewrite(const srv_request *rq, srv_response *rs, const char *me)
+{
+    json_t *req = srv_body_object(rq, rs);
+    if (!req)
+        return NULL;
+    json_object_set_new(req, "agent", json_string(me));
+    json_object_del(req, "time");
+    char *text = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(req);
+    if (!text)
+        srv_reply_text(rs, 500, NULL, 0);
+    return text;
+}
+
+void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
+{
+    (void)tail;
+    if (!rq->body_len) {
+        srv_reply_error(rs, 400, "malformed_json",
+                        "the request body is empty; expected a decision request");
+        return;
+    }
+    if (srv_body_too_deep(rq, rs))
+        return;
+    const char *me = rq->who->name;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_request *r = NULL;
+    charter_status st = charter_request_parse(rq->body, rq->body_len, &r, &err);
+    if (st == CHARTER_E_REQUEST) {
+        /* Perhaps only "agent" is missing: the rewrite adds it, and deciding
+         * the rewritten text reports any other fault. */
+        r = NULL;
+    } else if (st != CHARTER_OK) {
+        srv_reply_status(rs, st, &err);
+        return;
+    }
+    const char *agent = r ? charter_request_agent(r) : "";
+    if (*agent && strcmp(agent, me)) {
+        srv_reply_error(rs, 403, "agent_mismatch",
+                        "this key belongs to agent '%s'; it cannot decide as '%.128s'", me,
+                        agent);
+        charter_request_free(r);
+        return;
+    }
+    char *answer = NULL, *rewritten = NULL;
+    size_t len = 0;
+    if (r && *agent && !charter_request_has_time(r)) {
+        st = srv_decide_request(rq->s, r, rq->body, rq->body_len, &answer, &len, &err);
+    } else {
+        /* The server's clock decides: a "time" an agent claims would move
+         * `now`, day budgets and deadlines. */
+        if (!(rewritten = rewrite(rq, rs, me))) {
+            charter_request_free(r);
+            return;
+        }
+        st = srv_decide(rq->s, rewritten, strlen(rewritten), &answer, &len, &err);
+    }
+    charter_request_free(r);
+    free(rewritten);
+    if (st == CHARTER_OK || (st == CHARTER_E_IO && answer))
+        srv_reply_text(rs, st == CHARTER_OK ? 200 : 503, answer, len);
+    else
+        srv_reply_status(rs, st, &err);
+}
+
+/* ---- GET /v1/decisions/{id} ------------------------------------------------- */
+
+static const char *status_name(charter_escalation_status s)
+{
+    return s == CHARTER_ESC_OPEN ? "open" : s == CHARTER_ESC_APPROVED ? "approved"
+                                                                      : "denied";
+}
+
+json_t *api_escalation_json(const charter_escalation *e)
+{
+    char t[40], dl[40], rt[40];
+    charter_time_format(e->time_ms, t);
+    charter_time_format(e->deadline_ms, dl);
+    charter_time_format(e->resolved_ms, rt);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s?}", "decision_id",
+                          e->decision_id, "status", status_name(e->status), "queue",
+                          e->queue, "agent", e->agent, "workflow", e->workflow, "action",
+                          e->action, "run_id", e->run_id, "time", t, "deadline",
+                          e->deadline_ms ? dl : NULL);
+    if (j && e->status != CHARTER_ESC_OPEN) {
+        json_object_set_new(j, "resolved_by", json_string(e->resolved_by ? e->resolved_by : ""));
+        json_object_set_new(j, "resolved_at", json_string(rt));
+        json_object_set_new(j, "note", e->note ? json_string(e->note) : json_null());
+        json_object_set_new(j, "timed_out", json_boolean(e->timed_out));
+    }
+    return j;
+}
+
+static int take_escalation(const charter_escalation *e, void *user)
+{
+    *(json_t **)user = api_escalation_json(e);
+    return 1;
+}
+
+bool api_key_has_queue(const srv_key *k, const char *q)
+{
+    for (size_t i = 0; q && i < k->queue_count; i++)
+        if (!strcmp(k->queues[i], q))
+            return true;
+    return false;
+}
+
+void api_decision_get(const srv_request *rq, const char *tail, srv_response *rs)
+{
+    srv *s = rq->s;
+    const char *w = srv_query(rq, "wait");
+    uint32_t wait_ms = 0;
+    if (w) {
+        char *end;
+        double secs = strtod(w, &end);
+        if (*end || !(secs >= 0)) {
+            srv_reply_error(rs, 400, "invalid_request",
+                            "expected ?wait=SECONDS (a number >= 0), found '%.40s'", w);
+            return;
+        }
+        if (secs > s->opt.max_wait_s)
+            secs = s->opt.max_wait_s;
+        wait_ms = (uint32_t)(secs * 1000);
+    }
+    char *payload = NULL;
+    size_t len = 0;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status st = charter_ledger_decision(s->ledger, tail, &payload, &len, &err);
+    if (st != CHARTER_OK) {
+        srv_reply_status(rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
+        return;
+    }
+    json_t *p = json_loadb(payload, len, 0, NULL);
+    free(payload);
+    json_t *request = json_object_get(p, "request"), *answer = json_object_get(p, "answer");
+    if (!request || !answer) {
+        json_decref(p);
+        srv_reply_error(rs, 500, "internal", "decision %s is recorded without its request "
+                                             "or answer", tail);
+        return;
+    }
+    const char *agent = json_string_value(json_object_get(request, "agent"));
+    const char *effect = json_string_value(json_object_get(answer, "decision"));
+    json_t *esc = NULL;
+    if (effect && !strcmp(effect, "escalate")) {
+        /* Look first without waiting: the caller's right to wait on it
+         * depends on the queue it is in. */
+        charter_ledger_escalation(s->ledger, tail, 0, take_escalation, &esc, NULL);
+    }
+    const srv_key *k = rq->who;
+    bool allowed = k->role == CHARTER_ROLE_ADMIN ||
+                   (k->role == CHARTER_ROLE_AGENT && agent && !strcmp(agent, k->name)) ||
+                   (k->role == CHARTER_ROLE_APPROVER && esc &&
+                    api_key_has_queue(k, json_string_value(json_object_get(esc, "queue"))));
+    if (!allowed) {
+        json_decref(esc);
+        json_decref(p);
+        srv_reply_error(rs, 403, "forbidden", "this key may not read decision %s", tail);
+        return;
+    }
+    if (esc && wait_ms &&
+        !strcmp(json_string_value(json_object_get(esc, "status")), "open")) {
+        json_decref(esc);
+        esc = NULL;
+        charter_ledger_escalation(s->ledger, tail, wait_ms, take_escalation, &esc, NULL);
+    }
+    const char *final = effect ? effect : "deny";
+    const char *esc_status = esc ? json_string_value(json_object_get(esc, "status")) : NULL;
+    if (esc_status && !strcmp(esc_status, "approved"))
+        final = "allow";
+    else if (esc_status && !strcmp(esc_status, "denied"))
+        final = "deny";
+    json_t *out = json_pack("{s:s,s:s,s:b,s:O,s:O,s:o}", "decision_id", tail, "decision",
+                            final, "final", !esc_status || strcmp(esc_status, "open"),
+                            "answer", answer, "request", request, "escalation",
+                            esc ? esc : json_null());
+    json_decref(p);
+    srv_reply_json(rs, 200, out);
+}

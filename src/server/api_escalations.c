@@ -1,0 +1,192 @@
+/* api_escalations.c - the escalation queue: GET /v1/escalations and
+ * POST /v1/escalations/{id}/resolve.
+ *
+ * Only an approver key bound to the escalation's current queue, and whom
+ * the charter accepts for that queue (its members or roles), resolves it.
+ * A boundary can never be approved away: an approval re-decides the
+ * recorded request under the charter serving now, and if any boundary
+ * fires the approval is refused (the escalation stays open for a deny).
+ */
+#include "base/banned.h"
+
+#include "server/server.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct listing {
+    json_t *list;
+    const srv_key *who;  /* approvers see only their queues */
+    bool resolved_only;
+} listing;
+
+static int add_escalation(const charter_escalation *e, void *user)
+{
+    listing *l = user;
+    if (l->who->role == CHARTER_ROLE_APPROVER && !api_key_has_queue(l->who, e->queue))
+        return 0;
+    if (l->resolved_only && e->status == CHARTER_ESC_OPEN)
+        return 0;
+    json_array_append_new(l->list, api_escalation_json(e));
+    return 0;
+}
+
+void api_escalations_list(const srv_request *rq, const char *tail, srv_response *rs)
+{
+    (void)tail;
+    const char *queue = srv_query(rq, "queue");
+    const char *status = srv_query(rq, "status");
+    if (!status)
+        status = "open";
+    if (strcmp(status, "open") && strcmp(status, "resolved") && strcmp(status, "all")) {
+        srv_reply_error(rs, 400, "invalid_request",
+                        "expected status=open, resolved or all; found '%.40s'", status);
+        return;
+    }
+    if (queue && rq->who->role == CHARTER_ROLE_APPROVER &&
+        !api_key_has_queue(rq->who, queue)) {
+        srv_reply_error(rs, 403, "forbidden", "this key is not an approver of queue '%.128s'",
+                        queue);
+        return;
+    }
+    listing l = {.list = json_array(), .who = rq->who,
+                 .resolved_only = !strcmp(status, "resolved")};
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status st = charter_ledger_escalations(rq->s->ledger, queue,
+                                                   !strcmp(status, "open"),
+                                                   add_escalation, &l, &err);
+    if (st != CHARTER_OK) {
+        json_decref(l.list);
+        srv_reply_status(rs, st, &err);
+        return;
+    }
+    size_t n = json_array_size(l.list);
+    srv_reply_json(rs, 200, json_pack("{s:o,s:I}", "escalations", l.list, "count",
+                                      (json_int_t)n));
+}
+
+/* Re-decides the recorded request under `c`; true when a boundary fires
+ * (its id goes to `which`). */
+static bool boundary_fires(srv *s, charter *c, const char *id, char *which, size_t n)
+{
+    char *payload = NULL;
+    size_t len = 0;
+    if (charter_ledger_decision(s->ledger, id, &payload, &len, NULL) != CHARTER_OK)
+        return false;
+    json_t *p = json_loadb(payload, len, 0, NULL);
+    free(payload);
+    json_t *req = json_object_get(p, "request");
+    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_int_t t = json_integer_value(json_object_get(p, "time_ms"));
+    json_decref(p);
+    charter_request *r = NULL;
+    bool fires = false;
+    charter_decider *d = srv_decider(s);
+    const charter_decision *dec = NULL;
+    if (text && d && charter_request_parse(text, strlen(text), &r, NULL) == CHARTER_OK &&
+        charter_decide(d, c, r, t, &dec, NULL) == CHARTER_OK) {
+        for (size_t i = 0; i < dec->fired_count && !fires; i++)
+            if (!strcmp(dec->fired[i].kind, "boundary")) {
+                fires = true;
+                snprintf(which, n, "%s", dec->fired[i].id);
+            }
+    }
+    charter_request_free(r);
+    free(text);
+    return fires;
+}
+
+typedef struct current {
+    bool found;
+    charter_escalation_status status;
+    char queue[256];
+} current;
+
+static int take_current(const charter_escalation *e, void *user)
+{
+    current *c = user;
+    c->found = true;
+    c->status = e->status;
+    snprintf(c->queue, sizeof c->queue, "%s", e->queue);
+    return 1;
+}
+
+static int take_json(const charter_escalation *e, void *user)
+{
+    *(json_t **)user = api_escalation_json(e);
+    return 1;
+}
+
+void api_escalation_resolve(const srv_request *rq, const char *tail, srv_response *rs)
+{
+    srv *s = rq->s;
+    char id[64];
+    const char *slash = strchr(tail, '/');
+    if (!slash || strcmp(slash, "/resolve") || (size_t)(slash - tail) >= sizeof id) {
+        srv_reply_error(rs, 404, "not_found",
+                        "expected POST /v1/escalations/{decision_id}/resolve");
+        return;
+    }
+    memcpy(id, tail, (size_t)(slash - tail));
+    id[slash - tail] = '\0';
+    json_t *body = srv_body_object(rq, rs);
+    if (!body)
+        return;
+    const char *res = json_string_value(json_object_get(body, "resolution"));
+    json_t *note_j = json_object_get(body, "note");
+    if (!res || (strcmp(res, "approve") && strcmp(res, "deny")) ||
+        (note_j && !json_is_string(note_j) && !json_is_null(note_j))) {
+        json_decref(body);
+        srv_reply_error(rs, 400, "invalid_request",
+                        "expected {\"resolution\": \"approve\" | \"deny\", \"note\": "
+                        "\"...\"}");
+        return;
+    }
+    bool approve = !strcmp(res, "approve");
+    current cur = {0};
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status st = charter_ledger_escalation(s->ledger, id, 0, take_current, &cur,
+                                                  &err);
+    if (st != CHARTER_OK) {
+        json_decref(body);
+        srv_reply_status(rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
+        return;
+    }
+    charter *c = srv_charter(s);
+    const srv_key *k = rq->who;
+    char boundary[160];
+    if (!api_key_has_queue(k, cur.queue) ||
+        !charter_queue_approver(c, cur.queue, k->name, (const char *const *)k->roles,
+                                k->role_count)) {
+        srv_reply_error(rs, 403, "forbidden",
+                        "'%s' is not an approver of queue '%s', where %s waits", k->name,
+                        cur.queue, id);
+    } else if (cur.status != CHARTER_ESC_OPEN) {
+        srv_reply_error(rs, 409, "already_resolved", "decision %s is already %s", id,
+                        cur.status == CHARTER_ESC_APPROVED ? "approved" : "denied");
+    } else if (approve && boundary_fires(s, c, id, boundary, sizeof boundary)) {
+        srv_reply_error(rs, 409, "boundary",
+                        "boundary '%s' denies this action under the charter now serving; "
+                        "a boundary cannot be approved away (deny the escalation instead)",
+                        boundary);
+    } else {
+        st = charter_ledger_resolve(s->ledger, id, k->name,
+                                    approve ? CHARTER_RESOLVE_APPROVE : CHARTER_RESOLVE_DENY,
+                                    json_string_value(note_j), 0, NULL, &err);
+        if (st == CHARTER_E_DUPLICATE) {
+            srv_reply_error(rs, 409, "already_resolved", "%s", err.message);
+        } else if (st != CHARTER_OK) {
+            srv_reply_status(rs, st, &err);
+        } else {
+            atomic_fetch_add(&s->metrics.resolutions, 1);
+            json_t *j = NULL;
+            charter_ledger_escalation(s->ledger, id, 0, take_json, &j, NULL);
+            srv_reply_json(rs, 200, j);
+        }
+    }
+    charter_release(c);
+    json_decref(body);
+}

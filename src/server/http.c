@@ -1,0 +1,480 @@
+/* http.c - the HTTP daemon (libmicrohttpd): reading requests within their
+ * limits, authentication, routing, and sending JSON responses.
+ *
+ * One thread per connection (MHD_USE_THREAD_PER_CONNECTION): a decision
+ * blocks its thread until the group commit has made it durable, and a long
+ * poll blocks until a person answers; neither holds up other connections,
+ * and the many callers blocked at once are what lets group commit batch.
+ * Keep-alive is HTTP/1.1's default; idle connections time out.
+ */
+#include "base/banned.h"
+
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/limits.h"
+
+#define ROLE_BIT(r) (1u << (r))
+#define PUBLIC 0u
+#define AGENT ROLE_BIT(CHARTER_ROLE_AGENT)
+#define APPROVER ROLE_BIT(CHARTER_ROLE_APPROVER)
+#define ADMIN ROLE_BIT(CHARTER_ROLE_ADMIN)
+#define PEP ROLE_BIT(CHARTER_ROLE_PEP)
+
+typedef struct route {
+    const char *method;
+    const char *path;
+    bool prefix;          /* path is a prefix; the rest is the handler's tail */
+    unsigned roles;       /* PUBLIC: no token needed */
+    srv_handler fn;
+} route;
+
+static const route routes[] = {
+    {"POST", "/v1/decide", false, AGENT, api_decide},
+    {"GET", "/v1/decisions/", true, AGENT | APPROVER | ADMIN, api_decision_get},
+    {"GET", "/v1/escalations", false, APPROVER | ADMIN, api_escalations_list},
+    {"POST", "/v1/escalations/", true, APPROVER, api_escalation_resolve},
+    {"POST", "/v1/outcomes", false, AGENT | ADMIN, api_outcomes},
+    {"GET", "/v1/brief", false, AGENT | ADMIN, api_brief},
+    {"POST", "/v1/admin/reload", false, ADMIN, api_reload},
+    {"GET", "/healthz", false, PUBLIC, api_healthz},
+    {"GET", "/metrics", false, PUBLIC, api_metrics},
+    {"POST", "/access/v1/evaluation", false, PEP | AGENT, authzen_evaluation},
+    {"POST", "/access/v1/evaluations", false, PEP | AGENT, authzen_evaluations},
+    {"GET", "/.well-known/authzen-configuration", false, PUBLIC, authzen_configuration},
+    /* MCP answers GET and DELETE itself (405: no stream, no sessions). */
+    {"POST", "/mcp", false, AGENT, api_mcp},
+    {"GET", "/mcp", false, AGENT, api_mcp},
+    {"DELETE", "/mcp", false, AGENT, api_mcp},
+};
+#define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+/* One request being read (MHD's per-request pointer). */
+typedef struct pending {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+    bool started;
+} pending;
+
+/* ---- Helpers for handlers ---------------------------------------------------- */
+
+const char *srv_header(const srv_request *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+const char *srv_query(const srv_request *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void srv_reply_text(srv_response *rs, int status, char *text, size_t len)
+{
+    free(rs->body);
+    rs->status = status;
+    rs->body = text;
+    rs->body_len = text ? len : 0;
+    if (!text) {
+        rs->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        rs->body = strdup("{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}");
+        rs->body_len = rs->body ? strlen(rs->body) : 0;
+    }
+}
+
+void srv_reply_json(srv_response *rs, int status, json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    srv_reply_text(rs, status, text, text ? strlen(text) : 0);
+}
+
+void srv_reply_error(srv_response *rs, int status, const char *code, const char *fmt,
+                     ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    srv_reply_json(rs, status,
+                   json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+void srv_reply_status(srv_response *rs, charter_status st, const charter_error *err)
+{
+    const char *msg = err && err->message[0] ? err->message : charter_status_message(st);
+    switch (st) {
+    case CHARTER_E_JSON:
+        srv_reply_error(rs, 400, "malformed_json", "%s", msg);
+        break;
+    case CHARTER_E_REQUEST:
+    case CHARTER_E_INVALID:
+        srv_reply_error(rs, 400, "invalid_request", "%s", msg);
+        break;
+    case CHARTER_E_LIMIT:
+        srv_reply_error(rs, 413, "too_large", "%s", msg);
+        break;
+    case CHARTER_E_REF:
+        srv_reply_error(rs, 404, "not_found", "%s", msg);
+        break;
+    case CHARTER_E_DUPLICATE:
+        srv_reply_error(rs, 409, "conflict", "%s", msg);
+        break;
+    case CHARTER_E_IO:
+        srv_reply_error(rs, 503, "ledger_unavailable", "%s", msg);
+        break;
+    default:
+        srv_reply_error(rs, 500, "internal", "%s", msg);
+        break;
+    }
+}
+
+void srv_add_header(srv_response *rs, const char *name, const char *value)
+{
+    if (rs->header_count >= SRV_MAX_HEADERS)
+        return;
+    rs->headers[rs->header_count].name = name;
+    snprintf(rs->headers[rs->header_count].value,
+             sizeof rs->headers[rs->header_count].value, "%s", value);
+    rs->header_count++;
+}
+
+/* Nesting depth of JSON text, counted without parsing (strings skipped),
+ * so a body nested thousands deep is refused before jansson recurses. */
+static size_t json_depth(const char *p, size_t n)
+{
+    size_t depth = 0, max = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
+                max = depth;
+        } else if ((c == '}' || c == ']') && depth) {
+            depth--;
+        }
+    }
+    return max;
+}
+
+bool srv_body_too_deep(const srv_request *rq, srv_response *rs)
+{
+    if (json_depth(rq->body, rq->body_len) <= CHARTER_MAX_JSON_DEPTH)
+        return false;
+    srv_reply_error(rs, 400, "too_deep", "the JSON body is nested deeper than %u levels",
+                    CHARTER_MAX_JSON_DEPTH);
+    return true;
+}
+
+json_t *srv_body_object(const srv_request *rq, srv_response *rs)
+{
+    if (!rq->body_len) {
+        srv_reply_error(rs, 400, "malformed_json", "the request body is empty; "
+                                                   "expected a JSON object");
+        return NULL;
+    }
+    if (srv_body_too_deep(rq, rs))
+        return NULL;
+    json_error_t je;
+    json_t *j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        srv_reply_error(rs, 400, "malformed_json", "malformed JSON at line %d column %d: %s",
+                        je.line, je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        srv_reply_error(rs, 400, "invalid_request", "expected a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* ---- Sending ---------------------------------------------------------------------- */
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, srv_response *rs,
+                                     const char *request_id)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        rs->body_len, rs->body ? rs->body : (void *)"", rs->body ? MHD_RESPMEM_MUST_FREE
+                                                                 : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(rs->body);
+        return MHD_NO;
+    }
+    rs->body = NULL; /* MHD frees it now */
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            rs->content_type ? rs->content_type : "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (request_id)
+        MHD_add_response_header(r, "X-Request-ID", request_id);
+    for (size_t i = 0; i < rs->header_count; i++)
+        MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)rs->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- Routing ------------------------------------------------------------------------ */
+
+static bool path_matches(const route *rt, const char *path, const char **tail)
+{
+    size_t n = strlen(rt->path);
+    if (rt->prefix) {
+        if (strncmp(path, rt->path, n) || !path[n])
+            return false;
+        *tail = path + n;
+        return true;
+    }
+    *tail = "";
+    return !strcmp(path, rt->path);
+}
+
+static const srv_key *authenticate(srv *s, struct MHD_Connection *conn,
+                                   srv_keys **held)
+{
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    *held = NULL;
+    if (!auth || strncasecmp(auth, "Bearer ", 7))
+        return NULL;
+    pthread_mutex_lock(&s->swap_mu);
+    srv_keys *ks = srv_keys_retain(s->keys);
+    pthread_mutex_unlock(&s->swap_mu);
+    const srv_key *k = srv_keys_check(ks, auth + 7);
+    if (k)
+        *held = ks;
+    else
+        srv_keys_release(ks);
+    return k;
+}
+
+static void dispatch(srv *s, srv_request *rq, srv_response *rs)
+{
+    const route *match = NULL;
+    const char *tail = "";
+    char allow[64] = "";
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        const char *t;
+        if (!path_matches(&routes[i], rq->path, &t))
+            continue;
+        if (!strcmp(routes[i].method, rq->method)) {
+            match = &routes[i];
+            tail = t;
+            break;
+        }
+        if (!strstr(allow, routes[i].method))
+            snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
+                     allow[0] ? ", " : "", routes[i].method);
+    }
+    if (!match) {
+        if (allow[0]) {
+            srv_add_header(rs, MHD_HTTP_HEADER_ALLOW, allow);
+            srv_reply_error(rs, 405, "method_not_allowed", "%s is not allowed on %s; use %s",
+                            rq->method, rq->path, allow);
+        } else {
+            srv_reply_error(rs, 404, "not_found", "no endpoint %s %s (see docs/http-api.md)",
+                            rq->method, rq->path);
+        }
+        return;
+    }
+    srv_keys *held = NULL;
+    if (match->roles != PUBLIC) {
+        rq->who = authenticate(s, rq->conn, &held);
+        if (!rq->who) {
+            srv_add_header(rs, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"charter\"");
+            srv_reply_error(rs, 401, "unauthenticated",
+                            "expected 'Authorization: Bearer <token>' with a token "
+                            "from 'charter keys'");
+            return;
+        }
+        if (!(match->roles & ROLE_BIT(rq->who->role))) {
+            srv_reply_error(rs, 403, "forbidden", "a %s key may not call %s %s",
+                            charter_access_role_name(rq->who->role), rq->method, rq->path);
+            srv_keys_release(held);
+            return;
+        }
+    }
+    match->fn(rq, tail, rs);
+    srv_keys_release(held);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **req_cls)
+{
+    srv *s = cls;
+    pending *p = *req_cls;
+    size_t limit = s->opt.max_body_bytes;
+    if (!p) {
+        if (!(p = calloc(1, sizeof *p)))
+            return MHD_NO;
+        *req_cls = p;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > limit)
+            p->too_large = true; /* answered at once; the body is never read */
+        else
+            return MHD_YES;
+    }
+    if (*upload_size && !p->too_large) {
+        if (p->len + *upload_size > limit) {
+            p->too_large = true;
+        } else {
+            if (p->len + *upload_size + 1 > p->cap) {
+                size_t cap = p->cap ? p->cap : 4096;
+                while (cap < p->len + *upload_size + 1)
+                    cap *= 2;
+                char *b = realloc(p->body, cap);
+                if (!b)
+                    return MHD_NO;
+                p->body = b;
+                p->cap = cap;
+            }
+            memcpy(p->body + p->len, upload, *upload_size);
+            p->len += *upload_size;
+            p->body[p->len] = '\0';
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* discarding an oversized chunked body */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    atomic_fetch_add(&s->metrics.requests, 1);
+    const char *request_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         "X-Request-ID");
+    if (request_id && strlen(request_id) > 120)
+        request_id = NULL;
+    srv_response rs;
+    memset(&rs, 0, sizeof rs);
+    atomic_fetch_add(&s->inflight, 1);
+    if (p->too_large) {
+        srv_reply_error(&rs, 413, "too_large", "the request body is over the limit of %zu "
+                                               "bytes", limit);
+    } else {
+        srv_request rq = {.s = s, .conn = conn, .method = method, .path = url,
+                          .body = p->body ? p->body : "", .body_len = p->len,
+                          .request_id = request_id};
+        dispatch(s, &rq, &rs);
+    }
+    if (rs.status >= 500)
+        atomic_fetch_add(&s->metrics.errors_5xx, 1);
+    else if (rs.status >= 400)
+        atomic_fetch_add(&s->metrics.errors_4xx, 1);
+    (void)version;
+    enum MHD_Result ret = send_response(conn, &rs, request_id);
+    atomic_fetch_sub(&s->inflight, 1);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    pending *p = *req_cls;
+    if (p) {
+        free(p->body);
+        free(p);
+        *req_cls = NULL;
+    }
+    (void)cls;
+    (void)conn;
+    (void)toe;
+}
+
+/* ---- Start and stop ------------------------------------------------------------------ */
+
+static bool parse_listen(const char *listen, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= sizeof host)
+        return false;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || port > 65535 || !colon[1])
+        return false;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (!strcmp(host, "localhost"))
+        snprintf(host, sizeof host, "127.0.0.1");
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
+}
+
+charter_status srv_http_start(srv *s, charter_error *err)
+{
+    struct sockaddr_in sa;
+    if (!parse_listen(s->opt.listen, &sa)) {
+        if (err) {
+            err->code = CHARTER_E_INVALID;
+            snprintf(err->message, sizeof err->message,
+                     "expected --listen HOST:PORT with an IPv4 address, e.g. "
+                     "127.0.0.1:8080; found '%s'", s->opt.listen);
+        }
+        return CHARTER_E_INVALID;
+    }
+    s->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ITC,
+        0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->opt.idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->opt.max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->opt.max_header_bytes,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        if (err) {
+            err->code = CHARTER_E_IO;
+            snprintf(err->message, sizeof err->message,
+                     "cannot listen on %s (address in use, or not an address of this "
+                     "machine)", s->opt.listen);
+        }
+        return CHARTER_E_IO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon,
+                                                           MHD_DAEMON_INFO_BIND_PORT);
+    char host[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
+    snprintf(s->address, sizeof s->address, "%s:%u", host,
+             info ? (unsigned)info->port : (unsigned)ntohs(sa.sin_port));
+    return CHARTER_OK;
+}
+
+void srv_http_quiesce(srv *s)
+{
+    if (!s->daemon)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+void srv_http_stop(srv *s)
+{
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+}

@@ -1,0 +1,271 @@
+/* server.c - a charter_server's life: start, reload, the deadline thread,
+ * graceful stop; and the pieces handlers share (the serving charter, the
+ * per-thread decider, deciding through the ledger).
+ */
+#include "base/banned.h"
+
+#include "server/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/limits.h"
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+charter *srv_charter(srv *s)
+{
+    pthread_mutex_lock(&s->swap_mu);
+    charter *c = charter_retain(s->charter);
+    pthread_mutex_unlock(&s->swap_mu);
+    return c;
+}
+
+static void decider_destroy(void *d)
+{
+    charter_decider_free(d);
+}
+
+charter_decider *srv_decider(srv *s)
+{
+    charter_decider *d = pthread_getspecific(s->decider_key);
+    if (!d && charter_decider_new(&d) == CHARTER_OK)
+        pthread_setspecific(s->decider_key, d);
+    return d;
+}
+
+charter_status srv_decide_request(srv *s, charter_request *r, const char *json,
+                                  size_t n, char **answer, size_t *len,
+                                  charter_error *err)
+{
+    int64_t t0 = mono_us();
+    *answer = NULL;
+    charter_decider *d = srv_decider(s);
+    if (!d) {
+        if (err) {
+            err->code = CHARTER_E_NOMEM;
+            snprintf(err->message, sizeof err->message, "out of memory");
+        }
+        return CHARTER_E_NOMEM;
+    }
+    charter *c = srv_charter(s);
+    charter_status st = charter_ledger_decide_request(s->ledger, d, c, r, json, n,
+                                                      charter_now_ms(), answer, len, err);
+    charter_release(c);
+    if (st == CHARTER_OK && *answer) {
+        /* The answer's "decision" value: the engine writes it right after
+         * the id, so a short search finds it. */
+        const char *p = strstr(*answer, "\"decision\":\"");
+        int effect = 0;
+        if (p && !strncmp(p + 12, "deny", 4))
+            effect = CHARTER_DENY;
+        else if (p && !strncmp(p + 12, "escalate", 8))
+            effect = CHARTER_ESCALATE;
+        srv_metrics_decision(&s->metrics, effect, mono_us() - t0);
+    } else if (st == CHARTER_E_IO) {
+        srv_metrics_decision(&s->metrics, 3, mono_us() - t0);
+    }
+    return st;
+}
+
+charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,
+                          size_t *len, charter_error *err)
+{
+    *answer = NULL;
+    charter_request *r = NULL;
+    charter_status st = charter_request_parse(json, n, &r, err);
+    if (st == CHARTER_OK)
+        st = srv_decide_request(s, r, json, n, answer, len, err);
+    charter_request_free(r);
+    return st;
+}
+
+/* ---- The deadline thread ---------------------------------------------------- */
+
+static void *expire_main(void *arg)
+{
+    srv *s = arg;
+    pthread_mutex_lock(&s->stop_mu);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += s->opt.expire_every_ms / 1000;
+        until.tv_nsec += (long)(s->opt.expire_every_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->stop_mu);
+        charter *c = srv_charter(s);
+        size_t n = 0;
+        charter_error err;
+        /* A failure (ledger unavailable) leaves the escalations open; the
+         * next round tries again. */
+        charter_ledger_expire(s->ledger, c, charter_now_ms(), &n, &err);
+        charter_release(c);
+        atomic_fetch_add(&s->metrics.timeouts, n);
+        pthread_mutex_lock(&s->stop_mu);
+    }
+    pthread_mutex_unlock(&s->stop_mu);
+    return NULL;
+}
+
+/* ---- Start, reload, stop ---------------------------------------------------- */
+
+static void server_free(srv *s)
+{
+    charter_release(s->charter);
+    srv_keys_release(s->keys);
+    pthread_key_delete(s->decider_key);
+    pthread_mutex_destroy(&s->swap_mu);
+    pthread_mutex_destroy(&s->stop_mu);
+    pthread_cond_destroy(&s->stop_cv);
+    free(s->charter_path);
+    free(s->keys_dir);
+    free(s);
+}
+
+charter_status charter_server_start(const charter_server_options *opt,
+                                    charter_server **out, charter_error *err)
+{
+    *out = NULL;
+    if (!opt || !opt->charter_path || !opt->ledger_path || !opt->keys_dir) {
+        if (err) {
+            err->code = CHARTER_E_INVALID;
+            snprintf(err->message, sizeof err->message,
+                     "a charter, a ledger and a keys directory are required");
+        }
+        return CHARTER_E_INVALID;
+    }
+    srv *s = calloc(1, sizeof *s);
+    if (!s)
+        return CHARTER_E_NOMEM;
+    s->opt = *opt;
+    if (!s->opt.listen)
+        s->opt.listen = "127.0.0.1:8080";
+    if (!s->opt.max_body_bytes)
+        s->opt.max_body_bytes = CHARTER_MAX_REQUEST_BYTES;
+    if (!s->opt.max_header_bytes)
+        s->opt.max_header_bytes = 16 * 1024;
+    if (!s->opt.idle_timeout_s)
+        s->opt.idle_timeout_s = 30;
+    if (!s->opt.max_wait_s)
+        s->opt.max_wait_s = 60;
+    if (!s->opt.max_connections)
+        s->opt.max_connections = 1024;
+    if (!s->opt.expire_every_ms)
+        s->opt.expire_every_ms = 1000;
+    pthread_mutex_init(&s->swap_mu, NULL);
+    pthread_mutex_init(&s->stop_mu, NULL);
+    pthread_cond_init(&s->stop_cv, NULL);
+    pthread_key_create(&s->decider_key, decider_destroy);
+    s->charter_path = strdup(opt->charter_path);
+    s->keys_dir = strdup(opt->keys_dir);
+    s->opt.charter_path = s->charter_path;
+    s->opt.keys_dir = s->keys_dir;
+    charter_status st = CHARTER_E_NOMEM;
+    if (!s->charter_path || !s->keys_dir)
+        goto fail;
+    if ((st = charter_load(s->charter_path, &s->charter, err)) != CHARTER_OK ||
+        (st = srv_keys_load(s->keys_dir, &s->keys, err)) != CHARTER_OK)
+        goto fail;
+    charter_ledger_options lo = {.key_path = opt->key_path};
+    if ((st = charter_ledger_open(opt->ledger_path, &lo, &s->ledger, err)) != CHARTER_OK)
+        goto fail;
+    if ((st = charter_ledger_record_charter(s->ledger, s->charter, NULL, err)) !=
+            CHARTER_OK ||
+        (st = srv_mcp_open(s, err)) != CHARTER_OK)
+        goto fail_ledger;
+    if (pthread_create(&s->expire_thread, NULL, expire_main, s) != 0) {
+        st = CHARTER_E_NOMEM;
+        goto fail_ledger;
+    }
+    s->expire_started = true;
+    if ((st = srv_http_start(s, err)) != CHARTER_OK)
+        goto fail_thread;
+    *out = s;
+    return CHARTER_OK;
+fail_thread:
+    pthread_mutex_lock(&s->stop_mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->stop_cv);
+    pthread_mutex_unlock(&s->stop_mu);
+    pthread_join(s->expire_thread, NULL);
+fail_ledger:
+    srv_mcp_close(s);
+    charter_ledger_close(s->ledger, NULL);
+fail:
+    server_free(s);
+    return st;
+}
+
+const char *charter_server_address(const charter_server *s)
+{
+    return s ? s->address : "";
+}
+
+charter_status charter_server_reload(charter_server *s, const char **version,
+                                     charter_error *err)
+{
+    charter *c = NULL;
+    srv_keys *k = NULL;
+    charter_status st = charter_load(s->charter_path, &c, err);
+    if (st == CHARTER_OK)
+        st = srv_keys_load(s->keys_dir, &k, err);
+    if (st == CHARTER_OK)
+        st = charter_ledger_record_charter(s->ledger, c, NULL, err);
+    if (st != CHARTER_OK) {
+        charter_release(c);
+        srv_keys_release(k);
+        atomic_fetch_add(&s->metrics.reload_failures, 1);
+        return st;
+    }
+    pthread_mutex_lock(&s->swap_mu);
+    charter *old = s->charter;
+    srv_keys *old_keys = s->keys;
+    s->charter = c;
+    s->keys = k;
+    if (version)
+        *version = charter_version(c);
+    pthread_mutex_unlock(&s->swap_mu);
+    /* Requests in flight hold their own references. */
+    charter_release(old);
+    srv_keys_release(old_keys);
+    atomic_fetch_add(&s->metrics.reloads, 1);
+    return CHARTER_OK;
+}
+
+charter_status charter_server_stop(charter_server *s, charter_error *err)
+{
+    if (!s)
+        return CHARTER_OK;
+    srv_http_quiesce(s);                    /* no new connections */
+    charter_ledger_interrupt_waits(s->ledger); /* long polls answer now */
+    /* Let the requests in flight finish (bounded). */
+    for (int i = 0; i < 3000 && atomic_load(&s->inflight) > 0; i++)
+        usleep(10 * 1000);
+    usleep(20 * 1000); /* the last response leaves its thread */
+    srv_http_stop(s);
+    pthread_mutex_lock(&s->stop_mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->stop_cv);
+    pthread_mutex_unlock(&s->stop_mu);
+    if (s->expire_started)
+        pthread_join(s->expire_thread, NULL);
+    srv_mcp_close(s);
+    charter_status st = charter_ledger_close(s->ledger, err);
+    server_free(s);
+    return st;
+}

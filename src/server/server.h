@@ -1,0 +1,208 @@
+/* server.h - what the HTTP server's modules share (src/server).
+ *
+ * http.c owns the daemon: it reads a request (limits on headers and body),
+ * authenticates the bearer token (access.c), finds the route and calls its
+ * handler with an srv_request; the handler fills an srv_response, which
+ * http.c sends (with X-Request-ID echoed) and frees. Handlers live one file
+ * per area: api_decide.c (decide, decisions), api_escalations.c,
+ * api_misc.c (outcomes, brief, reload, health), metrics.c, authzen.c, and
+ * /mcp is handed to the MCP module.
+ *
+ * Thread safety: handlers run on the connection's own thread, any number at
+ * once. The charter is read through srv_charter (a retained reference), the
+ * ledger is thread-safe, the metrics are atomic.
+ */
+#ifndef CHARTER_SERVER_INT_H
+#define CHARTER_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "charter.h"
+#include "charter_ledger.h"
+#include "charter_server.h"
+
+struct json_t;
+struct MHD_Connection;
+struct MHD_Daemon;
+
+/* ---- Access keys (access.c) ---------------------------------------------- */
+
+typedef struct srv_key {
+    char id[16];                    /* 12 hex digits */
+    charter_access_role role;
+    char *name;
+    char **queues;
+    size_t queue_count;
+    char **roles;
+    size_t role_count;
+    unsigned char hash[32];         /* BLAKE2b-256 of the secret */
+} srv_key;
+
+/* The keys loaded from a keys file; immutable once loaded, reference
+ * counted like a charter so a reload can swap them. */
+typedef struct srv_keys {
+    _Atomic long refs;
+    srv_key *keys;
+    size_t count;
+} srv_keys;
+
+charter_status srv_keys_load(const char *dir, srv_keys **out, charter_error *err);
+srv_keys *srv_keys_retain(srv_keys *k);
+void srv_keys_release(srv_keys *k);
+/* The key a bearer token belongs to, or NULL (unknown id or wrong
+ * secret; the comparison takes the same time either way). */
+const srv_key *srv_keys_check(const srv_keys *k, const char *token);
+
+/* ---- Metrics (metrics.c) -------------------------------------------------- */
+
+#define SRV_LATENCY_BUCKETS 12
+
+typedef struct srv_metrics {
+    _Atomic uint64_t decisions[4];  /* allow, escalate, deny, ledger unavailable */
+    _Atomic uint64_t latency_le[SRV_LATENCY_BUCKETS]; /* not cumulative */
+    _Atomic uint64_t latency_sum_us;
+    _Atomic uint64_t requests, errors_4xx, errors_5xx;
+    _Atomic uint64_t resolutions, timeouts, reloads, reload_failures;
+} srv_metrics;
+
+/* Counts one decision answered in `us` microseconds; effect as in
+ * charter_effect, or 3 when the ledger was unavailable. */
+void srv_metrics_decision(srv_metrics *m, int effect, int64_t us);
+
+/* ---- The server ------------------------------------------------------------ */
+
+struct mcp_server;
+
+struct charter_server {
+    charter_server_options opt;
+    char *charter_path, *keys_dir;  /* owned copies */
+    char address[64];
+
+    pthread_mutex_t swap_mu;        /* guards the two pointers below */
+    charter *charter;               /* the one serving; one reference held */
+    srv_keys *keys;
+
+    charter_ledger *ledger;
+    pthread_key_t decider_key;      /* each connection thread's decider */
+    struct MHD_Daemon *daemon;
+    struct mcp_server *mcp;         /* /mcp (api_mcp.c) */
+    const char **mcp_origins;       /* NULL-terminated copy of the options' */
+    srv_metrics metrics;
+    _Atomic int inflight;           /* requests between read and sent */
+
+    /* The deadline thread. */
+    pthread_t expire_thread;
+    bool expire_started;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping;
+};
+
+typedef charter_server srv;
+
+/* The charter serving now, retained: the caller releases it. */
+charter *srv_charter(srv *s);
+/* This thread's decider (created on first use), or NULL when out of memory. */
+charter_decider *srv_decider(srv *s);
+
+/* ---- Requests and responses -------------------------------------------------- */
+
+typedef struct srv_request {
+    srv *s;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    const char *body;               /* NUL-terminated; "" when none */
+    size_t body_len;
+    const srv_key *who;             /* the authenticated key, or NULL */
+    const char *request_id;         /* X-Request-ID, or NULL */
+} srv_request;
+
+#define SRV_MAX_HEADERS 4
+
+typedef struct srv_response {
+    int status;
+    char *body;                     /* malloc'd; freed by http.c */
+    size_t body_len;
+    const char *content_type;       /* static; NULL: application/json */
+    size_t header_count;
+    struct {
+        const char *name;           /* static */
+        char value[128];
+    } headers[SRV_MAX_HEADERS];
+} srv_response;
+
+/* A request header or query argument, or NULL. */
+const char *srv_header(const srv_request *rq, const char *name);
+const char *srv_query(const srv_request *rq, const char *name);
+
+/* Sets the body to `j` serialized compactly (takes the reference). */
+void srv_reply_json(srv_response *rs, int status, struct json_t *j);
+/* Sets the body to a malloc'd text (taken). */
+void srv_reply_text(srv_response *rs, int status, char *text, size_t len);
+/* {"error":{"code":CODE,"message":...}} with the given status. */
+void srv_reply_error(srv_response *rs, int status, const char *code,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Maps a library status to an HTTP status and error code and replies. */
+void srv_reply_status(srv_response *rs, charter_status st, const charter_error *err);
+void srv_add_header(srv_response *rs, const char *name, const char *value);
+
+/* Whether the body nests deeper than CHARTER_MAX_JSON_DEPTH; replies 400
+ * too_deep when it does. Counted without parsing, so text nested thousands
+ * deep never reaches a recursive parser. */
+bool srv_body_too_deep(const srv_request *rq, srv_response *rs);
+/* Parses the body as a JSON object (depth and size limits applied) or
+ * replies 400 and returns NULL. */
+struct json_t *srv_body_object(const srv_request *rq, srv_response *rs);
+
+/* Decides a request (JSON text) through the ledger and counts it. Returns
+ * the ledger's status; *answer as charter_ledger_decide (a fail-closed deny
+ * on CHARTER_E_IO). */
+charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,
+                          size_t *len, charter_error *err);
+/* The same for a request already parsed from exactly `json`
+ * (charter_ledger_decide_request; `r` stays the caller's). */
+charter_status srv_decide_request(srv *s, charter_request *r, const char *json,
+                                  size_t n, char **answer, size_t *len,
+                                  charter_error *err);
+
+/* ---- Routes ---------------------------------------------------------------------
+ * A handler may assume the method matched and the caller holds one of the
+ * route's roles. `tail` is what follows the route's prefix in the path
+ * (for "/v1/decisions/" routes: the id). */
+typedef void (*srv_handler)(const srv_request *rq, const char *tail,
+                            srv_response *rs);
+
+void api_decide(const srv_request *rq, const char *tail, srv_response *rs);
+void api_decision_get(const srv_request *rq, const char *tail, srv_response *rs);
+void api_escalations_list(const srv_request *rq, const char *tail, srv_response *rs);
+void api_escalation_resolve(const srv_request *rq, const char *tail, srv_response *rs);
+void api_outcomes(const srv_request *rq, const char *tail, srv_response *rs);
+void api_brief(const srv_request *rq, const char *tail, srv_response *rs);
+void api_reload(const srv_request *rq, const char *tail, srv_response *rs);
+void api_healthz(const srv_request *rq, const char *tail, srv_response *rs);
+void api_metrics(const srv_request *rq, const char *tail, srv_response *rs);
+void api_mcp(const srv_request *rq, const char *tail, srv_response *rs);
+void authzen_evaluation(const srv_request *rq, const char *tail, srv_response *rs);
+void authzen_evaluations(const srv_request *rq, const char *tail, srv_response *rs);
+void authzen_configuration(const srv_request *rq, const char *tail, srv_response *rs);
+
+/* An escalation as JSON (api_decide.c; the decision and list endpoints). */
+struct json_t *api_escalation_json(const charter_escalation *e);
+/* Whether approver key `k` is bound to queue `q`. */
+bool api_key_has_queue(const srv_key *k, const char *q);
+
+/* api_mcp.c: the MCP server behind /mcp, created once the ledger is open. */
+charter_status srv_mcp_open(srv *s, charter_error *err);
+void srv_mcp_close(srv *s);
+
+/* http.c */
+charter_status srv_http_start(srv *s, charter_error *err);
+void srv_http_quiesce(srv *s);
+void srv_http_stop(srv *s);
+
+#endif

@@ -1,0 +1,188 @@
+"""harness.py - start a real `charter serve` on 127.0.0.1 for a test, talk to it, stop it.
+
+Every HTTP test uses this: it makes a temporary directory with a fresh ledger
+and keys (created with `charter keys ...`, so the CLI path is exercised too),
+starts the server on a port the kernel picks, reads the address it prints,
+and stops it with SIGTERM at the end (SIGKILL only if it does not stop within
+the time limit). Requests go only to 127.0.0.1 and are bounded in time.
+
+    with Server(charter_path, agents=["support-agent"],
+                approvers={"lena": ["support-leads"]}) as srv:
+        status, headers, body = srv.call("POST", "/v1/decide", {...},
+                                         token=srv.tokens["support-agent"])
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+CHARTER = os.environ.get("CHARTER_BIN", "charter")
+REQUEST_TIMEOUT = 30
+
+
+def charter_cli(*args, check=True):
+    p = subprocess.run([CHARTER, *args], capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"charter {' '.join(args)} exited {p.returncode}: {p.stderr}")
+    return p
+
+
+class Server:
+    def __init__(self, charter, agents=(), approvers=None, admins=("admin",),
+                 peps=(), extra_args=(), ledger=None, workdir=None):
+        self.charter = charter
+        self.agents = list(agents)
+        self.approvers = dict(approvers or {})
+        self.admins = list(admins)
+        self.peps = list(peps)
+        self.extra_args = list(extra_args)
+        self.own_dir = workdir is None
+        self.dir = workdir or tempfile.mkdtemp(prefix="charter-http-")
+        self.ledger = ledger or os.path.join(self.dir, "ledger.db")
+        self.keys = os.path.join(self.dir, "keys")
+        self.tokens = {}
+        self.proc = None
+        self.host = "127.0.0.1"
+        self.port = None
+
+    # ---- keys -------------------------------------------------------------
+    def make_keys(self):
+        if os.path.exists(os.path.join(self.keys, "access.json")):
+            return
+        for a in self.agents:
+            self.tokens[a] = charter_cli("keys", "agent", "--dir", self.keys,
+                                         "--agent", a).stdout.strip()
+        for name, spec in self.approvers.items():
+            queues, roles = (spec, []) if isinstance(spec, list) else spec
+            args = ["keys", "approver", "--dir", self.keys, "--name", name]
+            for q in queues:
+                args += ["--queue", q]
+            for r in roles:
+                args += ["--role", r]
+            self.tokens[name] = charter_cli(*args).stdout.strip()
+        for a in self.admins:
+            self.tokens[a] = charter_cli("keys", "admin", "--dir", self.keys,
+                                         "--name", a).stdout.strip()
+        for p in self.peps:
+            self.tokens[p] = charter_cli("keys", "pep", "--dir", self.keys,
+                                         "--name", p).stdout.strip()
+
+    # ---- life cycle ---------------------------------------------------------
+    def start(self, timeout=20):
+        self.make_keys()
+        cmd = [CHARTER, "serve", "--charter", self.charter, "--ledger", self.ledger,
+               "--keys", self.keys, "--listen", "127.0.0.1:0", *self.extra_args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        deadline = time.time() + timeout
+        line = ""
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("listening on "):
+                addr = line.split("listening on ", 1)[1].strip()
+                addr = addr.replace("http://", "")
+                self.host, port = addr.rsplit(":", 1)
+                self.port = int(port)
+                return self
+        err = self.proc.stderr.read() if self.proc.poll() is not None else ""
+        self.kill()
+        raise RuntimeError(f"charter serve did not start: {line!r} {err}")
+
+    def stop(self, timeout=20):
+        """SIGTERM, wait; returns the exit code (SIGKILL after the timeout)."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError("charter serve did not stop within %ss of SIGTERM" % timeout)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stderr_text(self):
+        return self.proc.stderr.read() if self.proc and self.proc.poll() is not None else ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        try:
+            self.stop()
+        finally:
+            self.kill()
+            if self.own_dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    # ---- requests ---------------------------------------------------------------
+    def raw(self, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT):
+        """Sends bytes as they are; returns (status, headers dict lower-cased, bytes)."""
+        c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            try:
+                c.request(method, path, body=body, headers=headers or {})
+            except (BrokenPipeError, ConnectionResetError):
+                # The server may answer (413) before it has read the whole
+                # body and close; its answer is still there to read.
+                pass
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def call(self, method, path, body=None, token=None, headers=None,
+             timeout=REQUEST_TIMEOUT):
+        """JSON in, JSON out: returns (status, headers, parsed body or None)."""
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        status, rh, raw = self.raw(method, path, data, h, timeout)
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode("utf-8", "replace")
+        return status, rh, parsed
+
+
+class Checks:
+    """Counts checks; prints failures; ends with the 'N passed, N failed' line."""
+
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL {self.name}: {what}", flush=True)
+        return cond
+
+    def eq(self, got, want, what):
+        return self.check(got == want, f"{what}: got {got!r}, expected {want!r}")
+
+    def done(self):
+        print(f"{self.name}: {self.passed} passed, {self.failed} failed", flush=True)
+        sys.exit(1 if self.failed else 0)

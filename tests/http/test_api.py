@@ -1,0 +1,375 @@
+"""test_api.py - the HTTP API against a real `charter serve` on 127.0.0.1.
+
+Each section starts what it needs through harness.Server and checks real
+answers: deciding, long-polling an escalation while a person approves it,
+the queue, deadlines, outcomes, briefs, reloads (endpoint and SIGHUP),
+metrics, every auth refusal, limits and malformed input, slow clients,
+failing closed when the ledger is locked, and a clean SIGTERM after which
+a restart finds the open escalations again.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, Checks, charter_cli  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHOP = os.path.join(HERE, "data", "shop.yaml")
+t = Checks("http_api")
+
+
+def req(action="issue_refund", amount=20, **extra):
+    r = {"agent": "support-bot", "workflow": "refunds", "action": action,
+         "input": {"amount": amount}, "run_id": "run-%d" % time.time_ns()}
+    r.update(extra)
+    return r
+
+
+def server(**kw):
+    kw.setdefault("agents", ["support-bot", "other-bot"])
+    kw.setdefault("approvers", {"lena": (["leads", "quick"], ["support-lead"]),
+                                "olaf": (["quick"], ["support-lead"])})
+    return Server(SHOP, **kw)
+
+
+def test_decide_and_decisions(srv):
+    bot = srv.tokens["support-bot"]
+    st, h, body = srv.call("POST", "/v1/decide", req(amount=20), token=bot,
+                           headers={"X-Request-ID": "abc-123"})
+    t.eq(st, 200, "small refund status")
+    t.eq(body["decision"], "allow", "small refund allowed")
+    t.eq(h.get("x-request-id"), "abc-123", "X-Request-ID echoed")
+    t.check(body["decision_id"].startswith("d-"), "answer carries a decision id")
+    # The agent is taken from the key when the request does not name one.
+    r = req(amount=5)
+    del r["agent"]
+    st, _, b2 = srv.call("POST", "/v1/decide", r, token=bot)
+    t.eq((st, b2.get("decision")), (200, "allow"), "request without agent decides as the key")
+    # A claimed time is ignored: the server's clock decides.
+    st, _, b3 = srv.call("POST", "/v1/decide", req(amount=5, time="2001-01-01T00:00:00Z"),
+                         token=bot)
+    t.check(st == 200 and not b3["time"].startswith("2001"), "a claimed time is ignored")
+    st, _, body = srv.call("POST", "/v1/decide", req(amount=20, input={"amount": 20,
+                                                                       "country": "XX"}),
+                           token=bot)
+    t.eq((body["decision"], body["reason"]), ("deny", "boundary"), "boundary denies")
+    st, _, got = srv.call("GET", "/v1/decisions/" + b2["decision_id"], token=bot)
+    t.eq(st, 200, "agent reads its decision")
+    t.eq(got["decision"], "allow", "recorded decision")
+    t.eq(got["request"]["agent"], "support-bot", "recorded request")
+    st, _, _ = srv.call("GET", "/v1/decisions/" + b2["decision_id"],
+                        token=srv.tokens["other-bot"])
+    t.eq(st, 403, "another agent cannot read it")
+    st, _, _ = srv.call("GET", "/v1/decisions/d-99999", token=srv.tokens["admin"])
+    t.eq(st, 404, "unknown decision")
+    st, _, _ = srv.call("GET", "/v1/decisions/x", token=srv.tokens["admin"])
+    t.eq(st, 404, "malformed decision id")
+
+
+def test_escalation_flow(srv):
+    bot, lena, olaf = srv.tokens["support-bot"], srv.tokens["lena"], srv.tokens["olaf"]
+    st, _, esc = srv.call("POST", "/v1/decide", req(amount=500), token=bot)
+    t.eq(esc["decision"], "escalate", "large refund escalates")
+    did = esc["decision_id"]
+    t.eq(esc["escalation"]["queue"], "leads", "queue named")
+    st, _, lst = srv.call("GET", "/v1/escalations?queue=leads", token=lena)
+    t.check(st == 200 and did in [e["decision_id"] for e in lst["escalations"]],
+            "approver lists the open escalation")
+    st, _, _ = srv.call("GET", "/v1/escalations?queue=leads", token=olaf)
+    t.eq(st, 403, "approver of another queue cannot list leads")
+    st, _, _ = srv.call("GET", "/v1/escalations?status=bogus", token=lena)
+    t.eq(st, 400, "bad status filter")
+    st, _, _ = srv.call("POST", "/v1/escalations/%s/resolve" % did,
+                        {"resolution": "approve"}, token=olaf)
+    t.eq(st, 403, "approver of another queue cannot resolve")
+    st, _, _ = srv.call("POST", "/v1/escalations/%s/resolve" % did,
+                        {"resolution": "maybe"}, token=lena)
+    t.eq(st, 400, "bad resolution")
+
+    # The agent long-polls; a person approves meanwhile; the agent learns it.
+    result = {}
+
+    def wait():
+        result["t0"] = time.time()
+        result["r"] = srv.call("GET", "/v1/decisions/%s?wait=20" % did, token=bot,
+                               timeout=30)
+        result["t1"] = time.time()
+
+    th = threading.Thread(target=wait)
+    th.start()
+    time.sleep(0.5)
+    st, _, res = srv.call("POST", "/v1/escalations/%s/resolve" % did,
+                          {"resolution": "approve", "note": "customer of 9 years"},
+                          token=lena)
+    th.join(30)
+    t.eq(st, 200, "approver resolves")
+    t.eq(res["status"], "approved", "resolution status")
+    st2, _, polled = result["r"]
+    t.eq(st2, 200, "long poll answered")
+    t.eq(polled["decision"], "allow", "agent learns the approval")
+    t.check(polled["final"], "final after approval")
+    t.eq(polled["escalation"]["resolved_by"], "lena", "who approved")
+    t.check(result["t1"] - result["t0"] < 10, "long poll returned at the resolution")
+    st, _, _ = srv.call("POST", "/v1/escalations/%s/resolve" % did,
+                        {"resolution": "deny"}, token=lena)
+    t.eq(st, 409, "resolving twice is a conflict")
+    st, _, small = srv.call("POST", "/v1/decide", req(amount=1), token=bot)
+    st, _, _ = srv.call("POST", "/v1/escalations/%s/resolve" % small["decision_id"],
+                        {"resolution": "approve"}, token=lena)
+    t.eq(st, 404, "an allowed decision has no escalation")
+    # A wait that nobody ends returns the open state after its time.
+    st, _, esc2 = srv.call("POST", "/v1/decide", req(amount=300), token=bot)
+    t0 = time.time()
+    st, _, polled = srv.call("GET", "/v1/decisions/%s?wait=1" % esc2["decision_id"],
+                             token=bot)
+    t.check(st == 200 and polled["decision"] == "escalate" and not polled["final"],
+            "unanswered long poll returns pending")
+    t.check(0.8 < time.time() - t0 < 5, "long poll waited about its time")
+    return esc2["decision_id"]
+
+
+def test_deadline(srv):
+    bot = srv.tokens["support-bot"]
+    st, _, esc = srv.call("POST", "/v1/decide", req(action="close_account"), token=bot)
+    t.eq(esc["escalation"]["queue"], "quick", "quick queue")
+    st, _, polled = srv.call("GET", "/v1/decisions/%s?wait=6" % esc["decision_id"],
+                             token=bot, timeout=15)
+    t.eq(polled["decision"], "deny", "deadline passed: on_timeout deny")
+    t.check(polled["escalation"].get("timed_out") is True, "marked timed out")
+    t.eq(polled["escalation"].get("resolved_by"), "timeout", "resolved by the timeout")
+
+
+def test_boundary_not_approvable(srv, charter_copy):
+    bot, lena, admin = srv.tokens["support-bot"], srv.tokens["lena"], srv.tokens["admin"]
+    st, _, esc = srv.call("POST", "/v1/decide",
+                          req(amount=900, input={"amount": 900, "country": "YY"}), token=bot)
+    t.eq(esc["decision"], "escalate", "escalated before the new boundary")
+    with open(charter_copy) as f:
+        text = f.read()
+    with open(charter_copy, "w") as f:
+        f.write(text.replace('input.country == "XX"', 'input.country in ["XX", "YY"]'))
+    st, _, rl = srv.call("POST", "/v1/admin/reload", token=admin)
+    t.check(st == 200 and rl["changed"], "reload with a new boundary")
+    st, _, err = srv.call("POST", "/v1/escalations/%s/resolve" % esc["decision_id"],
+                          {"resolution": "approve"}, token=lena)
+    t.eq((st, err["error"]["code"]), (409, "boundary"), "a boundary cannot be approved away")
+    st, _, res = srv.call("POST", "/v1/escalations/%s/resolve" % esc["decision_id"],
+                          {"resolution": "deny"}, token=lena)
+    t.eq((st, res["status"]), (200, "denied"), "it can still be denied")
+
+
+def test_reload(srv, charter_copy):
+    admin = srv.tokens["admin"]
+    st, _, h0 = srv.call("GET", "/healthz")
+    with open(charter_copy) as f:
+        good = f.read()
+    with open(charter_copy, "w") as f:
+        f.write(good.replace("effect: escalate", "effect: sometimes", 1))
+    st, _, err = srv.call("POST", "/v1/admin/reload", token=admin)
+    t.eq(st, 422, "a charter that fails to load is refused")
+    t.check("shop.yaml:" in err["error"]["message"], "the refusal names file:line")
+    st, _, h1 = srv.call("GET", "/healthz")
+    t.eq(h1["charter_version"], h0["charter_version"], "the running charter keeps serving")
+    st, _, d = srv.call("POST", "/v1/decide", req(amount=2), token=srv.tokens["support-bot"])
+    t.eq(d["decision"], "allow", "still deciding after a refused reload")
+    with open(charter_copy, "w") as f:
+        f.write(good.replace("input.amount > 100", "input.amount > 150"))
+    srv.signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    h2 = h1
+    while time.time() < deadline and h2["charter_version"] == h1["charter_version"]:
+        time.sleep(0.1)
+        _, _, h2 = srv.call("GET", "/healthz")
+    t.check(h2["charter_version"] != h1["charter_version"], "SIGHUP reloads")
+    st, _, _ = srv.call("POST", "/v1/admin/reload", token=srv.tokens["support-bot"])
+    t.eq(st, 403, "an agent cannot reload")
+
+
+def test_outcomes_and_brief(srv):
+    bot, other, admin = (srv.tokens["support-bot"], srv.tokens["other-bot"],
+                         srv.tokens["admin"])
+    _, _, d = srv.call("POST", "/v1/decide", req(amount=3), token=bot)
+    st, _, o = srv.call("POST", "/v1/outcomes", {"decision_id": d["decision_id"],
+                                                 "metric": "complaint", "value": 1},
+                        token=bot)
+    t.eq(st, 201, "agent reports an outcome of its decision")
+    st, _, _ = srv.call("POST", "/v1/outcomes", {"decision_id": d["decision_id"],
+                                                 "metric": "complaint", "value": 1},
+                        token=other)
+    t.eq(st, 403, "another agent cannot report on it")
+    st, _, _ = srv.call("POST", "/v1/outcomes",
+                        {"workflow": "refunds", "from": "2026-11-01T00:00:00Z",
+                         "to": "2026-12-01T00:00:00Z", "metric": "churn", "value": 0.02},
+                        token=admin)
+    t.eq(st, 201, "admin reports a workflow outcome")
+    st, _, _ = srv.call("POST", "/v1/outcomes", {"metric": "churn"}, token=admin)
+    t.eq(st, 400, "an outcome without value or target")
+    st, h, brief = srv.call("GET", "/v1/brief", token=bot)
+    t.check(st == 200 and "support-bot" in brief and
+            h["content-type"].startswith("text/markdown"), "agent reads its brief")
+    st, _, _ = srv.call("GET", "/v1/brief?agent=other-bot", token=bot)
+    t.eq(st, 403, "an agent cannot read another's brief")
+    st, _, _ = srv.call("GET", "/v1/brief?agent=nobody", token=admin)
+    t.eq(st, 404, "brief of an unknown agent")
+
+
+def test_auth_and_input(srv):
+    bot, lena = srv.tokens["support-bot"], srv.tokens["lena"]
+    st, h, e = srv.call("POST", "/v1/decide", req())
+    t.eq((st, e["error"]["code"]), (401, "unauthenticated"), "no token")
+    t.check("bearer" in h.get("www-authenticate", "").lower(), "WWW-Authenticate")
+    st, _, _ = srv.call("POST", "/v1/decide", req(), token=bot[:-4] + "AAAA")
+    t.eq(st, 401, "a wrong secret")
+    st, _, _ = srv.call("POST", "/v1/decide", req(), token="chk_000000000000_x")
+    t.eq(st, 401, "an unknown key")
+    st, _, e = srv.call("POST", "/v1/decide", req(agent="other-bot"), token=bot)
+    t.eq((st, e["error"]["code"]), (403, "agent_mismatch"), "deciding as another agent")
+    st, _, _ = srv.call("POST", "/v1/decide", req(), token=lena)
+    t.eq(st, 403, "an approver cannot decide")
+    st, _, _ = srv.call("GET", "/v1/escalations", token=bot)
+    t.eq(st, 403, "an agent cannot list escalations")
+    st, _, e = srv.call("POST", "/v1/decide", "{not json", token=bot)
+    t.eq((st, e["error"]["code"]), (400, "malformed_json"), "malformed JSON")
+    st, _, e = srv.call("POST", "/v1/decide", "", token=bot)
+    t.eq(st, 400, "empty body")
+    st, _, e = srv.call("POST", "/v1/decide", "[1,2]", token=bot)
+    t.eq(st, 400, "a JSON array")
+    st, _, e = srv.call("POST", "/v1/decide", "[" * 5000 + "]" * 5000, token=bot)
+    t.eq((st, e["error"]["code"]), (400, "too_deep"), "nesting thousands deep")
+    st, _, e = srv.call("POST", "/v1/decide", req(workflow=None), token=bot)
+    t.eq(st, 400, "an invalid request")
+    st, _, e = srv.call("POST", "/v1/decide", req(bogus_field=1), token=bot)
+    t.eq(st, 400, "an unknown request field")
+    st, _, e = srv.call("POST", "/v1/decide",
+                        req(input={"amount": 1, "blob": "x" * (2 << 20)}), token=bot)
+    t.eq((st, e["error"]["code"]), (413, "too_large"), "a body over the limit")
+    st, _, e = srv.call("POST", "/v1/decide", b'{"agent":"support-bot","workflow":"\xff\xfe"}',
+                        token=bot)
+    t.eq(st, 400, "invalid UTF-8")
+    st, h, _ = srv.raw("GET", "/v1/decide")
+    t.eq(st, 405, "wrong method")
+    t.check("POST" in h.get("allow", ""), "Allow header")
+    st, _, _ = srv.raw("GET", "/v1/nothing")
+    t.eq(st, 404, "unknown path")
+    try:
+        st, _, _ = srv.raw("GET", "/healthz", headers={"X-Big": "a" * 40000})
+        t.check(st in (400, 413, 431), "oversized headers refused (%s)" % st)
+    except (ConnectionError, OSError):
+        t.check(True, "oversized headers: connection closed")
+    # Bad input changed nothing: every decision so far is in a verifying ledger.
+    st, _, m = srv.call("GET", "/metrics")
+    t.check("charter_decisions_total" in m, "metrics text")
+
+
+def test_slow_client(srv):
+    s = socket.create_connection((srv.host, srv.port), timeout=10)
+    s.sendall(b"POST /v1/decide HTTP/1.1\r\nHost: x\r\n")  # never finishes
+    t0 = time.time()
+    try:
+        data = s.recv(100)
+    except (ConnectionError, socket.timeout):
+        data = b""
+    closed_after = time.time() - t0
+    s.close()
+    t.check(data == b"" and closed_after < 8, "a half-open client is dropped (%.1fs)"
+            % closed_after)
+
+
+def test_metrics(srv):
+    st, h, m = srv.call("GET", "/metrics")
+    t.eq(st, 200, "metrics")
+    t.check(h["content-type"].startswith("text/plain"), "prometheus content type")
+    for name in ("charter_decisions_total{result=\"allow\"}",
+                 "charter_decision_seconds_bucket{le=\"+Inf\"}",
+                 "charter_escalations_open", "charter_ledger_commit_batch_size_bucket"):
+        t.check(name in m, "metric %s" % name)
+    allow = [l for l in m.splitlines() if l.startswith('charter_decisions_total{result="allow"}')]
+    t.check(allow and int(allow[0].split()[-1]) > 0, "allow counter counts")
+
+
+def test_ledger_locked():
+    """The ledger cannot be written: decide answers a 503 deny, then recovers."""
+    with server(extra_args=[]) as srv:
+        bot = srv.tokens["support-bot"]
+        srv.call("POST", "/v1/decide", req(amount=1), token=bot)
+        db = sqlite3.connect(srv.ledger, timeout=1, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        st, _, body = srv.call("POST", "/v1/decide", req(amount=2), token=bot, timeout=30)
+        t.eq(st, 503, "ledger locked: 503")
+        t.eq((body["decision"], body["reason"]), ("deny", "ledger_unavailable"),
+             "fail closed with a deny")
+        db.execute("ROLLBACK")
+        db.close()
+        st, _, body = srv.call("POST", "/v1/decide", req(amount=3), token=bot)
+        t.eq((st, body["decision"]), (200, "allow"), "recovers once the ledger is free")
+
+
+def test_restart(workdir):
+    """SIGTERM exits 0; a restart finds the open escalation and counts."""
+    shop = os.path.join(workdir, "shop.yaml")
+    shutil.copy(SHOP, shop)
+    srv = Server(shop, agents=["support-bot"], approvers={"lena": (["leads"], ["support-lead"])},
+                 workdir=workdir).start()
+    bot = srv.tokens["support-bot"]
+    _, _, esc = srv.call("POST", "/v1/decide", req(amount=700), token=bot)
+    code = srv.stop()
+    t.eq(code, 0, "SIGTERM exits 0")
+    srv2 = Server(shop, workdir=workdir).start()
+    srv2.tokens = srv.tokens
+    st, _, lst = srv2.call("GET", "/v1/escalations?queue=leads", token=srv.tokens["lena"])
+    ids = [e["decision_id"] for e in lst.get("escalations", [])]
+    t.check(esc["decision_id"] in ids, "the open escalation is back after a restart")
+    srv2.stop()
+    v = charter_cli("verify", srv.ledger, check=False)
+    t.eq(v.returncode, 0, "the ledger verifies after the restart")
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="charter-http-test-")
+    try:
+        copy = os.path.join(work, "shop.yaml")
+        shutil.copy(SHOP, copy)
+        srv = Server(copy, agents=["support-bot", "other-bot"],
+                     approvers={"lena": (["leads", "quick"], ["support-lead"]),
+                                "olaf": (["quick"], ["support-lead"])},
+                     extra_args=["--max-body", "1048576", "--idle-timeout", "2"])
+        with srv:
+            test_decide_and_decisions(srv)
+            test_escalation_flow(srv)
+            test_deadline(srv)
+            test_outcomes_and_brief(srv)
+            test_auth_and_input(srv)
+            test_slow_client(srv)
+            test_metrics(srv)
+            test_boundary_not_approvable(srv, copy)
+            test_reload(srv, copy)
+            ledger = srv.ledger
+            code = srv.stop()
+            t.eq(code, 0, "clean stop")
+            v = charter_cli("verify", ledger, check=False)
+            t.eq(v.returncode, 0, "the ledger verifies: " + v.stdout.strip())
+            exp = charter_cli("export", ledger, "--format", "jsonl").stdout.splitlines()
+            kinds = [json.loads(l)["kind"] for l in exp]
+            t.check(kinds.count("charter") >= 2, "reloaded charter versions are recorded")
+            t.check("escalation_resolved" in kinds, "resolutions are recorded")
+            t.check("outcome" in kinds, "outcomes are recorded")
+        test_ledger_locked()
+        rdir = os.path.join(work, "restart")
+        os.makedirs(rdir)
+        test_restart(rdir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
