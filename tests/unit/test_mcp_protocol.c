@@ -700,6 +700,30 @@ static void test_http_statuses_and_headers(void)
     CHECK_HAS(rs.body, "-32020");
     free(rs.body);
 
+    /* Mcp-Name must match params.name, also in its base64 form. */
+    const char *call = "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{"
+                       "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+                       "\"io.modelcontextprotocol/clientCapabilities\":{}},"
+                       "\"name\":\"get_brief\",\"arguments\":{}}}";
+    mcp_http_request named = http_post(call);
+    named.protocol_version = "2026-07-28";
+    named.mcp_method = "tools/call";
+    named.mcp_name = "=?base64?Z2V0X2JyaWVm?="; /* "get_brief" */
+    mcp_http_handle(f.s, &named, &rs);
+    CHECK_INT(rs.status, 200);
+    CHECK_HAS(rs.body, "structuredContent");
+    free(rs.body);
+    named.mcp_name = "check_action";
+    mcp_http_handle(f.s, &named, &rs);
+    CHECK_INT(rs.status, 400);
+    CHECK_HAS(rs.body, "-32020");
+    free(rs.body);
+    named.mcp_name = NULL;
+    mcp_http_handle(f.s, &named, &rs);
+    CHECK_INT(rs.status, 400);
+    CHECK_HAS(rs.body, "Mcp-Name");
+    free(rs.body);
+
     mcp_http_request get = rq;
     get.method = "GET";
     mcp_http_handle(f.s, &get, &rs);
