@@ -99,6 +99,19 @@ static ssize_t read_line(FILE *in, char **buf, size_t *cap, size_t keep)
     return (ssize_t)n;
 }
 
+/* An agent the charter does not register is a shadow agent: every action
+ * it asks about is denied. Say so at once rather than at the first deny. */
+static void warn_if_unregistered(const charter *c, const char *agent)
+{
+    char *brief = NULL;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    if (charter_brief(c, agent, NULL, &brief, &err) == CHARTER_E_REF)
+        fprintf(stderr, "charter mcp: warning: %s; every action it asks about will be "
+                        "denied (shadow agent)\n", err.message);
+    free(brief);
+}
+
 /* Reads messages until end of input; returns the exit code. */
 static int serve(mcp_server *s, const char *agent)
 {
@@ -180,6 +193,7 @@ int cmd_mcp(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         fprintf(stderr, "charter mcp: serving agent '%s' under charter '%s' (%s) over stdio\n",
                 a.agent, charter_name(c), charter_version(c));
+        warn_if_unregistered(c, a.agent);
         rc = serve(s, a.agent);
     }
     mcp_server_free(s);
