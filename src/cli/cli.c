@@ -132,6 +132,16 @@ int cli_option_table(int argc, char **argv, int *i, const char *const *names,
     return 0;
 }
 
+int cli_ledger_close(charter_ledger *l, int rc)
+{
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    if (charter_ledger_close(l, &err) == CHARTER_OK)
+        return rc;
+    cli_print_error("error: closing the ledger", &err);
+    return rc == CLI_OK ? CLI_IO : rc;
+}
+
 int cli_unknown_option(const char *cmd, const char *arg)
 {
     fprintf(stderr, "charter %s: unknown option '%s' (see 'charter %s --help')\n",

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "charter.h"
+#include "charter_ledger.h"
 
 enum {
     CLI_OK = 0,
@@ -70,6 +71,10 @@ int cli_option(int argc, char **argv, int *i, const char *name,
  * none of them, -1 after printing an error. */
 int cli_option_table(int argc, char **argv, int *i, const char *const *names,
                      const char **const *slots, size_t n);
+
+/* Closes a ledger opened for recording (NULL is fine), printing why when
+ * that fails. Returns rc, or CLI_IO when closing failed and rc was CLI_OK. */
+int cli_ledger_close(charter_ledger *l, int rc);
 
 /* Prints "charter CMD: unknown option 'X'" and returns CLI_INVALID. */
 int cli_unknown_option(const char *cmd, const char *arg);

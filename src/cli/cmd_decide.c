@@ -76,13 +76,7 @@ static int decide_recorded(const char *ledger, const char *key, const charter *c
                                                : "error: invalid request",
                         &err);
     rc = cli_exit_for(s);
-    charter_error cerr;
-    memset(&cerr, 0, sizeof cerr);
-    if (charter_ledger_close(l, &cerr) != CHARTER_OK) {
-        cli_print_error("error: closing the ledger", &cerr);
-        if (rc == CLI_OK)
-            rc = CLI_IO;
-    }
+    rc = cli_ledger_close(l, rc);
     charter_decider_free(d);
     free(answer);
     return rc;

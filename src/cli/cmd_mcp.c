@@ -197,13 +197,7 @@ int cmd_mcp(int argc, char **argv)
         rc = serve(s, a.agent);
     }
     mcp_server_free(s);
-    charter_error cerr;
-    memset(&cerr, 0, sizeof cerr);
-    if (charter_ledger_close(l, &cerr) != CHARTER_OK) {
-        cli_print_error("error: closing the ledger", &cerr);
-        if (rc == CLI_OK)
-            rc = CLI_IO;
-    }
+    rc = cli_ledger_close(l, rc);
     charter_release(c);
     return rc;
 }
