@@ -41,6 +41,10 @@ int cmd_export(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_outcome(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_map(int argc, char **argv);
+int cmd_consistency(int argc, char **argv);
+int cmd_shadow(int argc, char **argv);
 
 /* Reads a whole file ("-" is standard input) into a malloc'd, NUL-terminated
  * buffer; the caller frees it. Returns NULL (after printing why) on failure. */
@@ -65,6 +69,13 @@ int cli_option(int argc, char **argv, int *i, const char *name,
 
 /* Prints "charter CMD: unknown option 'X'" and returns CLI_INVALID. */
 int cli_unknown_option(const char *cmd, const char *arg);
+
+/* The analysis commands (cli_analysis.c): parses a --format value ("text",
+ * "json", "md", "svg" where `svg_ok`), printing an error and returning
+ * CLI_INVALID otherwise; then prints an analysis result (JSON from
+ * include/charter_analyses.h, freed here) in that format. */
+int cli_format_parse(const char *cmd, const char *value, int svg_ok, int *format);
+int cli_analysis_print(const char *cmd, char *json, int format);
 
 /* Loads a charter, printing the error on failure. */
 int cli_load_charter(const char *path, charter **out);

@@ -18,6 +18,10 @@ static const cli_command commands[] = {
     {"replay", cmd_replay, "list recorded decisions a new charter would change"},
     {"outcome", cmd_outcome, "record an outcome report in a ledger"},
     {"keys", cmd_keys, "create the key that signs ledger checkpoints"},
+    {"report", cmd_report, "alignment report over a ledger: goals, escalations, agents, values"},
+    {"map", cmd_map, "readiness map: workflows by autonomy, evidence to move them"},
+    {"consistency", cmd_consistency, "situations two workflows decide differently"},
+    {"shadow", cmd_shadow, "AI-service traffic from unregistered agents in egress logs"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -32,7 +36,7 @@ static void usage(FILE *out)
             "\n"
             "commands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n"
             "Run 'charter <command> --help' for a command's options.\n"

@@ -1,0 +1,43 @@
+/* cli_analysis.c - what the analysis commands (report, map, consistency,
+ * shadow) share: the --format option and printing a result. */
+#include "base/banned.h"
+
+#include "cli/cli.h"
+#include "charter_analyses.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_format_parse(const char *cmd, const char *value, int svg_ok, int *format)
+{
+    charter_format f;
+    if (!charter_format_parse(value, &f) || (f == CHARTER_FORMAT_SVG && !svg_ok)) {
+        fprintf(stderr, "charter %s: --format expects text, json or md%s; found '%s'\n", cmd,
+                svg_ok ? " or svg" : "", value);
+        return CLI_INVALID;
+    }
+    *format = (int)f;
+    return CLI_OK;
+}
+
+int cli_analysis_print(const char *cmd, char *json, int format)
+{
+    char *text = NULL;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status s = charter_analysis_render(json, strlen(json), (charter_format)format,
+                                               &text, &err);
+    free(json);
+    if (s != CHARTER_OK) {
+        fprintf(stderr, "charter %s: %s\n", cmd, err.message);
+        return cli_exit_for(s);
+    }
+    fputs(text, stdout);
+    free(text);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "charter %s: cannot write the output\n", cmd);
+        return CLI_IO;
+    }
+    return CLI_OK;
+}
