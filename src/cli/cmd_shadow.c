@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "charter_analyses.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +84,10 @@ int cmd_shadow(int argc, char **argv)
     free(known);
     if (rc != CLI_OK)
         return rc;
-    int found = strstr(json, "\"shadow\":[]") == NULL ||
-                (o.ledger_path && strstr(json, "\"ledger\":[]") == NULL);
+    json_t *j = json_loads(json, 0, NULL);
+    int found = json_array_size(json_object_get(j, "shadow")) > 0 ||
+                json_array_size(json_object_get(j, "ledger")) > 0;
+    json_decref(j);
     rc = cli_analysis_print("shadow", json, format);
     return rc == CLI_OK && found ? CLI_FAILED : rc;
 }
