@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "analyses/egress.h"
-#include "analyses/jspan.h"
+#include "base/jspan.h"
 #include "analyses/render.h"
 #include "charter/model.h"
 #include "charter_ledger.h"

@@ -13,7 +13,7 @@
 
 #include <math.h>
 
-#include "analyses/jspan.h"
+#include "base/jspan.h"
 #include "charter_ledger.h"
 
 #define AN_MAX_FIRED 8        /* escalate rules and values kept per escalation */

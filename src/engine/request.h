@@ -44,6 +44,13 @@ struct json_t;
 charter_status ch_request_from_json(const struct json_t *j,
                                     charter_request **out, charter_error *err);
 
+/* Replaces the request's stop-rule counters (the ones its JSON carried, if
+ * any) with these, as the ledger does when it decides or replays. Errors:
+ * CHARTER_E_NOMEM. */
+charter_status ch_request_set_counters(charter_request *r, int64_t run_actions,
+                                       double run_spend, int64_t day_actions,
+                                       double day_spend);
+
 /* Parses an RFC 3339 date-time ("2026-11-24T10:00:00Z",
  * "2026-11-24T11:00:00.250+01:00") into Unix milliseconds. */
 bool ch_time_parse(const char *s, size_t n, int64_t *out_ms);

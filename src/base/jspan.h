@@ -11,8 +11,8 @@
  *
  * Nothing here allocates. Spans point into the caller's text.
  */
-#ifndef CHARTER_ANALYSES_JSPAN_H
-#define CHARTER_ANALYSES_JSPAN_H
+#ifndef CHARTER_BASE_JSPAN_H
+#define CHARTER_BASE_JSPAN_H
 
 #include <stdbool.h>
 #include <stddef.h>

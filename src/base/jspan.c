@@ -7,7 +7,7 @@
  */
 #include "base/banned.h"
 
-#include "analyses/jspan.h"
+#include "base/jspan.h"
 
 #include <stdint.h>
 
