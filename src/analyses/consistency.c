@@ -532,10 +532,12 @@ charter_status charter_rule_warnings(const charter *c, charter_diag **out, size_
                 break;
             used += (size_t)m;
         }
-        snprintf(msg, sizeof msg, "%s rule '%s' never decides: in all %lld generated cases "
+        long long cases = an_jint(w, "cases");
+        snprintf(msg, sizeof msg, "%s rule '%s' never decides: in %s %lld generated case%s "
                  "where its condition holds, %s decide%s first; remove it or narrow what "
                  "pre-empts it", an_jstr(w, "effect"), an_jstr(w, "rule"),
-                 an_jint(w, "cases"), used ? by : "a boundary or deny rule",
+                 cases == 1 ? "the" : "all", cases, cases == 1 ? "" : "s",
+                 used ? by : "a boundary or deny rule",
                  json_array_size(json_object_get(w, "preempted_by")) == 1 ? "s" : "");
         json_array_append_new(texts, json_string(msg));
         bytes += strlen(msg) + 1 + strlen(an_jstr(w, "file")) + 1;

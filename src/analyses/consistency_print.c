@@ -118,10 +118,11 @@ static void print_never(const json_t *r, charter_format fmt, an_buf *out)
     json_array_foreach(ns, i, n) {
         char by[512];
         list_text(json_object_get(n, "preempted_by"), by, sizeof by);
-        an_buf_printf(out, "%s%s:%lld:%lld: %s rule '%s' holds in %lld cases, each decided "
-                      "first by %s\n", fmt == CHARTER_FORMAT_MD ? "- " : "",
+        an_buf_printf(out, "%s%s:%lld:%lld: %s rule '%s' holds in %lld generated case%s, "
+                      "each decided first by %s\n", fmt == CHARTER_FORMAT_MD ? "- " : "",
                       an_jstr(n, "file"), an_jint(n, "line"), an_jint(n, "column"),
-                      an_jstr(n, "effect"), an_jstr(n, "rule"), an_jint(n, "cases"), by);
+                      an_jstr(n, "effect"), an_jstr(n, "rule"), an_jint(n, "cases"),
+                      an_jint(n, "cases") == 1 ? "" : "s", by);
     }
 }
 
