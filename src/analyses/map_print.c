@@ -60,8 +60,10 @@ static void evidence_text(const json_t *w, char *buf, size_t n)
             return;
         char v[32];
         an_fmt_num(json_object_get(h, "value"), v);
-        used += snprintf(buf + used, n - (size_t)used, ", %s %s %s", an_jstr(h, "metric"), v,
-                         json_is_true(json_object_get(h, "within")) ? "within" : "BREACHED");
+        bool own = !strcmp(an_jstr(h, "scope"), "this workflow");
+        used += snprintf(buf + used, n - (size_t)used, ", %s %s %s%s", an_jstr(h, "metric"), v,
+                         json_is_true(json_object_get(h, "within")) ? "within" : "BREACHED",
+                         own ? "" : " (all workflows)");
     }
 }
 
