@@ -380,24 +380,11 @@ static void study_action(study *st, const char *action)
 /* Every distinct action of the charter's workflows, in byte order. */
 static json_t *all_actions(const charter *c)
 {
-    json_t *set = json_object(), *list = json_array();
+    json_t *set = json_object();
     for (size_t i = 0; i < c->workflow_count; i++)
         for (size_t k = 0; k < c->workflows[i].actions.n; k++)
             json_object_set_new(set, c->workflows[i].actions.v[k], json_true());
-    const char *key;
-    json_t *v;
-    json_object_foreach(set, key, v)
-        json_array_append_new(list, json_string(key));
-    json_decref(set);
-    size_t n = json_array_size(list);
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0 && strcmp(json_string_value(json_array_get(list, b - 1)),
-                                           json_string_value(json_array_get(list, b))) > 0; b--) {
-            json_t *x = json_incref(json_array_get(list, b - 1));
-            json_array_set(list, b - 1, json_array_get(list, b));
-            json_array_set_new(list, b, x);
-        }
-    return list;
+    return an_sorted_keys(set);
 }
 
 static charter_status study_run(study *st, const charter *c, size_t max_cases, bool groups)
@@ -450,11 +437,7 @@ static json_t *never_firing(const study *st)
         const rule_use *u = &st->uses[i];
         if (u->r->kind != CH_RULE || !u->held || u->decided)
             continue;
-        json_t *by = json_array();
-        const char *key;
-        json_t *v;
-        json_object_foreach(u->preempted_by, key, v)
-            json_array_append_new(by, json_string(key));
+        json_t *by = an_sorted_keys(json_incref(u->preempted_by));
         json_array_append_new(out, json_pack("{s:s,s:s,s:I,s:o,s:s,s:i,s:i}", "rule", u->r->id,
                                              "effect", charter_effect_name(u->r->effect),
                                              "cases", (json_int_t)u->held, "preempted_by", by,

@@ -6,19 +6,6 @@
 
 #include "analyses/render.h"
 
-static void list_text(const json_t *a, char *buf, size_t n)
-{
-    const json_t *x;
-    size_t i, used = 0;
-    buf[0] = '\0';
-    json_array_foreach(a, i, x) {
-        int m = snprintf(buf + used, n - used, "%s%s", i ? ", " : "", json_string_value(x));
-        if (m < 0 || (size_t)m >= n - used)
-            break;
-        used += (size_t)m;
-    }
-}
-
 static void print_compared(const json_t *r, charter_format fmt, an_buf *out)
 {
     static const char *const head[] = {"action", "workflows", "fields", "cases", "generated"};
@@ -28,8 +15,8 @@ static void print_compared(const json_t *r, charter_format fmt, an_buf *out)
     size_t i;
     json_array_foreach(json_object_get(r, "compared"), i, a) {
         char wfs[512], fields[1024], cases[32];
-        list_text(json_object_get(a, "workflows"), wfs, sizeof wfs);
-        list_text(json_object_get(a, "fields"), fields, sizeof fields);
+        an_join(json_object_get(a, "workflows"), wfs, sizeof wfs);
+        an_join(json_object_get(a, "fields"), fields, sizeof fields);
         an_fmt_num(json_object_get(a, "cases"), cases);
         const char *row[] = {an_jstr(a, "action"), wfs, *fields ? fields : "-", cases,
                              an_jstr(a, "generated")};
@@ -47,7 +34,7 @@ static void print_compared(const json_t *r, charter_format fmt, an_buf *out)
 static void print_side(const json_t *s, charter_format fmt, an_buf *out)
 {
     char fired[512];
-    list_text(json_object_get(s, "fired"), fired, sizeof fired);
+    an_join(json_object_get(s, "fired"), fired, sizeof fired);
     const char *dept = json_string_value(json_object_get(s, "department"));
     an_buf_printf(out, "%s%s (%s, %s): %s (%s)%s%s\n", fmt == CHARTER_FORMAT_MD ? "- " : "    ",
                   an_jstr(s, "workflow"), dept ? dept : "no department", an_jstr(s, "autonomy"),
@@ -66,7 +53,7 @@ static void print_disagreements(const json_t *r, charter_format fmt, an_buf *out
     json_array_foreach(ds, i, d) {
         const json_t *sides = json_object_get(d, "sides");
         char because[512];
-        list_text(json_object_get(d, "because"), because, sizeof because);
+        an_join(json_object_get(d, "because"), because, sizeof because);
         an_buf_printf(out, "%s%zu. %s: %s vs %s in %lld generated case%s%s%s\n",
                       fmt == CHARTER_FORMAT_MD ? "### " : "", i + 1, an_jstr(d, "action"),
                       an_jstr(json_array_get(sides, 0), "decision"),
@@ -95,8 +82,8 @@ static void print_autonomy(const json_t *r, charter_format fmt, an_buf *out)
     size_t i;
     json_array_foreach(json_object_get(r, "autonomy_differences"), i, a) {
         char wfs[512], aut[256], cases[32];
-        list_text(json_object_get(a, "workflows"), wfs, sizeof wfs);
-        list_text(json_object_get(a, "autonomy"), aut, sizeof aut);
+        an_join(json_object_get(a, "workflows"), wfs, sizeof wfs);
+        an_join(json_object_get(a, "autonomy"), aut, sizeof aut);
         an_fmt_num(json_object_get(a, "cases"), cases);
         const char *row[] = {an_jstr(a, "action"), wfs, aut, cases};
         an_table_row(&t, row);
@@ -117,7 +104,7 @@ static void print_never(const json_t *r, charter_format fmt, an_buf *out)
     an_heading(out, fmt, "Rules that never decide (shown as warnings by charter check)");
     json_array_foreach(ns, i, n) {
         char by[512];
-        list_text(json_object_get(n, "preempted_by"), by, sizeof by);
+        an_join(json_object_get(n, "preempted_by"), by, sizeof by);
         an_buf_printf(out, "%s%s:%lld:%lld: %s rule '%s' holds in %lld generated case%s, "
                       "each decided first by %s\n", fmt == CHARTER_FORMAT_MD ? "- " : "",
                       an_jstr(n, "file"), an_jint(n, "line"), an_jint(n, "column"),

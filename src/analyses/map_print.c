@@ -23,19 +23,6 @@ static void attrs_text(const json_t *w, char *buf, size_t n)
     }
 }
 
-static void flags_text(const json_t *w, char *buf, size_t n)
-{
-    json_t *f;
-    size_t i, used = 0;
-    buf[0] = '\0';
-    json_array_foreach(json_object_get(w, "risk_flags"), i, f) {
-        int m = snprintf(buf + used, n - used, "%s%s", i ? ", " : "", json_string_value(f));
-        if (m < 0 || (size_t)m >= n - used)
-            break;
-        used += (size_t)m;
-    }
-}
-
 /* "120 decisions, 40 escalations, 97.5 % approved, boundary hits 2 -> 9,
  *  csat 4.1 breached" */
 static void evidence_text(const json_t *w, char *buf, size_t n)
@@ -96,7 +83,7 @@ static void print_table(const json_t *r, charter_format fmt, an_buf *out)
                 continue;
             char attrs[512], flags[256], ev[1024], rec[64];
             attrs_text(w, attrs, sizeof attrs);
-            flags_text(w, flags, sizeof flags);
+            an_join(json_object_get(w, "risk_flags"), flags, sizeof flags);
             evidence_text(w, ev, sizeof ev);
             const char *to = json_string_value(json_object_get(w, "move_to"));
             snprintf(rec, sizeof rec, "%s%s%s", an_jstr(w, "recommendation"), to ? " -> " : "",

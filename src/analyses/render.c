@@ -220,6 +220,43 @@ void an_fmt_pct(const json_t *v, char buf[32])
         snprintf(buf, 32, "%.1f %%", 100.0 * json_number_value(v));
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *an_sorted_keys(json_t *set)
+{
+    size_t n = json_object_size(set), i = 0;
+    const char **keys = malloc((n + 1) * sizeof *keys);
+    json_t *list = keys ? json_array() : NULL;
+    const char *key;
+    json_t *v;
+    if (list) {
+        json_object_foreach(set, key, v)
+            keys[i++] = key;
+        qsort(keys, n, sizeof *keys, cmp_str);
+        for (i = 0; i < n; i++)
+            json_array_append_new(list, json_string(keys[i]));
+    }
+    free(keys);
+    json_decref(set);
+    return list;
+}
+
+void an_join(const json_t *strings, char *buf, size_t n)
+{
+    const json_t *x;
+    size_t i, used = 0;
+    buf[0] = '\0';
+    json_array_foreach(strings, i, x) {
+        int m = snprintf(buf + used, n - used, "%s%s", i ? ", " : "", json_string_value(x));
+        if (m < 0 || (size_t)m >= n - used)
+            break;
+        used += (size_t)m;
+    }
+}
+
 const char *an_jstr(const json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));

@@ -49,6 +49,11 @@ void an_table_release(an_table *t);
 void an_fmt_num(const json_t *v, char buf[32]);
 /* A share as a percentage with one decimal ("99.5 %"), "-" for null. */
 void an_fmt_pct(const json_t *v, char buf[32]);
+/* The keys of the object `set` as an array of strings in byte order; takes
+ * over the reference to `set`. NULL when out of memory. */
+json_t *an_sorted_keys(json_t *set);
+/* The strings of an array joined with ", " into buf (cut to fit). */
+void an_join(const json_t *strings, char *buf, size_t n);
 /* Accessors that tolerate absent keys. */
 const char *an_jstr(const json_t *o, const char *key);      /* "" when absent */
 long long an_jint(const json_t *o, const char *key);        /* 0 when absent */

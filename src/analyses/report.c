@@ -314,23 +314,7 @@ static json_t *names_of(const an_tally *t, an_kind k)
     for (size_t i = 0; i < t->cells_cap; i++)
         if (t->cells[i].kind == k && t->cells[i].period == AN_TOTAL)
             json_object_set_new(set, t->names.v[t->cells[i].name], json_true());
-    json_t *list = json_array();
-    const char *key;
-    json_t *v;
-    json_object_foreach(set, key, v)
-        json_array_append_new(list, json_string(key));
-    json_decref(set);
-    /* jansson keeps insertion order only with JSON_PRESERVE_ORDER at dump
-     * time; sort here so every output is in id order. */
-    size_t n = json_array_size(list);
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0 && strcmp(json_string_value(json_array_get(list, b - 1)),
-                                           json_string_value(json_array_get(list, b))) > 0; b--) {
-            json_t *x = json_incref(json_array_get(list, b - 1));
-            json_array_set(list, b - 1, json_array_get(list, b));
-            json_array_set_new(list, b, x);
-        }
-    return list;
+    return an_sorted_keys(set);
 }
 
 static json_t *share(uint64_t part, uint64_t whole)

@@ -296,15 +296,6 @@ static int shadow_entry(const charter_ledger_entry *e, void *user)
 
 /* ---- Output --------------------------------------------------------------------- */
 
-static json_t *keys_of(const json_t *set)
-{
-    json_t *a = json_array(), *v;
-    const char *k;
-    json_object_foreach((json_t *)set, k, v)
-        json_array_append_new(a, json_string(k));
-    return a;
-}
-
 /* Records as a list, most requests first, then by key; times as RFC 3339. */
 static json_t *records(json_t *table, const char *set_key)
 {
@@ -318,7 +309,7 @@ static json_t *records(json_t *table, const char *set_key)
                             time_json(json_integer_value(json_object_get(r, "last_ms"))));
         json_object_del(o, "first_ms");
         json_object_del(o, "last_ms");
-        json_object_set_new(o, set_key, keys_of(json_object_get(r, set_key)));
+        json_object_set_new(o, set_key, an_sorted_keys(json_incref(json_object_get(r, set_key))));
         json_int_t n = json_integer_value(json_object_get(r, "requests"));
         size_t at = json_array_size(list);
         for (size_t i = 0; i < json_array_size(list); i++) {
@@ -394,16 +385,8 @@ static void print_records(const json_t *list, const char *who, const char *set_k
     const json_t *r;
     size_t i;
     json_array_foreach(list, i, r) {
-        char set[512] = "", num[32];
-        size_t used = 0, k;
-        const json_t *x;
-        json_array_foreach(json_object_get(r, set_key), k, x) {
-            int m = snprintf(set + used, sizeof set - used, "%s%s", k ? ", " : "",
-                             json_string_value(x));
-            if (m < 0 || (size_t)m >= sizeof set - used)
-                break;
-            used += (size_t)m;
-        }
+        char set[512], num[32];
+        an_join(json_object_get(r, set_key), set, sizeof set);
         an_fmt_num(json_object_get(r, "requests"), num);
         const char *first = json_string_value(json_object_get(r, "first_seen"));
         const char *last = json_string_value(json_object_get(r, "last_seen"));

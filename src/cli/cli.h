@@ -76,6 +76,18 @@ int cli_unknown_option(const char *cmd, const char *arg);
  * include/charter_analyses.h, freed here) in that format. */
 int cli_format_parse(const char *cmd, const char *value, int svg_ok, int *format);
 int cli_analysis_print(const char *cmd, char *json, int format);
+/* The options every analysis command takes: --charter PATH and --format F.
+ * Returns 1 when argv[*i] was one of them (setting *rc to CLI_INVALID on a
+ * bad value), 0 otherwise. */
+int cli_analysis_option(int argc, char **argv, int *i, const char *cmd, int svg_ok,
+                        const char **charter_path, int *format, int *rc);
+/* Loads the charter an analysis command requires: prints that --charter is
+ * required when path is NULL. */
+int cli_analysis_charter(const char *cmd, const char *path, charter **out);
+/* After an analysis call: prints err and returns its exit code when s is
+ * not CHARTER_OK, else prints the result (freeing json). */
+int cli_analysis_output(const char *cmd, charter_status s, const charter_error *err,
+                        char *json, int format);
 
 /* Loads a charter, printing the error on failure. */
 int cli_load_charter(const char *path, charter **out);

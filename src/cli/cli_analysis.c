@@ -21,6 +21,42 @@ int cli_format_parse(const char *cmd, const char *value, int svg_ok, int *format
     return CLI_OK;
 }
 
+int cli_analysis_option(int argc, char **argv, int *i, const char *cmd, int svg_ok,
+                        const char **charter_path, int *format, int *rc)
+{
+    const char *v;
+    int m;
+    if ((m = cli_option(argc, argv, i, "--charter", &v)) != 0) {
+        *rc = m < 0 ? CLI_INVALID : CLI_OK;
+        *charter_path = v;
+        return 1;
+    }
+    if ((m = cli_option(argc, argv, i, "--format", &v)) != 0) {
+        *rc = m < 0 ? CLI_INVALID : cli_format_parse(cmd, v, svg_ok, format);
+        return 1;
+    }
+    return 0;
+}
+
+int cli_analysis_charter(const char *cmd, const char *path, charter **out)
+{
+    if (!path) {
+        fprintf(stderr, "charter %s: --charter PATH is required\n", cmd);
+        return CLI_INVALID;
+    }
+    return cli_load_charter(path, out);
+}
+
+int cli_analysis_output(const char *cmd, charter_status s, const charter_error *err,
+                        char *json, int format)
+{
+    if (s != CHARTER_OK) {
+        cli_print_error("error", err);
+        return cli_exit_for(s);
+    }
+    return cli_analysis_print(cmd, json, format);
+}
+
 int cli_analysis_print(const char *cmd, char *json, int format)
 {
     char *text = NULL;

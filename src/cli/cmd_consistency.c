@@ -29,15 +29,11 @@ int cmd_consistency(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
-    const char *path = NULL, *v;
+    const char *path = NULL;
     int format = CHARTER_FORMAT_TEXT, rc = CLI_OK;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        int m;
-        if ((m = cli_option(argc, argv, &i, "--charter", &v)) != 0) {
-            rc = m < 0 ? CLI_INVALID : CLI_OK;
-            path = v;
-        } else if ((m = cli_option(argc, argv, &i, "--format", &v)) != 0) {
-            rc = m < 0 ? CLI_INVALID : cli_format_parse("consistency", v, 0, &format);
+        if (cli_analysis_option(argc, argv, &i, "consistency", 0, &path, &format, &rc)) {
+            continue;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             rc = cli_unknown_option("consistency", argv[i]);
         } else {
@@ -45,27 +41,17 @@ int cmd_consistency(int argc, char **argv)
             rc = CLI_INVALID;
         }
     }
-    if (rc != CLI_OK)
-        return rc;
-    if (!path) {
-        fprintf(stderr, "charter consistency: --charter PATH is required\n");
-        return CLI_INVALID;
-    }
     charter *c = NULL;
-    if ((rc = cli_load_charter(path, &c)) != CLI_OK)
+    if (rc != CLI_OK || (rc = cli_analysis_charter("consistency", path, &c)) != CLI_OK)
         return rc;
     char *json = NULL;
     charter_error err;
     memset(&err, 0, sizeof err);
     charter_status s = charter_consistency(c, &json, &err);
     charter_release(c);
-    if (s != CHARTER_OK) {
-        cli_print_error("error", &err);
-        return cli_exit_for(s);
-    }
-    json_t *j = json_loads(json, 0, NULL);
+    json_t *j = s == CHARTER_OK ? json_loads(json, 0, NULL) : NULL;
     size_t found = json_array_size(json_object_get(j, "disagreements"));
     json_decref(j);
-    rc = cli_analysis_print("consistency", json, format);
+    rc = cli_analysis_output("consistency", s, &err, json, format);
     return rc == CLI_OK && found ? CLI_FAILED : rc;
 }

@@ -36,14 +36,11 @@ int cmd_map(int argc, char **argv)
     int format = CHARTER_FORMAT_TEXT, rc = CLI_OK;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
         int m;
-        if ((m = cli_option(argc, argv, &i, "--charter", &v)) != 0) {
-            rc = m < 0 ? CLI_INVALID : CLI_OK;
-            path = v;
+        if (cli_analysis_option(argc, argv, &i, "map", 1, &path, &format, &rc)) {
+            continue;
         } else if ((m = cli_option(argc, argv, &i, "--ledger", &v)) != 0) {
             rc = m < 0 ? CLI_INVALID : CLI_OK;
             ledger = v;
-        } else if ((m = cli_option(argc, argv, &i, "--format", &v)) != 0) {
-            rc = m < 0 ? CLI_INVALID : cli_format_parse("map", v, 1, &format);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             rc = cli_unknown_option("map", argv[i]);
         } else {
@@ -51,23 +48,13 @@ int cmd_map(int argc, char **argv)
             rc = CLI_INVALID;
         }
     }
-    if (rc != CLI_OK)
-        return rc;
-    if (!path) {
-        fprintf(stderr, "charter map: --charter PATH is required\n");
-        return CLI_INVALID;
-    }
     charter *c = NULL;
-    if ((rc = cli_load_charter(path, &c)) != CLI_OK)
+    if (rc != CLI_OK || (rc = cli_analysis_charter("map", path, &c)) != CLI_OK)
         return rc;
     char *json = NULL;
     charter_error err;
     memset(&err, 0, sizeof err);
     charter_status s = charter_readiness_map(c, ledger, &json, &err);
     charter_release(c);
-    if (s != CHARTER_OK) {
-        cli_print_error("error", &err);
-        return cli_exit_for(s);
-    }
-    return cli_analysis_print("map", json, format);
+    return cli_analysis_output("map", s, &err, json, format);
 }

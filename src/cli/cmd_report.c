@@ -47,9 +47,8 @@ int cmd_report(int argc, char **argv)
     int format = CHARTER_FORMAT_TEXT, rc = CLI_OK;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
         int m;
-        if ((m = cli_option(argc, argv, &i, "--charter", &v)) != 0) {
-            rc = m < 0 ? CLI_INVALID : CLI_OK;
-            path = v;
+        if (cli_analysis_option(argc, argv, &i, "report", 0, &path, &format, &rc)) {
+            continue;
         } else if ((m = cli_option(argc, argv, &i, "--since", &v)) != 0) {
             rc = m < 0 ? CLI_INVALID : time_option("--since", v, &o.since_ms);
         } else if ((m = cli_option(argc, argv, &i, "--until", &v)) != 0) {
@@ -63,8 +62,6 @@ int cmd_report(int argc, char **argv)
                 fprintf(stderr, "charter report: --by expects day or week, found '%s'\n", v);
                 rc = CLI_INVALID;
             }
-        } else if ((m = cli_option(argc, argv, &i, "--format", &v)) != 0) {
-            rc = m < 0 ? CLI_INVALID : cli_format_parse("report", v, 0, &format);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             rc = cli_unknown_option("report", argv[i]);
         } else if (!file) {
@@ -88,9 +85,5 @@ int cmd_report(int argc, char **argv)
     memset(&err, 0, sizeof err);
     charter_status s = charter_report(file, c, &o, &json, &err);
     charter_release(c);
-    if (s != CHARTER_OK) {
-        cli_print_error("error", &err);
-        return cli_exit_for(s);
-    }
-    return cli_analysis_print("report", json, format);
+    return cli_analysis_output("report", s, &err, json, format);
 }

@@ -40,9 +40,8 @@ int cmd_shadow(int argc, char **argv)
     int format = CHARTER_FORMAT_TEXT, rc = (logs && known) ? CLI_OK : CLI_IO;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
         int m;
-        if ((m = cli_option(argc, argv, &i, "--charter", &v)) != 0) {
-            rc = m < 0 ? CLI_INVALID : CLI_OK;
-            path = v;
+        if (cli_analysis_option(argc, argv, &i, "shadow", 0, &path, &format, &rc)) {
+            continue;
         } else if ((m = cli_option(argc, argv, &i, "--hosts", &v)) != 0) {
             rc = m < 0 ? CLI_INVALID : CLI_OK;
             o.hosts_path = v;
@@ -52,8 +51,6 @@ int cmd_shadow(int argc, char **argv)
         } else if ((m = cli_option(argc, argv, &i, "--ledger", &v)) != 0) {
             rc = m < 0 ? CLI_INVALID : CLI_OK;
             o.ledger_path = v;
-        } else if ((m = cli_option(argc, argv, &i, "--format", &v)) != 0) {
-            rc = m < 0 ? CLI_INVALID : cli_format_parse("shadow", v, 0, &format);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             rc = cli_unknown_option("shadow", argv[i]);
         } else {

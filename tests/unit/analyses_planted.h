@@ -168,6 +168,25 @@ static int planted_ledger_write(const char *path, const charter *c)
     return charter_ledger_close(l, NULL) == CHARTER_OK ? 0 : 1;
 }
 
+/* A fresh temporary directory /tmp/charter-NAME-XXXXXX into dir; exits on
+ * failure. */
+static void planted_tmpdir(char *dir, size_t n, const char *name)
+{
+    snprintf(dir, n, "/tmp/charter-%s-XXXXXX", name);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+/* Removes what planted_tmpdir made; 0 on success. */
+static int planted_rmdir(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) != 0;
+}
+
 static charter *planted_load(void)
 {
     charter *c = NULL;

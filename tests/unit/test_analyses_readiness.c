@@ -139,9 +139,7 @@ static void test_readiness_section_is_checked(void)
 int main(void)
 {
     planted = planted_load();
-    snprintf(dir, sizeof dir, "/tmp/charter-map-XXXXXX");
-    if (!mkdtemp(dir))
-        return 1;
+    planted_tmpdir(dir, sizeof dir, "map");
     snprintf(ledger, sizeof ledger, "%s/planted.ledger", dir);
     if (planted_ledger_write(ledger, planted))
         return 1;
@@ -151,9 +149,7 @@ int main(void)
     RUN(test_svg_has_three_columns_and_a_card_each);
     RUN(test_readiness_section_is_checked);
     charter_release(planted);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
+    if (planted_rmdir(dir))
         return 1;
     return TEST_DONE();
 }

@@ -224,9 +224,7 @@ int main(int argc, char **argv)
         charter_release(planted);
         return rc;
     }
-    snprintf(dir, sizeof dir, "/tmp/charter-report-XXXXXX");
-    if (!mkdtemp(dir))
-        return 1;
+    planted_tmpdir(dir, sizeof dir, "report");
     snprintf(ledger, sizeof ledger, "%s/planted.ledger", dir);
     if (planted_ledger_write(ledger, planted)) {
         fprintf(stderr, "cannot write the planted ledger\n");
@@ -241,9 +239,7 @@ int main(int argc, char **argv)
     RUN(test_renderings);
     RUN(test_not_a_ledger);
     charter_release(planted);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
+    if (planted_rmdir(dir))
         return 1;
     return TEST_DONE();
 }

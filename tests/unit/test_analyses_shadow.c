@@ -143,15 +143,11 @@ static void test_missing_log_and_bad_hosts_file(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/charter-shadow-XXXXXX");
-    if (!mkdtemp(dir))
-        return 1;
+    planted_tmpdir(dir, sizeof dir, "shadow");
     RUN(test_each_log_format_is_read);
     RUN(test_planted_shadow_source_is_found);
     RUN(test_missing_log_and_bad_hosts_file);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
+    if (planted_rmdir(dir))
         return 1;
     return TEST_DONE();
 }
