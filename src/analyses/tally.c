@@ -442,25 +442,26 @@ typedef struct decision_view {
     int effect;                  /* 0 allow, 1 escalate, 2 deny */
     bool boundary, stop_rule, shadow;
     int64_t time_ms, deadline_ms;
+    jspan fired;                 /* the answer's "fired" array */
 } decision_view;
 
 /* Counts every fired entry: per rule (fired), per value (fired); keeps the
  * escalate rules and their values for the escalation. */
-static void count_fired(an_tally *t, jspan answer, an_open_esc *esc)
+static void count_fired(an_tally *t, jspan fired, an_open_esc *esc)
 {
-    jspan fired, f, v;
+    static const char *const keys[] = {"id", "effect", "value"};
+    jspan f, k[3];
     size_t pos = 0;
-    if (!jspan_get(answer, "fired", &fired))
-        return;
-    while (jspan_next(fired, &pos, &f)) {
-        uint32_t id = intern_field(t, f, "id");
+    while (fired.p && jspan_next(fired, &pos, &f)) {
+        jspan_fields(f, keys, 3, k);
+        uint32_t id = k[0].p ? intern_span(t, k[0]) : AN_NONE;
         uint32_t value = AN_NONE;
         bump(t, AN_RULE, id, AN_TOTAL, AN_RULE_FIRED);
-        if (jspan_get(f, "value", &v) && !jspan_is_null(v)) {
-            value = intern_span(t, v);
+        if (k[2].p && !jspan_is_null(k[2])) {
+            value = intern_span(t, k[2]);
             bump(t, AN_VALUE, value, AN_TOTAL, AN_VAL_FIRED);
         }
-        bool escalates = jspan_get(f, "effect", &v) && jspan_str_eq(v, "escalate");
+        bool escalates = jspan_str_eq(k[1], "escalate");
         if (!esc || !escalates)
             continue;
         bump(t, AN_RULE, id, AN_TOTAL, AN_ESC_ESCALATED);
@@ -478,30 +479,34 @@ static void count_fired(an_tally *t, jspan answer, an_open_esc *esc)
     }
 }
 
+/* Each payload is scanned once per object for the keys it needs
+ * (jspan_fields), in the order the ledger writes them. */
 static bool read_decision(an_tally *t, jspan payload, jspan *answer, decision_view *d)
 {
-    jspan req, v;
+    static const char *const top[] = {"answer", "request", "time_ms"};
+    static const char *const ans[] = {"decision", "reason", "fired", "escalation", "shadow"};
+    static const char *const who[] = {"agent", "workflow"};
+    jspan f[3], a[5], r[2], v;
     double num;
-    if (!jspan_get(payload, "answer", answer) || !jspan_get(payload, "request", &req) ||
-        !num_field(payload, "time_ms", &num))
+    if (jspan_fields(payload, top, 3, f) != 3 || !jspan_num(f[2], &num))
         return false;
+    *answer = f[0];
     memset(d, 0, sizeof *d);
     d->time_ms = (int64_t)num;
-    d->agent = intern_field(t, req, "agent");
-    d->workflow = intern_field(t, req, "workflow");
+    jspan_fields(f[1], who, 2, r);
+    d->agent = r[0].p ? intern_span(t, r[0]) : AN_NONE;
+    d->workflow = r[1].p ? intern_span(t, r[1]) : AN_NONE;
     d->queue = AN_NONE;
-    if (!jspan_get(*answer, "decision", &v))
+    jspan_fields(*answer, ans, 5, a);
+    if (!a[0].p)
         return false;
-    d->effect = jspan_str_eq(v, "allow") ? 0 : jspan_str_eq(v, "escalate") ? 1 : 2;
-    if (jspan_get(*answer, "reason", &v)) {
-        d->boundary = jspan_str_eq(v, "boundary");
-        d->stop_rule = jspan_str_eq(v, "stop_rule");
-        d->shadow = jspan_str_eq(v, "unknown_agent");
-    }
-    if (jspan_get(*answer, "shadow", &v) && jspan_is_true(v))
-        d->shadow = true;
-    jspan esc;
-    if (d->effect == 1 && jspan_get(*answer, "escalation", &esc) && !jspan_is_null(esc)) {
+    d->effect = jspan_str_eq(a[0], "allow") ? 0 : jspan_str_eq(a[0], "escalate") ? 1 : 2;
+    d->boundary = jspan_str_eq(a[1], "boundary");
+    d->stop_rule = jspan_str_eq(a[1], "stop_rule");
+    d->shadow = jspan_str_eq(a[1], "unknown_agent") || jspan_is_true(a[4]);
+    d->fired = a[2];
+    jspan esc = a[3];
+    if (d->effect == 1 && esc.p && !jspan_is_null(esc)) {
         d->queue = intern_field(t, esc, "queue");
         char buf[64];
         const char *s;
@@ -577,7 +582,7 @@ static void count_decision(an_tally *t, uint64_t seq, jspan payload)
     an_open_esc copy;
     if (esc)
         copy = *esc;
-    count_fired(t, answer, esc ? &copy : NULL);
+    count_fired(t, d.fired, esc ? &copy : NULL);
     if (esc && (esc = esc_find(t, seq)))
         *esc = copy;
 }

@@ -18,14 +18,20 @@ static size_t skip_ws(const char *p, size_t i, size_t n)
     return i;
 }
 
-/* Index just past the string starting at p[i] == '"', or 0 on error. */
+/* Index just past the string starting at p[i] == '"', or 0 on error. A
+ * quote ends the string unless an odd number of backslashes precede it. */
 static size_t skip_string(const char *p, size_t i, size_t n)
 {
-    for (i++; i < n; i++) {
-        if (p[i] == '\\')
-            i++;
-        else if (p[i] == '"')
-            return i + 1;
+    for (i++; i < n;) {
+        const char *q = memchr(p + i, '"', n - i);
+        if (!q)
+            return 0;
+        size_t at = (size_t)(q - p), slashes = 0;
+        while (at - slashes > i && p[at - slashes - 1] == '\\')
+            slashes++;
+        if (slashes % 2 == 0)
+            return at + 1;
+        i = at + 1;
     }
     return 0;
 }
@@ -71,28 +77,33 @@ bool jspan_value(const char *p, size_t n, jspan *out)
     return true;
 }
 
-bool jspan_get(jspan obj, const char *key, jspan *out)
+size_t jspan_fields(jspan obj, const char *const *keys, size_t nkeys, jspan *out)
 {
     const char *p = obj.p;
-    size_t n = obj.n, klen = strlen(key);
+    size_t n = obj.n, found = 0;
+    for (size_t k = 0; k < nkeys; k++)
+        out[k] = (jspan){NULL, 0};
     if (n < 2 || p[0] != '{')
-        return false;
+        return 0;
     size_t i = skip_ws(p, 1, n);
-    while (i < n && p[i] == '"') {
+    while (i < n && p[i] == '"' && found < nkeys) {
         size_t kend = skip_string(p, i, n);
         if (!kend)
-            return false;
-        bool match = kend - i - 2 == klen && !memcmp(p + i + 1, key, klen);
+            return found;
+        size_t klen = kend - i - 2, which = nkeys;
+        for (size_t k = 0; k < nkeys && which == nkeys; k++)
+            if (!out[k].p && !strncmp(p + i + 1, keys[k], klen) && keys[k][klen] == '\0')
+                which = k;
         i = skip_ws(p, kend, n);
         if (i >= n || p[i] != ':')
-            return false;
+            return found;
         i = skip_ws(p, i + 1, n);
         size_t vend = skip_value(p, i, n);
         if (!vend)
-            return false;
-        if (match) {
-            *out = (jspan){p + i, vend - i};
-            return true;
+            return found;
+        if (which < nkeys) {
+            out[which] = (jspan){p + i, vend - i};
+            found++;
         }
         i = skip_ws(p, vend, n);
         if (i < n && p[i] == ',')
@@ -100,7 +111,13 @@ bool jspan_get(jspan obj, const char *key, jspan *out)
         else
             break;
     }
-    return false;
+    return found;
+}
+
+bool jspan_get(jspan obj, const char *key, jspan *out)
+{
+    const char *keys[1] = {key};
+    return jspan_fields(obj, keys, 1, out) == 1;
 }
 
 bool jspan_next(jspan arr, size_t *pos, jspan *item)

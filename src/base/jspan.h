@@ -28,6 +28,10 @@ bool jspan_value(const char *p, size_t n, jspan *out);
 /* The value of `key` in the object `obj`, or false (absent, or `obj` is not
  * an object). */
 bool jspan_get(jspan obj, const char *key, jspan *out);
+/* One pass over `obj` for several keys: out[k] is the value of keys[k], or
+ * {NULL, 0} when absent. Returns how many were found. Stops scanning once
+ * all are found. */
+size_t jspan_fields(jspan obj, const char *const *keys, size_t nkeys, jspan *out);
 /* Iterates an array: start with *pos = 0; each call yields the next item.
  * False at the end or when `arr` is not an array. */
 bool jspan_next(jspan arr, size_t *pos, jspan *item);

@@ -126,25 +126,22 @@ static double span_num(jspan obj, const char *key)
 }
 
 /* The recorded counters replace the ones the agent claimed. */
-static charter_status use_recorded_counters(charter_request *r, jspan payload)
+static charter_status use_recorded_counters(charter_request *r, jspan counters)
 {
-    jspan counters, run, day;
-    if (!jspan_get(payload, "counters", &counters) || !jspan_get(counters, "run", &run) ||
-        !jspan_get(counters, "day", &day))
+    jspan run, day;
+    if (!counters.p || !jspan_get(counters, "run", &run) || !jspan_get(counters, "day", &day))
         return CHARTER_OK;
     return ch_request_set_counters(r, (int64_t)span_num(run, "actions"), span_num(run, "spend"),
                                    (int64_t)span_num(day, "actions"), span_num(day, "spend"));
 }
 
 /* The recorded answer's fired entries as "kind:id". */
-static bool recorded_fired(jspan ans, fired_set *out)
+static bool recorded_fired(jspan fired, fired_set *out)
 {
-    jspan fired, f;
+    jspan f;
     size_t pos = 0;
     char kind[64], id[256];
-    if (!jspan_get(ans, "fired", &fired))
-        return true;
-    while (jspan_next(fired, &pos, &f))
+    while (fired.p && jspan_next(fired, &pos, &f))
         if (!fired_set_add(out, span_field(f, "kind", kind, sizeof kind),
                            span_field(f, "id", id, sizeof id)))
             return false;
@@ -195,30 +192,40 @@ static int report_change(replay *rp, const ledger_entry *e,
  * is most of what replaying a large ledger used to cost. */
 static int replay_decision(replay *rp, const ledger_entry *e)
 {
-    jspan payload = {e->payload, e->payload_len}, req, ans, v;
+    static const char *const top[] = {"answer", "counters", "request", "time_ms"};
+    static const char *const recorded[] = {"decision", "reason", "fired"};
+    jspan payload = {e->payload, e->payload_len}, f[4], a[3];
     charter_effect before;
-    if (!jspan_get(payload, "request", &req) || !jspan_get(payload, "answer", &ans) ||
-        !jspan_get(ans, "decision", &v) || !effect_parse(v, &before)) {
+    double t = 0;
+    jspan_fields(payload, top, 4, f);
+    jspan_fields(f[0], recorded, 3, a);
+    if (!f[0].p || !f[2].p || !effect_parse(a[0], &before) || !jspan_num(f[3], &t)) {
         rp->sum->errors++;
         return 0;
     }
-    int64_t time_ms = (int64_t)span_num(payload, "time_ms");
+    jspan req = f[2];
+    int64_t time_ms = (int64_t)t;
     if (time_ms < rp->since)
         return 0;
     rp->sum->decisions++;
     charter_request *r = NULL;
     const charter_decision *dec = NULL;
     if (charter_request_parse(req.p, req.n, &r, NULL) != CHARTER_OK ||
-        use_recorded_counters(r, payload) != CHARTER_OK ||
+        use_recorded_counters(r, f[1]) != CHARTER_OK ||
         charter_decide(rp->d, rp->c, r, time_ms, &dec, NULL) != CHARTER_OK) {
         charter_request_free(r);
         rp->sum->errors++;
         return 0;
     }
-    char before_reason[64];
-    span_field(ans, "reason", before_reason, sizeof before_reason);
+    char before_reason[64] = "";
+    const char *s;
+    size_t n;
+    if (jspan_str(a[1], before_reason, sizeof before_reason, &s, &n) && n < sizeof before_reason) {
+        memmove(before_reason, s, n);
+        before_reason[n] = '\0';
+    }
     fired_set old_f = {0}, new_f = {0};
-    bool ok = recorded_fired(ans, &old_f);
+    bool ok = recorded_fired(a[2], &old_f);
     for (size_t i = 0; ok && i < dec->fired_count; i++)
         ok = fired_set_add(&new_f, dec->fired[i].kind, dec->fired[i].id);
     int stop = 0;
