@@ -85,7 +85,10 @@ static const ch_agent *first_agent(const charter *c, const ch_workflow *w)
 
 /* ---- Deciding one case ------------------------------------------------------ */
 
-static charter_status decide_lane(study *st, lane *ln, const char *action, json_t *req)
+/* Decides the case under ln. The decider's slots point into *r, which the
+ * caller frees once it is done with them (track_rules reads them). */
+static charter_status decide_lane(study *st, lane *ln, const char *action, json_t *req,
+                                  charter_request **r)
 {
     json_object_set_new(req, "agent", json_string(ln->agent->id));
     json_object_set_new(req, "workflow", json_string(ln->w->id));
@@ -94,13 +97,11 @@ static charter_status decide_lane(study *st, lane *ln, const char *action, json_
     char *text = json_dumps(req, JSON_COMPACT);
     if (!text)
         return CHARTER_E_NOMEM;
-    charter_request *r = NULL;
     const charter_decision *dec = NULL;
-    charter_status s = charter_request_parse(text, strlen(text), &r, NULL);
+    charter_status s = charter_request_parse(text, strlen(text), r, NULL);
     free(text);
     if (s == CHARTER_OK)
-        s = charter_decide(st->d, st->c, r, 0, &dec, NULL);
-    charter_request_free(r);
+        s = charter_decide(st->d, st->c, *r, 0, &dec, NULL);
     if (s != CHARTER_OK)
         return s;
     ln->effect = dec->effect;
@@ -343,11 +344,13 @@ static void study_action(study *st, const char *action)
         for (size_t f = 0; f < ps.n; f++)
             probe_apply(&ps, f, req);
         for (size_t i = 0; i < n && st->status == CHARTER_OK; i++) {
-            charter_status s = decide_lane(st, &lanes[i], action, req);
+            charter_request *r = NULL;
+            charter_status s = decide_lane(st, &lanes[i], action, req, &r);
             if (s != CHARTER_OK)
                 st->status = s;
             else
                 track_rules(st, &lanes[i]);
+            charter_request_free(r);
         }
         json_decref(req);
         if (st->status == CHARTER_OK && st->want_groups)
