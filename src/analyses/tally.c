@@ -624,7 +624,14 @@ static void count_resolution(an_tally *t, jspan payload, int64_t entry_ms)
         return;
     }
     bool approve = jspan_get(payload, "resolution", &v) && jspan_str_eq(v, "approve");
-    esc_close(t, e, approve ? 0 : 1, at);
+    if (e->deadline_ms && at > e->deadline_ms) {
+        /* Resolved after its deadline: it had timed out by then, whether or
+         * not a sweep noticed before this entry. */
+        esc_close(t, e, 2, e->deadline_ms);
+        t->late_resolutions++;
+    } else {
+        esc_close(t, e, approve ? 0 : 1, at);
+    }
     esc_remove(t, e);
 }
 

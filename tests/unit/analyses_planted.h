@@ -76,7 +76,7 @@ static const char planted_charter[] =
 #define PLANTED_MIN_MS 60000LL
 
 /* Decides one request at t_ms; returns the decision's seq (0 on failure). */
-static uint64_t planted_decide(charter_ledger *l, charter_decider *d, const charter *c,
+static inline uint64_t planted_decide(charter_ledger *l, charter_decider *d, const charter *c,
                                const char *agent, const char *wf, const char *action,
                                int amount, int64_t t_ms)
 {
@@ -99,7 +99,7 @@ static uint64_t planted_decide(charter_ledger *l, charter_decider *d, const char
     return seq;
 }
 
-static void planted_resolve(charter_ledger *l, uint64_t seq, charter_resolution r,
+static inline void planted_resolve(charter_ledger *l, uint64_t seq, charter_resolution r,
                             int64_t t_ms)
 {
     char id[32];
@@ -107,7 +107,7 @@ static void planted_resolve(charter_ledger *l, uint64_t seq, charter_resolution 
     charter_ledger_resolve(l, id, "lead@shop.example", r, NULL, t_ms, NULL, NULL);
 }
 
-static void planted_outcome(charter_ledger *l, const char *wf, const char *metric,
+static inline void planted_outcome(charter_ledger *l, const char *wf, const char *metric,
                             double value, int64_t day_start)
 {
     charter_outcome o = {.workflow = wf, .from_ms = day_start,
@@ -116,7 +116,7 @@ static void planted_outcome(charter_ledger *l, const char *wf, const char *metri
     charter_ledger_outcome(l, &o, NULL, NULL);
 }
 
-static void planted_day(charter_ledger *l, charter_decider *d, const charter *c, int day,
+static inline void planted_day(charter_ledger *l, charter_decider *d, const charter *c, int day,
                         int *dispute_count)
 {
     static const double resolution[] = {6, 5, 4, 3}, csat[] = {4.6, 4.5, 4.3, 4.0};
@@ -152,7 +152,7 @@ static void planted_day(charter_ledger *l, charter_decider *d, const charter *c,
 }
 
 /* Writes the planted ledger to `path` (a new file). Returns 0 on success. */
-static int planted_ledger_write(const char *path, const charter *c)
+static inline int planted_ledger_write(const char *path, const charter *c)
 {
     charter_ledger *l = NULL;
     charter_decider *d = NULL;
@@ -170,7 +170,7 @@ static int planted_ledger_write(const char *path, const charter *c)
 
 /* A fresh temporary directory /tmp/charter-NAME-XXXXXX into dir; exits on
  * failure. */
-static void planted_tmpdir(char *dir, size_t n, const char *name)
+static inline void planted_tmpdir(char *dir, size_t n, const char *name)
 {
     snprintf(dir, n, "/tmp/charter-%s-XXXXXX", name);
     if (!mkdtemp(dir)) {
@@ -180,14 +180,14 @@ static void planted_tmpdir(char *dir, size_t n, const char *name)
 }
 
 /* Removes what planted_tmpdir made; 0 on success. */
-static int planted_rmdir(const char *dir)
+static inline int planted_rmdir(const char *dir)
 {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     return system(cmd) != 0;
 }
 
-static charter *planted_load(void)
+static inline charter *planted_load(void)
 {
     charter *c = NULL;
     charter_error err;
