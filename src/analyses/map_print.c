@@ -138,7 +138,34 @@ static const palette *color_of(const char *rec)
     return &colors[3];
 }
 
-enum { COL_W = 360, GAP = 24, CARD_H = 112, TOP = 96, MARGIN = 24 };
+enum { COL_W = 360, GAP = 24, CARD_H = 128, TOP = 96, MARGIN = 24, LINE = 56 };
+
+/* The evidence on a card, in two short lines: the decisions and what people
+ * did, then boundary hits and the health metrics past their limits. */
+static void card_evidence(const json_t *w, char *l1, char *l2, size_t n)
+{
+    const json_t *ev = json_object_get(w, "evidence"), *b, *h;
+    if (!json_is_object(ev)) {
+        snprintf(l1, n, "no ledger: no evidence");
+        l2[0] = '\0';
+        return;
+    }
+    char pct[32];
+    an_fmt_pct(json_object_get(ev, "approval_rate"), pct);
+    snprintf(l1, n, "%lld decisions, %lld escalations, %s approved", an_jint(ev, "decisions"),
+             an_jint(ev, "escalated"), pct);
+    b = json_object_get(ev, "boundary_hits");
+    int used = snprintf(l2, n, "boundary hits %lld -> %lld%s", an_jint(b, "earlier_hits"),
+                        an_jint(b, "later_hits"),
+                        json_is_true(json_object_get(b, "rising")) ? " (rising)" : "");
+    size_t i;
+    json_array_foreach(json_object_get(ev, "health"), i, h) {
+        if (used < 0 || (size_t)used >= n)
+            return;
+        if (!json_is_true(json_object_get(h, "within")))
+            used += snprintf(l2 + used, n - (size_t)used, ", %s breached", an_jstr(h, "metric"));
+    }
+}
 
 static void svg_line(an_buf *out, int x, int y, const char *style, const char *text,
                      size_t max_chars)
@@ -154,8 +181,8 @@ static void svg_card(an_buf *out, const json_t *w, int x, int y)
     an_buf_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"8\" "
                   "fill=\"%s\" stroke=\"%s\" stroke-width=\"2\"/>\n",
                   x, y, COL_W, CARD_H - 12, p->fill, p->stroke);
-    char line[1024], rec[64];
-    svg_line(out, x + 12, y + 22, "font-size=\"15\" font-weight=\"bold\"", an_jstr(w, "id"), 34);
+    char line[1024], line2[1024], rec[64];
+    svg_line(out, x + 12, y + 22, "font-size=\"15\" font-weight=\"bold\"", an_jstr(w, "id"), 28);
     const char *to = json_string_value(json_object_get(w, "move_to"));
     snprintf(rec, sizeof rec, "%s%s%s", an_jstr(w, "recommendation"), to ? " \xE2\x86\x92 " : "",
              to ? to : "");
@@ -167,13 +194,16 @@ static void svg_card(an_buf *out, const json_t *w, int x, int y)
     const char *owner = json_string_value(json_object_get(w, "owner"));
     snprintf(line, sizeof line, "%s%s%s", dept ? dept : "no department", owner ? " \xC2\xB7 " : "",
              owner ? owner : "");
-    svg_line(out, x + 12, y + 40, "font-size=\"11\" fill=\"#5f6368\"", line, 60);
+    svg_line(out, x + 12, y + 40, "font-size=\"11\" fill=\"#5f6368\"", line, LINE);
     attrs_text(w, line, sizeof line);
-    svg_line(out, x + 12, y + 57, "font-size=\"11\"", *line ? line : "no readiness attributes", 60);
-    evidence_text(w, line, sizeof line);
-    svg_line(out, x + 12, y + 74, "font-size=\"11\"", line, 60);
-    svg_line(out, x + 12, y + 91, "font-size=\"11\" font-style=\"italic\" fill=\"#3c4043\"",
-             an_jstr(w, "reason"), 60);
+    svg_line(out, x + 12, y + 57, "font-size=\"11\"", *line ? line : "no readiness attributes",
+             LINE);
+    card_evidence(w, line, line2, sizeof line);
+    svg_line(out, x + 12, y + 74, "font-size=\"11\"", line, LINE);
+    if (*line2)
+        svg_line(out, x + 12, y + 90, "font-size=\"11\"", line2, LINE);
+    svg_line(out, x + 12, y + 107, "font-size=\"11\" font-style=\"italic\" fill=\"#3c4043\"",
+             an_jstr(w, "reason"), LINE);
 }
 
 static void print_svg(const json_t *r, an_buf *out)
