@@ -481,7 +481,7 @@ static void count_fired(an_tally *t, jspan fired, an_open_esc *esc)
 
 /* Each payload is scanned once per object for the keys it needs
  * (jspan_fields), in the order the ledger writes them. */
-static bool read_decision(an_tally *t, jspan payload, jspan *answer, decision_view *d)
+static bool read_decision(an_tally *t, jspan payload, decision_view *d)
 {
     static const char *const top[] = {"answer", "request", "time_ms"};
     static const char *const ans[] = {"decision", "reason", "fired", "escalation", "shadow"};
@@ -490,14 +490,13 @@ static bool read_decision(an_tally *t, jspan payload, jspan *answer, decision_vi
     double num;
     if (jspan_fields(payload, top, 3, f) != 3 || !jspan_num(f[2], &num))
         return false;
-    *answer = f[0];
     memset(d, 0, sizeof *d);
     d->time_ms = (int64_t)num;
     jspan_fields(f[1], who, 2, r);
     d->agent = r[0].p ? intern_span(t, r[0]) : AN_NONE;
     d->workflow = r[1].p ? intern_span(t, r[1]) : AN_NONE;
     d->queue = AN_NONE;
-    jspan_fields(*answer, ans, 5, a);
+    jspan_fields(f[0], ans, 5, a);
     if (!a[0].p)
         return false;
     d->effect = jspan_str_eq(a[0], "allow") ? 0 : jspan_str_eq(a[0], "escalate") ? 1 : 2;
@@ -526,9 +525,8 @@ static bool read_decision(an_tally *t, jspan payload, jspan *answer, decision_vi
 
 static void count_decision(an_tally *t, uint64_t seq, jspan payload)
 {
-    jspan answer;
     decision_view d;
-    if (!read_decision(t, payload, &answer, &d)) {
+    if (!read_decision(t, payload, &d)) {
         t->unparsed++;
         return;
     }
