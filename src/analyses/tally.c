@@ -575,14 +575,8 @@ static void count_decision(an_tally *t, uint64_t seq, jspan payload)
         esc->agent = d.agent;
         bump(t, AN_QUEUE, esc->queue, AN_TOTAL, AN_ESC_ESCALATED);
     }
-    /* esc may move if the table grows while counting fired rules: count
-     * into a copy and store it back. */
-    an_open_esc copy;
-    if (esc)
-        copy = *esc;
-    count_fired(t, d.fired, esc ? &copy : NULL);
-    if (esc && (esc = esc_find(t, seq)))
-        *esc = copy;
+    /* Counting fired rules touches only cells, never the table esc is in. */
+    count_fired(t, d.fired, esc);
 }
 
 static bool parse_decision_id(jspan v, uint64_t *seq)
