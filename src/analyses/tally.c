@@ -261,10 +261,13 @@ static uint32_t intern_pair(an_tally *t, uint32_t a, uint32_t b)
     if (a == AN_NONE || b == AN_NONE)
         return AN_NONE;
     char buf[600];
-    int n = snprintf(buf, sizeof buf, "%s\x1f%s", t->names.v[a], t->names.v[b]);
-    if (n < 0 || (size_t)n >= sizeof buf)
+    size_t na = strlen(t->names.v[a]), nb = strlen(t->names.v[b]);
+    if (na + nb + 1 > sizeof buf)
         return AN_NONE;
-    uint32_t id = an_intern(&t->names, buf, (size_t)n);
+    memcpy(buf, t->names.v[a], na);
+    buf[na] = '\x1f';
+    memcpy(buf + na + 1, t->names.v[b], nb);
+    uint32_t id = an_intern(&t->names, buf, na + 1 + nb);
     if (id == AN_NONE)
         t->status = CHARTER_E_NOMEM;
     return id;

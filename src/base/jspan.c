@@ -91,8 +91,10 @@ size_t jspan_fields(jspan obj, const char *const *keys, size_t nkeys, jspan *out
         if (!kend)
             return found;
         size_t klen = kend - i - 2, which = nkeys;
+        const char *key = p + i + 1;
         for (size_t k = 0; k < nkeys && which == nkeys; k++)
-            if (!out[k].p && !strncmp(p + i + 1, keys[k], klen) && keys[k][klen] == '\0')
+            if (!out[k].p && keys[k][0] == key[0] && !strncmp(key, keys[k], klen) &&
+                keys[k][klen] == '\0')
                 which = k;
         i = skip_ws(p, kend, n);
         if (i >= n || p[i] != ':')
@@ -249,6 +251,17 @@ bool jspan_str(jspan v, char *buf, size_t cap, const char **s, size_t *len)
 
 bool jspan_num(jspan v, double *out)
 {
+    /* Whole numbers (times, counts) without strtod. */
+    if (v.n && v.n < 16) {
+        size_t i = v.p[0] == '-';
+        uint64_t x = 0;
+        while (i < v.n && v.p[i] >= '0' && v.p[i] <= '9')
+            x = x * 10 + (uint64_t)(v.p[i++] - '0');
+        if (i == v.n && v.n > (size_t)(v.p[0] == '-')) {
+            *out = v.p[0] == '-' ? -(double)x : (double)x;
+            return true;
+        }
+    }
     char tmp[64];
     if (v.n == 0 || v.n >= sizeof tmp || !(v.p[0] == '-' || (v.p[0] >= '0' && v.p[0] <= '9')))
         return false;
