@@ -10,8 +10,8 @@
  * (95 % approved) within their SLA, the rest time out; one decision in
  * twenty gets an outcome report (csat), and every workflow gets daily
  * outcome reports for its goal's metrics. Then each analysis runs in a
- * child process, so its peak resident memory (ru_maxrss from wait4) is its
- * own, and prints its wall time. The report also runs over the first tenth
+ * child process, so its CPU time and peak resident memory (from wait4) are
+ * its own, and prints them with its wall time. The report also runs over the first tenth
  * of the ledger, to show that memory does not grow with the ledger.
  *
  *   bench_analyses [DECISIONS [LEDGER]]   (default 1000000,
@@ -267,8 +267,11 @@ static void measure(const char *name, job j, const char *path, const charter *c,
     close(fd[0]);
     if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
         die("the child failed", NULL);
-    printf("%-24s %7.2f s   peak RSS %6.1f MiB   (%s %" PRIu64 ")\n", name, secs,
-           (double)ru.ru_maxrss / 1024.0, j == JOB_REPLAY ? "decisions" : "JSON bytes", n);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf("%-22s %6.2f s wall %6.2f s CPU   peak RSS %5.1f MiB   (%s %" PRIu64 ")\n", name,
+           secs, cpu, (double)ru.ru_maxrss / 1024.0,
+           j == JOB_REPLAY ? "decisions" : "JSON bytes", n);
 }
 
 int main(int argc, char **argv)
