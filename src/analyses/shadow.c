@@ -19,6 +19,7 @@
 #include "analyses/egress.h"
 #include "base/jspan.h"
 #include "analyses/render.h"
+#include "base/limits.h"
 #include "charter/model.h"
 #include "charter_ledger.h"
 
@@ -105,18 +106,46 @@ static char *dup_range(const char *s, size_t n)
     return p;
 }
 
+/* Reads the next line of f into buf (cap bytes, CHARTER_MAX_LOG_LINE_BYTES
+ * + 2) without its line break. A longer line is consumed to its end and
+ * returned empty with *too_long set. False at the end of the file. */
+static bool next_line(FILE *f, char *buf, size_t cap, size_t *len, bool *too_long)
+{
+    *too_long = false;
+    if (!fgets(buf, (int)cap, f))
+        return false;
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] != '\n' && !feof(f)) {
+        int ch;
+        while ((ch = fgetc(f)) != EOF && ch != '\n')
+            ;
+        *too_long = true;
+        n = 0;
+    }
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    *len = n;
+    return true;
+}
+
 static charter_status read_hosts(shadow_run *sr, const char *path, charter_error *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return an_fail(err, CHARTER_E_IO, "cannot open hosts file '%s': %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
+    char *line = malloc(CHARTER_MAX_LOG_LINE_BYTES + 2);
+    size_t len;
+    bool too_long;
     unsigned lineno = 0;
-    charter_status st = CHARTER_OK;
-    while (st == CHARTER_OK && (got = getline(&line, &cap, f)) >= 0) {
+    charter_status st = line ? CHARTER_OK : an_fail(err, CHARTER_E_NOMEM, "out of memory");
+    while (st == CHARTER_OK && next_line(f, line, CHARTER_MAX_LOG_LINE_BYTES + 2, &len, &too_long)) {
         lineno++;
+        if (too_long) {
+            st = an_fail(err, CHARTER_E_LIMIT, "%s:%u: line longer than %u bytes", path, lineno,
+                         CHARTER_MAX_LOG_LINE_BYTES);
+            break;
+        }
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
@@ -211,19 +240,16 @@ static charter_status read_log(shadow_run *sr, const char *path, charter_error *
     FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
     if (!f)
         return an_fail(err, CHARTER_E_IO, "cannot open log '%s': %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
+    char *line = malloc(CHARTER_MAX_LOG_LINE_BYTES + 2);
+    size_t n;
+    bool too_long;
     json_int_t lines = 0, recognized = 0, ai = 0, shadow = 0;
-    while ((got = getline(&line, &cap, f)) >= 0) {
-        size_t n = (size_t)got;
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            n--;
-        if (!n)
+    while (line && next_line(f, line, CHARTER_MAX_LOG_LINE_BYTES + 2, &n, &too_long)) {
+        if (!n && !too_long)
             continue;
         lines++;
         egress_line el;
-        if (!egress_parse(line, n, &el))
+        if (too_long || !egress_parse(line, n, &el))
             continue;
         recognized++;
         const char *svc = service_of(sr, el.host);
@@ -236,7 +262,7 @@ static charter_status read_log(shadow_run *sr, const char *path, charter_error *
         shadow += !known;
         count_into(known ? sr->registered : sr->found, key, el.source, svc, el.host, el.time_ms);
     }
-    bool failed = ferror(f);
+    bool failed = !line || ferror(f);
     free(line);
     if (f != stdin)
         fclose(f);

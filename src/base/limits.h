@@ -30,4 +30,8 @@
 #define CHARTER_MAX_JSON_DEPTH      64u
 #define CHARTER_MAX_STRING_BYTES    (256u * 1024u)
 
+/* Egress logs and host lists read by `charter shadow`: a longer line is
+ * skipped (counted as unrecognized), never held whole. */
+#define CHARTER_MAX_LOG_LINE_BYTES  (64u * 1024u)
+
 #endif

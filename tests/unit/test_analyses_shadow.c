@@ -141,12 +141,36 @@ static void test_missing_log_and_bad_hosts_file(void)
     charter_release(c);
 }
 
+static void test_overlong_line_is_skipped_not_held(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/long.log", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    for (int i = 0; i < 70000; i++)
+        fputc('x', f);
+    fputs("\n{\"source\":\"10.0.0.9\",\"host\":\"api.openai.com\"}\n", f);
+    fclose(f);
+    charter *c = planted_load();
+    const char *logs[] = {path};
+    json_t *r = shadow(c, logs, 1, NULL);
+    json_t *log = json_array_get(json_object_get(r, "logs"), 0);
+    CHECK_INT(json_integer_value(json_object_get(log, "lines")), 2);
+    CHECK_INT(json_integer_value(json_object_get(log, "unrecognized")), 1);
+    CHECK_INT(json_integer_value(json_object_get(log, "shadow_requests")), 1);
+    json_decref(r);
+    charter_release(c);
+}
+
 int main(void)
 {
     planted_tmpdir(dir, sizeof dir, "shadow");
     RUN(test_each_log_format_is_read);
     RUN(test_planted_shadow_source_is_found);
     RUN(test_missing_log_and_bad_hosts_file);
+    RUN(test_overlong_line_is_skipped_not_held);
     if (planted_rmdir(dir))
         return 1;
     return TEST_DONE();
