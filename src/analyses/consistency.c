@@ -479,7 +479,7 @@ charter_status charter_consistency(const charter *c, char **json_out, charter_er
         json_object_set_new(r, "autonomy_differences", values_of(st.autonomy));
         json_object_set_new(r, "never_fire", never_firing(&st));
         json_object_set_new(r, "skipped", json_incref(st.skipped));
-        *json_out = an_json_dump(r, false);
+        *json_out = an_json_dump(r, AN_JSON_COMPACT);
         json_decref(r);
         if (!*json_out)
             s = CHARTER_E_NOMEM;

@@ -64,7 +64,7 @@ static void print_disagreements(const json_t *r, charter_format fmt, an_buf *out
             an_buf_puts(out, "\n");
         print_side(json_array_get(sides, 0), fmt, out);
         print_side(json_array_get(sides, 1), fmt, out);
-        char *ex = an_json_dump(json_object_get(d, "example"), false);
+        char *ex = an_json_dump(json_object_get(d, "example"), AN_JSON_COMPACT);
         if (fmt == CHARTER_FORMAT_MD)
             an_buf_printf(out, "\nExample request:\n\n```json\n%s\n```\n\n", ex ? ex : "");
         else

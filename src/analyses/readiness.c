@@ -295,7 +295,7 @@ charter_status charter_readiness_map(const charter *c, const char *ledger_path,
         json_object_set_new(r, "ledger", ledger_path ? json_true() : json_false());
         json_object_set_new(r, "thresholds", th);
         json_object_set_new(r, "workflows", wfs);
-        *json_out = an_json_dump(r, false);
+        *json_out = an_json_dump(r, AN_JSON_COMPACT);
         json_decref(r);
         if (!*json_out)
             st = an_fail(err, CHARTER_E_NOMEM, "out of memory writing the map");

@@ -276,9 +276,10 @@ void an_heading(an_buf *out, charter_format fmt, const char *title)
         an_buf_printf(out, "\n%s\n\n", title);
 }
 
-char *an_json_dump(const json_t *j, bool pretty)
+char *an_json_dump(const json_t *j, an_json_style style)
 {
-    return json_dumps(j, JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT(2) : JSON_COMPACT));
+    return json_dumps(j, JSON_PRESERVE_ORDER |
+                             (style == AN_JSON_INDENTED ? JSON_INDENT(2) : JSON_COMPACT));
 }
 
 charter_status an_fail(charter_error *err, charter_status code, const char *fmt, ...)
@@ -328,7 +329,7 @@ charter_status charter_analysis_render(const char *json, size_t n, charter_forma
     charter_status st = CHARTER_OK;
     an_buf b = {0};
     if (fmt == CHARTER_FORMAT_JSON) {
-        char *s = an_json_dump(r, true);
+        char *s = an_json_dump(r, AN_JSON_INDENTED);
         if (s) {
             an_buf_puts(&b, s);
             an_buf_puts(&b, "\n");

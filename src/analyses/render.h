@@ -61,9 +61,10 @@ long long an_jint(const json_t *o, const char *key);        /* 0 when absent */
 /* A heading: "== Title ==" style in text, "## Title" in Markdown. */
 void an_heading(an_buf *out, charter_format fmt, const char *title);
 
-/* Serialises a result (keys in insertion order, indented when `pretty`)
- * into a malloc'd string; NULL when out of memory. */
-char *an_json_dump(const json_t *j, bool pretty);
+/* Serialises a result (keys in insertion order) into a malloc'd string;
+ * NULL when out of memory. */
+typedef enum an_json_style { AN_JSON_COMPACT, AN_JSON_INDENTED } an_json_style;
+char *an_json_dump(const json_t *j, an_json_style style);
 
 /* Fills err (may be NULL) and returns code. */
 charter_status an_fail(charter_error *err, charter_status code, const char *fmt, ...)

@@ -531,7 +531,7 @@ charter_status charter_report(const char *ledger_path, const charter *c,
         st = an_model_load(c, &t, &model, err);
     if (st == CHARTER_OK) {
         json_t *r = an_report_build(&t, model, c ? charter_version(c) : recorded_version(&t), &o);
-        *json_out = r ? an_json_dump(r, false) : NULL;
+        *json_out = r ? an_json_dump(r, AN_JSON_COMPACT) : NULL;
         json_decref(r);
         if (!*json_out)
             st = an_fail(err, CHARTER_E_NOMEM, "out of memory writing the report");

@@ -380,7 +380,7 @@ charter_status charter_shadow(const charter *c, const char *const *paths, size_t
         json_object_set_new(r, "registered", records(sr.registered, "hosts"));
         json_object_set_new(r, "ledger", opt && opt->ledger_path
                                               ? records(sr.ledger, "workflows") : json_null());
-        *json_out = an_json_dump(r, false);
+        *json_out = an_json_dump(r, AN_JSON_COMPACT);
         json_decref(r);
         if (!*json_out)
             st = an_fail(err, CHARTER_E_NOMEM, "out of memory");

@@ -384,7 +384,11 @@ static void esc_close(an_tally *t, const an_open_esc *e, int outcome, int64_t wh
     }
 }
 
-static void esc_sweep(an_tally *t, int64_t now_ms, bool final)
+/* SWEEP_DEADLINES during the pass; SWEEP_FINAL at its end also counts what
+ * is still open. */
+typedef enum sweep_kind { SWEEP_DEADLINES, SWEEP_FINAL } sweep_kind;
+
+static void esc_sweep(an_tally *t, int64_t now_ms, sweep_kind kind)
 {
     for (size_t j = 0; j < t->open_cap;) {
         an_open_esc *e = &t->open[j];
@@ -393,7 +397,7 @@ static void esc_sweep(an_tally *t, int64_t now_ms, bool final)
             esc_remove(t, e); /* may shift a later entry into j: look again */
             continue;
         }
-        if (final && e->seq) {
+        if (kind == SWEEP_FINAL && e->seq) {
             bump(t, AN_QUEUE, e->queue, AN_TOTAL, AN_ESC_OPEN);
             bump(t, AN_WF, e->workflow, AN_TOTAL, AN_WF_OPEN);
             for (uint32_t i = 0; i < e->nrules; i++)
@@ -699,7 +703,7 @@ static int tally_entry(const charter_ledger_entry *e, void *user)
     jspan payload = {e->payload, e->payload_len};
     t->entries++;
     if (++t->since_sweep >= AN_SWEEP_EVERY && t->nopen) {
-        esc_sweep(t, t->now_ms, false);
+        esc_sweep(t, t->now_ms, SWEEP_DEADLINES);
         t->since_sweep = 0;
     }
     if (!strcmp(e->kind, "decision"))
@@ -743,7 +747,7 @@ charter_status an_tally_ledger(an_tally *t, const char *path, int64_t since_ms,
     if (st == CHARTER_OK)
         st = charter_ledger_scan(path, INT64_MIN, 0, tally_entry, t, err);
     if (st == CHARTER_OK && t->status == CHARTER_OK) {
-        esc_sweep(t, t->now_ms, true);
+        esc_sweep(t, t->now_ms, SWEEP_FINAL);
         st = t->status;
     } else if (st == CHARTER_OK) {
         st = t->status;

@@ -71,15 +71,16 @@ int cli_option(int argc, char **argv, int *i, const char *name,
 int cli_unknown_option(const char *cmd, const char *arg);
 
 /* The analysis commands (cli_analysis.c): parses a --format value ("text",
- * "json", "md", "svg" where `svg_ok`), printing an error and returning
- * CLI_INVALID otherwise; then prints an analysis result (JSON from
- * include/charter_analyses.h, freed here) in that format. */
-int cli_format_parse(const char *cmd, const char *value, int svg_ok, int *format);
+ * "json", "md", and "svg" for CLI_FORMATS_WITH_SVG), printing an error and
+ * returning CLI_INVALID otherwise; then prints an analysis result (JSON
+ * from include/charter_analyses.h, freed here) in that format. */
+typedef enum cli_formats { CLI_FORMATS_TABLES, CLI_FORMATS_WITH_SVG } cli_formats;
+int cli_format_parse(const char *cmd, const char *value, cli_formats allowed, int *format);
 int cli_analysis_print(const char *cmd, char *json, int format);
 /* The options every analysis command takes: --charter PATH and --format F.
  * Returns 1 when argv[*i] was one of them (setting *rc to CLI_INVALID on a
  * bad value), 0 otherwise. */
-int cli_analysis_option(int argc, char **argv, int *i, const char *cmd, int svg_ok,
+int cli_analysis_option(int argc, char **argv, int *i, const char *cmd, cli_formats allowed,
                         const char **charter_path, int *format, int *rc);
 /* Loads the charter an analysis command requires: prints that --charter is
  * required when path is NULL. */

@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cli_format_parse(const char *cmd, const char *value, int svg_ok, int *format)
+int cli_format_parse(const char *cmd, const char *value, cli_formats allowed, int *format)
 {
     charter_format f;
+    bool svg_ok = allowed == CLI_FORMATS_WITH_SVG;
     if (!charter_format_parse(value, &f) || (f == CHARTER_FORMAT_SVG && !svg_ok)) {
         fprintf(stderr, "charter %s: --format expects text, json or md%s; found '%s'\n", cmd,
                 svg_ok ? " or svg" : "", value);
@@ -21,7 +22,7 @@ int cli_format_parse(const char *cmd, const char *value, int svg_ok, int *format
     return CLI_OK;
 }
 
-int cli_analysis_option(int argc, char **argv, int *i, const char *cmd, int svg_ok,
+int cli_analysis_option(int argc, char **argv, int *i, const char *cmd, cli_formats allowed,
                         const char **charter_path, int *format, int *rc)
 {
     const char *v;
@@ -32,7 +33,7 @@ int cli_analysis_option(int argc, char **argv, int *i, const char *cmd, int svg_
         return 1;
     }
     if ((m = cli_option(argc, argv, i, "--format", &v)) != 0) {
-        *rc = m < 0 ? CLI_INVALID : cli_format_parse(cmd, v, svg_ok, format);
+        *rc = m < 0 ? CLI_INVALID : cli_format_parse(cmd, v, allowed, format);
         return 1;
     }
     return 0;
