@@ -222,7 +222,8 @@ static void note_disagreement(study *st, const probe_set *ps, const lane *a, con
     size_t dist = probe_distance(ps);
     json_t *g = json_object_get(st->groups, k);
     if (g) {
-        json_object_set_new(g, "cases", json_integer(json_integer_value(json_object_get(g, "cases")) + 1));
+        json_int_t n = json_integer_value(json_object_get(g, "cases"));
+        json_object_set_new(g, "cases", json_integer(n + 1));
         if ((size_t)json_integer_value(json_object_get(g, "distance")) > dist) {
             json_object_set_new(g, "distance", json_integer((json_int_t)dist));
             json_object_set_new(g, "example", example_of(st, ps, a, b, action));
@@ -251,7 +252,8 @@ static void note_autonomy(study *st, const lane *a, const lane *b, const char *a
                       ch_autonomy_name(b->w->autonomy), "cases", 0);
         json_object_set_new(st->autonomy, key, g);
     }
-    json_object_set_new(g, "cases", json_integer(json_integer_value(json_object_get(g, "cases")) + 1));
+    json_int_t n = json_integer_value(json_object_get(g, "cases"));
+    json_object_set_new(g, "cases", json_integer(n + 1));
 }
 
 static void compare(study *st, const probe_set *ps, const lane *lanes, size_t n,
@@ -465,7 +467,8 @@ static json_t *values_of(json_t *obj)
 charter_status charter_consistency(const charter *c, char **json_out, charter_error *err)
 {
     if (!c || !json_out)
-        return an_fail(err, CHARTER_E_INVALID, "charter_consistency: a charter and an output are required");
+        return an_fail(err, CHARTER_E_INVALID,
+                       "charter_consistency: a charter and an output are required");
     *json_out = NULL;
     study st;
     charter_status s = study_run(&st, c, CASES_ANALYSIS, true);
@@ -493,7 +496,8 @@ charter_status charter_rule_warnings(const charter *c, charter_diag **out, size_
                                      charter_error *err)
 {
     if (!c || !out || !n)
-        return an_fail(err, CHARTER_E_INVALID, "charter_rule_warnings: charter, out and n are required");
+        return an_fail(err, CHARTER_E_INVALID,
+                       "charter_rule_warnings: charter, out and n are required");
     *out = NULL;
     *n = 0;
     study st;

@@ -38,7 +38,8 @@ static void print_side(const json_t *s, charter_format fmt, an_buf *out)
     const char *dept = json_string_value(json_object_get(s, "department"));
     an_buf_printf(out, "%s%s (%s, %s): %s (%s)%s%s\n", fmt == CHARTER_FORMAT_MD ? "- " : "    ",
                   an_jstr(s, "workflow"), dept ? dept : "no department", an_jstr(s, "autonomy"),
-                  an_jstr(s, "decision"), an_jstr(s, "reason"), *fired ? ", fired: " : "", fired);
+                  an_jstr(s, "decision"), an_jstr(s, "reason"), *fired ? ", fired: " : "",
+                  fired);
 }
 
 static void print_disagreements(const json_t *r, charter_format fmt, an_buf *out)

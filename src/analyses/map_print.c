@@ -62,7 +62,8 @@ static void print_thresholds(const json_t *r, an_buf *out)
                   "breached\n", json_is_true(json_object_get(th, "from_charter"))
                                   ? " (from the charter)" : " (defaults)",
                   100 * json_number_value(json_object_get(th, "promote_approval")),
-                  an_jint(th, "min_cases"), json_number_value(json_object_get(th, "boundary_rise")));
+                  an_jint(th, "min_cases"),
+                  json_number_value(json_object_get(th, "boundary_rise")));
 }
 
 static void print_table(const json_t *r, charter_format fmt, an_buf *out)
@@ -163,7 +164,8 @@ static void card_evidence(const json_t *w, char *l1, char *l2, size_t n)
         if (used < 0 || (size_t)used >= n)
             return;
         if (!json_is_true(json_object_get(h, "within")))
-            used += snprintf(l2 + used, n - (size_t)used, ", %s breached", an_jstr(h, "metric"));
+            used += snprintf(l2 + used, n - (size_t)used, ", %s breached",
+                             an_jstr(h, "metric"));
     }
 }
 
@@ -182,18 +184,19 @@ static void svg_card(an_buf *out, const json_t *w, int x, int y)
                   "fill=\"%s\" stroke=\"%s\" stroke-width=\"2\"/>\n",
                   x, y, COL_W, CARD_H - 12, p->fill, p->stroke);
     char line[1024], line2[1024], rec[64];
-    svg_line(out, x + 12, y + 22, "font-size=\"15\" font-weight=\"bold\"", an_jstr(w, "id"), 28);
+    svg_line(out, x + 12, y + 22, "font-size=\"15\" font-weight=\"bold\"", an_jstr(w, "id"),
+             28);
     const char *to = json_string_value(json_object_get(w, "move_to"));
-    snprintf(rec, sizeof rec, "%s%s%s", an_jstr(w, "recommendation"), to ? " \xE2\x86\x92 " : "",
-             to ? to : "");
+    snprintf(rec, sizeof rec, "%s%s%s", an_jstr(w, "recommendation"),
+             to ? " \xE2\x86\x92 " : "", to ? to : "");
     an_buf_printf(out, "<text x=\"%d\" y=\"%d\" font-size=\"12\" font-weight=\"bold\" "
                   "text-anchor=\"end\" fill=\"%s\">", x + COL_W - 12, y + 22, p->stroke);
     xml_text(out, rec, 40);
     an_buf_puts(out, "</text>\n");
     const char *dept = json_string_value(json_object_get(w, "department"));
     const char *owner = json_string_value(json_object_get(w, "owner"));
-    snprintf(line, sizeof line, "%s%s%s", dept ? dept : "no department", owner ? " \xC2\xB7 " : "",
-             owner ? owner : "");
+    snprintf(line, sizeof line, "%s%s%s", dept ? dept : "no department",
+             owner ? " \xC2\xB7 " : "", owner ? owner : "");
     svg_line(out, x + 12, y + 40, "font-size=\"11\" fill=\"#5f6368\"", line, LINE);
     attrs_text(w, line, sizeof line);
     svg_line(out, x + 12, y + 57, "font-size=\"11\"", *line ? line : "no readiness attributes",
@@ -241,7 +244,8 @@ static void print_svg(const json_t *r, an_buf *out)
         an_buf_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" rx=\"3\" "
                       "fill=\"%s\" stroke=\"%s\" stroke-width=\"2\"/>\n"
                       "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n",
-                      lx, ly - 12, colors[k].fill, colors[k].stroke, lx + 20, ly, colors[k].name);
+                      lx, ly - 12, colors[k].fill, colors[k].stroke, lx + 20, ly,
+                      colors[k].name);
         lx += 120;
     }
     an_buf_puts(out, "</svg>\n");

@@ -124,7 +124,8 @@ static probe_field *field_get(probe_set *s, const path *p)
             continue;
         bool same = true;
         for (size_t k = 0; k < p->nkeys && same; k++)
-            same = strlen(f->keys[k]) == p->lens[k] && !memcmp(f->keys[k], p->keys[k], p->lens[k]);
+            same = strlen(f->keys[k]) == p->lens[k] &&
+                   !memcmp(f->keys[k], p->keys[k], p->lens[k]);
         if (same)
             return f;
     }

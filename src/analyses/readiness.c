@@ -114,7 +114,8 @@ static void health_evidence(const an_tally *t, const json_t *model, const json_t
                 char label[16];
                 double v;
                 const char *scope;
-                if (!latest_value(t, an_jstr(h, "metric"), an_jstr(wf, "id"), label, &v, &scope))
+                const char *metric = an_jstr(h, "metric");
+                if (!latest_value(t, metric, an_jstr(wf, "id"), label, &v, &scope))
                     continue;
                 const json_t *mn = json_object_get(h, "min"), *mx = json_object_get(h, "max");
                 bool within = (!json_is_number(mn) || v >= json_number_value(mn)) &&
@@ -163,7 +164,8 @@ static json_t *evidence_json(const evidence *ev)
     json_object_set_new(o, "timed_out", json_integer((json_int_t)ev->timed_out));
     json_object_set_new(o, "open", json_integer((json_int_t)ev->open));
     json_object_set_new(o, "approval_rate",
-                        decided ? json_real((double)ev->approved / (double)decided) : json_null());
+                        decided ? json_real((double)ev->approved / (double)decided)
+                                : json_null());
     json_t *b = json_object();
     json_object_set_new(b, "earlier_decisions", json_integer((json_int_t)ev->early_decisions));
     json_object_set_new(b, "earlier_hits", json_integer((json_int_t)ev->early_hits));
@@ -233,8 +235,9 @@ static void judge(const char *autonomy, const json_t *flags, const evidence *ev,
         v->what = "review";
         snprintf(v->why, sizeof v->why, "agent-ready although its attributes flag it");
     } else {
-        snprintf(v->why, sizeof v->why, has_ledger ? "health holds and boundary hits do not rise"
-                                                   : "no ledger given: no evidence to move it");
+        snprintf(v->why, sizeof v->why, "%s",
+                 has_ledger ? "health holds and boundary hits do not rise"
+                            : "no ledger given: no evidence to move it");
     }
 }
 
@@ -270,7 +273,8 @@ charter_status charter_readiness_map(const charter *c, const char *ledger_path,
                                      char **json_out, charter_error *err)
 {
     if (!c || !json_out)
-        return an_fail(err, CHARTER_E_INVALID, "charter_readiness_map: a charter and an output are required");
+        return an_fail(err, CHARTER_E_INVALID,
+                       "charter_readiness_map: a charter and an output are required");
     *json_out = NULL;
     an_tally t;
     an_tally_init(&t, CHARTER_PERIOD_DAY);

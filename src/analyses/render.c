@@ -316,7 +316,8 @@ charter_status charter_analysis_render(const char *json, size_t n, charter_forma
                                        char **out, charter_error *err)
 {
     if (!json || !out)
-        return an_fail(err, CHARTER_E_INVALID, "charter_analysis_render: json and out are required");
+        return an_fail(err, CHARTER_E_INVALID,
+                       "charter_analysis_render: json and out are required");
     *out = NULL;
     json_error_t je;
     json_t *r = json_loadb(json, n, 0, &je);

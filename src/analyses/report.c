@@ -116,8 +116,9 @@ static json_t *metric_json(const an_tally *t, const metric_def *d)
         json_object_set_new(pt, "period", json_string(label));
         json_object_set_new(pt, "value", json_real(v));
         json_object_set_new(pt, "reports", json_integer((json_int_t)n));
-        const char *status = d->role == ROLE_OUTCOME ? (metric_ok(d, v) ? "met" : "missed")
-                                                     : (metric_ok(d, v) ? "within" : "breached");
+        bool ok = metric_ok(d, v);
+        const char *status = d->role == ROLE_OUTCOME ? (ok ? "met" : "missed")
+                                                     : (ok ? "within" : "breached");
         json_object_set_new(pt, "status", json_string(status));
         json_array_append_new(series, pt);
         if (!count++)
@@ -151,7 +152,8 @@ static json_t *agents_involved(const an_tally *t, const json_t *workflows, int32
         json_t *w;
         json_array_foreach(workflows, k, w) {
             const char *id = json_string_value(w);
-            ours = ours || (strlen(id) == (size_t)(sep - pair) && !strncmp(id, pair, (size_t)(sep - pair)));
+            size_t wlen = (size_t)(sep - pair);
+            ours = ours || (strlen(id) == wlen && !strncmp(id, pair, wlen));
         }
         if (!ours)
             continue;
@@ -407,7 +409,8 @@ static json_t *agents_json(const an_tally *t, const json_t *model)
         json_object_set_new(o, "registered",
                             json_boolean(model_has(model, "agents", json_string_value(n))));
         for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++)
-            json_object_set_new(o, cols[k].key, json_integer((json_int_t)c->c[cols[k].counter]));
+            json_object_set_new(o, cols[k].key,
+                                json_integer((json_int_t)c->c[cols[k].counter]));
         json_array_append_new(out, o);
     }
     json_decref(names);
@@ -518,7 +521,8 @@ charter_status charter_report(const char *ledger_path, const charter *c,
                               charter_error *err)
 {
     if (!ledger_path || !json_out)
-        return an_fail(err, CHARTER_E_INVALID, "charter_report: a ledger path and an output are required");
+        return an_fail(err, CHARTER_E_INVALID,
+                       "charter_report: a ledger path and an output are required");
     *json_out = NULL;
     charter_report_options o = {.since_ms = INT64_MIN, .until_ms = 0, .by = CHARTER_PERIOD_DAY};
     if (opt)
@@ -530,7 +534,8 @@ charter_status charter_report(const char *ledger_path, const charter *c,
     if (st == CHARTER_OK)
         st = an_model_load(c, &t, &model, err);
     if (st == CHARTER_OK) {
-        json_t *r = an_report_build(&t, model, c ? charter_version(c) : recorded_version(&t), &o);
+        const char *version = c ? charter_version(c) : recorded_version(&t);
+        json_t *r = an_report_build(&t, model, version, &o);
         *json_out = r ? an_json_dump(r, AN_JSON_COMPACT) : NULL;
         json_decref(r);
         if (!*json_out)

@@ -44,8 +44,9 @@ static void print_warnings(const json_t *r, charter_format fmt, an_buf *out)
 {
     const json_t *ws = json_object_get(r, "warnings"), *w, *x;
     size_t i, k;
-    an_heading(out, fmt, json_array_size(ws) ? "WARNING: outcome improving while health degrades"
-                                             : "Outcome versus health");
+    an_heading(out, fmt, json_array_size(ws)
+                             ? "WARNING: outcome improving while health degrades"
+                             : "Outcome versus health");
     if (!json_array_size(ws))
         an_buf_puts(out, "No goal has an outcome improving while one of its health metrics "
                          "degrades over the same periods.\n");
@@ -109,7 +110,8 @@ static void print_goals(const json_t *r, charter_format fmt, an_buf *out)
             }
             if (n) {
                 const json_t *lp = json_array_get(s, n - 1);
-                snprintf(last, sizeof last, "%s %s", an_jstr(lp, "period"), an_jstr(lp, "status"));
+                snprintf(last, sizeof last, "%s %s", an_jstr(lp, "period"),
+                         an_jstr(lp, "status"));
             }
             const char *row[] = {an_jstr(g, "id"), an_jstr(m, "metric"), an_jstr(m, "role"),
                                  limit, n ? series : "-", an_jstr(m, "trend"), last};

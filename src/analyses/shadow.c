@@ -133,13 +133,15 @@ static charter_status read_hosts(shadow_run *sr, const char *path, charter_error
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return an_fail(err, CHARTER_E_IO, "cannot open hosts file '%s': %s", path, strerror(errno));
+        return an_fail(err, CHARTER_E_IO, "cannot open hosts file '%s': %s", path,
+                       strerror(errno));
     char *line = malloc(CHARTER_MAX_LOG_LINE_BYTES + 2);
     size_t len;
     bool too_long;
     unsigned lineno = 0;
     charter_status st = line ? CHARTER_OK : an_fail(err, CHARTER_E_NOMEM, "out of memory");
-    while (st == CHARTER_OK && next_line(f, line, CHARTER_MAX_LOG_LINE_BYTES + 2, &len, &too_long)) {
+    while (st == CHARTER_OK &&
+           next_line(f, line, CHARTER_MAX_LOG_LINE_BYTES + 2, &len, &too_long)) {
         lineno++;
         if (too_long) {
             st = an_fail(err, CHARTER_E_LIMIT, "%s:%u: line longer than %u bytes", path, lineno,
@@ -164,8 +166,8 @@ static charter_status read_hosts(shadow_run *sr, const char *path, charter_error
         size_t slen = strlen(svc);
         while (slen && isspace((unsigned char)svc[slen - 1]))
             slen--;
-        if (memchr(p, '*', plen) && memchr(memchr(p, '*', plen) + 1, '*',
-                                           plen - (size_t)((char *)memchr(p, '*', plen) - p) - 1)) {
+        const char *star = memchr(p, '*', plen);
+        if (star && memchr(star + 1, '*', plen - (size_t)(star - p) - 1)) {
             st = an_fail(err, CHARTER_E_INVALID, "%s:%u: expected a host pattern with at most "
                          "one '*', found '%.*s'", path, lineno, (int)plen, p);
             if (err)
@@ -260,7 +262,8 @@ static charter_status read_log(shadow_run *sr, const char *path, charter_error *
         snprintf(key, sizeof key, "%s\x1f%s", el.source, svc);
         bool known = is_registered(sr, el.source);
         shadow += !known;
-        count_into(known ? sr->registered : sr->found, key, el.source, svc, el.host, el.time_ms);
+        count_into(known ? sr->registered : sr->found, key, el.source, svc, el.host,
+                   el.time_ms);
     }
     bool failed = !line || ferror(f);
     free(line);
@@ -335,11 +338,13 @@ static json_t *records(json_t *table, const char *set_key)
                             time_json(json_integer_value(json_object_get(r, "last_ms"))));
         json_object_del(o, "first_ms");
         json_object_del(o, "last_ms");
-        json_object_set_new(o, set_key, an_sorted_keys(json_incref(json_object_get(r, set_key))));
+        json_object_set_new(o, set_key,
+                            an_sorted_keys(json_incref(json_object_get(r, set_key))));
         json_int_t n = json_integer_value(json_object_get(r, "requests"));
         size_t at = json_array_size(list);
         for (size_t i = 0; i < json_array_size(list); i++) {
-            json_int_t m = json_integer_value(json_object_get(json_array_get(list, i), "requests"));
+            const json_t *other = json_array_get(list, i);
+            json_int_t m = json_integer_value(json_object_get(other, "requests"));
             if (n > m) {
                 at = i;
                 break;
@@ -355,7 +360,8 @@ charter_status charter_shadow(const charter *c, const char *const *paths, size_t
                               charter_error *err)
 {
     if (!c || (!paths && n) || !json_out)
-        return an_fail(err, CHARTER_E_INVALID, "charter_shadow: a charter, the logs and an output are required");
+        return an_fail(err, CHARTER_E_INVALID,
+                       "charter_shadow: a charter, the logs and an output are required");
     *json_out = NULL;
     shadow_run sr = {.c = c, .opt = opt, .found = json_object(), .registered = json_object(),
                      .logs = json_array(), .ledger = json_object()};

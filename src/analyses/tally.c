@@ -665,7 +665,8 @@ static void count_outcome(an_tally *t, jspan payload, int64_t entry_ms)
         c->c[0]++;
         c->sum += value;
     }
-    if (workflow != AN_NONE && (c = cell_get(t, AN_METRIC_WF, intern_pair(t, metric, workflow), p))) {
+    uint32_t pair = workflow != AN_NONE ? intern_pair(t, metric, workflow) : AN_NONE;
+    if (pair != AN_NONE && (c = cell_get(t, AN_METRIC_WF, pair, p))) {
         c->c[0]++;
         c->sum += value;
     }

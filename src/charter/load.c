@@ -440,7 +440,8 @@ static charter_status decode_readiness_policy(loader *L)
         s = ch_schema_number(&L->s, L->readiness, "promote_approval", what, 0, &num, &has);
     if (s == CHARTER_OK && has) {
         if (num < 0 || num > 1) {
-            ch_yaml_error(L->err, CHARTER_E_SCHEMA, ch_yaml_get(L->readiness, "promote_approval"),
+            ch_yaml_error(L->err, CHARTER_E_SCHEMA,
+                          ch_yaml_get(L->readiness, "promote_approval"),
                           "'promote_approval' is a share of approved escalations; "
                           "expected a number from 0 to 1, found %g", num);
             return CHARTER_E_SCHEMA;

@@ -32,7 +32,8 @@ int cmd_consistency(int argc, char **argv)
     const char *path = NULL;
     int format = CHARTER_FORMAT_TEXT, rc = CLI_OK;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
-        if (cli_analysis_option(argc, argv, &i, "consistency", CLI_FORMATS_TABLES, &path, &format, &rc)) {
+        if (cli_analysis_option(argc, argv, &i, "consistency", CLI_FORMATS_TABLES, &path,
+                                &format, &rc)) {
             continue;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             rc = cli_unknown_option("consistency", argv[i]);

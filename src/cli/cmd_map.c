@@ -36,7 +36,8 @@ int cmd_map(int argc, char **argv)
     int format = CHARTER_FORMAT_TEXT, rc = CLI_OK;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
         int m;
-        if (cli_analysis_option(argc, argv, &i, "map", CLI_FORMATS_WITH_SVG, &path, &format, &rc)) {
+        if (cli_analysis_option(argc, argv, &i, "map", CLI_FORMATS_WITH_SVG, &path, &format,
+                                &rc)) {
             continue;
         } else if ((m = cli_option(argc, argv, &i, "--ledger", &v)) != 0) {
             rc = m < 0 ? CLI_INVALID : CLI_OK;

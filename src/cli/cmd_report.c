@@ -47,7 +47,8 @@ int cmd_report(int argc, char **argv)
     int format = CHARTER_FORMAT_TEXT, rc = CLI_OK;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
         int m;
-        if (cli_analysis_option(argc, argv, &i, "report", CLI_FORMATS_TABLES, &path, &format, &rc)) {
+        if (cli_analysis_option(argc, argv, &i, "report", CLI_FORMATS_TABLES, &path, &format,
+                                &rc)) {
             continue;
         } else if ((m = cli_option(argc, argv, &i, "--since", &v)) != 0) {
             rc = m < 0 ? CLI_INVALID : time_option("--since", v, &o.since_ms);

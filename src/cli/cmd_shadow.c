@@ -40,7 +40,8 @@ int cmd_shadow(int argc, char **argv)
     int format = CHARTER_FORMAT_TEXT, rc = (logs && known) ? CLI_OK : CLI_IO;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
         int m;
-        if (cli_analysis_option(argc, argv, &i, "shadow", CLI_FORMATS_TABLES, &path, &format, &rc)) {
+        if (cli_analysis_option(argc, argv, &i, "shadow", CLI_FORMATS_TABLES, &path, &format,
+                                &rc)) {
             continue;
         } else if ((m = cli_option(argc, argv, &i, "--hosts", &v)) != 0) {
             rc = m < 0 ? CLI_INVALID : CLI_OK;

@@ -18,7 +18,7 @@ static const cli_command commands[] = {
     {"replay", cmd_replay, "list recorded decisions a new charter would change"},
     {"outcome", cmd_outcome, "record an outcome report in a ledger"},
     {"keys", cmd_keys, "create the key that signs ledger checkpoints"},
-    {"report", cmd_report, "alignment report over a ledger: goals, escalations, agents, values"},
+    {"report", cmd_report, "alignment report: goals, escalations, agents, values"},
     {"map", cmd_map, "readiness map: workflows by autonomy, evidence to move them"},
     {"consistency", cmd_consistency, "situations two workflows decide differently"},
     {"shadow", cmd_shadow, "AI-service traffic from unregistered agents in egress logs"},

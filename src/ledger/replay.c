@@ -220,7 +220,8 @@ static int replay_decision(replay *rp, const ledger_entry *e)
     char before_reason[64] = "";
     const char *s;
     size_t n;
-    if (jspan_str(a[1], before_reason, sizeof before_reason, &s, &n) && n < sizeof before_reason) {
+    if (jspan_str(a[1], before_reason, sizeof before_reason, &s, &n) &&
+        n < sizeof before_reason) {
         memmove(before_reason, s, n);
         before_reason[n] = '\0';
     }
