@@ -119,7 +119,8 @@ void an_tally_release(an_tally *t);
 charter_status an_tally_ledger(an_tally *t, const char *path, int64_t since_ms,
                                int64_t until_ms, charter_error *err);
 
-/* The cell, or NULL when never counted. */
+/* The cell, or NULL when never counted. The pointer lives until the next
+ * count (the table may grow), so for as long as the tally after the pass. */
 const an_cell *an_cell_find(const an_tally *t, an_kind k, uint32_t name, int32_t period);
 /* The cell for a name given as text, or NULL. */
 const an_cell *an_cell_named(const an_tally *t, an_kind k, const char *name,
