@@ -8,6 +8,7 @@
 #include "base/banned.h"
 
 #include "base/jspan.h"
+#include "base/utf8.h"
 
 #include <stdint.h>
 
@@ -167,30 +168,6 @@ static bool read_hex4(const char *p, size_t left, unsigned *out)
     return true;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Decodes the escape at p[i] == '\\' into o; advances *i past it. */
 static size_t decode_escape(const char *p, size_t *i, size_t end, char *o)
 {
@@ -216,7 +193,7 @@ static size_t decode_escape(const char *p, size_t *i, size_t end, char *o)
             *i += 6;
         }
     }
-    return put_utf8(o, cp);
+    return utf8_encode(o, cp);
 }
 
 bool jspan_str(jspan v, char *buf, size_t cap, const char **s, size_t *len)
