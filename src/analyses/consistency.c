@@ -30,21 +30,23 @@
 #include "analyses/render.h"
 #include "charter/model.h"
 #include "engine/decide.h"
+#include "engine/index.h"
 
 #define CASES_ANALYSIS 4096   /* cases per action for `charter consistency` */
 #define CASES_CHECK 512       /* ... and for the warnings of `charter check` */
 #define CASE_TIME "2026-01-01T00:00:00Z"
+#define GROUPS_LISTED 1000    /* disagreement groups listed; more are counted */
 
 /* One workflow that allows the action under study. */
 typedef struct lane {
     const ch_workflow *w;
     const ch_agent *agent;            /* the first agent granted it */
-    const ch_rule **rules;            /* rules (not boundaries) on (w, action) */
-    size_t nrules;
+    const ch_rule_set *set;           /* boundaries and rules on (w, action) */
     /* Per case: the decision, summarised. */
     charter_effect effect;
     char reason[32];
     json_t *fired;                    /* ids, in answer order */
+    an_buf fired_key;                 /* the same ids joined, for grouping */
 } lane;
 
 /* A rule on some (workflow, action): did its condition ever hold, did it
@@ -61,18 +63,20 @@ typedef struct study {
     size_t max_cases;
     rule_use *uses;                   /* one per charter rule, by index */
     json_t *actions, *skipped, *groups, *autonomy;
+    uint64_t groups_not_listed;       /* disagreeing cases past GROUPS_LISTED */
     bool want_groups;
     charter_status status;
 } study;
 
-static bool selects(const ch_rule *r, const ch_workflow *w, const char *action)
+/* The boundaries and rules whose selectors match (w, action), from the
+ * engine's index (built when the charter loaded): no scan of every rule. */
+static const ch_rule_set *rules_on(const charter *c, const ch_workflow *w, const char *action)
 {
-    bool wf = r->workflow_count == 0, act = r->actions.n == 0;
-    for (size_t i = 0; i < r->workflow_count && !wf; i++)
-        wf = r->workflows[i] == w;
-    for (size_t i = 0; i < r->actions.n && !act; i++)
-        act = !strcmp(r->actions.v[i], action);
-    return wf && act;
+    static const ch_rule_set none = {0, NULL};
+    size_t wn = strlen(w->id), an = strlen(action);
+    const ch_wf_entry *we = ch_index_workflow(c->index, ch_hash(w->id, wn), w->id, wn);
+    const ch_rule_set *set = we ? ch_index_rules(we, ch_hash(action, an), action, an) : NULL;
+    return set ? set : &none;
 }
 
 static const ch_agent *first_agent(const charter *c, const ch_workflow *w)
@@ -107,9 +111,14 @@ static charter_status decide_lane(study *st, lane *ln, const char *action, json_
     ln->effect = dec->effect;
     snprintf(ln->reason, sizeof ln->reason, "%s", dec->reason);
     json_array_clear(ln->fired);
-    for (size_t i = 0; i < dec->fired_count; i++)
+    ln->fired_key.n = 0;
+    an_buf_puts(&ln->fired_key, charter_effect_name(dec->effect));
+    for (size_t i = 0; i < dec->fired_count; i++) {
         json_array_append_new(ln->fired, json_string(dec->fired[i].id));
-    return CHARTER_OK;
+        an_buf_add(&ln->fired_key, "\x1f", 1);
+        an_buf_puts(&ln->fired_key, dec->fired[i].id);
+    }
+    return ln->fired_key.failed ? CHARTER_E_NOMEM : CHARTER_OK;
 }
 
 /* With the decider's slots still those of the case just decided under ln:
@@ -118,8 +127,10 @@ static void track_rules(study *st, const lane *ln)
 {
     bool preempt = !strcmp(ln->reason, "boundary") || !strcmp(ln->reason, "stop_rule");
     bool deny_rule = ln->effect == CHARTER_DENY && !strcmp(ln->reason, "rule");
-    for (size_t i = 0; i < ln->nrules; i++) {
-        const ch_rule *r = ln->rules[i];
+    for (size_t i = 0; i < ln->set->n; i++) {
+        const ch_rule *r = ln->set->rules[i];
+        if (r->kind != CH_RULE)
+            continue;
         rule_use *u = &st->uses[r - st->c->rules];
         bool holds = true;
         if (r->when) {
@@ -184,22 +195,19 @@ static json_t *because(const lane *a, const lane *b)
 
 /* The case as a request for the example: only the fields the two
  * workflows' conditions on this action read. */
-static json_t *example_of(const study *st, const probe_set *ps, const lane *a, const lane *b,
+static json_t *example_of(const probe_set *ps, const lane *a, const lane *b,
                           const char *action)
 {
     json_t *req = json_object();
     json_object_set_new(req, "action", json_string(action));
     for (size_t f = 0; f < ps->n; f++) {
         bool read = false;
-        for (size_t i = 0; i < st->c->rule_count && !read; i++) {
-            const ch_rule *r = &st->c->rules[i];
-            read = (selects(r, a->w, action) || selects(r, b->w, action)) &&
-                   probe_reads(&ps->fields[f], r->when);
-        }
         for (int side = 0; side < 2 && !read; side++) {
-            const ch_workflow *w = side ? b->w : a->w;
-            for (size_t k = 0; k < w->stop_rule_count && !read; k++)
-                read = probe_reads(&ps->fields[f], w->stop_rules[k].when);
+            const lane *ln = side ? b : a;
+            for (size_t i = 0; i < ln->set->n && !read; i++)
+                read = probe_reads(&ps->fields[f], ln->set->rules[i]->when);
+            for (size_t k = 0; k < ln->w->stop_rule_count && !read; k++)
+                read = probe_reads(&ps->fields[f], ln->w->stop_rules[k].when);
         }
         if (read)
             probe_apply(ps, f, req);
@@ -210,23 +218,28 @@ static json_t *example_of(const study *st, const probe_set *ps, const lane *a, c
 static void note_disagreement(study *st, const probe_set *ps, const lane *a, const lane *b,
                               const char *action)
 {
-    json_t *key = json_pack("[s,s,s,s,s,O,O]", action, a->w->id, b->w->id,
-                            charter_effect_name(a->effect), charter_effect_name(b->effect),
-                            a->fired, b->fired);
-    char *k = key ? json_dumps(key, JSON_COMPACT) : NULL;
-    json_decref(key);
-    if (!k) {
+    /* The group: action, workflows, and each side's effect and fired ids. */
+    an_buf key = {0};
+    an_buf_printf(&key, "%s\x1e%s\x1e%s\x1e", action, a->w->id, b->w->id);
+    an_buf_add(&key, a->fired_key.p, a->fired_key.n);
+    an_buf_add(&key, "\x1e", 1);
+    an_buf_add(&key, b->fired_key.p, b->fired_key.n);
+    if (key.failed) {
+        an_buf_release(&key);
         st->status = CHARTER_E_NOMEM;
         return;
     }
+    const char *k = key.p;
     size_t dist = probe_distance(ps);
     json_t *g = json_object_get(st->groups, k);
-    if (g) {
+    if (!g && json_object_size(st->groups) >= GROUPS_LISTED) {
+        st->groups_not_listed++;
+    } else if (g) {
         json_int_t n = json_integer_value(json_object_get(g, "cases"));
         json_object_set_new(g, "cases", json_integer(n + 1));
         if ((size_t)json_integer_value(json_object_get(g, "distance")) > dist) {
             json_object_set_new(g, "distance", json_integer((json_int_t)dist));
-            json_object_set_new(g, "example", example_of(st, ps, a, b, action));
+            json_object_set_new(g, "example", example_of(ps, a, b, action));
         }
     } else {
         g = json_object();
@@ -235,10 +248,10 @@ static void note_disagreement(study *st, const probe_set *ps, const lane *a, con
         json_object_set_new(g, "because", because(a, b));
         json_object_set_new(g, "cases", json_integer(1));
         json_object_set_new(g, "distance", json_integer((json_int_t)dist));
-        json_object_set_new(g, "example", example_of(st, ps, a, b, action));
+        json_object_set_new(g, "example", example_of(ps, a, b, action));
         json_object_set_new(st->groups, k, g);
     }
-    free(k);
+    an_buf_release(&key);
 }
 
 static void note_autonomy(study *st, const lane *a, const lane *b, const char *action)
@@ -274,14 +287,12 @@ static void compare(study *st, const probe_set *ps, const lane *lanes, size_t n,
 
 /* ---- One action --------------------------------------------------------------- */
 
-static void add_conditions(const study *st, probe_set *ps, const ch_workflow *w,
-                           const char *action)
+static void add_conditions(probe_set *ps, const lane *ln)
 {
-    for (size_t i = 0; i < st->c->rule_count; i++)
-        if (selects(&st->c->rules[i], w, action))
-            probe_add_program(ps, st->c->rules[i].when);
-    for (size_t k = 0; k < w->stop_rule_count; k++)
-        probe_add_program(ps, w->stop_rules[k].when);
+    for (size_t i = 0; i < ln->set->n; i++)
+        probe_add_program(ps, ln->set->rules[i]->when);
+    for (size_t k = 0; k < ln->w->stop_rule_count; k++)
+        probe_add_program(ps, ln->w->stop_rules[k].when);
 }
 
 static void skip(study *st, const char *action, const ch_workflow *w, const char *why)
@@ -312,16 +323,10 @@ static size_t lanes_of(study *st, const char *action, lane *lanes)
         memset(ln, 0, sizeof *ln);
         ln->w = w;
         ln->agent = ag;
-        ln->fired = json_array();
-        ln->rules = malloc((st->c->rule_count + 1) * sizeof *ln->rules);
-        if (!ln->fired || !ln->rules) {
+        ln->set = rules_on(st->c, w, action);
+        if (!(ln->fired = json_array())) {
             st->status = CHARTER_E_NOMEM;
             return n;
-        }
-        for (size_t k = 0; k < st->c->rule_count; k++) {
-            const ch_rule *r = &st->c->rules[k];
-            if (r->kind == CH_RULE && selects(r, w, action))
-                ln->rules[ln->nrules++] = r;
         }
     }
     return n;
@@ -338,7 +343,7 @@ static void study_action(study *st, const char *action)
     probe_set ps;
     probe_set_init(&ps, st->max_cases);
     for (size_t i = 0; i < n; i++)
-        add_conditions(st, &ps, lanes[i].w, action);
+        add_conditions(&ps, &lanes[i]);
     probe_start(&ps);
     size_t cases = 0;
     while (st->status == CHARTER_OK && !ps.failed && probe_next(&ps)) {
@@ -377,7 +382,7 @@ static void study_action(study *st, const char *action)
     probe_set_release(&ps);
     for (size_t i = 0; i < n; i++) {
         json_decref(lanes[i].fired);
-        free(lanes[i].rules);
+        an_buf_release(&lanes[i].fired_key);
     }
     free(lanes);
 }
@@ -479,6 +484,8 @@ charter_status charter_consistency(const charter *c, char **json_out, charter_er
         json_object_set_new(r, "charter_version", json_string(c->version));
         json_object_set_new(r, "compared", json_incref(st.actions));
         json_object_set_new(r, "disagreements", values_of(st.groups));
+        json_object_set_new(r, "disagreeing_cases_not_listed",
+                            json_integer((json_int_t)st.groups_not_listed));
         json_object_set_new(r, "autonomy_differences", values_of(st.autonomy));
         json_object_set_new(r, "never_fire", never_firing(&st));
         json_object_set_new(r, "skipped", json_incref(st.skipped));

@@ -118,9 +118,14 @@ charter_status an_consistency_render(const json_t *r, charter_format fmt, an_buf
 {
     an_buf_printf(out, "%sConsistency of judgment: %s\n", fmt == CHARTER_FORMAT_MD ? "# " : "",
                   an_jstr(r, "organization"));
-    an_buf_printf(out, "%s%lld disagreement%s found\n", fmt == CHARTER_FORMAT_MD ? "\n" : "",
-                  (long long)json_array_size(json_object_get(r, "disagreements")),
-                  json_array_size(json_object_get(r, "disagreements")) == 1 ? "" : "s");
+    size_t found = json_array_size(json_object_get(r, "disagreements"));
+    an_buf_printf(out, "%s%zu disagreement%s found", fmt == CHARTER_FORMAT_MD ? "\n" : "", found,
+                  found == 1 ? "" : "s");
+    long long more = an_jint(r, "disagreeing_cases_not_listed");
+    if (more)
+        an_buf_printf(out, " (the first %zu; %lld more disagreeing cases are not listed)", found,
+                      more);
+    an_buf_puts(out, "\n");
     print_compared(r, fmt, out);
     print_disagreements(r, fmt, out);
     print_autonomy(r, fmt, out);
