@@ -35,5 +35,8 @@
 /* MCP (src/mcp). */
 #define MCP_MAX_MESSAGE_BYTES       (CHARTER_MAX_REQUEST_BYTES + 64u * 1024u) /* one JSON-RPC message */
 #define MCP_MAX_WAIT_MS             300000u /* the longest await_approval may wait */
+/* Egress logs and host lists read by `charter shadow`: a longer line is
+ * skipped (counted as unrecognized), never held whole. */
+#define CHARTER_MAX_LOG_LINE_BYTES  (64u * 1024u)
 
 #endif

@@ -8,6 +8,7 @@
 #include "base/banned.h"
 
 #include "base/limits.h"
+#include "base/utf8.h"
 #include "cel/cel_int.h"
 
 #include <jansson.h>
@@ -299,30 +300,6 @@ static int jp_hex4(const char *p)
     return v;
 }
 
-static size_t jp_utf8(char *out, uint32_t cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* A string, *j->p == '"'. The result is NUL-terminated in the arena. */
 static bool jp_string(jp *j, cel_value *out)
 {
@@ -440,7 +417,7 @@ static bool jp_string(jp *j, cel_value *out)
             } else if (cp == 0) {
                 return jp_fail(j, false, "\\u0000 is not allowed in a string");
             }
-            n += jp_utf8(buf + n, cp);
+            n += utf8_encode(buf + n, cp);
             break;
         }
         default:

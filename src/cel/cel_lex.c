@@ -7,6 +7,7 @@
  */
 #include "base/banned.h"
 
+#include "base/utf8.h"
 #include "cel/cel_int.h"
 
 #include <errno.h>
@@ -194,31 +195,6 @@ static cel_token lex_number(cel_lexer *lx, cel_token t)
     return t;
 }
 
-/* Appends code point cp as UTF-8. */
-static size_t put_utf8(char *out, uint32_t cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Decodes one escape starting after the backslash at *pp into out; returns
  * the bytes written or -1 with *why. */
 static int decode_escape(const char **pp, const char *end, bool is_bytes,
@@ -254,14 +230,14 @@ static int decode_escape(const char **pp, const char *end, bool is_bytes,
             if (is_bytes)
                 out[0] = (char)cp;
             else
-                n = (int)put_utf8(out, cp);
+                n = (int)utf8_encode(out, cp);
             break;
         }
         if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
             *why = "escape sequence is not a valid Unicode code point";
             return -1;
         }
-        n = (int)put_utf8(out, cp);
+        n = (int)utf8_encode(out, cp);
         break;
     }
     case '0': case '1': case '2': case '3': {
@@ -276,7 +252,7 @@ static int decode_escape(const char **pp, const char *end, bool is_bytes,
         if (is_bytes)
             out[0] = (char)v;
         else
-            n = (int)put_utf8(out, v);
+            n = (int)utf8_encode(out, v);
         break;
     }
     default:

@@ -288,6 +288,14 @@ static json_t *canon_tree(const charter *c)
     o = put(o, "boundaries", boundaries);
     o = put(o, "rules", rules);
     o = put(o, "escalation", canon_escalation(c));
+    /* Only when written, so charters without it keep their versions. */
+    if (c->readiness.is_set) {
+        json_t *r = json_object();
+        r = put(r, "min_cases", json_integer(c->readiness.min_cases));
+        r = put(r, "promote_approval", jnum(c->readiness.promote_approval));
+        r = put(r, "boundary_rise", jnum(c->readiness.boundary_rise));
+        o = put(o, "readiness", r);
+    }
     return o;
 }
 

@@ -57,7 +57,7 @@ typedef struct loader {
     ch_schema s;
     charter_error *err;
     const ch_yaml_node *first_root;
-    const ch_yaml_node *org, *values_list, *default_queue;
+    const ch_yaml_node *org, *values_list, *default_queue, *readiness;
     vec values, goals, workflows, agents, boundaries, rules, queues;
     vec all_rules;              /* boundaries, then rules (load order each) */
     idtab t_value, t_goal, t_workflow, t_agent, t_rule, t_queue;
@@ -343,7 +343,7 @@ static charter_status collect_root(loader *L, const ch_yaml_node *root)
 {
     static const char *const keys[] = {"charter", "organization", "values", "goals",
                                        "workflows", "agents", "boundaries", "rules",
-                                       "escalation", NULL};
+                                       "escalation", "readiness", NULL};
     charter_status s = ch_schema_need_map(&L->s, root, "the top level of a charter file");
     if (s == CHARTER_OK)
         s = ch_schema_keys(&L->s, root, "the top level", keys);
@@ -381,6 +381,8 @@ static charter_status collect_root(loader *L, const ch_yaml_node *root)
             s = collect(L, v, k, "rule", &L->rules);
         else if (strcmp(k, "escalation") == 0)
             s = collect_escalation(L, v);
+        else if (strcmp(k, "readiness") == 0 && !ch_yaml_is_null(v))
+            s = once(L, &L->readiness, v, "readiness");
     }
     return s;
 }
@@ -408,6 +410,55 @@ static charter_status decode_org(loader *L)
         s = ch_schema_str(&L->s, L->org, "purpose", "organization", 0, &L->c->purpose, NULL);
     if (s == CHARTER_OK)
         s = ch_schema_str(&L->s, L->org, "context", "organization", 0, &L->c->context, NULL);
+    return s;
+}
+
+/* The readiness map's thresholds: each optional, defaults in model.h. */
+static charter_status decode_readiness_policy(loader *L)
+{
+    static const char *const keys[] = {"min_cases", "promote_approval", "boundary_rise",
+                                       NULL};
+    ch_readiness_policy *p = &L->c->readiness;
+    p->min_cases = CH_READINESS_MIN_CASES;
+    p->promote_approval = CH_READINESS_PROMOTE_APPROVAL;
+    p->boundary_rise = CH_READINESS_BOUNDARY_RISE;
+    if (!L->readiness)
+        return CHARTER_OK;
+    p->is_set = true;
+    const char *what = "'readiness'";
+    charter_status s = ch_schema_need_map(&L->s, L->readiness, what);
+    if (s == CHARTER_OK)
+        s = ch_schema_keys(&L->s, L->readiness, "readiness", keys);
+    int64_t cases = -1;
+    double num;
+    bool has;
+    if (s == CHARTER_OK)
+        s = ch_schema_count(&L->s, L->readiness, "min_cases", what, 0, &cases);
+    if (s == CHARTER_OK && cases >= 0)
+        p->min_cases = cases;
+    if (s == CHARTER_OK)
+        s = ch_schema_number(&L->s, L->readiness, "promote_approval", what, 0, &num, &has);
+    if (s == CHARTER_OK && has) {
+        if (num < 0 || num > 1) {
+            ch_yaml_error(L->err, CHARTER_E_SCHEMA,
+                          ch_yaml_get(L->readiness, "promote_approval"),
+                          "'promote_approval' is a share of approved escalations; "
+                          "expected a number from 0 to 1, found %g", num);
+            return CHARTER_E_SCHEMA;
+        }
+        p->promote_approval = num;
+    }
+    if (s == CHARTER_OK)
+        s = ch_schema_number(&L->s, L->readiness, "boundary_rise", what, 0, &num, &has);
+    if (s == CHARTER_OK && has) {
+        if (num < 1) {
+            ch_yaml_error(L->err, CHARTER_E_SCHEMA, ch_yaml_get(L->readiness, "boundary_rise"),
+                          "'boundary_rise' is how many times the boundary-hit rate must "
+                          "grow; expected a number of at least 1, found %g", num);
+            return CHARTER_E_SCHEMA;
+        }
+        p->boundary_rise = num;
+    }
     return s;
 }
 
@@ -1273,6 +1324,8 @@ static charter_status build(loader *L)
         s = decode_agents(L);
     if (s == CHARTER_OK)
         s = decode_rules(L);
+    if (s == CHARTER_OK)
+        s = decode_readiness_policy(L);
     if (s == CHARTER_OK)
         s = ch_canon_build(L->c, L->err);
     if (s == CHARTER_OK)

@@ -176,6 +176,19 @@ typedef struct ch_rule_set {
 
 struct ch_index; /* engine/index.h */
 
+/* The readiness map's thresholds (top-level `readiness`; defaults when
+ * absent, see docs/analyses.md). */
+typedef struct ch_readiness_policy {
+    bool is_set;                   /* the section was written */
+    int64_t min_cases;             /* resolved escalations / decisions needed */
+    double promote_approval;       /* approval share to promote, 0..1 */
+    double boundary_rise;          /* boundary-hit rate growth to step back */
+} ch_readiness_policy;
+
+#define CH_READINESS_MIN_CASES 50
+#define CH_READINESS_PROMOTE_APPROVAL 0.95
+#define CH_READINESS_BOUNDARY_RISE 1.5
+
 /* Variable slots in the CEL environment of every condition. */
 enum ch_slot {
     CH_SLOT_AGENT,       /* object: id, department, owner */
@@ -211,6 +224,7 @@ struct charter {
     size_t rule_count;    const ch_rule *rules;         /* boundaries, then rules, each sorted by id */
     size_t queue_count;   const ch_queue *queues;
     const ch_queue *default_queue; /* escalation.default, or the first queue, or NULL */
+    ch_readiness_policy readiness; /* thresholds of the readiness map */
 
     const char *version;           /* "sha256:..." */
     const char *canonical;         /* canonical JSON */

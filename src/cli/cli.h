@@ -44,6 +44,10 @@ int cmd_outcome(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_map(int argc, char **argv);
+int cmd_consistency(int argc, char **argv);
+int cmd_shadow(int argc, char **argv);
 
 /* Reads a whole file ("-" is standard input) into a malloc'd, NUL-terminated
  * buffer; the caller frees it. Returns NULL (after printing why) on failure. */
@@ -78,6 +82,26 @@ int cli_ledger_close(charter_ledger *l, int rc);
 
 /* Prints "charter CMD: unknown option 'X'" and returns CLI_INVALID. */
 int cli_unknown_option(const char *cmd, const char *arg);
+
+/* The analysis commands (cli_analysis.c): parses a --format value ("text",
+ * "json", "md", and "svg" for CLI_FORMATS_WITH_SVG), printing an error and
+ * returning CLI_INVALID otherwise; then prints an analysis result (JSON
+ * from include/charter_analyses.h, freed here) in that format. */
+typedef enum cli_formats { CLI_FORMATS_TABLES, CLI_FORMATS_WITH_SVG } cli_formats;
+int cli_format_parse(const char *cmd, const char *value, cli_formats allowed, int *format);
+int cli_analysis_print(const char *cmd, char *json, int format);
+/* The options every analysis command takes: --charter PATH and --format F.
+ * Returns 1 when argv[*i] was one of them (setting *rc to CLI_INVALID on a
+ * bad value), 0 otherwise. */
+int cli_analysis_option(int argc, char **argv, int *i, const char *cmd, cli_formats allowed,
+                        const char **charter_path, int *format, int *rc);
+/* Loads the charter an analysis command requires: prints that --charter is
+ * required when path is NULL. */
+int cli_analysis_charter(const char *cmd, const char *path, charter **out);
+/* After an analysis call: prints err and returns its exit code when s is
+ * not CHARTER_OK, else prints the result (freeing json). */
+int cli_analysis_output(const char *cmd, charter_status s, const charter_error *err,
+                        char *json, int format);
 
 /* Loads a charter, printing the error on failure. */
 int cli_load_charter(const char *path, charter **out);

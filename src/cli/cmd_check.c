@@ -3,8 +3,10 @@
 #include "base/banned.h"
 
 #include "cli/cli.h"
+#include "charter_analyses.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -14,7 +16,8 @@ static const char usage[] =
     "validates every key, reference and CEL condition, and prints its\n"
     "version, what it holds and its warnings (a value no rule protects, a\n"
     "workflow with no owner, an agent-ready irreversible workflow with no\n"
-    "rule or boundary on it, ...). Errors read file:line:column: message.\n"
+    "rule or boundary on it, a rule a boundary or deny rule always pre-empts,\n"
+    "...). Errors read file:line:column: message.\n"
     "\n"
     "  --strict   exit 1 when there are warnings\n"
     "  --quiet    print errors and warnings only\n"
@@ -50,15 +53,24 @@ int cmd_check(int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
 
-    size_t nwarn = charter_warning_count(c);
+    size_t nmodel = charter_warning_count(c), nrules = 0;
+    charter_diag *rules = NULL;
+    charter_error err;
+    if (charter_rule_warnings(c, &rules, &nrules, &err) != CHARTER_OK) {
+        cli_print_error("error", &err);
+        charter_release(c);
+        return cli_exit_for(err.code);
+    }
+    size_t nwarn = nmodel + nrules;
     for (size_t i = 0; i < nwarn; i++) {
-        const charter_diag *d = charter_warning(c, i);
+        const charter_diag *d = i < nmodel ? charter_warning(c, i) : &rules[i - nmodel];
         if (d->file && d->file[0])
             fprintf(stderr, "%s:%u:%u: warning: %s [%s]\n", d->file, d->line,
                     d->column, d->message, d->code);
         else
             fprintf(stderr, "warning: %s [%s]\n", d->message, d->code);
     }
+    free(rules);
     if (!quiet) {
         charter_stats st;
         charter_get_stats(c, &st);

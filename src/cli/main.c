@@ -20,6 +20,10 @@ static const cli_command commands[] = {
     {"keys", cmd_keys, "create signing and access keys"},
     {"serve", cmd_serve, "serve the HTTP API (decide, escalations, outcomes, AuthZEN)"},
     {"mcp", cmd_mcp, "serve MCP over stdio to an agent (tools, resources)"},
+    {"report", cmd_report, "alignment report: goals, escalations, agents, values"},
+    {"map", cmd_map, "readiness map: workflows by autonomy, evidence to move them"},
+    {"consistency", cmd_consistency, "situations two workflows decide differently"},
+    {"shadow", cmd_shadow, "AI-service traffic from unregistered agents in egress logs"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -34,7 +38,7 @@ static void usage(FILE *out)
             "\n"
             "commands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n"
             "Run 'charter <command> --help' for a command's options.\n"

@@ -325,21 +325,20 @@ static bool counter_object(arena *a, int64_t actions, double spend,
     return true;
 }
 
-/* `counters` in conditions, from the request's counter fields. */
-static bool counters_build(charter_request *r)
+static charter_status counters_build(charter_request *r)
 {
     arena *a = &r->mem;
     cel_value keys[2] = {cel_string("run", 3), cel_string("day", 3)};
     cel_value vals[2];
     if (!counter_object(a, r->run_actions, r->run_spend, &vals[0]) ||
         !counter_object(a, r->day_actions, r->day_spend, &vals[1]))
-        return false;
+        return CHARTER_E_NOMEM;
     const cel_map *counters = cel_map_build(a, 2, keys, vals);
     if (!counters)
-        return false;
+        return CHARTER_E_NOMEM;
     r->counters.kind = CEL_MAP;
     r->counters.v.map = counters;
-    return true;
+    return CHARTER_OK;
 }
 
 charter_status ch_request_set_counters(charter_request *r, int64_t run_actions,
@@ -350,7 +349,7 @@ charter_status ch_request_set_counters(charter_request *r, int64_t run_actions,
     r->run_spend = run_spend;
     r->day_actions = day_actions;
     r->day_spend = day_spend;
-    return counters_build(r) ? CHARTER_OK : CHARTER_E_NOMEM;
+    return counters_build(r);
 }
 
 /* The CEL values every condition reads from the request, built once. */
@@ -359,7 +358,7 @@ static charter_status request_values_build(charter_request *r,
 {
     arena *a = &r->mem;
     const cel_map *empty = cel_map_build(a, 0, NULL, NULL);
-    if (!empty || !counters_build(r))
+    if (!empty || counters_build(r) != CHARTER_OK)
         return fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
     cel_value *maps[3] = {&r->input, &r->subject, &r->context};
     for (size_t i = 0; i < 3; i++) {

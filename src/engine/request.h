@@ -44,8 +44,9 @@ struct json_t;
 charter_status ch_request_from_json(const struct json_t *j,
                                     charter_request **out, charter_error *err);
 
-/* Replaces the request's stop-rule counters (the ledger substitutes its
- * own). Allocates a little in the request's arena. CHARTER_E_NOMEM. */
+/* Replaces the request's stop-rule counters (the ones its JSON carried, if
+ * any) with these, as the ledger does when it decides or replays. Errors:
+ * CHARTER_E_NOMEM. */
 charter_status ch_request_set_counters(charter_request *r, int64_t run_actions,
                                        double run_spend, int64_t day_actions,
                                        double day_spend);

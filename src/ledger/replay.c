@@ -13,11 +13,11 @@
 
 #include "charter_ledger.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jspan.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
 #include "ledger/recorder.h"
@@ -89,16 +89,62 @@ static bool fired_set_equal(const fired_set *a, const fired_set *b)
     return true;
 }
 
-static bool effect_parse(const char *s, charter_effect *out)
+static bool effect_parse(jspan v, charter_effect *out)
 {
-    if (!strcmp(s, "allow"))
+    if (jspan_str_eq(v, "allow"))
         *out = CHARTER_ALLOW;
-    else if (!strcmp(s, "escalate"))
+    else if (jspan_str_eq(v, "escalate"))
         *out = CHARTER_ESCALATE;
-    else if (!strcmp(s, "deny"))
+    else if (jspan_str_eq(v, "deny"))
         *out = CHARTER_DENY;
     else
         return false;
+    return true;
+}
+
+/* A string field of obj into buf (NUL-terminated), or "" when absent. */
+static const char *span_field(jspan obj, const char *key, char *buf, size_t cap)
+{
+    jspan v;
+    const char *s;
+    size_t n;
+    buf[0] = '\0';
+    if (jspan_get(obj, key, &v) && jspan_str(v, buf, cap, &s, &n) && n < cap) {
+        memmove(buf, s, n);
+        buf[n] = '\0';
+    }
+    return buf;
+}
+
+static double span_num(jspan obj, const char *key)
+{
+    jspan v;
+    double d = 0;
+    if (jspan_get(obj, key, &v))
+        jspan_num(v, &d);
+    return d;
+}
+
+/* The recorded counters replace the ones the agent claimed. */
+static charter_status use_recorded_counters(charter_request *r, jspan counters)
+{
+    jspan run, day;
+    if (!counters.p || !jspan_get(counters, "run", &run) || !jspan_get(counters, "day", &day))
+        return CHARTER_OK;
+    return ch_request_set_counters(r, (int64_t)span_num(run, "actions"), span_num(run, "spend"),
+                                   (int64_t)span_num(day, "actions"), span_num(day, "spend"));
+}
+
+/* The recorded answer's fired entries as "kind:id". */
+static bool recorded_fired(jspan fired, fired_set *out)
+{
+    jspan f;
+    size_t pos = 0;
+    char kind[64], id[256];
+    while (fired.p && jspan_next(fired, &pos, &f))
+        if (!fired_set_add(out, span_field(f, "kind", kind, sizeof kind),
+                           span_field(f, "id", id, sizeof id)))
+            return false;
     return true;
 }
 
@@ -114,7 +160,7 @@ static void count_change(charter_replay_summary *sum, charter_effect after)
 }
 
 static int report_change(replay *rp, const ledger_entry *e,
-                         const ledger_decision_info *di, charter_effect before,
+                         const charter_request *r, int64_t time_ms, charter_effect before,
                          const char *before_reason, const charter_decision *dec,
                          const fired_set *old_f, const fired_set *new_f)
 {
@@ -129,8 +175,8 @@ static int report_change(replay *rp, const ledger_entry *e,
     char id[32];
     ledger_decision_id(e->seq, id);
     charter_replay_change ch = {
-        .seq = e->seq, .decision_id = id, .agent = di->agent,
-        .workflow = di->workflow, .action = di->action, .time_ms = di->time_ms,
+        .seq = e->seq, .decision_id = id, .agent = r->agent.p,
+        .workflow = r->workflow.p, .action = r->action.p, .time_ms = time_ms,
         .before = before, .after = dec->effect, .before_reason = before_reason,
         .after_reason = dec->reason ? dec->reason : "",
         .added = added, .added_count = fired_diff(new_f, old_f, added),
@@ -141,43 +187,47 @@ static int report_change(replay *rp, const ledger_entry *e,
     return stop;
 }
 
-static int replay_decision(replay *rp, const ledger_entry *e, json_t *j)
+/* Reads the recorded payload as text (base/jspan.h) and the request with
+ * the same parser agents' requests go through: no JSON tree is built, which
+ * is most of what replaying a large ledger used to cost. */
+static int replay_decision(replay *rp, const ledger_entry *e)
 {
-    ledger_decision_info di;
+    static const char *const top[] = {"answer", "counters", "request", "time_ms"};
+    static const char *const recorded[] = {"decision", "reason", "fired"};
+    jspan payload = {e->payload, e->payload_len}, f[4], a[3];
     charter_effect before;
-    if (!ledger_decision_info_get(j, &di) || !effect_parse(di.effect, &before)) {
+    double t = 0;
+    jspan_fields(payload, top, 4, f);
+    jspan_fields(f[0], recorded, 3, a);
+    if (!f[0].p || !f[2].p || !effect_parse(a[0], &before) || !jspan_num(f[3], &t)) {
         rp->sum->errors++;
         return 0;
     }
-    if (di.time_ms < rp->since)
+    jspan req = f[2];
+    int64_t time_ms = (int64_t)t;
+    if (time_ms < rp->since)
         return 0;
     rp->sum->decisions++;
     charter_request *r = NULL;
     const charter_decision *dec = NULL;
-    /* Decide with the counters the ledger gave, not those the agent sent. */
-    json_t *req = json_object_get(j, "request");
-    json_t *counters = json_object_get(j, "counters");
-    if (json_is_object(req) && json_is_object(counters))
-        json_object_set(req, "counters", counters);
-    if (ch_request_from_json(req, &r, NULL) != CHARTER_OK ||
-        charter_decide(rp->d, rp->c, r, di.time_ms, &dec, NULL) != CHARTER_OK) {
+    if (charter_request_parse(req.p, req.n, &r, NULL) != CHARTER_OK ||
+        use_recorded_counters(r, f[1]) != CHARTER_OK ||
+        charter_decide(rp->d, rp->c, r, time_ms, &dec, NULL) != CHARTER_OK) {
         charter_request_free(r);
         rp->sum->errors++;
         return 0;
     }
-    charter_request_free(r);
-    json_t *ans = json_object_get(j, "answer");
-    const char *before_reason = json_string_value(json_object_get(ans, "reason"));
-    fired_set old_f = {0}, new_f = {0};
-    bool ok = true;
-    size_t i;
-    json_t *f;
-    json_array_foreach(json_object_get(ans, "fired"), i, f) {
-        const char *kind = json_string_value(json_object_get(f, "kind"));
-        const char *fid = json_string_value(json_object_get(f, "id"));
-        ok = ok && fired_set_add(&old_f, kind ? kind : "", fid ? fid : "");
+    char before_reason[64] = "";
+    const char *s;
+    size_t n;
+    if (jspan_str(a[1], before_reason, sizeof before_reason, &s, &n) &&
+        n < sizeof before_reason) {
+        memmove(before_reason, s, n);
+        before_reason[n] = '\0';
     }
-    for (i = 0; ok && i < dec->fired_count; i++)
+    fired_set old_f = {0}, new_f = {0};
+    bool ok = recorded_fired(a[2], &old_f);
+    for (size_t i = 0; ok && i < dec->fired_count; i++)
         ok = fired_set_add(&new_f, dec->fired[i].kind, dec->fired[i].id);
     int stop = 0;
     if (!ok) {
@@ -185,16 +235,16 @@ static int replay_decision(replay *rp, const ledger_entry *e, json_t *j)
         stop = 1;
     } else if (dec->effect != before) {
         count_change(rp->sum, dec->effect);
-        stop = report_change(rp, e, &di, before, before_reason ? before_reason : "",
-                             dec, &old_f, &new_f);
+        stop = report_change(rp, e, r, time_ms, before, before_reason, dec, &old_f, &new_f);
     } else {
-        bool same = fired_set_equal(&old_f, &new_f) && before_reason && dec->reason &&
+        bool same = fired_set_equal(&old_f, &new_f) && dec->reason &&
                     !strcmp(before_reason, dec->reason);
         if (same)
             rp->sum->unchanged++;
         else
             rp->sum->rules_changed++;
     }
+    charter_request_free(r);
     fired_set_free(&old_f);
     fired_set_free(&new_f);
     return stop;
@@ -203,18 +253,7 @@ static int replay_decision(replay *rp, const ledger_entry *e, json_t *j)
 static int replay_entry(const ledger_entry *e, void *user)
 {
     replay *rp = user;
-    if (strcmp(e->kind, "decision"))
-        return 0;
-    json_t *j = json_loadb(e->payload, e->payload_len, 0, NULL);
-    int stop;
-    if (!json_is_object(j)) {
-        rp->sum->errors++;
-        stop = 0;
-    } else {
-        stop = replay_decision(rp, e, j);
-    }
-    json_decref(j);
-    return stop;
+    return strcmp(e->kind, "decision") ? 0 : replay_decision(rp, e);
 }
 
 charter_status charter_ledger_replay(const char *path, const charter *c,
