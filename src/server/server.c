@@ -134,6 +134,7 @@ static void server_free(srv *s)
     pthread_cond_destroy(&s->stop_cv);
     free(s->charter_path);
     free(s->keys_dir);
+    free(s->ledger_path);
     free(s);
 }
 
@@ -173,10 +174,12 @@ charter_status charter_server_start(const charter_server_options *opt,
     pthread_key_create(&s->decider_key, decider_destroy);
     s->charter_path = strdup(opt->charter_path);
     s->keys_dir = strdup(opt->keys_dir);
+    s->ledger_path = strdup(opt->ledger_path);
     s->opt.charter_path = s->charter_path;
     s->opt.keys_dir = s->keys_dir;
+    s->opt.ledger_path = s->ledger_path;
     charter_status st = CHARTER_E_NOMEM;
-    if (!s->charter_path || !s->keys_dir)
+    if (!s->charter_path || !s->keys_dir || !s->ledger_path)
         goto fail;
     if ((st = charter_load(s->charter_path, &s->charter, err)) != CHARTER_OK ||
         (st = srv_keys_load(s->keys_dir, &s->keys, err)) != CHARTER_OK)

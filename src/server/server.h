@@ -79,7 +79,7 @@ struct mcp_server;
 
 struct charter_server {
     charter_server_options opt;
-    char *charter_path, *keys_dir;  /* owned copies */
+    char *charter_path, *keys_dir, *ledger_path; /* owned copies */
     char address[64];
 
     pthread_mutex_t swap_mu;        /* guards the two pointers below */
@@ -187,6 +187,9 @@ void api_reload(const srv_request *rq, const char *tail, srv_response *rs);
 void api_healthz(const srv_request *rq, const char *tail, srv_response *rs);
 void api_metrics(const srv_request *rq, const char *tail, srv_response *rs);
 void api_mcp(const srv_request *rq, const char *tail, srv_response *rs);
+void api_report(const srv_request *rq, const char *tail, srv_response *rs);
+void api_map(const srv_request *rq, const char *tail, srv_response *rs);
+void api_consistency(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_evaluation(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_evaluations(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_configuration(const srv_request *rq, const char *tail, srv_response *rs);

@@ -296,6 +296,30 @@ def test_metrics(srv):
     t.check(allow and int(allow[0].split()[-1]) > 0, "allow counter counts")
 
 
+def test_analyses(srv):
+    admin, bot = srv.tokens["admin"], srv.tokens["support-bot"]
+    st, _, rep = srv.call("GET", "/v1/report?by=week", token=admin)
+    t.eq(st, 200, "report over HTTP")
+    t.eq(rep.get("analysis"), "report", "the report's JSON, as the command prints it")
+    agents = json.dumps(rep.get("agents", rep))
+    t.check("support-bot" in agents, "the report counts the decisions made here")
+    st, h, md = srv.call("GET", "/v1/report?format=md", token=admin)
+    t.check(st == 200 and h["content-type"].startswith("text/markdown"), "report as Markdown")
+    st, _, m = srv.call("GET", "/v1/map", token=admin)
+    t.check(st == 200 and m.get("analysis") == "map", "readiness map over HTTP")
+    st, h, svg = srv.call("GET", "/v1/map?format=svg", token=admin)
+    t.check(st == 200 and h["content-type"] == "image/svg+xml" and "<svg" in svg,
+            "readiness map as SVG")
+    st, _, c = srv.call("GET", "/v1/consistency", token=admin)
+    t.check(st == 200 and c.get("analysis") == "consistency", "consistency over HTTP")
+    st, _, _ = srv.call("GET", "/v1/report", token=bot)
+    t.eq(st, 403, "an agent cannot read the report")
+    st, _, _ = srv.call("GET", "/v1/report?by=year", token=admin)
+    t.eq(st, 400, "a bad period")
+    st, _, _ = srv.call("GET", "/v1/map?format=svgz", token=admin)
+    t.eq(st, 400, "a bad format")
+
+
 def test_ledger_locked():
     """The ledger cannot be written: decide answers a 503 deny, then recovers."""
     with server(extra_args=[]) as srv:
@@ -350,6 +374,7 @@ def main():
             test_auth_and_input(srv)
             test_slow_client(srv)
             test_metrics(srv)
+            test_analyses(srv)
             test_boundary_not_approvable(srv, copy)
             test_reload(srv, copy)
             ledger = srv.ledger
