@@ -22,7 +22,8 @@ request = function()
   n = n + 1
   local amount = math.random(1, 400)
   local body = string.format(
-    '{"workflow":"refunds","action":"%s","input":{"amount":%d,"country":"%s"},' ..
+    '{"agent":"support-bot","workflow":"refunds","action":"%s",' ..
+    '"input":{"amount":%d,"country":"%s"},' ..
     '"subject":{"customer_id":"c-%d","tier":"%s"},"context":{"channel":"chat"},' ..
     '"confidence":0.%d,"run_id":"run-%d-%d"}',
     actions[math.random(#actions)], amount, countries[math.random(#countries)],

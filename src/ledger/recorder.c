@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "base/limits.h"
+#include "base/thread.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
 #include "ledger/keys.h"
@@ -230,7 +231,7 @@ charter_status ledger_open_with(const char *path, const charter_ledger_options *
     }
     if (!l)
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory opening a ledger");
-    pthread_mutex_init(&l->mu, NULL);
+    base_mutex_init_hot(&l->mu);
     pthread_mutex_init(&l->reader_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

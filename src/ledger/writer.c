@@ -5,7 +5,8 @@
  * own, posted when its batch has been committed (or rolled back): only the
  * callers of that batch wake, not every caller queued behind it (with many
  * concurrent callers, waking all of them at every commit cost more than the
- * commit). The thread holds the mutex only to take the queue and to count
+ * commit), and they wake each other in a chain so the writer is not
+ * preempted once per caller. The thread holds the mutex only to take the queue and to count
  * results, never while writing to disk, so callers keep queueing the next
  * batch while the current one syncs.
  */
@@ -13,6 +14,7 @@
 
 #include "ledger/writer.h"
 #include "ledger/chain.h"
+#include "base/thread.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -139,7 +141,7 @@ charter_status ledger_writer_new(const ledger_writer_config *cfg,
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&w->mu, NULL);
+    base_mutex_init_hot(&w->mu);
     pthread_cond_init(&w->work, &ca);
     pthread_condattr_destroy(&ca);
     *out = w;
@@ -335,6 +337,7 @@ static void wait_for_work(ledger_writer *w)
 static void *writer_main(void *arg)
 {
     ledger_writer *w = arg;
+    base_thread_name("charter-ledger");
     pthread_mutex_lock(&w->mu);
     for (;;) {
         if (!w->head) {
@@ -355,15 +358,18 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
         count_batch(&w->stats, batch);
         pthread_mutex_unlock(&w->mu);
-        /* Once posted, a caller may return and its append (on its stack)
-         * is gone: read what is needed first. */
-        for (ledger_append *a = batch, *next; a; a = next) {
-            next = a->next;
-            sem_t *wake = a->wake;
-            a->next = NULL;
+        /* Wake the batch as a chain: the writer posts the first caller,
+         * each caller posts the next as it leaves. Posting all of them from
+         * here let every woken caller preempt the writer in turn, and the
+         * next batch waited for dozens of context switches. Each append
+         * learns the next caller's semaphore before the chain starts; once
+         * posted, a caller may return and its append (on its stack) is
+         * gone, so nothing is read from it after that. */
+        for (ledger_append *a = batch; a; a = a->next) {
+            a->chain = a->next ? a->next->wake : NULL;
             a->done = true;
-            sem_post(wake);
         }
+        sem_post(batch->wake);
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
@@ -392,6 +398,7 @@ charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
     sem_t wake;
     sem_init(&wake, 0, 0);
     a->wake = &wake;
+    a->chain = NULL;
     a->done = false;
     a->next = NULL;
     a->seq = 0;
@@ -412,6 +419,8 @@ charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
     pthread_mutex_unlock(&w->mu);
     while (sem_wait(&wake) != 0)
         ; /* EINTR */
+    if (a->chain)
+        sem_post(a->chain); /* the next caller of this batch */
     sem_destroy(&wake);
     if (a->status != CHARTER_OK)
         return ledger_fail(err, a->status, "%s", a->message);

@@ -41,6 +41,8 @@ typedef struct ledger_append {
     char message[1024];
     bool done;
     sem_t *wake;                   /* the caller's; posted when done */
+    sem_t *chain;                  /* the next caller's of the same batch,
+                                      which this caller posts when woken */
     struct ledger_append *next;
 } ledger_append;
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/limits.h"
+#include "base/thread.h"
 
 static int64_t mono_us(void)
 {
@@ -94,6 +95,7 @@ charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,
 static void *expire_main(void *arg)
 {
     srv *s = arg;
+    base_thread_name("charter-expire");
     pthread_mutex_lock(&s->stop_mu);
     while (!s->stopping) {
         struct timespec until;
@@ -168,7 +170,7 @@ charter_status charter_server_start(const charter_server_options *opt,
         s->opt.max_connections = 1024;
     if (!s->opt.expire_every_ms)
         s->opt.expire_every_ms = 1000;
-    pthread_mutex_init(&s->swap_mu, NULL);
+    base_mutex_init_hot(&s->swap_mu);
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
     pthread_key_create(&s->decider_key, decider_destroy);

@@ -1,0 +1,24 @@
+/* thread.h - threads: a mutex for short critical sections taken by many
+ * threads, and names for the threads Charter starts.
+ *
+ * The ledger's state and queue locks and the server's charter pointer are
+ * held for a few hundred nanoseconds, but by every request, and a server
+ * runs many more threads than cores. With a plain mutex a thread that finds
+ * it taken goes to sleep in the kernel, and waking it costs far more than
+ * the wait would have; an adaptive mutex spins briefly first (glibc's
+ * PTHREAD_MUTEX_ADAPTIVE_NP), and sleeps only if the holder stays.
+ */
+#ifndef CHARTER_BASE_THREAD_H
+#define CHARTER_BASE_THREAD_H
+
+#include <pthread.h>
+
+/* Initializes `m` as such a mutex (a plain one where adaptive mutexes are
+ * not available). Destroy it with pthread_mutex_destroy. */
+void base_mutex_init_hot(pthread_mutex_t *m);
+
+/* Names the calling thread (at most 15 characters are kept), so `top -H`
+ * and debuggers show which thread is the ledger writer. */
+void base_thread_name(const char *name);
+
+#endif
