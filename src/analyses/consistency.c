@@ -46,7 +46,7 @@ typedef struct lane {
     charter_effect effect;
     char reason[32];
     json_t *fired;                    /* ids, in answer order */
-    an_buf fired_key;                 /* the same ids joined, for grouping */
+    strbuf fired_key;                 /* the same ids joined, for grouping */
 } lane;
 
 /* A rule on some (workflow, action): did its condition ever hold, did it
@@ -112,11 +112,11 @@ static charter_status decide_lane(study *st, lane *ln, const char *action, json_
     snprintf(ln->reason, sizeof ln->reason, "%s", dec->reason);
     json_array_clear(ln->fired);
     ln->fired_key.n = 0;
-    an_buf_puts(&ln->fired_key, charter_effect_name(dec->effect));
+    strbuf_puts(&ln->fired_key, charter_effect_name(dec->effect));
     for (size_t i = 0; i < dec->fired_count; i++) {
         json_array_append_new(ln->fired, json_string(dec->fired[i].id));
-        an_buf_add(&ln->fired_key, "\x1f", 1);
-        an_buf_puts(&ln->fired_key, dec->fired[i].id);
+        strbuf_add(&ln->fired_key, "\x1f", 1);
+        strbuf_puts(&ln->fired_key, dec->fired[i].id);
     }
     return ln->fired_key.failed ? CHARTER_E_NOMEM : CHARTER_OK;
 }
@@ -219,13 +219,13 @@ static void note_disagreement(study *st, const probe_set *ps, const lane *a, con
                               const char *action)
 {
     /* The group: action, workflows, and each side's effect and fired ids. */
-    an_buf key = {0};
-    an_buf_printf(&key, "%s\x1e%s\x1e%s\x1e", action, a->w->id, b->w->id);
-    an_buf_add(&key, a->fired_key.p, a->fired_key.n);
-    an_buf_add(&key, "\x1e", 1);
-    an_buf_add(&key, b->fired_key.p, b->fired_key.n);
+    strbuf key = {0};
+    strbuf_printf(&key, "%s\x1e%s\x1e%s\x1e", action, a->w->id, b->w->id);
+    strbuf_add(&key, a->fired_key.p, a->fired_key.n);
+    strbuf_add(&key, "\x1e", 1);
+    strbuf_add(&key, b->fired_key.p, b->fired_key.n);
     if (key.failed) {
-        an_buf_release(&key);
+        strbuf_release(&key);
         st->status = CHARTER_E_NOMEM;
         return;
     }
@@ -251,7 +251,7 @@ static void note_disagreement(study *st, const probe_set *ps, const lane *a, con
         json_object_set_new(g, "example", example_of(ps, a, b, action));
         json_object_set_new(st->groups, k, g);
     }
-    an_buf_release(&key);
+    strbuf_release(&key);
 }
 
 static void note_autonomy(study *st, const lane *a, const lane *b, const char *action)
@@ -382,7 +382,7 @@ static void study_action(study *st, const char *action)
     probe_set_release(&ps);
     for (size_t i = 0; i < n; i++) {
         json_decref(lanes[i].fired);
-        an_buf_release(&lanes[i].fired_key);
+        strbuf_release(&lanes[i].fired_key);
     }
     free(lanes);
 }

@@ -6,7 +6,7 @@
 
 #include "analyses/render.h"
 
-static void print_compared(const json_t *r, charter_format fmt, an_buf *out)
+static void print_compared(const json_t *r, charter_format fmt, strbuf *out)
 {
     static const char *const head[] = {"action", "workflows", "fields", "cases", "generated"};
     an_table t;
@@ -26,55 +26,55 @@ static void print_compared(const json_t *r, charter_format fmt, an_buf *out)
     if (t.nrows > 1)
         an_table_print(&t, fmt, out);
     else
-        an_buf_puts(out, "No action is allowed in more than one workflow that an agent runs; "
+        strbuf_puts(out, "No action is allowed in more than one workflow that an agent runs; "
                          "nothing to compare.\n");
     an_table_release(&t);
 }
 
-static void print_side(const json_t *s, charter_format fmt, an_buf *out)
+static void print_side(const json_t *s, charter_format fmt, strbuf *out)
 {
     char fired[512];
     an_join(json_object_get(s, "fired"), fired, sizeof fired);
     const char *dept = json_string_value(json_object_get(s, "department"));
-    an_buf_printf(out, "%s%s (%s, %s): %s (%s)%s%s\n", fmt == CHARTER_FORMAT_MD ? "- " : "    ",
+    strbuf_printf(out, "%s%s (%s, %s): %s (%s)%s%s\n", fmt == CHARTER_FORMAT_MD ? "- " : "    ",
                   an_jstr(s, "workflow"), dept ? dept : "no department", an_jstr(s, "autonomy"),
                   an_jstr(s, "decision"), an_jstr(s, "reason"), *fired ? ", fired: " : "",
                   fired);
 }
 
-static void print_disagreements(const json_t *r, charter_format fmt, an_buf *out)
+static void print_disagreements(const json_t *r, charter_format fmt, strbuf *out)
 {
     const json_t *ds = json_object_get(r, "disagreements"), *d;
     size_t i;
     an_heading(out, fmt, "Situations decided differently");
     if (!json_array_size(ds))
-        an_buf_puts(out, "None: every generated situation is decided the same way in every "
+        strbuf_puts(out, "None: every generated situation is decided the same way in every "
                          "workflow that allows the action (differences that come only from "
                          "autonomy classes are listed below).\n");
     json_array_foreach(ds, i, d) {
         const json_t *sides = json_object_get(d, "sides");
         char because[512];
         an_join(json_object_get(d, "because"), because, sizeof because);
-        an_buf_printf(out, "%s%zu. %s: %s vs %s in %lld generated case%s%s%s\n",
+        strbuf_printf(out, "%s%zu. %s: %s vs %s in %lld generated case%s%s%s\n",
                       fmt == CHARTER_FORMAT_MD ? "### " : "", i + 1, an_jstr(d, "action"),
                       an_jstr(json_array_get(sides, 0), "decision"),
                       an_jstr(json_array_get(sides, 1), "decision"), an_jint(d, "cases"),
                       an_jint(d, "cases") == 1 ? "" : "s", *because ? "; because of " : "",
                       because);
         if (fmt == CHARTER_FORMAT_MD)
-            an_buf_puts(out, "\n");
+            strbuf_puts(out, "\n");
         print_side(json_array_get(sides, 0), fmt, out);
         print_side(json_array_get(sides, 1), fmt, out);
         char *ex = an_json_dump(json_object_get(d, "example"), AN_JSON_COMPACT);
         if (fmt == CHARTER_FORMAT_MD)
-            an_buf_printf(out, "\nExample request:\n\n```json\n%s\n```\n\n", ex ? ex : "");
+            strbuf_printf(out, "\nExample request:\n\n```json\n%s\n```\n\n", ex ? ex : "");
         else
-            an_buf_printf(out, "    example: %s\n", ex ? ex : "");
+            strbuf_printf(out, "    example: %s\n", ex ? ex : "");
         free(ex);
     }
 }
 
-static void print_autonomy(const json_t *r, charter_format fmt, an_buf *out)
+static void print_autonomy(const json_t *r, charter_format fmt, strbuf *out)
 {
     static const char *const head[] = {"action", "workflows", "autonomy", "cases"};
     an_table t;
@@ -96,7 +96,7 @@ static void print_autonomy(const json_t *r, charter_format fmt, an_buf *out)
     an_table_release(&t);
 }
 
-static void print_never(const json_t *r, charter_format fmt, an_buf *out)
+static void print_never(const json_t *r, charter_format fmt, strbuf *out)
 {
     const json_t *ns = json_object_get(r, "never_fire"), *n;
     size_t i;
@@ -106,7 +106,7 @@ static void print_never(const json_t *r, charter_format fmt, an_buf *out)
     json_array_foreach(ns, i, n) {
         char by[512];
         an_join(json_object_get(n, "preempted_by"), by, sizeof by);
-        an_buf_printf(out, "%s%s:%lld:%lld: %s rule '%s' holds in %lld generated case%s, "
+        strbuf_printf(out, "%s%s:%lld:%lld: %s rule '%s' holds in %lld generated case%s, "
                       "each decided first by %s\n", fmt == CHARTER_FORMAT_MD ? "- " : "",
                       an_jstr(n, "file"), an_jint(n, "line"), an_jint(n, "column"),
                       an_jstr(n, "effect"), an_jstr(n, "rule"), an_jint(n, "cases"),
@@ -114,18 +114,18 @@ static void print_never(const json_t *r, charter_format fmt, an_buf *out)
     }
 }
 
-charter_status an_consistency_render(const json_t *r, charter_format fmt, an_buf *out)
+charter_status an_consistency_render(const json_t *r, charter_format fmt, strbuf *out)
 {
-    an_buf_printf(out, "%sConsistency of judgment: %s\n", fmt == CHARTER_FORMAT_MD ? "# " : "",
+    strbuf_printf(out, "%sConsistency of judgment: %s\n", fmt == CHARTER_FORMAT_MD ? "# " : "",
                   an_jstr(r, "organization"));
     size_t found = json_array_size(json_object_get(r, "disagreements"));
-    an_buf_printf(out, "%s%zu disagreement%s found", fmt == CHARTER_FORMAT_MD ? "\n" : "", found,
+    strbuf_printf(out, "%s%zu disagreement%s found", fmt == CHARTER_FORMAT_MD ? "\n" : "", found,
                   found == 1 ? "" : "s");
     long long more = an_jint(r, "disagreeing_cases_not_listed");
     if (more)
-        an_buf_printf(out, " (the first %zu; %lld more disagreeing cases are not listed)", found,
+        strbuf_printf(out, " (the first %zu; %lld more disagreeing cases are not listed)", found,
                       more);
-    an_buf_puts(out, "\n");
+    strbuf_puts(out, "\n");
     print_compared(r, fmt, out);
     print_disagreements(r, fmt, out);
     print_autonomy(r, fmt, out);
@@ -135,7 +135,7 @@ charter_status an_consistency_render(const json_t *r, charter_format fmt, an_buf
     json_array_foreach(json_object_get(r, "skipped"), i, sk) {
         if (!i)
             an_heading(out, fmt, "Not compared");
-        an_buf_printf(out, "%s%s in %s: %s\n", fmt == CHARTER_FORMAT_MD ? "- " : "",
+        strbuf_printf(out, "%s%s in %s: %s\n", fmt == CHARTER_FORMAT_MD ? "- " : "",
                       an_jstr(sk, "action"), an_jstr(sk, "workflow"), an_jstr(sk, "why"));
     }
     return out->failed ? CHARTER_E_NOMEM : CHARTER_OK;

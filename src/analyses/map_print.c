@@ -54,10 +54,10 @@ static void evidence_text(const json_t *w, char *buf, size_t n)
     }
 }
 
-static void print_thresholds(const json_t *r, an_buf *out)
+static void print_thresholds(const json_t *r, strbuf *out)
 {
     const json_t *th = json_object_get(r, "thresholds");
-    an_buf_printf(out, "thresholds%s: promote at %.1f %% approved over at least %lld "
+    strbuf_printf(out, "thresholds%s: promote at %.1f %% approved over at least %lld "
                   "escalations; step back when boundary hits rise %gx or a health limit is "
                   "breached\n", json_is_true(json_object_get(th, "from_charter"))
                                   ? " (from the charter)" : " (defaults)",
@@ -66,14 +66,14 @@ static void print_thresholds(const json_t *r, an_buf *out)
                   json_number_value(json_object_get(th, "boundary_rise")));
 }
 
-static void print_table(const json_t *r, charter_format fmt, an_buf *out)
+static void print_table(const json_t *r, charter_format fmt, strbuf *out)
 {
     static const char *const head[] = {"class", "workflow", "department", "attributes",
                                        "risk flags", "evidence", "recommendation", "why"};
-    an_buf_printf(out, "%sReadiness map: %s\n\n", fmt == CHARTER_FORMAT_MD ? "# " : "",
+    strbuf_printf(out, "%sReadiness map: %s\n\n", fmt == CHARTER_FORMAT_MD ? "# " : "",
                   an_jstr(r, "organization"));
     print_thresholds(r, out);
-    an_buf_puts(out, "\n");
+    strbuf_puts(out, "\n");
     an_table t;
     an_table_init(&t, 8, head);
     for (int c = 0; c < 3; c++) {
@@ -102,20 +102,20 @@ static void print_table(const json_t *r, charter_format fmt, an_buf *out)
 
 /* ---- SVG ------------------------------------------------------------------- */
 
-static void xml_text(an_buf *out, const char *s, size_t max_chars)
+static void xml_text(strbuf *out, const char *s, size_t max_chars)
 {
     size_t chars = 0;
     for (; *s; s++) {
         if (((unsigned char)*s & 0xC0) != 0x80 && ++chars > max_chars) {
-            an_buf_puts(out, "\xE2\x80\xA6"); /* ellipsis */
+            strbuf_puts(out, "\xE2\x80\xA6"); /* ellipsis */
             return;
         }
         switch (*s) {
-        case '<': an_buf_puts(out, "&lt;"); break;
-        case '>': an_buf_puts(out, "&gt;"); break;
-        case '&': an_buf_puts(out, "&amp;"); break;
-        case '"': an_buf_puts(out, "&quot;"); break;
-        default: an_buf_add(out, s, 1);
+        case '<': strbuf_puts(out, "&lt;"); break;
+        case '>': strbuf_puts(out, "&gt;"); break;
+        case '&': strbuf_puts(out, "&amp;"); break;
+        case '"': strbuf_puts(out, "&quot;"); break;
+        default: strbuf_add(out, s, 1);
         }
     }
 }
@@ -169,18 +169,18 @@ static void card_evidence(const json_t *w, char *l1, char *l2, size_t n)
     }
 }
 
-static void svg_line(an_buf *out, int x, int y, const char *style, const char *text,
+static void svg_line(strbuf *out, int x, int y, const char *style, const char *text,
                      size_t max_chars)
 {
-    an_buf_printf(out, "<text x=\"%d\" y=\"%d\" %s>", x, y, style);
+    strbuf_printf(out, "<text x=\"%d\" y=\"%d\" %s>", x, y, style);
     xml_text(out, text, max_chars);
-    an_buf_puts(out, "</text>\n");
+    strbuf_puts(out, "</text>\n");
 }
 
-static void svg_card(an_buf *out, const json_t *w, int x, int y)
+static void svg_card(strbuf *out, const json_t *w, int x, int y)
 {
     const palette *p = color_of(an_jstr(w, "recommendation"));
-    an_buf_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"8\" "
+    strbuf_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"8\" "
                   "fill=\"%s\" stroke=\"%s\" stroke-width=\"2\"/>\n",
                   x, y, COL_W, CARD_H - 12, p->fill, p->stroke);
     char line[1024], line2[1024], rec[64];
@@ -189,10 +189,10 @@ static void svg_card(an_buf *out, const json_t *w, int x, int y)
     const char *to = json_string_value(json_object_get(w, "move_to"));
     snprintf(rec, sizeof rec, "%s%s%s", an_jstr(w, "recommendation"),
              to ? " \xE2\x86\x92 " : "", to ? to : "");
-    an_buf_printf(out, "<text x=\"%d\" y=\"%d\" font-size=\"12\" font-weight=\"bold\" "
+    strbuf_printf(out, "<text x=\"%d\" y=\"%d\" font-size=\"12\" font-weight=\"bold\" "
                   "text-anchor=\"end\" fill=\"%s\">", x + COL_W - 12, y + 22, p->stroke);
     xml_text(out, rec, 40);
-    an_buf_puts(out, "</text>\n");
+    strbuf_puts(out, "</text>\n");
     const char *dept = json_string_value(json_object_get(w, "department"));
     const char *owner = json_string_value(json_object_get(w, "owner"));
     snprintf(line, sizeof line, "%s%s%s", dept ? dept : "no department",
@@ -209,7 +209,7 @@ static void svg_card(an_buf *out, const json_t *w, int x, int y)
              an_jstr(w, "reason"), LINE);
 }
 
-static void print_svg(const json_t *r, an_buf *out)
+static void print_svg(const json_t *r, strbuf *out)
 {
     int count[3] = {0, 0, 0}, most = 1;
     const json_t *w;
@@ -220,17 +220,17 @@ static void print_svg(const json_t *r, an_buf *out)
     for (int c = 0; c < 3; c++)
         most = count[c] > most ? count[c] : most;
     int width = 2 * MARGIN + 3 * COL_W + 2 * GAP, height = TOP + most * CARD_H + 56;
-    an_buf_printf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+    strbuf_printf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                   "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n",
                   width, height, width, height);
-    an_buf_printf(out, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", width, height);
-    an_buf_puts(out, "<text x=\"24\" y=\"36\" font-size=\"22\" font-weight=\"bold\">");
+    strbuf_printf(out, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", width, height);
+    strbuf_puts(out, "<text x=\"24\" y=\"36\" font-size=\"22\" font-weight=\"bold\">");
     xml_text(out, "Workflow readiness: ", 40);
     xml_text(out, an_jstr(r, "organization"), 60);
-    an_buf_puts(out, "</text>\n");
+    strbuf_puts(out, "</text>\n");
     for (int c = 0; c < 3; c++) {
         int x = MARGIN + c * (COL_W + GAP), y = TOP;
-        an_buf_printf(out, "<text x=\"%d\" y=\"%d\" font-size=\"16\" font-weight=\"bold\" "
+        strbuf_printf(out, "<text x=\"%d\" y=\"%d\" font-size=\"16\" font-weight=\"bold\" "
                       "fill=\"#202124\">%s (%d)</text>\n", x, TOP - 16, classes[c], count[c]);
         json_array_foreach(json_object_get(r, "workflows"), i, w) {
             if (strcmp(an_jstr(w, "autonomy"), classes[c]))
@@ -241,17 +241,17 @@ static void print_svg(const json_t *r, an_buf *out)
     }
     int lx = MARGIN, ly = height - 24;
     for (size_t k = 0; k < sizeof colors / sizeof colors[0]; k++) {
-        an_buf_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" rx=\"3\" "
+        strbuf_printf(out, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" rx=\"3\" "
                       "fill=\"%s\" stroke=\"%s\" stroke-width=\"2\"/>\n"
                       "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n",
                       lx, ly - 12, colors[k].fill, colors[k].stroke, lx + 20, ly,
                       colors[k].name);
         lx += 120;
     }
-    an_buf_puts(out, "</svg>\n");
+    strbuf_puts(out, "</svg>\n");
 }
 
-charter_status an_map_render(const json_t *r, charter_format fmt, an_buf *out)
+charter_status an_map_render(const json_t *r, charter_format fmt, strbuf *out)
 {
     if (fmt == CHARTER_FORMAT_SVG)
         print_svg(r, out);

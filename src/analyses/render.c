@@ -7,65 +7,6 @@
 #include <math.h>
 #include <stdarg.h>
 
-void an_buf_add(an_buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void an_buf_puts(an_buf *b, const char *s)
-{
-    an_buf_add(b, s, strlen(s));
-}
-
-void an_buf_printf(an_buf *b, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = true;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        an_buf_add(b, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->failed = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    an_buf_add(b, big, (size_t)n);
-    free(big);
-}
-
-void an_buf_release(an_buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
 /* ---- Tables ----------------------------------------------------------------- */
 
 static char *dup_str(const char *s)
@@ -115,19 +56,19 @@ static size_t width(const char *s)
     return w;
 }
 
-static void print_md_cell(an_buf *out, const char *s)
+static void print_md_cell(strbuf *out, const char *s)
 {
     for (; *s; s++) {
         if (*s == '|')
-            an_buf_puts(out, "\\|");
+            strbuf_puts(out, "\\|");
         else if (*s == '\n')
-            an_buf_puts(out, " ");
+            strbuf_puts(out, " ");
         else
-            an_buf_add(out, s, 1);
+            strbuf_add(out, s, 1);
     }
 }
 
-void an_table_print(const an_table *t, charter_format fmt, an_buf *out)
+void an_table_print(const an_table *t, charter_format fmt, strbuf *out)
 {
     if (t->failed) {
         out->failed = true;
@@ -135,18 +76,18 @@ void an_table_print(const an_table *t, charter_format fmt, an_buf *out)
     }
     if (fmt == CHARTER_FORMAT_MD) {
         for (size_t r = 0; r < t->nrows; r++) {
-            an_buf_puts(out, "|");
+            strbuf_puts(out, "|");
             for (size_t c = 0; c < t->ncols; c++) {
-                an_buf_puts(out, " ");
+                strbuf_puts(out, " ");
                 print_md_cell(out, t->cells[r * t->ncols + c]);
-                an_buf_puts(out, " |");
+                strbuf_puts(out, " |");
             }
-            an_buf_puts(out, "\n");
+            strbuf_puts(out, "\n");
             if (r == 0) {
-                an_buf_puts(out, "|");
+                strbuf_puts(out, "|");
                 for (size_t c = 0; c < t->ncols; c++)
-                    an_buf_puts(out, " --- |");
-                an_buf_puts(out, "\n");
+                    strbuf_puts(out, " --- |");
+                strbuf_puts(out, "\n");
             }
         }
         return;
@@ -164,20 +105,20 @@ void an_table_print(const an_table *t, charter_format fmt, an_buf *out)
     for (size_t r = 0; r < t->nrows; r++) {
         for (size_t c = 0; c < t->ncols; c++) {
             const char *s = t->cells[r * t->ncols + c];
-            an_buf_puts(out, s);
+            strbuf_puts(out, s);
             if (c + 1 < t->ncols)
                 for (size_t k = width(s); k < w[c] + 2; k++)
-                    an_buf_add(out, " ", 1);
+                    strbuf_add(out, " ", 1);
         }
-        an_buf_puts(out, "\n");
+        strbuf_puts(out, "\n");
         if (r == 0) {
             for (size_t c = 0; c < t->ncols; c++) {
                 for (size_t k = 0; k < w[c]; k++)
-                    an_buf_add(out, "-", 1);
+                    strbuf_add(out, "-", 1);
                 if (c + 1 < t->ncols)
-                    an_buf_puts(out, "  ");
+                    strbuf_puts(out, "  ");
             }
-            an_buf_puts(out, "\n");
+            strbuf_puts(out, "\n");
         }
     }
     free(w);
@@ -268,12 +209,12 @@ long long an_jint(const json_t *o, const char *key)
     return (long long)json_integer_value(json_object_get(o, key));
 }
 
-void an_heading(an_buf *out, charter_format fmt, const char *title)
+void an_heading(strbuf *out, charter_format fmt, const char *title)
 {
     if (fmt == CHARTER_FORMAT_MD)
-        an_buf_printf(out, "\n## %s\n\n", title);
+        strbuf_printf(out, "\n## %s\n\n", title);
     else
-        an_buf_printf(out, "\n%s\n\n", title);
+        strbuf_printf(out, "\n%s\n\n", title);
 }
 
 char *an_json_dump(const json_t *j, an_json_style style)
@@ -328,12 +269,12 @@ charter_status charter_analysis_render(const char *json, size_t n, charter_forma
     }
     const char *kind = an_jstr(r, "analysis");
     charter_status st = CHARTER_OK;
-    an_buf b = {0};
+    strbuf b = {0};
     if (fmt == CHARTER_FORMAT_JSON) {
         char *s = an_json_dump(r, AN_JSON_INDENTED);
         if (s) {
-            an_buf_puts(&b, s);
-            an_buf_puts(&b, "\n");
+            strbuf_puts(&b, s);
+            strbuf_puts(&b, "\n");
         }
         b.failed = b.failed || !s;
         free(s);
@@ -356,7 +297,7 @@ charter_status charter_analysis_render(const char *json, size_t n, charter_forma
     if (st == CHARTER_OK && (b.failed || !b.p))
         st = b.failed ? an_fail(err, CHARTER_E_NOMEM, "out of memory rendering") : CHARTER_OK;
     if (st != CHARTER_OK) {
-        an_buf_release(&b);
+        strbuf_release(&b);
         return st;
     }
     *out = b.p ? b.p : dup_str("");

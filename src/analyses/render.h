@@ -13,19 +13,8 @@
 #include <stddef.h>
 
 #include "charter_analyses.h"
+#include "base/strbuf.h"
 
-/* A malloc'd, NUL-terminated text that grows; `failed` is set (and the
- * text kept as far as it got) when memory runs out. */
-typedef struct an_buf {
-    char *p;
-    size_t n, cap;
-    bool failed;
-} an_buf;
-
-void an_buf_add(an_buf *b, const char *s, size_t n);
-void an_buf_puts(an_buf *b, const char *s);
-void an_buf_printf(an_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void an_buf_release(an_buf *b);
 
 /* A table of strings: set the header, add rows, print. */
 typedef struct an_table {
@@ -41,7 +30,7 @@ void an_table_init(an_table *t, size_t ncols, const char *const *header);
 void an_table_row(an_table *t, const char *const *cells);
 /* Text: columns padded with two spaces between them, a rule under the
  * header. Markdown: a pipe table ('|' in cells escaped). */
-void an_table_print(const an_table *t, charter_format fmt, an_buf *out);
+void an_table_print(const an_table *t, charter_format fmt, strbuf *out);
 void an_table_release(an_table *t);
 
 /* Numbers as the tables show them: integers without a fraction, others
@@ -59,7 +48,7 @@ const char *an_jstr(const json_t *o, const char *key);      /* "" when absent */
 long long an_jint(const json_t *o, const char *key);        /* 0 when absent */
 
 /* A heading: "== Title ==" style in text, "## Title" in Markdown. */
-void an_heading(an_buf *out, charter_format fmt, const char *title);
+void an_heading(strbuf *out, charter_format fmt, const char *title);
 
 /* Serialises a result (keys in insertion order) into a malloc'd string;
  * NULL when out of memory. */
@@ -72,9 +61,9 @@ charter_status an_fail(charter_error *err, charter_status code, const char *fmt,
 
 /* The renderers each analysis provides (report.c, readiness.c,
  * consistency.c, shadow.c). fmt is TEXT or MD (SVG only for the map). */
-charter_status an_report_render(const json_t *r, charter_format fmt, an_buf *out);
-charter_status an_map_render(const json_t *r, charter_format fmt, an_buf *out);
-charter_status an_consistency_render(const json_t *r, charter_format fmt, an_buf *out);
-charter_status an_shadow_render(const json_t *r, charter_format fmt, an_buf *out);
+charter_status an_report_render(const json_t *r, charter_format fmt, strbuf *out);
+charter_status an_map_render(const json_t *r, charter_format fmt, strbuf *out);
+charter_status an_consistency_render(const json_t *r, charter_format fmt, strbuf *out);
+charter_status an_shadow_render(const json_t *r, charter_format fmt, strbuf *out);
 
 #endif

@@ -12,35 +12,35 @@ static void num(const json_t *o, const char *key, char buf[32])
     an_fmt_num(json_object_get(o, key), buf);
 }
 
-static void print_header(const json_t *r, charter_format fmt, an_buf *out)
+static void print_header(const json_t *r, charter_format fmt, strbuf *out)
 {
     const json_t *tot = json_object_get(r, "totals");
     const json_t *periods = json_object_get(r, "periods");
     size_t np = json_array_size(periods);
-    an_buf_printf(out, "%sAlignment report: %s\n", fmt == CHARTER_FORMAT_MD ? "# " : "",
+    strbuf_printf(out, "%sAlignment report: %s\n", fmt == CHARTER_FORMAT_MD ? "# " : "",
                   an_jstr(r, "organization"));
     if (fmt == CHARTER_FORMAT_MD)
-        an_buf_puts(out, "\n");
+        strbuf_puts(out, "\n");
     const char *v = json_string_value(json_object_get(r, "charter_version"));
-    an_buf_printf(out, "charter %s; by %s; %zu period%s", v ? v : "(unknown)",
+    strbuf_printf(out, "charter %s; by %s; %zu period%s", v ? v : "(unknown)",
                   an_jstr(r, "by"), np, np == 1 ? "" : "s");
     if (np)
-        an_buf_printf(out, " (%s .. %s)", json_string_value(json_array_get(periods, 0)),
+        strbuf_printf(out, " (%s .. %s)", json_string_value(json_array_get(periods, 0)),
                       json_string_value(json_array_get(periods, np - 1)));
-    an_buf_puts(out, "\n");
+    strbuf_puts(out, "\n");
     if (fmt == CHARTER_FORMAT_MD)
-        an_buf_puts(out, "\n");
-    an_buf_printf(out, "%lld decisions (%lld allow, %lld escalate, %lld deny), "
+        strbuf_puts(out, "\n");
+    strbuf_printf(out, "%lld decisions (%lld allow, %lld escalate, %lld deny), "
                   "%lld resolutions, %lld outcome reports\n",
                   an_jint(tot, "decisions"), an_jint(tot, "allow"), an_jint(tot, "escalate"),
                   an_jint(tot, "deny"), an_jint(tot, "resolutions"), an_jint(tot, "outcomes"));
     if (an_jint(tot, "late_resolutions"))
-        an_buf_printf(out, "%lld resolutions came after their escalation's deadline or "
+        strbuf_printf(out, "%lld resolutions came after their escalation's deadline or "
                       "for decisions before the report's start; they are not attributed\n",
                       an_jint(tot, "late_resolutions"));
 }
 
-static void print_warnings(const json_t *r, charter_format fmt, an_buf *out)
+static void print_warnings(const json_t *r, charter_format fmt, strbuf *out)
 {
     const json_t *ws = json_object_get(r, "warnings"), *w, *x;
     size_t i, k;
@@ -48,21 +48,21 @@ static void print_warnings(const json_t *r, charter_format fmt, an_buf *out)
                              ? "WARNING: outcome improving while health degrades"
                              : "Outcome versus health");
     if (!json_array_size(ws))
-        an_buf_puts(out, "No goal has an outcome improving while one of its health metrics "
+        strbuf_puts(out, "No goal has an outcome improving while one of its health metrics "
                          "degrades over the same periods.\n");
     json_array_foreach(ws, i, w) {
         if (fmt == CHARTER_FORMAT_MD)
-            an_buf_printf(out, "- **%s**\n", an_jstr(w, "message"));
+            strbuf_printf(out, "- **%s**\n", an_jstr(w, "message"));
         else
-            an_buf_printf(out, "! %s\n", an_jstr(w, "message"));
-        an_buf_puts(out, fmt == CHARTER_FORMAT_MD ? "  - workflows: " : "    workflows: ");
+            strbuf_printf(out, "! %s\n", an_jstr(w, "message"));
+        strbuf_puts(out, fmt == CHARTER_FORMAT_MD ? "  - workflows: " : "    workflows: ");
         json_array_foreach(json_object_get(w, "workflows"), k, x)
-            an_buf_printf(out, "%s%s", k ? ", " : "", json_string_value(x));
-        an_buf_puts(out, fmt == CHARTER_FORMAT_MD ? "\n  - agents: " : "\n    agents: ");
+            strbuf_printf(out, "%s%s", k ? ", " : "", json_string_value(x));
+        strbuf_puts(out, fmt == CHARTER_FORMAT_MD ? "\n  - agents: " : "\n    agents: ");
         json_array_foreach(json_object_get(w, "agents"), k, x)
-            an_buf_printf(out, "%s%s (%lld decisions)", k ? ", " : "", an_jstr(x, "agent"),
+            strbuf_printf(out, "%s%s (%lld decisions)", k ? ", " : "", an_jstr(x, "agent"),
                           an_jint(x, "decisions"));
-        an_buf_puts(out, "\n");
+        strbuf_puts(out, "\n");
     }
 }
 
@@ -85,7 +85,7 @@ static void limit_text(const json_t *m, char *buf, size_t n)
         snprintf(buf, n, "max %s", b);
 }
 
-static void print_goals(const json_t *r, charter_format fmt, an_buf *out)
+static void print_goals(const json_t *r, charter_format fmt, strbuf *out)
 {
     static const char *const head[] = {"goal", "metric", "role", "target / limit",
                                        "per period (oldest first)", "trend", "last period"};
@@ -124,7 +124,7 @@ static void print_goals(const json_t *r, charter_format fmt, an_buf *out)
 }
 
 static void print_escalations(const json_t *r, const char *list, const char *key,
-                              charter_format fmt, an_buf *out)
+                              charter_format fmt, strbuf *out)
 {
     bool rules = !strcmp(list, "rules");
     static const char *const qhead[] = {"queue", "escalated", "approved", "denied", "timed out",
@@ -158,11 +158,11 @@ static void print_escalations(const json_t *r, const char *list, const char *key
     if (t.nrows > 1)
         an_table_print(&t, fmt, out);
     else
-        an_buf_puts(out, rules ? "No rule fired.\n" : "No escalations.\n");
+        strbuf_puts(out, rules ? "No rule fired.\n" : "No escalations.\n");
     an_table_release(&t);
 }
 
-static void print_agents(const json_t *r, charter_format fmt, an_buf *out)
+static void print_agents(const json_t *r, charter_format fmt, strbuf *out)
 {
     static const char *const keys[] = {"decisions", "allow", "escalate", "deny",
                                        "boundary_hits", "stop_rule_hits", "shadow",
@@ -188,11 +188,11 @@ static void print_agents(const json_t *r, charter_format fmt, an_buf *out)
     if (t.nrows > 1)
         an_table_print(&t, fmt, out);
     else
-        an_buf_puts(out, "No decisions.\n");
+        strbuf_puts(out, "No decisions.\n");
     an_table_release(&t);
 }
 
-static void print_values(const json_t *r, charter_format fmt, an_buf *out)
+static void print_values(const json_t *r, charter_format fmt, strbuf *out)
 {
     static const char *const keys[] = {"rank", "fired", "escalated", "overruled", "upheld",
                                        "timed_out"};
@@ -219,7 +219,7 @@ static void print_values(const json_t *r, charter_format fmt, an_buf *out)
     an_table_release(&t);
 }
 
-charter_status an_report_render(const json_t *r, charter_format fmt, an_buf *out)
+charter_status an_report_render(const json_t *r, charter_format fmt, strbuf *out)
 {
     print_header(r, fmt, out);
     print_warnings(r, fmt, out);

@@ -406,7 +406,7 @@ charter_status charter_shadow(const charter *c, const char *const *paths, size_t
 /* ---- Printing ------------------------------------------------------------------- */
 
 static void print_records(const json_t *list, const char *who, const char *set_key,
-                          charter_format fmt, an_buf *out)
+                          charter_format fmt, strbuf *out)
 {
     const char *head[] = {who, set_key[0] == 'h' ? "service" : "workflows",
                           set_key[0] == 'h' ? "hosts" : "requests", "first seen", "last seen",
@@ -432,16 +432,16 @@ static void print_records(const json_t *list, const char *who, const char *set_k
     an_table_release(&t);
 }
 
-charter_status an_shadow_render(const json_t *r, charter_format fmt, an_buf *out)
+charter_status an_shadow_render(const json_t *r, charter_format fmt, strbuf *out)
 {
     const json_t *logs = json_object_get(r, "logs"), *l;
     size_t i;
-    an_buf_printf(out, "%sShadow agents: %s\n", fmt == CHARTER_FORMAT_MD ? "# " : "",
+    strbuf_printf(out, "%sShadow agents: %s\n", fmt == CHARTER_FORMAT_MD ? "# " : "",
                   an_jstr(r, "organization"));
     if (fmt == CHARTER_FORMAT_MD)
-        an_buf_puts(out, "\n");
+        strbuf_puts(out, "\n");
     json_array_foreach(logs, i, l)
-        an_buf_printf(out, "%s%s: %lld lines, %lld unrecognized, %lld to AI services, %lld "
+        strbuf_printf(out, "%s%s: %lld lines, %lld unrecognized, %lld to AI services, %lld "
                       "from unregistered sources\n", fmt == CHARTER_FORMAT_MD ? "- " : "",
                       an_jstr(l, "path"), an_jint(l, "lines"), an_jint(l, "unrecognized"),
                       an_jint(l, "ai_requests"), an_jint(l, "shadow_requests"));
@@ -450,7 +450,7 @@ charter_status an_shadow_render(const json_t *r, charter_format fmt, an_buf *out
     if (json_array_size(sh))
         print_records(sh, "source", "hosts", fmt, out);
     else
-        an_buf_puts(out, "None.\n");
+        strbuf_puts(out, "None.\n");
     const json_t *reg = json_object_get(r, "registered");
     if (json_array_size(reg)) {
         an_heading(out, fmt, "AI-service traffic from registered agents (for comparison)");
@@ -462,7 +462,7 @@ charter_status an_shadow_render(const json_t *r, charter_format fmt, an_buf *out
         if (json_array_size(led))
             print_records(led, "agent", "workflows", fmt, out);
         else
-            an_buf_puts(out, "None.\n");
+            strbuf_puts(out, "None.\n");
     }
     return out->failed ? CHARTER_E_NOMEM : CHARTER_OK;
 }

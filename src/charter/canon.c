@@ -15,6 +15,8 @@
 
 #include "charter/build.h"
 
+#include "base/strbuf.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <sodium.h>
@@ -301,63 +303,36 @@ static json_t *canon_tree(const charter *c)
 
 /* ---- Writing it deterministically ---------------------------------------- */
 
-typedef struct buf {
-    char *p;
-    size_t n, cap;
-    bool failed;
-} buf;
-
-static void put_bytes(buf *b, const char *s, size_t n)
+static void put_str(strbuf *b, const char *s, size_t n)
 {
-    if (b->failed)
-        return;
-    if (b->cap - b->n < n + 1) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->n < n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void put_str(buf *b, const char *s, size_t n)
-{
-    put_bytes(b, "\"", 1);
+    strbuf_add(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch >= 0x20 && ch != '"' && ch != '\\')
             continue;
-        put_bytes(b, s + run, i - run);
+        strbuf_add(b, s + run, i - run);
         run = i + 1;
         char esc[8];
         switch (ch) {
-        case '"': put_bytes(b, "\\\"", 2); break;
-        case '\\': put_bytes(b, "\\\\", 2); break;
-        case '\n': put_bytes(b, "\\n", 2); break;
-        case '\r': put_bytes(b, "\\r", 2); break;
-        case '\t': put_bytes(b, "\\t", 2); break;
-        case '\b': put_bytes(b, "\\b", 2); break;
-        case '\f': put_bytes(b, "\\f", 2); break;
+        case '"': strbuf_add(b, "\\\"", 2); break;
+        case '\\': strbuf_add(b, "\\\\", 2); break;
+        case '\n': strbuf_add(b, "\\n", 2); break;
+        case '\r': strbuf_add(b, "\\r", 2); break;
+        case '\t': strbuf_add(b, "\\t", 2); break;
+        case '\b': strbuf_add(b, "\\b", 2); break;
+        case '\f': strbuf_add(b, "\\f", 2); break;
         default:
             snprintf(esc, sizeof esc, "\\u%04x", ch);
-            put_bytes(b, esc, 6);
+            strbuf_add(b, esc, 6);
         }
     }
-    put_bytes(b, s + run, n - run);
-    put_bytes(b, "\"", 1);
+    strbuf_add(b, s + run, n - run);
+    strbuf_add(b, "\"", 1);
 }
 
 /* The shortest %g spelling that reads back as the same double. */
-static void put_real(buf *b, double d)
+static void put_real(strbuf *b, double d)
 {
     char s[40];
     for (int prec = 1; prec <= 17; prec++) {
@@ -365,7 +340,7 @@ static void put_real(buf *b, double d)
         if (strtod(s, NULL) == d)
             break;
     }
-    put_bytes(b, s, strlen(s));
+    strbuf_add(b, s, strlen(s));
 }
 
 static int cmp_key(const void *x, const void *y)
@@ -374,7 +349,7 @@ static int cmp_key(const void *x, const void *y)
 }
 
 /* The tree has the fixed, shallow shape built above. */
-static void put_json(buf *b, const json_t *j)
+static void put_json(strbuf *b, const json_t *j)
 {
     char num[32];
     switch (json_typeof(j)) {
@@ -390,45 +365,45 @@ static void put_json(buf *b, const json_t *j)
         json_t *v;
         json_object_foreach((json_t *)j, key, v) keys[k++] = key;
         qsort(keys, n, sizeof *keys, cmp_key);
-        put_bytes(b, "{", 1);
+        strbuf_add(b, "{", 1);
         for (size_t i = 0; i < n; i++) {
             if (i)
-                put_bytes(b, ",", 1);
+                strbuf_add(b, ",", 1);
             put_str(b, keys[i], strlen(keys[i]));
-            put_bytes(b, ":", 1);
+            strbuf_add(b, ":", 1);
             put_json(b, json_object_get(j, keys[i]));
         }
-        put_bytes(b, "}", 1);
+        strbuf_add(b, "}", 1);
         free(keys);
         break;
     }
     case JSON_ARRAY:
-        put_bytes(b, "[", 1);
+        strbuf_add(b, "[", 1);
         for (size_t i = 0; i < json_array_size(j); i++) {
             if (i)
-                put_bytes(b, ",", 1);
+                strbuf_add(b, ",", 1);
             put_json(b, json_array_get(j, i));
         }
-        put_bytes(b, "]", 1);
+        strbuf_add(b, "]", 1);
         break;
     case JSON_STRING:
         put_str(b, json_string_value(j), json_string_length(j));
         break;
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
-        put_bytes(b, num, strlen(num));
+        strbuf_add(b, num, strlen(num));
         break;
     case JSON_REAL:
         put_real(b, json_real_value(j));
         break;
     case JSON_TRUE:
-        put_bytes(b, "true", 4);
+        strbuf_add(b, "true", 4);
         break;
     case JSON_FALSE:
-        put_bytes(b, "false", 5);
+        strbuf_add(b, "false", 5);
         break;
     case JSON_NULL:
-        put_bytes(b, "null", 4);
+        strbuf_add(b, "null", 4);
         break;
     }
 }
@@ -436,7 +411,7 @@ static void put_json(buf *b, const json_t *j)
 charter_status ch_canon_build(charter *c, charter_error *err)
 {
     json_t *tree = canon_tree(c);
-    buf b = {0};
+    strbuf b = {0};
     if (tree)
         put_json(&b, tree);
     json_decref(tree);

@@ -25,13 +25,13 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/limits.h"
+#include "base/strbuf.h"
 #include "base/thread.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
@@ -439,54 +439,6 @@ static charter_status decide_budgeted(charter_ledger *l, charter_decider *d,
     return st;
 }
 
-/* A growing string for the one payload built on the hot path. */
-typedef struct strbuf {
-    char *p;
-    size_t n, cap;
-    bool failed;
-} strbuf;
-
-static void sb_put(strbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (b->n + n + 1 > cap)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_puts(strbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(strbuf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        b->failed = true;
-    else
-        sb_put(b, tmp, (size_t)n);
-}
-
 /* The decision payload, built without re-serializing: the request exactly as
  * the agent sent it (trimmed of surrounding whitespace; its own "counters",
  * if any, are what it claimed) and the engine's answer exactly as returned
@@ -504,16 +456,16 @@ static char *decision_payload(const char *raw, size_t raw_len, const decided *dc
         raw_len--;
     const charter_counters *k = &dc->counters;
     strbuf b = {0};
-    sb_puts(&b, "{\"answer\":");
-    sb_put(&b, dc->answer, dc->answer_len);
-    sb_puts(&b, ",\"charter_version\":\"");
-    sb_puts(&b, charter_version(c)); /* "sha256:<hex>": nothing to escape */
-    sb_printf(&b, "\",\"counters\":{\"day\":{\"actions\":%" PRId64 ",\"spend\":%.17g},"
+    strbuf_puts(&b, "{\"answer\":");
+    strbuf_add(&b, dc->answer, dc->answer_len);
+    strbuf_puts(&b, ",\"charter_version\":\"");
+    strbuf_puts(&b, charter_version(c)); /* "sha256:<hex>": nothing to escape */
+    strbuf_printf(&b, "\",\"counters\":{\"day\":{\"actions\":%" PRId64 ",\"spend\":%.17g},"
                   "\"run\":{\"actions\":%" PRId64 ",\"spend\":%.17g}},"
                   "\"latency_us\":%" PRId64 ",\"request\":",
               k->day_actions, k->day_spend, k->run_actions, k->run_spend, latency_us);
-    sb_put(&b, raw, raw_len);
-    sb_printf(&b, ",\"spend\":%.17g,\"time_ms\":%" PRId64 "}", dc->spend, dc->time_ms);
+    strbuf_add(&b, raw, raw_len);
+    strbuf_printf(&b, ",\"spend\":%.17g,\"time_ms\":%" PRId64 "}", dc->spend, dc->time_ms);
     if (b.failed) {
         free(b.p);
         return NULL;

@@ -10,7 +10,8 @@
 
 #include "server/server.h"
 
-#include <stdarg.h>
+#include "base/strbuf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,38 +32,6 @@ void srv_metrics_decision(srv_metrics *m, int effect, int64_t us)
     atomic_fetch_add(&m->latency_sum_us, (uint64_t)(us > 0 ? us : 0));
 }
 
-typedef struct out {
-    char *p;
-    size_t n, cap;
-    bool failed;
-} out;
-
-static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(out *o, const char *fmt, ...)
-{
-    for (;;) {
-        if (o->failed)
-            return;
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
-        va_end(ap);
-        if (k >= 0 && (size_t)k < o->cap - o->n) {
-            o->n += (size_t)k;
-            return;
-        }
-        size_t cap = o->cap * 2 + (k > 0 ? (size_t)k : 0);
-        char *p = realloc(o->p, cap);
-        if (!p) {
-            o->failed = true;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-}
-
 static int count_open(const charter_escalation *e, void *user)
 {
     (void)e;
@@ -75,39 +44,35 @@ void api_metrics(const srv_request *rq, const char *tail, srv_response *rs)
     (void)tail;
     srv *s = rq->s;
     srv_metrics *m = &s->metrics;
-    out o = {.p = malloc(4096), .cap = 4096};
-    if (!o.p) {
-        srv_reply_text(rs, 500, NULL, 0);
-        return;
-    }
+    strbuf o = {0};
     static const char *const results[4] = {"allow", "escalate", "deny",
                                            "ledger_unavailable"};
-    put(&o, "# HELP charter_decisions_total Decisions answered, by result.\n"
+    strbuf_printf(&o, "# HELP charter_decisions_total Decisions answered, by result.\n"
             "# TYPE charter_decisions_total counter\n");
     for (int i = 0; i < 4; i++)
-        put(&o, "charter_decisions_total{result=\"%s\"} %llu\n", results[i],
+        strbuf_printf(&o, "charter_decisions_total{result=\"%s\"} %llu\n", results[i],
             (unsigned long long)atomic_load(&m->decisions[i]));
-    put(&o, "# HELP charter_decision_seconds Time to decide and record a decision.\n"
+    strbuf_printf(&o, "# HELP charter_decision_seconds Time to decide and record a decision.\n"
             "# TYPE charter_decision_seconds histogram\n");
     uint64_t cum = 0;
     for (int i = 0; i < SRV_LATENCY_BUCKETS; i++) {
         cum += atomic_load(&m->latency_le[i]);
         if (i < SRV_LATENCY_BUCKETS - 1)
-            put(&o, "charter_decision_seconds_bucket{le=\"%g\"} %llu\n",
+            strbuf_printf(&o, "charter_decision_seconds_bucket{le=\"%g\"} %llu\n",
                 (double)latency_le_us[i] / 1e6, (unsigned long long)cum);
         else
-            put(&o, "charter_decision_seconds_bucket{le=\"+Inf\"} %llu\n",
+            strbuf_printf(&o, "charter_decision_seconds_bucket{le=\"+Inf\"} %llu\n",
                 (unsigned long long)cum);
     }
-    put(&o, "charter_decision_seconds_sum %.6f\ncharter_decision_seconds_count %llu\n",
+    strbuf_printf(&o, "charter_decision_seconds_sum %.6f\ncharter_decision_seconds_count %llu\n",
         (double)atomic_load(&m->latency_sum_us) / 1e6, (unsigned long long)cum);
 
     uint64_t open = 0;
     charter_ledger_escalations(s->ledger, NULL, true, count_open, &open, NULL);
-    put(&o, "# HELP charter_escalations_open Escalations waiting for a person.\n"
+    strbuf_printf(&o, "# HELP charter_escalations_open Escalations waiting for a person.\n"
             "# TYPE charter_escalations_open gauge\ncharter_escalations_open %llu\n",
         (unsigned long long)open);
-    put(&o, "# HELP charter_escalations_resolved_total Escalations resolved by a person.\n"
+    strbuf_printf(&o, "# HELP charter_escalations_resolved_total Escalations resolved by a person.\n"
             "# TYPE charter_escalations_resolved_total counter\n"
             "charter_escalations_resolved_total %llu\n"
             "# HELP charter_escalations_timed_out_total Escalations whose deadline passed.\n"
@@ -118,19 +83,19 @@ void api_metrics(const srv_request *rq, const char *tail, srv_response *rs)
 
     charter_ledger_stats ls;
     charter_ledger_stats_get(s->ledger, &ls);
-    put(&o, "# HELP charter_ledger_commit_batch_size Entries per ledger commit "
+    strbuf_printf(&o, "# HELP charter_ledger_commit_batch_size Entries per ledger commit "
             "(group commit).\n# TYPE charter_ledger_commit_batch_size histogram\n");
     cum = 0;
     for (int i = 0; i < CHARTER_BATCH_BUCKETS; i++) {
         cum += ls.batch_size_le[i];
         if (i < CHARTER_BATCH_BUCKETS - 1)
-            put(&o, "charter_ledger_commit_batch_size_bucket{le=\"%u\"} %llu\n", 1u << i,
+            strbuf_printf(&o, "charter_ledger_commit_batch_size_bucket{le=\"%u\"} %llu\n", 1u << i,
                 (unsigned long long)cum);
         else
-            put(&o, "charter_ledger_commit_batch_size_bucket{le=\"+Inf\"} %llu\n",
+            strbuf_printf(&o, "charter_ledger_commit_batch_size_bucket{le=\"+Inf\"} %llu\n",
                 (unsigned long long)cum);
     }
-    put(&o, "charter_ledger_commit_batch_size_sum %llu\n"
+    strbuf_printf(&o, "charter_ledger_commit_batch_size_sum %llu\n"
             "charter_ledger_commit_batch_size_count %llu\n"
             "# HELP charter_ledger_failed_commits_total Ledger commits that failed.\n"
             "# TYPE charter_ledger_failed_commits_total counter\n"
@@ -138,7 +103,7 @@ void api_metrics(const srv_request *rq, const char *tail, srv_response *rs)
         (unsigned long long)ls.entries, (unsigned long long)ls.batches,
         (unsigned long long)ls.failed_batches);
 
-    put(&o, "# HELP charter_http_requests_total HTTP requests answered.\n"
+    strbuf_printf(&o, "# HELP charter_http_requests_total HTTP requests answered.\n"
             "# TYPE charter_http_requests_total counter\n"
             "charter_http_requests_total %llu\n"
             "# HELP charter_http_errors_total HTTP error responses, by class.\n"
@@ -155,7 +120,7 @@ void api_metrics(const srv_request *rq, const char *tail, srv_response *rs)
         (unsigned long long)atomic_load(&m->reloads),
         (unsigned long long)atomic_load(&m->reload_failures));
     charter *c = srv_charter(s);
-    put(&o, "# HELP charter_info The charter serving now.\n# TYPE charter_info gauge\n"
+    strbuf_printf(&o, "# HELP charter_info The charter serving now.\n# TYPE charter_info gauge\n"
             "charter_info{version=\"%s\"} 1\n", charter_version(c));
     charter_release(c);
     if (o.failed) {
