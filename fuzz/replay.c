@@ -19,45 +19,21 @@
 
 #include "fuzz.h"
 
-static int replay_file(const char *path)
+static int replay_file(const char *path, size_t size)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "replay: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 4096, n = 0;
-    unsigned char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
-        n += got;
-        if (n == cap) {
-            unsigned char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    bool failed = ferror(f) || !buf;
-    fclose(f);
-    if (failed) {
-        free(buf);
-        fprintf(stderr, "replay: cannot read %s\n", path);
-        return -1;
-    }
-    /* An exact-size copy: the tail of `buf` would hide an overread. */
-    unsigned char *exact = malloc(n ? n : 1);
-    if (!exact) {
+    /* Exactly `size` bytes, so a sanitizer catches a read past the end. */
+    unsigned char *buf = malloc(size ? size : 1);
+    bool ok = f && buf && fread(buf, 1, size, f) == size;
+    if (f)
+        fclose(f);
+    if (!ok) {
+        fprintf(stderr, "replay: cannot read %s: %s\n", path, strerror(errno));
         free(buf);
         return -1;
     }
-    memcpy(exact, buf, n);
+    LLVMFuzzerTestOneInput(buf, size);
     free(buf);
-    LLVMFuzzerTestOneInput(exact, n);
-    free(exact);
     return 1;
 }
 
@@ -70,7 +46,7 @@ static long replay_path(const char *path)
         return -1;
     }
     if (!S_ISDIR(st.st_mode))
-        return replay_file(path);
+        return replay_file(path, (size_t)st.st_size);
     struct dirent **names = NULL;
     int count = scandir(path, &names, NULL, alphasort);
     if (count < 0) {

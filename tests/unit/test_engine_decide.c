@@ -300,27 +300,16 @@ static void test_stop_rules_fire_together(void)
     CHECK_STR(fired_ids(d), "run-actions,day-budget,incident");
 }
 
-static void test_stop_rule_failing_spend_fires(void)
+/* The lookup's spend (its amount) is `amount`: the stop rule must fire on
+ * the spend's error, which names `error`, and count nothing. */
+static void check_spend_fails_safe(const char *amount, const char *error)
 {
-    const charter_decision *d = decide(
-        "{\"agent\":\"support-bot\",\"workflow\":\"refunds\",\"action\":"
-        "\"lookup_order\",\"input\":{\"amount\":\"lots\"}}");
-    if (!d)
-        return;
-    CHECK_INT(d->effect, CHARTER_DENY);
-    CHECK_STR(d->reason, "stop_rule");
-    CHECK_STR(fired_ids(d), "day-budget");
-    CHECK(d->fired[0].error != NULL);
-}
-
-/* A negative spend would give budget back: 900 spent, then -5000, then 900
- * more would all pass a budget of 1000. It fails safe like NaN. */
-static void test_stop_rule_negative_spend_fires(void)
-{
-    const charter_decision *d = decide(
-        "{\"agent\":\"support-bot\",\"workflow\":\"refunds\",\"action\":"
-        "\"lookup_order\",\"input\":{\"amount\":-5000},"
-        "\"counters\":{\"day\":{\"spend\":900}}}");
+    char req[256];
+    snprintf(req, sizeof req,
+             "{\"agent\":\"support-bot\",\"workflow\":\"refunds\",\"action\":"
+             "\"lookup_order\",\"input\":{\"amount\":%s},"
+             "\"counters\":{\"day\":{\"spend\":900}}}", amount);
+    const charter_decision *d = decide(req);
     if (!d)
         return;
     CHECK_INT(d->effect, CHARTER_DENY);
@@ -328,11 +317,25 @@ static void test_stop_rule_negative_spend_fires(void)
     CHECK_STR(fired_ids(d), "day-budget");
     CHECK(d->fired[0].error != NULL);
     if (d->fired[0].error)
-        CHECK_HAS(d->fired[0].error, "negative");
+        CHECK_HAS(d->fired[0].error, error);
     CHECK(d->spend == 0.0);
+}
+
+static void test_stop_rule_failing_spend_fires(void)
+{
+    check_spend_fails_safe("\"lots\"", "");
+}
+
+/* A negative spend would give budget back: 900 spent, then -5000, then 900
+ * more would all pass a budget of 1000. It fails safe like NaN. */
+static void test_stop_rule_negative_spend_fires(void)
+{
+    check_spend_fails_safe("-5000", "negative");
+    check_spend_fails_safe("-0.5", "negative");
     /* A zero spend is an ordinary spend. */
-    d = decide("{\"agent\":\"support-bot\",\"workflow\":\"refunds\",\"action\":"
-               "\"lookup_order\",\"input\":{\"amount\":0}}");
+    const charter_decision *d = decide(
+        "{\"agent\":\"support-bot\",\"workflow\":\"refunds\",\"action\":"
+        "\"lookup_order\",\"input\":{\"amount\":0}}");
     if (d)
         CHECK_STR(d->reason, "default");
 }

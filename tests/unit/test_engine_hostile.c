@@ -12,7 +12,6 @@
  * charter with tens of thousands of rules loads and decides; the times are
  * printed (tests assert behaviour, not timing).
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -21,6 +20,7 @@
 #include "base/limits.h"
 #include "charter.h"
 #include "test.h"
+#include "test_text.h"
 
 /* 2026-11-24T10:00:00Z */
 #define NOW_MS INT64_C(1795514400000)
@@ -43,33 +43,6 @@ static const char base_charter[] =
     "    effect: escalate\n"
     "    protects: customer-trust\n"
     "    message: Large refunds need a lead.\n";
-
-typedef struct text {
-    char *p;
-    size_t n, cap;
-} text;
-
-static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(text *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(t->p ? t->p + t->n : NULL, t->p ? t->cap - t->n : 0, fmt, ap);
-        va_end(ap);
-        if (t->p && (size_t)w < t->cap - t->n) {
-            t->n += (size_t)w;
-            return;
-        }
-        t->cap = t->cap ? t->cap * 2 : 1 << 16;
-        while (t->cap - t->n <= (size_t)w)
-            t->cap *= 2;
-        t->p = realloc(t->p, t->cap);
-        if (!t->p)
-            abort();
-    }
-}
 
 static charter *load(const char *yaml, size_t n)
 {
@@ -144,11 +117,11 @@ static void refused(const char *yaml, size_t n, charter_status code, const char 
 static void test_yaml_alias_bomb_is_refused(void)
 {
     /* Nine levels of nine aliases: 9^9 (387 million) nodes if expanded. */
-    text t = {0};
-    add(&t, "%s", base_charter);
-    add(&t, "x-a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    test_text t = {0};
+    test_text_add(&t, "%s", base_charter);
+    test_text_add(&t, "x-a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for (char k = 'b'; k <= 'i'; k++)
-        add(&t, "x-%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", k, k, k - 1,
+        test_text_add(&t, "x-%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", k, k, k - 1,
             k - 1, k - 1, k - 1, k - 1, k - 1, k - 1, k - 1, k - 1);
     refused(t.p, t.n, CHARTER_E_LIMIT, "refusing to expand");
     free(t.p);
@@ -156,13 +129,13 @@ static void test_yaml_alias_bomb_is_refused(void)
 
 static void test_yaml_nesting_thousands_deep_is_refused(void)
 {
-    text t = {0};
-    add(&t, "%sorganization:\n  purpose: ", base_charter);
+    test_text t = {0};
+    test_text_add(&t, "%sorganization:\n  purpose: ", base_charter);
     for (int i = 0; i < 5000; i++)
-        add(&t, "[");
+        test_text_add(&t, "[");
     for (int i = 0; i < 5000; i++)
-        add(&t, "]");
-    add(&t, "\n");
+        test_text_add(&t, "]");
+    test_text_add(&t, "\n");
     refused(t.p, t.n, CHARTER_E_LIMIT, "deeper");
     free(t.p);
 }
@@ -171,20 +144,20 @@ static void test_condition_thousands_of_operators_long_is_refused(void)
 {
     /* 5,000 additions nest 5,000 deep (left to right): past the parse
      * depth limit, refused at the condition's place in the file. */
-    text t = {0};
-    add(&t, "%s  - id: long\n    effect: deny\n    message: m\n    when: input.amount", base_charter);
+    test_text t = {0};
+    test_text_add(&t, "%s  - id: long\n    effect: deny\n    message: m\n    when: input.amount", base_charter);
     for (int i = 0; i < 5000; i++)
-        add(&t, " + 1");
-    add(&t, " > 0\n");
+        test_text_add(&t, " + 1");
+    test_text_add(&t, " > 0\n");
     refused(t.p, t.n, CHARTER_E_LIMIT, "CEL_MAX_PARSE_DEPTH");
     free(t.p);
     /* A condition over the source limit. */
-    text u = {0};
-    add(&u, "%s  - id: long\n    effect: deny\n    message: m\n    when: >-\n      true", base_charter);
+    test_text u = {0};
+    test_text_add(&u, "%s  - id: long\n    effect: deny\n    message: m\n    when: >-\n      true", base_charter);
     size_t start = u.n;
     while (u.n - start < CEL_MAX_EXPR_BYTES + 100)
-        add(&u, " && true");
-    add(&u, "\n");
+        test_text_add(&u, " && true");
+    test_text_add(&u, "\n");
     refused(u.p, u.n, CHARTER_E_LIMIT, "CEL_MAX_EXPR_BYTES");
     free(u.p);
 }
@@ -192,12 +165,12 @@ static void test_condition_thousands_of_operators_long_is_refused(void)
 static void test_condition_of_two_thousand_and_terms_loads_and_decides(void)
 {
     /* 2,000 && terms (50 KB) are a flat chain, not a deep tree: accepted. */
-    text t = {0};
-    add(&t, "%s  - id: many-terms\n    actions: [issue_refund]\n    effect: deny\n"
+    test_text t = {0};
+    test_text_add(&t, "%s  - id: many-terms\n    actions: [issue_refund]\n    effect: deny\n"
             "    message: m\n    when: >-\n      input.amount > 0", base_charter);
     for (int i = 0; i < 2000; i++)
-        add(&t, " && input.amount != %d", 100000 + i);
-    add(&t, "\n");
+        test_text_add(&t, " && input.amount != %d", 100000 + i);
+    test_text_add(&t, "\n");
     charter *c = load(t.p, t.n);
     CHECK(c != NULL);
     if (c) {
@@ -230,8 +203,8 @@ static const char regex_charter[] =
 
 static void test_backtracking_regex_fails_safe_quickly(void)
 {
-    text t = {0};
-    add(&t, "%s%s", base_charter, regex_charter);
+    test_text t = {0};
+    test_text_add(&t, "%s%s", base_charter, regex_charter);
     charter *c = load(t.p, t.n);
     free(t.p);
     CHECK(c != NULL);
@@ -252,12 +225,12 @@ static void test_backtracking_regex_fails_safe_quickly(void)
     free(a);
     /* A pattern sent by the caller: over the size limit, or malformed, is an
      * error of that condition only (it escalates, failing safe). */
-    text big = {0};
-    add(&big, "{\"agent\":\"bot\",\"workflow\":\"refunds\",\"action\":\"note\","
+    test_text big = {0};
+    test_text_add(&big, "{\"agent\":\"bot\",\"workflow\":\"refunds\",\"action\":\"note\","
               "\"input\":{\"text\":\"b\",\"pattern\":\"");
     for (unsigned i = 0; i <= CEL_MAX_REGEX_BYTES; i++)
-        add(&big, "b");
-    add(&big, "\"}}");
+        test_text_add(&big, "b");
+    test_text_add(&big, "\"}}");
     a = decide(c, big.p);
     CHECK_HAS(a, "\"decision\":\"escalate\"");
     CHECK_HAS(a, "\"id\":\"caller-pattern\"");
@@ -274,9 +247,9 @@ static void test_nested_macros_built_to_explode_fail_safe(void)
 {
     /* Four nested macros over a list the caller sends: 200 items make
      * 1.6 billion steps, far past CEL_MAX_EVAL_COST. */
-    text t = {0};
-    add(&t, "%s", base_charter);
-    add(&t, "  - id: pairs\n    actions: [note]\n    effect: escalate\n    message: m\n"
+    test_text t = {0};
+    test_text_add(&t, "%s", base_charter);
+    test_text_add(&t, "  - id: pairs\n    actions: [note]\n    effect: escalate\n    message: m\n"
             "    when: input.items.exists(a, input.items.exists(b, input.items.exists(c,"
             " input.items.exists(d, a + b + c + d < 0))))\n"
             "  - id: grow\n    actions: [note]\n    effect: allow\n    message: m\n"
@@ -287,12 +260,12 @@ static void test_nested_macros_built_to_explode_fail_safe(void)
     CHECK(c != NULL);
     if (!c)
         return;
-    text req = {0};
-    add(&req, "{\"agent\":\"bot\",\"workflow\":\"refunds\",\"action\":\"note\","
+    test_text req = {0};
+    test_text_add(&req, "{\"agent\":\"bot\",\"workflow\":\"refunds\",\"action\":\"note\","
               "\"input\":{\"items\":[0");
     for (int i = 1; i < 200; i++)
-        add(&req, ",%d", i);
-    add(&req, "]}}");
+        test_text_add(&req, ",%d", i);
+    test_text_add(&req, "]}}");
     clock_t t0 = clock();
     char *a = decide(c, req.p);
     printf("exploding macros decided in %.3f s\n", (double)(clock() - t0) / CLOCKS_PER_SEC);
@@ -315,22 +288,22 @@ static long max_rss_kb(void)
 static void test_fifty_thousand_rules_load_and_decide(void)
 {
     enum { RULES = 50000, WORKFLOWS = 100, ACTIONS = 10 };
-    text t = {0};
-    add(&t, "organization: {name: Big}\nvalues:\n");
+    test_text t = {0};
+    test_text_add(&t, "organization: {name: Big}\nvalues:\n");
     for (int v = 0; v < 10; v++)
-        add(&t, "  - {id: v%d, statement: Value %d.}\n", v, v);
-    add(&t, "workflows:\n");
+        test_text_add(&t, "  - {id: v%d, statement: Value %d.}\n", v, v);
+    test_text_add(&t, "workflows:\n");
     for (int w = 0; w < WORKFLOWS; w++)
-        add(&t, "  - {id: w%03d, owner: o, autonomy: agent-ready, "
+        test_text_add(&t, "  - {id: w%03d, owner: o, autonomy: agent-ready, "
                 "actions: [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9]}\n", w);
-    add(&t, "agents:\n  - id: bot\n    owner: o\n    workflows: [");
+    test_text_add(&t, "agents:\n  - id: bot\n    owner: o\n    workflows: [");
     for (int w = 0; w < WORKFLOWS; w++)
-        add(&t, "%sw%03d", w ? ", " : "", w);
-    add(&t, "]\nrules:\n");
+        test_text_add(&t, "%sw%03d", w ? ", " : "", w);
+    test_text_add(&t, "]\nrules:\n");
     /* Rule i applies to workflow i % 100 and action i / 100 % 10: fifty
      * rules per (workflow, action) pair, each with its own threshold. */
     for (unsigned i = 0; i < RULES; i++)
-        add(&t, "  - id: r%05u\n    workflows: [w%03u]\n    actions: [a%u]\n"
+        test_text_add(&t, "  - id: r%05u\n    workflows: [w%03u]\n    actions: [a%u]\n"
                 "    when: input.amount > %u && input.currency == 'EUR'\n"
                 "    effect: %s\n    protects: v%u\n    message: Rule %u.\n",
             i, i % WORKFLOWS, i / WORKFLOWS % ACTIONS, 1000 + i,

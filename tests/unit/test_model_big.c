@@ -6,45 +6,22 @@
 #include "base/limits.h"
 #include "charter/load.h"
 #include "test.h"
-
-typedef struct text {
-    char *p;
-    size_t n, cap;
-} text;
-
-static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-#include <stdarg.h>
-static void add(text *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(t->p + t->n, t->cap - t->n, fmt, ap);
-        va_end(ap);
-        if ((size_t)w < t->cap - t->n) {
-            t->n += (size_t)w;
-            return;
-        }
-        t->cap = t->cap ? t->cap * 2 : 1 << 20;
-        t->p = realloc(t->p, t->cap);
-    }
-}
+#include "test_text.h"
 
 /* Rules are written in descending id order so the loader must sort. */
-static text big_charter(unsigned rules)
+static test_text big_charter(unsigned rules)
 {
-    text t = {0};
-    add(&t, "organization: {name: Big}\nvalues:\n");
+    test_text t = {0};
+    test_text_add(&t, "organization: {name: Big}\nvalues:\n");
     for (int v = 0; v < 10; v++)
-        add(&t, "  - {id: v%d, statement: Value %d.}\n", v, v);
-    add(&t, "workflows:\n");
+        test_text_add(&t, "  - {id: v%d, statement: Value %d.}\n", v, v);
+    test_text_add(&t, "workflows:\n");
     for (int w = 0; w < 100; w++)
-        add(&t, "  - {id: w%03d, owner: o, autonomy: agent-ready, "
+        test_text_add(&t, "  - {id: w%03d, owner: o, autonomy: agent-ready, "
                 "actions: [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9]}\n", w);
-    add(&t, "rules:\n");
+    test_text_add(&t, "rules:\n");
     for (unsigned i = rules; i-- > 0;)
-        add(&t, "  - id: r%05u\n    workflows: [w%03u]\n    actions: [a%u]\n"
+        test_text_add(&t, "  - id: r%05u\n    workflows: [w%03u]\n    actions: [a%u]\n"
                 "    when: input.amount > %u\n    effect: %s\n    protects: v%u\n"
                 "    message: Rule %u.\n",
             i, i % 100, i % 10, i, i % 3 == 0 ? "deny" : i % 3 == 1 ? "escalate" : "allow",
@@ -54,7 +31,7 @@ static text big_charter(unsigned rules)
 
 static void test_twenty_thousand_rules_load_sorted(void)
 {
-    text t = big_charter(20000);
+    test_text t = big_charter(20000);
     charter *c = NULL;
     charter_error err;
     clock_t t0 = clock();
@@ -84,10 +61,10 @@ static void test_twenty_thousand_rules_load_sorted(void)
 static void test_rule_count_limit(void)
 {
     /* Rules with no selector are short, so the limit is cheap to pass. */
-    text t = {0};
-    add(&t, "organization: {name: Big}\nvalues: [{id: v, statement: S.}]\nrules:\n");
+    test_text t = {0};
+    test_text_add(&t, "organization: {name: Big}\nvalues: [{id: v, statement: S.}]\nrules:\n");
     for (unsigned i = 0; i <= CHARTER_MAX_RULES; i++)
-        add(&t, "- {id: r%u, effect: deny, message: m}\n", i);
+        test_text_add(&t, "- {id: r%u, effect: deny, message: m}\n", i);
     charter *c = NULL;
     charter_error err;
     CHECK_INT(ch_load_string("big.yaml", t.p, t.n, &c, &err), CHARTER_E_LIMIT);
