@@ -472,7 +472,7 @@ static json_t *values_of(json_t *obj)
 charter_status charter_consistency(const charter *c, char **json_out, charter_error *err)
 {
     if (!c || !json_out)
-        return an_fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                        "charter_consistency: a charter and an output are required");
     *json_out = NULL;
     study st;
@@ -495,7 +495,7 @@ charter_status charter_consistency(const charter *c, char **json_out, charter_er
             s = CHARTER_E_NOMEM;
     }
     study_release(&st);
-    return s == CHARTER_OK ? s : an_fail(err, s, "consistency analysis failed: %s",
+    return s == CHARTER_OK ? s : base_fail(err, s, "consistency analysis failed: %s",
                                           charter_status_message(s));
 }
 
@@ -503,7 +503,7 @@ charter_status charter_rule_warnings(const charter *c, charter_diag **out, size_
                                      charter_error *err)
 {
     if (!c || !out || !n)
-        return an_fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                        "charter_rule_warnings: charter, out and n are required");
     *out = NULL;
     *n = 0;
@@ -512,7 +512,7 @@ charter_status charter_rule_warnings(const charter *c, charter_diag **out, size_
     json_t *list = s == CHARTER_OK ? never_firing(&st) : NULL;
     study_release(&st);
     if (s != CHARTER_OK)
-        return an_fail(err, s, "rule analysis failed: %s", charter_status_message(s));
+        return base_fail(err, s, "rule analysis failed: %s", charter_status_message(s));
     /* One block: the diagnostics, then their strings. */
     size_t count = json_array_size(list), bytes = count * sizeof(charter_diag);
     json_t *w;
@@ -543,7 +543,7 @@ charter_status charter_rule_warnings(const charter *c, charter_diag **out, size_
     if (count && !d) {
         json_decref(list);
         json_decref(texts);
-        return an_fail(err, CHARTER_E_NOMEM, "out of memory");
+        return base_fail(err, CHARTER_E_NOMEM, "out of memory");
     }
     char *strs = (char *)(d + count);
     json_array_foreach(list, i, w) {

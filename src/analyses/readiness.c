@@ -273,7 +273,7 @@ charter_status charter_readiness_map(const charter *c, const char *ledger_path,
                                      char **json_out, charter_error *err)
 {
     if (!c || !json_out)
-        return an_fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                        "charter_readiness_map: a charter and an output are required");
     *json_out = NULL;
     an_tally t;
@@ -302,7 +302,7 @@ charter_status charter_readiness_map(const charter *c, const char *ledger_path,
         *json_out = an_json_dump(r, AN_JSON_COMPACT);
         json_decref(r);
         if (!*json_out)
-            st = an_fail(err, CHARTER_E_NOMEM, "out of memory writing the map");
+            st = base_fail(err, CHARTER_E_NOMEM, "out of memory writing the map");
     }
     json_decref(model);
     an_tally_release(&t);

@@ -223,19 +223,6 @@ char *an_json_dump(const json_t *j, an_json_style style)
                              (style == AN_JSON_INDENTED ? JSON_INDENT(2) : JSON_COMPACT));
 }
 
-charter_status an_fail(charter_error *err, charter_status code, const char *fmt, ...)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = code;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* ---- Public ------------------------------------------------------------------ */
 
 bool charter_format_parse(const char *s, charter_format *out)
@@ -257,14 +244,14 @@ charter_status charter_analysis_render(const char *json, size_t n, charter_forma
                                        char **out, charter_error *err)
 {
     if (!json || !out)
-        return an_fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                        "charter_analysis_render: json and out are required");
     *out = NULL;
     json_error_t je;
     json_t *r = json_loadb(json, n, 0, &je);
     if (!json_is_object(r)) {
         json_decref(r);
-        return an_fail(err, CHARTER_E_JSON, "expected an analysis result (a JSON object): %s",
+        return base_fail(err, CHARTER_E_JSON, "expected an analysis result (a JSON object): %s",
                        je.text);
     }
     const char *kind = an_jstr(r, "analysis");
@@ -279,7 +266,7 @@ charter_status charter_analysis_render(const char *json, size_t n, charter_forma
         b.failed = b.failed || !s;
         free(s);
     } else if (fmt == CHARTER_FORMAT_SVG && strcmp(kind, "map")) {
-        st = an_fail(err, CHARTER_E_INVALID, "only the readiness map has an SVG form; "
+        st = base_fail(err, CHARTER_E_INVALID, "only the readiness map has an SVG form; "
                      "expected text, json or md for the %s", *kind ? kind : "result");
     } else if (!strcmp(kind, "report")) {
         st = an_report_render(r, fmt, &b);
@@ -290,16 +277,16 @@ charter_status charter_analysis_render(const char *json, size_t n, charter_forma
     } else if (!strcmp(kind, "shadow")) {
         st = an_shadow_render(r, fmt, &b);
     } else {
-        st = an_fail(err, CHARTER_E_INVALID, "expected \"analysis\" to be report, map, "
+        st = base_fail(err, CHARTER_E_INVALID, "expected \"analysis\" to be report, map, "
                      "consistency or shadow; found '%s'", kind);
     }
     json_decref(r);
     if (st == CHARTER_OK && (b.failed || !b.p))
-        st = b.failed ? an_fail(err, CHARTER_E_NOMEM, "out of memory rendering") : CHARTER_OK;
+        st = b.failed ? base_fail(err, CHARTER_E_NOMEM, "out of memory rendering") : CHARTER_OK;
     if (st != CHARTER_OK) {
         strbuf_release(&b);
         return st;
     }
     *out = b.p ? b.p : dup_str("");
-    return *out ? CHARTER_OK : an_fail(err, CHARTER_E_NOMEM, "out of memory rendering");
+    return *out ? CHARTER_OK : base_fail(err, CHARTER_E_NOMEM, "out of memory rendering");
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "charter_analyses.h"
+#include "base/fail.h"
 #include "base/strbuf.h"
 
 
@@ -54,10 +55,6 @@ void an_heading(strbuf *out, charter_format fmt, const char *title);
  * NULL when out of memory. */
 typedef enum an_json_style { AN_JSON_COMPACT, AN_JSON_INDENTED } an_json_style;
 char *an_json_dump(const json_t *j, an_json_style style);
-
-/* Fills err (may be NULL) and returns code. */
-charter_status an_fail(charter_error *err, charter_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* The renderers each analysis provides (report.c, readiness.c,
  * consistency.c, shadow.c). fmt is TEXT or MD (SVG only for the map). */

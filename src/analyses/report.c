@@ -448,14 +448,14 @@ charter_status an_model_load(const charter *c, const an_tally *t, json_t **model
     size_t n = 0;
     const char *text = c ? charter_canonical_json(c, &n) : t ? t->charter_json : NULL;
     if (!text)
-        return an_fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                        "no charter: give one with --charter, or use a ledger that "
                        "records the charter its decisions were made under");
     *model = json_loadb(text, c ? n : strlen(text), 0, NULL);
     if (!json_is_object(*model)) {
         json_decref(*model);
         *model = NULL;
-        return an_fail(err, CHARTER_E_NOMEM, "cannot read the charter's canonical JSON");
+        return base_fail(err, CHARTER_E_NOMEM, "cannot read the charter's canonical JSON");
     }
     return CHARTER_OK;
 }
@@ -521,7 +521,7 @@ charter_status charter_report(const char *ledger_path, const charter *c,
                               charter_error *err)
 {
     if (!ledger_path || !json_out)
-        return an_fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                        "charter_report: a ledger path and an output are required");
     *json_out = NULL;
     charter_report_options o = {.since_ms = INT64_MIN, .until_ms = 0, .by = CHARTER_PERIOD_DAY};
@@ -539,7 +539,7 @@ charter_status charter_report(const char *ledger_path, const charter *c,
         *json_out = r ? an_json_dump(r, AN_JSON_COMPACT) : NULL;
         json_decref(r);
         if (!*json_out)
-            st = an_fail(err, CHARTER_E_NOMEM, "out of memory writing the report");
+            st = base_fail(err, CHARTER_E_NOMEM, "out of memory writing the report");
     }
     json_decref(model);
     an_tally_release(&t);

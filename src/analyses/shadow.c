@@ -133,18 +133,18 @@ static charter_status read_hosts(shadow_run *sr, const char *path, charter_error
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return an_fail(err, CHARTER_E_IO, "cannot open hosts file '%s': %s", path,
+        return base_fail(err, CHARTER_E_IO, "cannot open hosts file '%s': %s", path,
                        strerror(errno));
     char *line = malloc(CHARTER_MAX_LOG_LINE_BYTES + 2);
     size_t len;
     bool too_long;
     unsigned lineno = 0;
-    charter_status st = line ? CHARTER_OK : an_fail(err, CHARTER_E_NOMEM, "out of memory");
+    charter_status st = line ? CHARTER_OK : base_fail(err, CHARTER_E_NOMEM, "out of memory");
     while (st == CHARTER_OK &&
            next_line(f, line, CHARTER_MAX_LOG_LINE_BYTES + 2, &len, &too_long)) {
         lineno++;
         if (too_long) {
-            st = an_fail(err, CHARTER_E_LIMIT, "%s:%u: line longer than %u bytes", path, lineno,
+            st = base_fail(err, CHARTER_E_LIMIT, "%s:%u: line longer than %u bytes", path, lineno,
                          CHARTER_MAX_LOG_LINE_BYTES);
             break;
         }
@@ -168,7 +168,7 @@ static charter_status read_hosts(shadow_run *sr, const char *path, charter_error
             slen--;
         const char *star = memchr(p, '*', plen);
         if (star && memchr(star + 1, '*', plen - (size_t)(star - p) - 1)) {
-            st = an_fail(err, CHARTER_E_INVALID, "%s:%u: expected a host pattern with at most "
+            st = base_fail(err, CHARTER_E_INVALID, "%s:%u: expected a host pattern with at most "
                          "one '*', found '%.*s'", path, lineno, (int)plen, p);
             if (err)
                 snprintf(err->file, sizeof err->file, "%s", path), err->line = lineno;
@@ -178,7 +178,7 @@ static charter_status read_hosts(shadow_run *sr, const char *path, charter_error
             size_t nc = sr->cap ? sr->cap * 2 : 16;
             host_rule *v = realloc(sr->rules, nc * sizeof *v);
             if (!v) {
-                st = an_fail(err, CHARTER_E_NOMEM, "out of memory");
+                st = base_fail(err, CHARTER_E_NOMEM, "out of memory");
                 break;
             }
             sr->rules = v;
@@ -194,7 +194,7 @@ static charter_status read_hosts(shadow_run *sr, const char *path, charter_error
         if (!r->pattern || !r->service) {
             free(r->pattern);
             free(r->service);
-            st = an_fail(err, CHARTER_E_NOMEM, "out of memory");
+            st = base_fail(err, CHARTER_E_NOMEM, "out of memory");
             break;
         }
         sr->nrules++;
@@ -241,7 +241,7 @@ static charter_status read_log(shadow_run *sr, const char *path, charter_error *
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
     if (!f)
-        return an_fail(err, CHARTER_E_IO, "cannot open log '%s': %s", path, strerror(errno));
+        return base_fail(err, CHARTER_E_IO, "cannot open log '%s': %s", path, strerror(errno));
     char *line = malloc(CHARTER_MAX_LOG_LINE_BYTES + 2);
     size_t n;
     bool too_long;
@@ -270,7 +270,7 @@ static charter_status read_log(shadow_run *sr, const char *path, charter_error *
     if (f != stdin)
         fclose(f);
     if (failed)
-        return an_fail(err, CHARTER_E_IO, "cannot read log '%s'", path);
+        return base_fail(err, CHARTER_E_IO, "cannot read log '%s'", path);
     json_array_append_new(sr->logs, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "path", path,
                                               "lines", lines, "recognized", recognized,
                                               "unrecognized", lines - recognized,
@@ -360,14 +360,14 @@ charter_status charter_shadow(const charter *c, const char *const *paths, size_t
                               charter_error *err)
 {
     if (!c || (!paths && n) || !json_out)
-        return an_fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                        "charter_shadow: a charter, the logs and an output are required");
     *json_out = NULL;
     shadow_run sr = {.c = c, .opt = opt, .found = json_object(), .registered = json_object(),
                      .logs = json_array(), .ledger = json_object()};
     charter_status st = CHARTER_OK;
     if (!sr.found || !sr.registered || !sr.logs || !sr.ledger)
-        st = an_fail(err, CHARTER_E_NOMEM, "out of memory");
+        st = base_fail(err, CHARTER_E_NOMEM, "out of memory");
     if (st == CHARTER_OK && opt && opt->hosts_path)
         st = read_hosts(&sr, opt->hosts_path, err);
     for (size_t i = 0; st == CHARTER_OK && i < n; i++)
@@ -389,7 +389,7 @@ charter_status charter_shadow(const charter *c, const char *const *paths, size_t
         *json_out = an_json_dump(r, AN_JSON_COMPACT);
         json_decref(r);
         if (!*json_out)
-            st = an_fail(err, CHARTER_E_NOMEM, "out of memory");
+            st = base_fail(err, CHARTER_E_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < sr.nrules; i++) {
         free(sr.rules[i].pattern);

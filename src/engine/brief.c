@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fail.h"
 #include "charter/model.h"
 
 typedef struct md {
@@ -375,30 +376,13 @@ static void md_boundaries(md *b, const charter *c, const ch_workflow *const *ws,
     }
 }
 
-static charter_status brief_fail(charter_error *err, charter_status code,
-                                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static charter_status brief_fail(charter_error *err, charter_status code,
-                                 const char *fmt, ...)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = code;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 charter_status charter_brief(const charter *c, const char *agent,
                              const char *workflow, char **out, charter_error *err)
 {
     if (out)
         *out = NULL;
     if (!c || !agent || !out)
-        return brief_fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                           "charter_brief: the charter, agent and out must not be NULL");
     const ch_agent *a = ch_find_agent(c, agent);
     if (!a) {
@@ -411,7 +395,7 @@ charter_status charter_brief(const charter *c, const char *agent,
                 break;
             used += (size_t)n;
         }
-        return brief_fail(err, CHARTER_E_REF,
+        return base_fail(err, CHARTER_E_REF,
                           "unknown agent '%.200s'; expected one of the registered "
                           "agents: %s", agent, c->agent_count ? known : "(none)");
     }
@@ -421,7 +405,7 @@ charter_status charter_brief(const charter *c, const char *agent,
     if (workflow) {
         one = ch_find_workflow(c, workflow);
         if (!one || !ch_agent_has_workflow(a, one))
-            return brief_fail(err, CHARTER_E_REF,
+            return base_fail(err, CHARTER_E_REF,
                               "agent '%s' is not granted workflow '%.200s'%s", a->id,
                               workflow, one ? "" : " (no such workflow)");
         ws = &one;
@@ -467,7 +451,7 @@ charter_status charter_brief(const charter *c, const char *agent,
     free(b.queues);
     if (b.failed || !b.p) {
         free(b.p);
-        return brief_fail(err, CHARTER_E_NOMEM, "out of memory writing the brief");
+        return base_fail(err, CHARTER_E_NOMEM, "out of memory writing the brief");
     }
     *out = b.p;
     return CHARTER_OK;

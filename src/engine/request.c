@@ -13,26 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fail.h"
 #include "base/limits.h"
 #include "engine/index.h"
-
-static charter_status fail(charter_error *err, charter_status code,
-                           const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static charter_status fail(charter_error *err, charter_status code,
-                           const char *fmt, ...)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = code;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static const char *value_kind(const cel_value *v)
 {
@@ -230,11 +213,11 @@ static charter_status get_string(const cel_value *v, const char *key,
                                  ch_str *out, charter_error *err)
 {
     if (v->kind != CEL_STRING)
-        return fail(err, CHARTER_E_REQUEST,
+        return base_fail(err, CHARTER_E_REQUEST,
                     "request field '%s' must be a string, found %s", key,
                     value_kind(v));
     if (v->v.s.n > CHARTER_MAX_STRING_BYTES)
-        return fail(err, CHARTER_E_LIMIT,
+        return base_fail(err, CHARTER_E_LIMIT,
                     "request field '%s' is %zu bytes long; the limit is %u",
                     key, v->v.s.n, CHARTER_MAX_STRING_BYTES);
     out->p = v->v.s.p;
@@ -246,7 +229,7 @@ static charter_status get_map(const cel_value *v, const char *key,
                               cel_value *out, charter_error *err)
 {
     if (v->kind != CEL_MAP)
-        return fail(err, CHARTER_E_REQUEST,
+        return base_fail(err, CHARTER_E_REQUEST,
                     "request field '%s' must be an object, found %s", key,
                     value_kind(v));
     *out = *v;
@@ -258,7 +241,7 @@ static charter_status get_counter(const cel_value *obj, const char *scope,
                                   charter_error *err)
 {
     if (obj->kind != CEL_MAP)
-        return fail(err, CHARTER_E_REQUEST,
+        return base_fail(err, CHARTER_E_REQUEST,
                     "request field 'counters.%s' must be an object, found %s",
                     scope, value_kind(obj));
     const cel_map *m = obj->v.map;
@@ -266,7 +249,7 @@ static charter_status get_counter(const cel_value *obj, const char *scope,
         const cel_value *k = &m->keys[i], *v = &m->values[i];
         if (key_is(k, "actions")) {
             if (v->kind != CEL_INT || v->v.i < 0)
-                return fail(err, CHARTER_E_REQUEST,
+                return base_fail(err, CHARTER_E_REQUEST,
                             "request field 'counters.%s.actions' must be a "
                             "non-negative integer, found %s",
                             scope, v->kind == CEL_INT ? "a negative integer"
@@ -274,12 +257,12 @@ static charter_status get_counter(const cel_value *obj, const char *scope,
             *actions = v->v.i;
         } else if (key_is(k, "spend")) {
             if (!is_number(v))
-                return fail(err, CHARTER_E_REQUEST,
+                return base_fail(err, CHARTER_E_REQUEST,
                             "request field 'counters.%s.spend' must be a "
                             "number, found %s", scope, value_kind(v));
             *spend = number_value(v);
         } else {
-            return fail(err, CHARTER_E_REQUEST,
+            return base_fail(err, CHARTER_E_REQUEST,
                         "unknown key '%.200s' in 'counters.%s'; expected actions "
                         "or spend", k->v.s.p, scope);
         }
@@ -291,7 +274,7 @@ static charter_status get_counters(const cel_value *v, charter_request *r,
                                    charter_error *err)
 {
     if (v->kind != CEL_MAP)
-        return fail(err, CHARTER_E_REQUEST,
+        return base_fail(err, CHARTER_E_REQUEST,
                     "request field 'counters' must be an object, found %s",
                     value_kind(v));
     const cel_map *m = v->v.map;
@@ -303,7 +286,7 @@ static charter_status get_counters(const cel_value *v, charter_request *r,
         else if (key_is(k, "day"))
             s = get_counter(sub, "day", &r->day_actions, &r->day_spend, err);
         else
-            s = fail(err, CHARTER_E_REQUEST,
+            s = base_fail(err, CHARTER_E_REQUEST,
                      "unknown key '%.200s' in 'counters'; expected run or day",
                      k->v.s.p);
         if (s != CHARTER_OK)
@@ -359,7 +342,7 @@ static charter_status request_values_build(charter_request *r,
     arena *a = &r->mem;
     const cel_map *empty = cel_map_build(a, 0, NULL, NULL);
     if (!empty || counters_build(r) != CHARTER_OK)
-        return fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
+        return base_fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
     cel_value *maps[3] = {&r->input, &r->subject, &r->context};
     for (size_t i = 0; i < 3; i++) {
         if (maps[i]->kind != CEL_MAP) {
@@ -405,12 +388,12 @@ static charter_status request_field(charter_request *r, const cel_value *key,
         return get_counters(v, r, err);
     if (key_is(key, "confidence")) {
         if (!is_number(v))
-            return fail(err, CHARTER_E_REQUEST,
+            return base_fail(err, CHARTER_E_REQUEST,
                         "request field 'confidence' must be a number from 0 "
                         "to 1, found %s", value_kind(v));
         double c = number_value(v);
         if (!(c >= 0.0 && c <= 1.0))
-            return fail(err, CHARTER_E_REQUEST,
+            return base_fail(err, CHARTER_E_REQUEST,
                         "request field 'confidence' must be from 0 to 1, "
                         "found %g", c);
         r->confidence = c;
@@ -418,17 +401,17 @@ static charter_status request_field(charter_request *r, const cel_value *key,
     }
     if (key_is(key, "time")) {
         if (v->kind != CEL_STRING)
-            return fail(err, CHARTER_E_REQUEST,
+            return base_fail(err, CHARTER_E_REQUEST,
                         "request field 'time' must be an RFC 3339 string such "
                         "as \"2026-11-24T10:00:00Z\", found %s", value_kind(v));
         if (!ch_time_parse(v->v.s.p, v->v.s.n, &r->time_ms))
-            return fail(err, CHARTER_E_REQUEST,
+            return base_fail(err, CHARTER_E_REQUEST,
                         "request field 'time' must be an RFC 3339 time such "
                         "as \"2026-11-24T10:00:00Z\", found \"%.100s\"", v->v.s.p);
         r->has_time = true;
         return CHARTER_OK;
     }
-    return fail(err, CHARTER_E_REQUEST,
+    return base_fail(err, CHARTER_E_REQUEST,
                 "unknown key '%.200s' in the request; expected one of %s", k,
                 known_keys);
 }
@@ -448,7 +431,7 @@ static charter_status request_from_value(charter_request *r, const cel_value *to
 {
     charter_status s = CHARTER_OK;
     if (top->kind != CEL_MAP) {
-        s = fail(err, CHARTER_E_REQUEST, "a request must be a JSON object, found %s",
+        s = base_fail(err, CHARTER_E_REQUEST, "a request must be a JSON object, found %s",
                  value_kind(top));
     } else {
         const cel_map *m = top->v.map;
@@ -461,7 +444,7 @@ static charter_status request_from_value(charter_request *r, const cel_value *to
                               : !r->action.p   ? "action"
                                                : NULL;
         if (missing)
-            s = fail(err, CHARTER_E_REQUEST,
+            s = base_fail(err, CHARTER_E_REQUEST,
                      "the request has no '%s'; agent, workflow and action are "
                      "required strings", missing);
     }
@@ -481,12 +464,12 @@ charter_status ch_request_from_json(const json_t *j, charter_request **out,
     *out = NULL;
     charter_request *r = request_new();
     if (!r)
-        return fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
+        return base_fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
     cel_value top;
     char msg[256] = "";
     if (!cel_value_from_json(&r->mem, j, &top, msg, sizeof msg)) {
         charter_request_free(r);
-        return fail(err, strstr(msg, "deeper") ? CHARTER_E_LIMIT : CHARTER_E_REQUEST,
+        return base_fail(err, strstr(msg, "deeper") ? CHARTER_E_LIMIT : CHARTER_E_REQUEST,
                     "the request %s", msg[0] ? msg : "cannot be converted");
     }
     return request_from_value(r, &top, out, err);
@@ -496,24 +479,24 @@ charter_status charter_request_parse(const char *text, size_t n,
                                      charter_request **out, charter_error *err)
 {
     if (!out)
-        return fail(err, CHARTER_E_INVALID, "charter_request_parse: out is NULL");
+        return base_fail(err, CHARTER_E_INVALID, "charter_request_parse: out is NULL");
     *out = NULL;
     if (!text)
-        return fail(err, CHARTER_E_INVALID, "charter_request_parse: json is NULL");
+        return base_fail(err, CHARTER_E_INVALID, "charter_request_parse: json is NULL");
     if (n > CHARTER_MAX_REQUEST_BYTES)
-        return fail(err, CHARTER_E_LIMIT,
+        return base_fail(err, CHARTER_E_LIMIT,
                     "the request is %zu bytes; the limit is %u bytes", n,
                     CHARTER_MAX_REQUEST_BYTES);
     charter_request *r = request_new();
     if (!r)
-        return fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
+        return base_fail(err, CHARTER_E_NOMEM, "out of memory reading the request");
     cel_value top;
     cel_json_error jerr;
     if (!cel_json_parse(&r->mem, text, n, CHARTER_MAX_JSON_DEPTH, &top, &jerr)) {
         charter_request_free(r);
         if (jerr.limit)
-            return fail(err, CHARTER_E_LIMIT, "the request: %s", jerr.msg);
-        charter_status s = fail(err, CHARTER_E_JSON,
+            return base_fail(err, CHARTER_E_LIMIT, "the request: %s", jerr.msg);
+        charter_status s = base_fail(err, CHARTER_E_JSON,
                                 "malformed JSON in the request: %s at line %u, "
                                 "column %u", jerr.msg, jerr.line, jerr.column);
         if (err) {

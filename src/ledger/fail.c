@@ -3,19 +3,17 @@
 
 #include "ledger/store.h"
 
+#include "base/fail.h"
+
 #include <stdarg.h>
 #include <string.h>
 
 charter_status ledger_fail(charter_error *err, charter_status code,
                            const char *fmt, ...)
 {
-    if (!err)
-        return code;
-    memset(err, 0, sizeof *err);
-    err->code = code;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    base_vfail(err, code, fmt, ap);
     va_end(ap);
     return code;
 }

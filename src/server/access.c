@@ -12,6 +12,7 @@
 
 #include "server/server.h"
 
+#include "base/fail.h"
 #include "base/limits.h"
 
 #include <errno.h>
@@ -46,22 +47,6 @@ static bool role_parse(const char *s, charter_access_role *out)
     return false;
 }
 
-static charter_status fail(charter_error *err, charter_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static charter_status fail(charter_error *err, charter_status st, const char *fmt, ...)
-{
-    if (err) {
-        memset(err, 0, sizeof *err);
-        err->code = st;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 static void keys_path(const char *dir, char *buf, size_t n)
 {
     snprintf(buf, n, "%s/access.json", dir);
@@ -77,15 +62,15 @@ static charter_status file_load(const char *dir, bool missing_ok, json_t **out,
     *out = NULL;
     if (access(path, F_OK) != 0 && errno == ENOENT && missing_ok) {
         *out = json_pack("{s:[]}", "keys");
-        return *out ? CHARTER_OK : fail(err, CHARTER_E_NOMEM, "out of memory");
+        return *out ? CHARTER_OK : base_fail(err, CHARTER_E_NOMEM, "out of memory");
     }
     json_error_t je;
     json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!j)
-        return fail(err, CHARTER_E_IO, "cannot read the keys file %s: %s", path, je.text);
+        return base_fail(err, CHARTER_E_IO, "cannot read the keys file %s: %s", path, je.text);
     if (!json_is_array(json_object_get(j, "keys"))) {
         json_decref(j);
-        return fail(err, CHARTER_E_IO, "%s: expected an object with a \"keys\" list",
+        return base_fail(err, CHARTER_E_IO, "%s: expected an object with a \"keys\" list",
                     path);
     }
     *out = j;
@@ -96,13 +81,13 @@ static charter_status file_load(const char *dir, bool missing_ok, json_t **out,
 static charter_status file_save(const char *dir, json_t *j, charter_error *err)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return fail(err, CHARTER_E_IO, "cannot create %s: %s", dir, strerror(errno));
+        return base_fail(err, CHARTER_E_IO, "cannot create %s: %s", dir, strerror(errno));
     char path[4096], tmp[4200];
     keys_path(dir, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (!text)
-        return fail(err, CHARTER_E_NOMEM, "out of memory writing the keys file");
+        return base_fail(err, CHARTER_E_NOMEM, "out of memory writing the keys file");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     size_t n = strlen(text);
     bool ok = fd >= 0 && write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 &&
@@ -115,7 +100,7 @@ static charter_status file_save(const char *dir, json_t *j, charter_error *err)
         if (ok)
             e = errno;
         unlink(tmp);
-        return fail(err, CHARTER_E_IO, "cannot write %s: %s", path, strerror(e));
+        return base_fail(err, CHARTER_E_IO, "cannot write %s: %s", path, strerror(e));
     }
     return CHARTER_OK;
 }
@@ -137,29 +122,29 @@ charter_status charter_access_add(const char *dir, charter_access_role role,
                                   charter_error *err)
 {
     if (!dir || !*dir || !token)
-        return fail(err, CHARTER_E_INVALID, "a keys directory is required");
+        return base_fail(err, CHARTER_E_INVALID, "a keys directory is required");
     token[0] = '\0';
     if ((unsigned)role > CHARTER_ROLE_PEP)
-        return fail(err, CHARTER_E_INVALID, "unknown role %d", (int)role);
+        return base_fail(err, CHARTER_E_INVALID, "unknown role %d", (int)role);
     if (!id_ok(name))
-        return fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                     "expected a name (an agent id, a person or a system) of 1 to %d "
                     "printable characters without spaces or quotes, found '%s'",
                     (int)CHARTER_MAX_ID_BYTES, name ? name : "");
     if (role == CHARTER_ROLE_APPROVER && queue_count == 0)
-        return fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                     "an approver key is bound to at least one queue (--queue Q)");
     if (role != CHARTER_ROLE_APPROVER && (queue_count || role_count))
-        return fail(err, CHARTER_E_INVALID,
+        return base_fail(err, CHARTER_E_INVALID,
                     "only approver keys are bound to queues and roles");
     for (size_t i = 0; i < queue_count; i++)
         if (!id_ok(queues[i]))
-            return fail(err, CHARTER_E_INVALID, "invalid queue id '%s'", queues[i]);
+            return base_fail(err, CHARTER_E_INVALID, "invalid queue id '%s'", queues[i]);
     for (size_t i = 0; i < role_count; i++)
         if (!id_ok(roles[i]))
-            return fail(err, CHARTER_E_INVALID, "invalid role '%s'", roles[i]);
+            return base_fail(err, CHARTER_E_INVALID, "invalid role '%s'", roles[i]);
     if (sodium_init() < 0)
-        return fail(err, CHARTER_E_IO, "libsodium could not be initialized");
+        return base_fail(err, CHARTER_E_IO, "libsodium could not be initialized");
     json_t *file;
     charter_status st = file_load(dir, true, &file, err);
     if (st != CHARTER_OK)
@@ -192,7 +177,7 @@ charter_status charter_access_add(const char *dir, charter_access_role role,
     }
     if (!k || json_array_append_new(json_object_get(file, "keys"), k) != 0) {
         json_decref(file);
-        return fail(err, CHARTER_E_NOMEM, "out of memory adding a key");
+        return base_fail(err, CHARTER_E_NOMEM, "out of memory adding a key");
     }
     st = file_save(dir, file, err);
     json_decref(file);
@@ -206,7 +191,7 @@ charter_status charter_access_revoke(const char *dir, const char *id,
                                      charter_error *err)
 {
     if (!dir || !id)
-        return fail(err, CHARTER_E_INVALID, "a keys directory and a key id are required");
+        return base_fail(err, CHARTER_E_INVALID, "a keys directory and a key id are required");
     if (!strncmp(id, TOKEN_PREFIX, strlen(TOKEN_PREFIX)))
         id += strlen(TOKEN_PREFIX);
     json_t *file;
@@ -227,7 +212,7 @@ charter_status charter_access_revoke(const char *dir, const char *id,
         }
     }
     st = found ? file_save(dir, file, err)
-               : fail(err, CHARTER_E_REF, "no key with id '%s' in %s/access.json", id, dir);
+               : base_fail(err, CHARTER_E_REF, "no key with id '%s' in %s/access.json", id, dir);
     json_decref(file);
     return st;
 }
@@ -235,7 +220,7 @@ charter_status charter_access_revoke(const char *dir, const char *id,
 charter_status charter_access_list(const char *dir, char **out, charter_error *err)
 {
     if (!out)
-        return fail(err, CHARTER_E_INVALID, "charter_access_list: out is NULL");
+        return base_fail(err, CHARTER_E_INVALID, "charter_access_list: out is NULL");
     *out = NULL;
     json_t *file;
     charter_status st = file_load(dir, false, &file, err);
@@ -247,7 +232,7 @@ charter_status charter_access_list(const char *dir, char **out, charter_error *e
         json_object_del(k, "hash");
     *out = json_dumps(file, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(file);
-    return *out ? CHARTER_OK : fail(err, CHARTER_E_NOMEM, "out of memory");
+    return *out ? CHARTER_OK : base_fail(err, CHARTER_E_NOMEM, "out of memory");
 }
 
 /* ---- Loaded keys ------------------------------------------------------------ */
@@ -302,7 +287,7 @@ charter_status srv_keys_load(const char *dir, srv_keys **out, charter_error *err
 {
     *out = NULL;
     if (sodium_init() < 0)
-        return fail(err, CHARTER_E_IO, "libsodium could not be initialized");
+        return base_fail(err, CHARTER_E_IO, "libsodium could not be initialized");
     json_t *file;
     charter_status st = file_load(dir, false, &file, err);
     if (st != CHARTER_OK)
@@ -315,7 +300,7 @@ charter_status srv_keys_load(const char *dir, srv_keys **out, charter_error *err
     if (!ks || (n && !ks->keys)) {
         free(ks);
         json_decref(file);
-        return fail(err, CHARTER_E_NOMEM, "out of memory loading keys");
+        return base_fail(err, CHARTER_E_NOMEM, "out of memory loading keys");
     }
     atomic_init(&ks->refs, 1);
     for (size_t i = 0; i < n; i++) {
@@ -323,7 +308,7 @@ charter_status srv_keys_load(const char *dir, srv_keys **out, charter_error *err
             ks->count = i + 1;
             srv_keys_release(ks);
             json_decref(file);
-            return fail(err, CHARTER_E_IO,
+            return base_fail(err, CHARTER_E_IO,
                         "%s/access.json: key %zu is malformed (expected id, role, name "
                         "and hash as 'charter keys' writes them)", dir, i + 1);
         }
