@@ -7,6 +7,7 @@
  * exit is a finding. Requests go to loopback only and are bounded in time
  * (a 2 s receive timeout). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -106,14 +107,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t len;
     char *req = with_tokens(data, size, &len);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = -1;
+    /* Hundreds of connections a second: closing with a reset (linger 0)
+     * keeps them out of TIME_WAIT, which would otherwise use up the
+     * ephemeral ports within a minute; a port still busy is retried. */
+    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            abort();
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        struct timeval tv = {.tv_sec = 2};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (connect(fd, (struct sockaddr *)&fuzz_addr, sizeof fuzz_addr) != 0) {
+            if (errno != EADDRNOTAVAIL && errno != EAGAIN) {
+                perror("fuzz_http: connect");
+                abort(); /* the server must still be listening */
+            }
+            close(fd);
+            fd = -1;
+            usleep(10000);
+        }
+    }
     if (fd < 0)
         abort();
-    struct timeval tv = {.tv_sec = 2};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&fuzz_addr, sizeof fuzz_addr) != 0)
-        abort(); /* the server must still be listening */
     for (size_t off = 0; off < len;) {
         ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
         if (w <= 0)
