@@ -110,7 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = -1;
     /* Hundreds of connections a second: closing with a reset (linger 0)
      * keeps them out of TIME_WAIT, which would otherwise use up the
-     * ephemeral ports within a minute; a port still busy is retried. */
+     * ephemeral ports within a minute; a port still busy, or a connect
+     * interrupted by libFuzzer's timer signal, is retried. */
     for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
         fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0)
@@ -121,7 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         if (connect(fd, (struct sockaddr *)&fuzz_addr, sizeof fuzz_addr) != 0) {
-            if (errno != EADDRNOTAVAIL && errno != EAGAIN) {
+            if (errno != EADDRNOTAVAIL && errno != EAGAIN && errno != EINTR &&
+                errno != EINPROGRESS) {
                 perror("fuzz_http: connect");
                 abort(); /* the server must still be listening */
             }
