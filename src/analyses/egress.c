@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "charter_ledger.h"
+#include "base/civil.h"
 
 static void copy_lower(char *out, size_t cap, const char *s, size_t n)
 {
@@ -60,16 +61,6 @@ bool egress_host_of(const char *url, size_t n, char *out, size_t cap)
     return true;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 /* "10/Oct/2026:13:55:36 +0000" */
 static bool nginx_time(const char *s, size_t n, int64_t *out)
 {
@@ -87,7 +78,7 @@ static bool nginx_time(const char *s, size_t n, int64_t *out)
     buf[n < sizeof buf - 1 ? n : sizeof buf - 1] = '\0';
     if (sscanf(buf, "%2d/%*3c/%4d:%2d:%2d:%2d %c%4d", &d, &y, &hh, &mm, &ss, &sign, &tz) != 7)
         return false;
-    int64_t days = days_from_civil(y, (unsigned)((m - months) / 3 + 1), (unsigned)d);
+    int64_t days = base_days_from_civil(y, (unsigned)((m - months) / 3 + 1), (unsigned)d);
     int64_t off = (tz / 100 * 60 + tz % 100) * 60;
     int64_t sec = days * 86400 + hh * 3600 + mm * 60 + ss - (sign == '-' ? -off : off);
     *out = sec * 1000;

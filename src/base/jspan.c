@@ -9,6 +9,7 @@
 
 #include "base/jspan.h"
 #include "base/utf8.h"
+#include "base/civil.h"
 
 #include <stdint.h>
 
@@ -142,24 +143,13 @@ bool jspan_next(jspan arr, size_t *pos, jspan *item)
     return true;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool read_hex4(const char *p, size_t left, unsigned *out)
 {
     if (left < 4)
         return false;
     unsigned v = 0;
     for (int k = 0; k < 4; k++) {
-        int d = hex_digit(p[k]);
+        int d = base_hex_digit(p[k]);
         if (d < 0)
             return false;
         v = v * 16 + (unsigned)d;

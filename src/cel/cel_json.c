@@ -10,6 +10,7 @@
 #include "base/limits.h"
 #include "base/utf8.h"
 #include "cel/cel_int.h"
+#include "base/civil.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -289,10 +290,7 @@ static int jp_hex4(const char *p)
     int v = 0;
     for (int i = 0; i < 4; i++) {
         char c = p[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
+        int d = base_hex_digit(c);
         if (d < 0)
             return -1;
         v = v * 16 + d;

@@ -9,6 +9,7 @@
 
 #include "base/utf8.h"
 #include "cel/cel_int.h"
+#include "base/civil.h"
 
 #include <errno.h>
 #include <math.h>
@@ -86,17 +87,6 @@ static bool is_ident_start(char c)
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static const char *const reserved[] = {
     "as", "break", "const", "continue", "else", "for", "function", "if",
     "import", "let", "loop", "package", "namespace", "return", "var",
@@ -130,10 +120,10 @@ static cel_token lex_number(cel_lexer *lx, cel_token t)
         p += 2;
         uint64_t v = 0;
         const char *digits = p;
-        while (p < lx->end && hex_val(*p) >= 0) {
+        while (p < lx->end && base_hex_digit(*p) >= 0) {
             if (v > (UINT64_MAX >> 4))
                 return tok_error(lx, t.p, "integer literal out of range");
-            v = (v << 4) | (uint64_t)hex_val(*p);
+            v = (v << 4) | (uint64_t)base_hex_digit(*p);
             p++;
         }
         if (p == digits)
@@ -220,11 +210,11 @@ static int decode_escape(const char **pp, const char *end, bool is_bytes,
         int digits = (c == 'x' || c == 'X') ? 2 : c == 'u' ? 4 : 8;
         uint32_t cp = 0;
         for (int i = 0; i < digits; i++) {
-            if (p >= end || hex_val(*p) < 0) {
+            if (p >= end || base_hex_digit(*p) < 0) {
                 *why = "escape sequence needs more hex digits";
                 return -1;
             }
-            cp = cp * 16 + (uint32_t)hex_val(*p++);
+            cp = cp * 16 + (uint32_t)base_hex_digit(*p++);
         }
         if (digits == 2) {
             if (is_bytes)

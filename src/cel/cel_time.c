@@ -16,6 +16,7 @@
 #include "base/banned.h"
 
 #include "cel/cel_int.h"
+#include "base/civil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,29 +27,6 @@ typedef __int128 i128;
 #define NS_PER_SEC 1000000000LL
 
 /* ---- Calendar (proleptic Gregorian, days since 1970-01-01) --------------- */
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 static bool is_leap(int64_t y)
 {
@@ -174,7 +152,7 @@ bool cel_ts_parse(const char *p, size_t n, int64_t *sec, int32_t *nsec,
         *why = "timestamp out of range (years 0001 to 9999)";
         return false;
     }
-    int64_t t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+    int64_t t = base_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
                 mi * 60 + s - offset;
     if (!cel_ts_in_range(t, frac)) {
         *why = "timestamp out of range (years 0001 to 9999)";
@@ -203,7 +181,7 @@ void cel_ts_format(int64_t sec, int32_t nsec, char *buf, size_t len)
     int64_t days = floor_div(sec, 86400), rem = sec - days * 86400;
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    base_civil_from_days(days, &y, &m, &d);
     char frac[16];
     fraction(nsec, frac, sizeof frac);
     snprintf(buf, len, "%04lld-%02u-%02uT%02d:%02d:%02d%sZ", (long long)y, m, d,
@@ -492,7 +470,7 @@ static int64_t rule_local_time(const posix_rule *r, int64_t y)
 {
     int64_t day;
     if (r->kind == 'M') {
-        int64_t first = days_from_civil(y, (unsigned)r->m, 1);
+        int64_t first = base_days_from_civil(y, (unsigned)r->m, 1);
         int wd_first = (int)((first % 7 + 11) % 7);   /* 1970-01-01 was Thursday */
         int delta = (r->d - wd_first + 7) % 7;
         int64_t dom = 1 + delta + (r->w - 1) * 7;
@@ -500,11 +478,11 @@ static int64_t rule_local_time(const posix_rule *r, int64_t y)
             dom -= 7;
         day = first + dom - 1;
     } else if (r->kind == 'J') {
-        day = days_from_civil(y, 1, 1) + r->d - 1;
+        day = base_days_from_civil(y, 1, 1) + r->d - 1;
         if (is_leap(y) && r->d >= 60)
             day++;
     } else {
-        day = days_from_civil(y, 1, 1) + r->d;
+        day = base_days_from_civil(y, 1, 1) + r->d;
     }
     return day * 86400 + r->time;
 }
@@ -515,7 +493,7 @@ static int64_t posix_offset(const posix_tz *tz, int64_t t)
         return tz->std_off;
     int64_t y;
     unsigned m, d;
-    civil_from_days(floor_div(t + tz->std_off, 86400), &y, &m, &d);
+    base_civil_from_days(floor_div(t + tz->std_off, 86400), &y, &m, &d);
     int64_t start = rule_local_time(&tz->start, y) - tz->std_off;
     int64_t end = rule_local_time(&tz->end, y) - tz->dst_off;
     bool dst = start < end ? (t >= start && t < end) : (t >= start || t < end);
@@ -634,14 +612,14 @@ cel_value cel_ts_part(arena *a, cel_op op, int64_t sec, int32_t nsec,
     int64_t days = floor_div(local, 86400), rem = local - days * 86400;
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    base_civil_from_days(days, &y, &m, &d);
     switch (op) {
     case CEL_OP_F_GET_FULL_YEAR: return cel_int(y);
     case CEL_OP_F_GET_MONTH: return cel_int(m - 1);
     case CEL_OP_F_GET_DATE: return cel_int(d);
     case CEL_OP_F_GET_DAY_OF_MONTH: return cel_int(d - 1);
     case CEL_OP_F_GET_DAY_OF_WEEK: return cel_int(((days % 7) + 11) % 7);
-    case CEL_OP_F_GET_DAY_OF_YEAR: return cel_int(days - days_from_civil(y, 1, 1));
+    case CEL_OP_F_GET_DAY_OF_YEAR: return cel_int(days - base_days_from_civil(y, 1, 1));
     case CEL_OP_F_GET_HOURS: return cel_int(rem / 3600);
     case CEL_OP_F_GET_MINUTES: return cel_int(rem / 60 % 60);
     case CEL_OP_F_GET_SECONDS: return cel_int(rem % 60);

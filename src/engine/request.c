@@ -16,6 +16,7 @@
 #include "base/fail.h"
 #include "base/limits.h"
 #include "engine/index.h"
+#include "base/civil.h"
 
 static const char *value_kind(const cel_value *v)
 {
@@ -52,31 +53,6 @@ static bool key_is(const cel_value *k, const char *name)
 }
 
 /* ---- Time (RFC 3339) ------------------------------------------------------ */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * well-known civil-date algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 static bool digits(const char *s, size_t n, size_t at, size_t count,
                    unsigned *out)
@@ -143,7 +119,7 @@ bool ch_time_parse(const char *s, size_t n, int64_t *out_ms)
     }
     if (i != n)
         return false;
-    int64_t days = days_from_civil(y, mo, d);
+    int64_t days = base_days_from_civil(y, mo, d);
     int64_t secs = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec -
                    offset_min * 60;
     *out_ms = secs * 1000 + ms;
@@ -171,7 +147,7 @@ size_t ch_time_format(int64_t ms, char *buf)
     }
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    base_civil_from_days(days, &y, &m, &d);
     unsigned hh = (unsigned)(sod / 3600), mi = (unsigned)(sod / 60 % 60),
              ss = (unsigned)(sod % 60);
     if (y < 0 || y > 9999) {

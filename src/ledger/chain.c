@@ -2,6 +2,7 @@
 #include "base/banned.h"
 
 #include "ledger/chain.h"
+#include "base/civil.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -64,24 +65,13 @@ void ledger_hex(const unsigned char *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool ledger_unhex(const char *s, unsigned char *out, size_t n)
 {
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
         s++;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]);
-        int lo = hi < 0 ? -1 : hexval(s[2 * i + 1]);
+        int hi = base_hex_digit(s[2 * i]);
+        int lo = hi < 0 ? -1 : base_hex_digit(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (unsigned char)(hi << 4 | lo);
