@@ -96,6 +96,46 @@ CHARTER_API charter_status charter_ledger_decide_request(charter_ledger *l,
                                                          size_t *answer_len,
                                                          charter_error *err);
 
+/* Deciding without waiting for the disk: a server with a few event threads
+ * decides on them and lets the group commit call it back, instead of
+ * parking a thread per decision.
+ *
+ * charter_ledger_decide_begin decides `r` as charter_ledger_decide_request
+ * does and queues its entry. It returns:
+ *  - CHARTER_OK with *ticket set: the entry is queued. `ready(user)` will be
+ *    called exactly once, on the ledger's writer thread, when the entry is
+ *    durable or its batch failed; keep it short (wake the caller, no ledger
+ *    calls). Then call charter_ledger_decide_end(ticket, ...) on any thread:
+ *    it returns what charter_ledger_decide_request would have (CHARTER_OK
+ *    with the answer, or CHARTER_E_IO with the fail-closed deny) and frees
+ *    the ticket. Every ticket must be ended, and the ledger stays open until
+ *    it is.
+ *  - anything else with *ticket NULL: finished already, as
+ *    charter_ledger_decide_request (an invalid request, or the ledger closing:
+ *    CHARTER_E_IO with the deny in *answer). `ready` is never called.
+ * The request, its text and the decider are free for reuse once begin
+ * returns; the charter must stay alive until the ticket is ended (hold a
+ * reference). */
+typedef struct charter_ledger_ticket charter_ledger_ticket;
+typedef void (*charter_ledger_ready_fn)(void *user);
+
+CHARTER_API charter_status charter_ledger_decide_begin(charter_ledger *l,
+                                                       charter_decider *d,
+                                                       const charter *c,
+                                                       charter_request *r,
+                                                       const char *request_json,
+                                                       size_t n, int64_t now_ms,
+                                                       charter_ledger_ready_fn ready,
+                                                       void *user,
+                                                       charter_ledger_ticket **ticket,
+                                                       char **answer,
+                                                       size_t *answer_len,
+                                                       charter_error *err);
+CHARTER_API charter_status charter_ledger_decide_end(charter_ledger_ticket *ticket,
+                                                     char **answer,
+                                                     size_t *answer_len,
+                                                     charter_error *err);
+
 /* The fail-closed answer for when no ledger can be opened at all: a deny
  * with reason "ledger_unavailable" whose explanation ends with `why`.
  * malloc'd; the caller frees it. `c` may be NULL. */

@@ -2,9 +2,10 @@
  * approvers and dashboards, and the access keys that guard it.
  *
  * A charter_server owns a loaded charter (swapped on reload), a recording
- * ledger and an HTTP daemon (libmicrohttpd, one thread per connection, so a
- * decision waiting for its group commit or a long poll waiting for a person
- * holds only its own connection). The endpoints are in docs/http-api.md.
+ * ledger and an HTTP daemon (libmicrohttpd: a few event threads that never
+ * wait, a decision's connection suspended while its group commit runs, and
+ * workers for what may block, like a long poll waiting for a person). The
+ * endpoints are in docs/http-api.md.
  *
  * Conventions are those of charter.h. The server never installs signal
  * handlers: the caller (the CLI) waits for signals and calls
@@ -76,6 +77,7 @@ typedef struct charter_server_options {
     uint32_t idle_timeout_s;    /* 0: 30; a silent connection is closed */
     uint32_t max_wait_s;        /* 0: 60; the longest long poll */
     uint32_t max_connections;   /* 0: 1024 */
+    uint32_t threads;           /* event threads; 0: one per CPU */
     uint32_t expire_every_ms;   /* 0: 1000; how often deadlines are applied */
     /* Origins accepted on /mcp (browser clients); NULL: none but no Origin. */
     const char *const *allowed_origins;

@@ -34,6 +34,9 @@ static const char usage[] =
     "  --max-body BYTES    largest request body (default 1048576)\n"
     "  --max-wait SECONDS  longest long poll (default 60)\n"
     "  --idle-timeout SECONDS  close silent connections (default 30)\n"
+    "  --threads N         event threads serving connections (default: one\n"
+    "                      per CPU; blocking requests get workers of their own)\n"
+    "  --max-connections N connections open at once (default 1024)\n"
     "  --allow-origin ORIGIN   accept this Origin on /mcp (repeatable)\n"
     "\n"
     "Prints 'listening on http://HOST:PORT' once it accepts requests.\n"
@@ -104,6 +107,14 @@ int cmd_serve(int argc, char **argv)
             if (m < 0 || parse_uint("--idle-timeout", v, 3600, &n))
                 return CLI_INVALID;
             o.idle_timeout_s = (uint32_t)n;
+        } else if ((m = cli_option(argc, argv, &i, "--threads", &v)) != 0) {
+            if (m < 0 || parse_uint("--threads", v, 64, &n))
+                return CLI_INVALID;
+            o.threads = (uint32_t)n;
+        } else if ((m = cli_option(argc, argv, &i, "--max-connections", &v)) != 0) {
+            if (m < 0 || parse_uint("--max-connections", v, 65536, &n))
+                return CLI_INVALID;
+            o.max_connections = (uint32_t)n;
         } else if ((m = cli_option(argc, argv, &i, "--allow-origin", &v)) != 0) {
             if (m < 0)
                 return CLI_INVALID;

@@ -329,8 +329,8 @@ static int64_t mono_us(void)
 }
 
 /* The fail-closed answer: a deny that says the ledger is unavailable. */
-char *charter_ledger_unavailable_answer(const charter *c, int64_t time_ms,
-                                        const char *why, size_t *len)
+static char *unavailable_answer(const char *version, int64_t time_ms, const char *why,
+                                size_t *len)
 {
     char t[40];
     ch_time_format(time_ms, t);
@@ -341,13 +341,19 @@ char *charter_ledger_unavailable_answer(const charter *c, int64_t time_ms,
     json_t *j = json_pack("{s:s,s:s,s:s,s:[],s:[],s:[],s:n,s:s,s:s,s:b}", "decision",
                           "deny", "reason", "ledger_unavailable", "explanation", expl,
                           "fired", "values", "obligations", "escalation",
-                          "charter_version", c ? charter_version(c) : "", "time", t,
+                          "charter_version", version ? version : "", "time", t,
                           "shadow", 0);
     char *out = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (out && len)
         *len = strlen(out);
     return out;
+}
+
+char *charter_ledger_unavailable_answer(const charter *c, int64_t time_ms,
+                                        const char *why, size_t *len)
+{
+    return unavailable_answer(c ? charter_version(c) : "", time_ms, why, len);
 }
 
 /* Splices "decision_id" in front of the engine's answer. */
@@ -497,6 +503,143 @@ charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
     return st;
 }
 
+/* A decision between being decided and being settled: everything the
+ * settling needs, copied out of the request and the decider (both may be
+ * reused before the entry is durable). One allocation: the struct, then the
+ * strings, then the engine's answer. */
+struct charter_ledger_ticket {
+    ledger_append append;       /* first: the writer's callback gets it */
+    charter_ledger *ledger;
+    charter_ledger_ready_fn ready;
+    void *user;
+    char *payload;
+    charter_effect effect;
+    int64_t time_ms, deadline_ms, day;
+    double spend;
+    const char *agent, *run_id, *workflow, *action, *queue;
+    const char *answer;
+    size_t answer_len;
+    const char *charter_version_text; /* for the fail-closed answer */
+    char text[];
+};
+
+static char *ticket_put(char **cursor, const char *src, size_t n)
+{
+    char *out = *cursor;
+    if (n)
+        memcpy(out, src, n);
+    out[n] = '\0';
+    *cursor += n + 1;
+    return out;
+}
+
+/* Decides `r`, reserves its budget and builds its payload; on success
+ * *out is a ticket ready to be appended. */
+static charter_status decide_prepare(charter_ledger *l, charter_decider *d,
+                                     const charter *c, charter_request *r,
+                                     const char *request_json, size_t n,
+                                     int64_t now_ms, charter_ledger_ticket **out,
+                                     charter_error *err)
+{
+    *out = NULL;
+    if (!l || !d || !c || !r || !request_json)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "charter_ledger_decide: ledger, decider, charter and "
+                           "request are required");
+    int64_t t0 = mono_us();
+    const char *agent = r->agent.p ? r->agent.p : "";
+    const char *run_id = r->run_id.p ? r->run_id.p : "";
+    const char *workflow = r->workflow.p ? r->workflow.p : "";
+    const char *action = r->action.p ? r->action.p : "";
+    int64_t when = r->has_time ? r->time_ms : now_ms;
+    decided dc;
+    memset(&dc, 0, sizeof dc);
+    charter_status st = decide_budgeted(l, d, c, r, agent, run_id, ledger_day(when),
+                                        now_ms, &dc, err);
+    if (st != CHARTER_OK)
+        return st;
+    int64_t day = ledger_day(dc.time_ms);
+    dc.answer = charter_decision_json(d, dc.dec, &dc.answer_len);
+    const char *queue = dc.dec->queue ? dc.dec->queue : "";
+    const char *version = charter_version(c);
+    size_t need = sizeof(charter_ledger_ticket) + strlen(agent) + strlen(run_id) +
+                  strlen(workflow) + strlen(action) + strlen(queue) + strlen(version) +
+                  dc.answer_len + 7;
+    charter_ledger_ticket *t = dc.answer ? malloc(need) : NULL;
+    size_t plen = 0;
+    char *payload = t ? decision_payload(request_json, n, &dc, c, mono_us() - t0, &plen)
+                      : NULL;
+    if (!payload) {
+        free(t);
+        if (dc.effect == CHARTER_ALLOW) {
+            pthread_mutex_lock(&l->mu);
+            ledger_state_count(&l->state, agent, run_id, day, -1, -dc.spend);
+            pthread_mutex_unlock(&l->mu);
+        }
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory rendering a decision");
+    }
+    memset(t, 0, sizeof *t);
+    char *cur = t->text;
+    t->ledger = l;
+    t->payload = payload;
+    t->effect = dc.effect;
+    t->time_ms = dc.time_ms;
+    t->deadline_ms = dc.dec->deadline_ms;
+    t->day = day;
+    t->spend = dc.spend;
+    t->agent = ticket_put(&cur, agent, strlen(agent));
+    t->run_id = ticket_put(&cur, run_id, strlen(run_id));
+    t->workflow = ticket_put(&cur, workflow, strlen(workflow));
+    t->action = ticket_put(&cur, action, strlen(action));
+    t->queue = ticket_put(&cur, queue, strlen(queue));
+    t->charter_version_text = ticket_put(&cur, version, strlen(version));
+    t->answer = ticket_put(&cur, dc.answer, dc.answer_len);
+    t->answer_len = dc.answer_len;
+    t->append = (ledger_append){.kind = "decision", .payload = payload,
+                                .payload_len = plen, .charter = c};
+    *out = t;
+    return CHARTER_OK;
+}
+
+/* Once the append is done (st: how): the state learns the decision (or
+ * gives back its reservation), the caller gets the answer, the ticket is
+ * freed. */
+static charter_status decide_settle(charter_ledger_ticket *t, charter_status st,
+                                    const char *why, char **answer, size_t *answer_len,
+                                    charter_error *err)
+{
+    charter_ledger *l = t->ledger;
+    uint64_t seq = t->append.seq;
+    pthread_mutex_lock(&l->mu);
+    if (st != CHARTER_OK) {
+        if (t->effect == CHARTER_ALLOW)
+            ledger_state_count(&l->state, t->agent, t->run_id, t->day, -1, -t->spend);
+    } else {
+        ledger_state_mark_decision(&l->state, seq);
+        if (t->effect == CHARTER_ESCALATE) {
+            state_escalation_info ei = {.agent = t->agent, .run_id = t->run_id,
+                                        .workflow = t->workflow, .action = t->action,
+                                        .queue = t->queue, .day = t->day,
+                                        .time_ms = t->time_ms,
+                                        .deadline_ms = t->deadline_ms,
+                                        .spend = t->spend};
+            ledger_state_escalation_add(&l->state, seq, &ei);
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (st != CHARTER_OK) {
+        /* Fail closed: whatever was decided, the caller gets a deny. */
+        *answer = unavailable_answer(t->charter_version_text, t->time_ms, why,
+                                     answer_len);
+        st = ledger_fail(err, CHARTER_E_IO, "the ledger is unavailable: %s", why);
+    } else if (!(*answer = answer_with_id(seq, t->answer, t->answer_len, answer_len))) {
+        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory returning a decision");
+    }
+    free(t->payload);
+    free(t);
+    return st;
+}
+
 charter_status charter_ledger_decide_request(charter_ledger *l, charter_decider *d,
                                              const charter *c, charter_request *r,
                                              const char *request_json, size_t n,
@@ -506,67 +649,60 @@ charter_status charter_ledger_decide_request(charter_ledger *l, charter_decider 
     if (!answer)
         return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decide: answer is NULL");
     *answer = NULL;
-    if (!l || !d || !c || !r || !request_json)
-        return ledger_fail(err, CHARTER_E_INVALID,
-                           "charter_ledger_decide: ledger, decider, charter and "
-                           "request are required");
-    int64_t t0 = mono_us();
-    /* The request owns these strings and outlives this call. */
-    const char *agent = r->agent.p ? r->agent.p : "";
-    const char *run_id = r->run_id.p ? r->run_id.p : "";
-    int64_t when = r->has_time ? r->time_ms : now_ms;
-    decided dc;
-    memset(&dc, 0, sizeof dc);
-    charter_status st = decide_budgeted(l, d, c, r, agent, run_id, ledger_day(when),
-                                        now_ms, &dc, err);
+    charter_ledger_ticket *t = NULL;
+    charter_status st = decide_prepare(l, d, c, r, request_json, n, now_ms, &t, err);
     if (st != CHARTER_OK)
         return st;
-    dc.answer = charter_decision_json(d, dc.dec, &dc.answer_len);
-    if (!dc.answer) {
-        if (dc.effect == CHARTER_ALLOW) {
-            pthread_mutex_lock(&l->mu);
-            ledger_state_count(&l->state, agent, run_id, ledger_day(dc.time_ms), -1,
-                               -dc.spend);
-            pthread_mutex_unlock(&l->mu);
-        }
-        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory rendering a decision");
-    }
-    size_t plen = 0;
-    char *payload = decision_payload(request_json, n, &dc, c, mono_us() - t0, &plen);
-    ledger_append a = {.kind = "decision", .payload = payload, .payload_len = plen,
-                       .charter = c};
     charter_error aerr;
-    st = payload ? ledger_writer_append(l->writer, &a, &aerr)
-                 : ledger_fail(&aerr, CHARTER_E_NOMEM, "out of memory recording a decision");
-    free(payload);
-    int64_t day = ledger_day(dc.time_ms);
-    pthread_mutex_lock(&l->mu);
+    st = ledger_writer_append(l->writer, &t->append, &aerr);
+    return decide_settle(t, st, aerr.message, answer, answer_len, err);
+}
+
+static void ticket_done(ledger_append *a)
+{
+    charter_ledger_ticket *t = (charter_ledger_ticket *)a;
+    t->ready(t->user);
+}
+
+charter_status charter_ledger_decide_begin(charter_ledger *l, charter_decider *d,
+                                           const charter *c, charter_request *r,
+                                           const char *request_json, size_t n,
+                                           int64_t now_ms, charter_ledger_ready_fn ready,
+                                           void *user, charter_ledger_ticket **ticket,
+                                           char **answer, size_t *answer_len,
+                                           charter_error *err)
+{
+    if (!ticket || !answer || !ready)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "charter_ledger_decide_begin: ticket, answer and ready are "
+                           "required");
+    *ticket = NULL;
+    *answer = NULL;
+    charter_ledger_ticket *t = NULL;
+    charter_status st = decide_prepare(l, d, c, r, request_json, n, now_ms, &t, err);
+    if (st != CHARTER_OK)
+        return st;
+    t->ready = ready;
+    t->user = user;
+    t->append.done = ticket_done;
+    charter_error aerr;
+    /* The ticket is handed over before the writer can call back. */
+    *ticket = t;
+    st = ledger_writer_submit(l->writer, &t->append, &aerr);
     if (st != CHARTER_OK) {
-        if (dc.effect == CHARTER_ALLOW)
-            ledger_state_count(&l->state, agent, run_id, day, -1, -dc.spend);
-    } else {
-        ledger_state_mark_decision(&l->state, a.seq);
-        if (dc.effect == CHARTER_ESCALATE) {
-            state_escalation_info ei = {.agent = agent, .run_id = run_id,
-                                        .workflow = r->workflow.p, .action = r->action.p,
-                                        .queue = dc.dec->queue, .day = day,
-                                        .time_ms = dc.time_ms,
-                                        .deadline_ms = dc.dec->deadline_ms,
-                                        .spend = dc.spend};
-            ledger_state_escalation_add(&l->state, a.seq, &ei);
-        }
+        *ticket = NULL;
+        return decide_settle(t, st, aerr.message, answer, answer_len, err);
     }
-    pthread_mutex_unlock(&l->mu);
-    if (st != CHARTER_OK) {
-        /* Fail closed: whatever was decided, the caller gets a deny. */
-        *answer = charter_ledger_unavailable_answer(c, dc.time_ms, aerr.message,
-                                                    answer_len);
-        return ledger_fail(err, CHARTER_E_IO, "the ledger is unavailable: %s", aerr.message);
-    }
-    *answer = answer_with_id(a.seq, dc.answer, dc.answer_len, answer_len);
-    if (!*answer)
-        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory returning a decision");
     return CHARTER_OK;
+}
+
+charter_status charter_ledger_decide_end(charter_ledger_ticket *t, char **answer,
+                                         size_t *answer_len, charter_error *err)
+{
+    *answer = NULL;
+    char why[sizeof t->append.message];
+    memcpy(why, t->append.message, sizeof why);
+    return decide_settle(t, t->append.status, why, answer, answer_len, err);
 }
 
 /* ---- Resolutions and outcomes -------------------------------------------- */

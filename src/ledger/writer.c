@@ -334,6 +334,41 @@ static void wait_for_work(ledger_writer *w)
     pthread_cond_timedwait(&w->work, &w->mu, &ts);
 }
 
+/* Wakes a committed (or failed) batch. Blocked callers wake as a chain:
+ * the writer posts the first, each posts the next as it leaves. Posting all
+ * of them from here let every woken caller preempt the writer in turn, and
+ * the next batch waited for dozens of context switches. Each append learns
+ * the next blocked caller's semaphore before the chain starts; once posted,
+ * a caller may return and its append (on its stack) is gone, so nothing is
+ * read from it after that. Submitted appends are called back here, on the
+ * writer thread, after the chain has started; they are listed first, since
+ * the callback may free its append. */
+static void wake_batch(ledger_append *batch)
+{
+    ledger_append *first = NULL, *last_blocked = NULL, *callbacks = NULL,
+                  **cb_tail = &callbacks;
+    for (ledger_append *a = batch; a; a = a->next) {
+        if (a->done) {
+            *cb_tail = a;
+            cb_tail = &a->next_done;
+            a->next_done = NULL;
+            continue;
+        }
+        a->chain = NULL;
+        if (last_blocked)
+            last_blocked->chain = a->wake;
+        else
+            first = a;
+        last_blocked = a;
+    }
+    if (first)
+        sem_post(first->wake);
+    for (ledger_append *a = callbacks, *next; a; a = next) {
+        next = a->next_done;
+        a->done(a);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     ledger_writer *w = arg;
@@ -358,18 +393,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
         count_batch(&w->stats, batch);
         pthread_mutex_unlock(&w->mu);
-        /* Wake the batch as a chain: the writer posts the first caller,
-         * each caller posts the next as it leaves. Posting all of them from
-         * here let every woken caller preempt the writer in turn, and the
-         * next batch waited for dozens of context switches. Each append
-         * learns the next caller's semaphore before the chain starts; once
-         * posted, a caller may return and its append (on its stack) is
-         * gone, so nothing is read from it after that. */
-        for (ledger_append *a = batch; a; a = a->next) {
-            a->chain = a->next ? a->next->wake : NULL;
-            a->done = true;
-        }
-        sem_post(batch->wake);
+        wake_batch(batch);
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
@@ -392,6 +416,22 @@ charter_status ledger_writer_start(ledger_writer *w, charter_error *err)
     return CHARTER_OK;
 }
 
+/* Queues `a` (mu held) and wakes the writer when it may be waiting: a
+ * queue that was empty. A writer busy committing takes the queue whole when
+ * it comes back, so signalling it for every entry would only cost futex
+ * calls. */
+static void enqueue(ledger_writer *w, ledger_append *a)
+{
+    bool was_empty = !w->head;
+    if (w->tail)
+        w->tail->next = a;
+    else
+        w->head = a;
+    w->tail = a;
+    if (was_empty)
+        pthread_cond_signal(&w->work);
+}
+
 charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
                                     charter_error *err)
 {
@@ -399,7 +439,7 @@ charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
     sem_init(&wake, 0, 0);
     a->wake = &wake;
     a->chain = NULL;
-    a->done = false;
+    a->done = NULL;
     a->next = NULL;
     a->seq = 0;
     a->status = CHARTER_OK;
@@ -410,12 +450,7 @@ charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
         sem_destroy(&wake);
         return ledger_fail(err, CHARTER_E_IO, "the ledger is closing");
     }
-    if (w->tail)
-        w->tail->next = a;
-    else
-        w->head = a;
-    w->tail = a;
-    pthread_cond_signal(&w->work);
+    enqueue(w, a);
     pthread_mutex_unlock(&w->mu);
     while (sem_wait(&wake) != 0)
         ; /* EINTR */
@@ -424,6 +459,25 @@ charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
     sem_destroy(&wake);
     if (a->status != CHARTER_OK)
         return ledger_fail(err, a->status, "%s", a->message);
+    return CHARTER_OK;
+}
+
+charter_status ledger_writer_submit(ledger_writer *w, ledger_append *a,
+                                    charter_error *err)
+{
+    a->wake = NULL;
+    a->chain = NULL;
+    a->next = NULL;
+    a->seq = 0;
+    a->status = CHARTER_OK;
+    a->message[0] = '\0';
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping || !w->started) {
+        pthread_mutex_unlock(&w->mu);
+        return ledger_fail(err, CHARTER_E_IO, "the ledger is closing");
+    }
+    enqueue(w, a);
+    pthread_mutex_unlock(&w->mu);
     return CHARTER_OK;
 }
 

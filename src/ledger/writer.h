@@ -1,6 +1,7 @@
 /* writer.h - group commit: many callers, one transaction, one sync.
  *
- * Callers on any thread hand an entry to ledger_writer_append and block. One
+ * Callers on any thread hand an entry to ledger_writer_append and block (or
+ * to ledger_writer_submit, and are called back when it is done). One
  * background thread takes everything queued, gives each entry its seq and
  * hash (chain.h), inserts the lot in one transaction (plus a signed
  * checkpoint when one is due) and commits with one sync; then it wakes the
@@ -27,7 +28,8 @@
 
 typedef struct ledger_writer ledger_writer;
 
-/* One append, owned by the caller (usually on its stack) until it returns. */
+/* One append, owned by the caller (on its stack for ledger_writer_append,
+ * anywhere that lives until `done` is called for ledger_writer_submit). */
 typedef struct ledger_append {
     const char *kind;              /* "decision", "outcome", ...; NULL:
                                       record only `charter`'s version, when
@@ -39,11 +41,15 @@ typedef struct ledger_append {
     uint64_t seq;
     charter_status status;
     char message[1024];
-    bool done;
     sem_t *wake;                   /* the caller's; posted when done */
     sem_t *chain;                  /* the next caller's of the same batch,
                                       which this caller posts when woken */
+    /* ledger_writer_submit: called on the writer thread once the entry is
+     * durable or its batch failed (status says which); the append is the
+     * callback's from then on. */
+    void (*done)(struct ledger_append *a);
     struct ledger_append *next;
+    struct ledger_append *next_done; /* the writer's, while waking */
 } ledger_append;
 
 typedef struct ledger_writer_config {
@@ -66,6 +72,12 @@ charter_status ledger_writer_start(ledger_writer *w, charter_error *err);
 /* Appends one entry and waits until it is durable. On success a->seq is its
  * seq. On failure nothing of the batch it was in was written. */
 charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
+                                    charter_error *err);
+
+/* The same without waiting: queues `a` and returns; a->done(a) is called
+ * later on the writer thread. Returns CHARTER_E_IO (and never calls done)
+ * when the writer is stopping. `a->done` must be set. */
+charter_status ledger_writer_submit(ledger_writer *w, ledger_append *a,
                                     charter_error *err);
 
 /* What the batches committed so far looked like. Any thread. */

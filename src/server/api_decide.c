@@ -31,9 +31,45 @@ static char *rewrite(const srv_request *rq, srv_response *rs, const char *me)
     return text;
 }
 
+/* A decision waiting for its group commit; freed by decide_finish. */
+typedef struct decide_wait {
+    srv *s;
+    charter *charter;               /* held until the ticket is ended */
+    charter_ledger_ticket *ticket;  /* NULL: answered already, below */
+    charter_status st;
+    char *answer;
+    size_t len;
+    charter_error err;
+    int64_t t0;
+    struct srv_deferred *deferred;
+} decide_wait;
+
+/* On the ledger's writer thread: the entry is durable (or failed). */
+static void decide_ready(void *user)
+{
+    decide_wait *w = user;
+    srv_resume(w->deferred);
+}
+
+/* Back on an event thread: settle and answer. */
+static void decide_finish(void *user, srv_response *rs)
+{
+    decide_wait *w = user;
+    if (w->ticket)
+        w->st = charter_ledger_decide_end(w->ticket, &w->answer, &w->len, &w->err);
+    charter_release(w->charter);
+    srv_count_decision(w->s, w->st, w->answer, w->t0);
+    if (w->st == CHARTER_OK || (w->st == CHARTER_E_IO && w->answer))
+        srv_reply_text(rs, w->st == CHARTER_OK ? 200 : 503, w->answer, w->len);
+    else
+        srv_reply_status(rs, w->st, &w->err);
+    free(w);
+}
+
 void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
 {
     (void)tail;
+    int64_t t0 = srv_clock_us();
     if (!rq->body_len) {
         srv_reply_error(rs, 400, "malformed_json",
                         "the request body is empty; expected a decision request");
@@ -47,7 +83,7 @@ void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
     charter_request *r = NULL;
     charter_status st = charter_request_parse(rq->body, rq->body_len, &r, &err);
     if (st == CHARTER_E_REQUEST) {
-        /* Perhaps only "agent" is missing: the rewrite adds it, and deciding
+        /* Perhaps only "agent" is missing: the rewrite adds it, and parsing
          * the rewritten text reports any other fault. */
         r = NULL;
     } else if (st != CHARTER_OK) {
@@ -62,25 +98,46 @@ void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
         charter_request_free(r);
         return;
     }
-    char *answer = NULL, *rewritten = NULL;
-    size_t len = 0;
-    if (r && *agent && !charter_request_has_time(r)) {
-        st = srv_decide_request(rq->s, r, rq->body, rq->body_len, &answer, &len, &err);
-    } else {
+    const char *text = rq->body;
+    size_t n = rq->body_len;
+    char *rewritten = NULL;
+    if (!r || !*agent || charter_request_has_time(r)) {
         /* The server's clock decides: a "time" an agent claims would move
          * `now`, day budgets and deadlines. */
-        if (!(rewritten = rewrite(rq, rs, me))) {
-            charter_request_free(r);
+        charter_request_free(r);
+        r = NULL;
+        if (!(rewritten = rewrite(rq, rs, me)))
+            return;
+        text = rewritten;
+        n = strlen(rewritten);
+        if ((st = charter_request_parse(text, n, &r, &err)) != CHARTER_OK) {
+            free(rewritten);
+            srv_reply_status(rs, st, &err);
             return;
         }
-        st = srv_decide(rq->s, rewritten, strlen(rewritten), &answer, &len, &err);
     }
+    decide_wait *w = calloc(1, sizeof *w);
+    charter_decider *d = srv_decider(rq->s);
+    if (!w || !d) {
+        free(w);
+        charter_request_free(r);
+        free(rewritten);
+        srv_reply_error(rs, 500, "internal", "out of memory");
+        return;
+    }
+    w->s = rq->s;
+    w->t0 = t0;
+    w->deferred = rq->deferred;
+    w->charter = srv_charter(rq->s);
+    /* Suspended first: the commit may call back before begin returns. */
+    srv_defer(rq, decide_finish, w);
+    w->st = charter_ledger_decide_begin(rq->s->ledger, d, w->charter, r, text, n,
+                                        charter_now_ms(), decide_ready, w, &w->ticket,
+                                        &w->answer, &w->len, &w->err);
     charter_request_free(r);
     free(rewritten);
-    if (st == CHARTER_OK || (st == CHARTER_E_IO && answer))
-        srv_reply_text(rs, st == CHARTER_OK ? 200 : 503, answer, len);
-    else
-        srv_reply_status(rs, st, &err);
+    if (!w->ticket) /* answered without waiting (refused, or the ledger closing) */
+        srv_resume(w->deferred);
 }
 
 /* ---- GET /v1/decisions/{id} ------------------------------------------------- */

@@ -1,11 +1,15 @@
 /* http.c - the HTTP daemon (libmicrohttpd): reading requests within their
  * limits, authentication, routing, and sending JSON responses.
  *
- * One thread per connection (MHD_USE_THREAD_PER_CONNECTION): a decision
- * blocks its thread until the group commit has made it durable, and a long
- * poll blocks until a person answers; neither holds up other connections,
- * and the many callers blocked at once are what lets group commit batch.
- * Keep-alive is HTTP/1.1's default; idle connections time out.
+ * A few event threads (MHD's epoll thread pool) serve every connection and
+ * never wait. A decision is made on the event thread, then its connection
+ * is suspended until the group commit has made it durable and calls back;
+ * the event thread goes on with other connections meanwhile, so many
+ * decisions wait for one commit without a thread each. Routes that may
+ * block run on a worker (workers.c) with their connection suspended; when
+ * the worker is done the connection is resumed and the response sent from
+ * its event thread. Keep-alive is HTTP/1.1's default; idle connections time
+ * out.
  */
 #include "base/banned.h"
 
@@ -16,6 +20,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,43 +37,62 @@
 #define ADMIN ROLE_BIT(CHARTER_ROLE_ADMIN)
 #define PEP ROLE_BIT(CHARTER_ROLE_PEP)
 
+/* Where a handler runs: on the event thread (it answers at once, or defers
+ * itself), or on a worker (it may block). */
+enum { INLINE, WORKER };
+
 typedef struct route {
     const char *method;
     const char *path;
     bool prefix;          /* path is a prefix; the rest is the handler's tail */
     unsigned roles;       /* PUBLIC: no token needed */
+    int runs;             /* INLINE or WORKER */
     srv_handler fn;
 } route;
 
 static const route routes[] = {
-    {"POST", "/v1/decide", false, AGENT, api_decide},
-    {"GET", "/v1/decisions/", true, AGENT | APPROVER | ADMIN, api_decision_get},
-    {"GET", "/v1/escalations", false, APPROVER | ADMIN, api_escalations_list},
-    {"POST", "/v1/escalations/", true, APPROVER, api_escalation_resolve},
-    {"POST", "/v1/outcomes", false, AGENT | ADMIN, api_outcomes},
-    {"GET", "/v1/brief", false, AGENT | ADMIN, api_brief},
-    {"POST", "/v1/admin/reload", false, ADMIN, api_reload},
-    {"GET", "/v1/report", false, ADMIN, api_report},
-    {"GET", "/v1/map", false, ADMIN, api_map},
-    {"GET", "/v1/consistency", false, ADMIN, api_consistency},
-    {"GET", "/healthz", false, PUBLIC, api_healthz},
-    {"GET", "/metrics", false, PUBLIC, api_metrics},
-    {"POST", "/access/v1/evaluation", false, PEP | AGENT, authzen_evaluation},
-    {"POST", "/access/v1/evaluations", false, PEP | AGENT, authzen_evaluations},
-    {"GET", "/.well-known/authzen-configuration", false, PUBLIC, authzen_configuration},
+    {"POST", "/v1/decide", false, AGENT, INLINE, api_decide},
+    {"GET", "/v1/decisions/", true, AGENT | APPROVER | ADMIN, WORKER, api_decision_get},
+    {"GET", "/v1/escalations", false, APPROVER | ADMIN, WORKER, api_escalations_list},
+    {"POST", "/v1/escalations/", true, APPROVER, WORKER, api_escalation_resolve},
+    {"POST", "/v1/outcomes", false, AGENT | ADMIN, WORKER, api_outcomes},
+    {"GET", "/v1/brief", false, AGENT | ADMIN, INLINE, api_brief},
+    {"POST", "/v1/admin/reload", false, ADMIN, WORKER, api_reload},
+    {"GET", "/v1/report", false, ADMIN, WORKER, api_report},
+    {"GET", "/v1/map", false, ADMIN, WORKER, api_map},
+    {"GET", "/v1/consistency", false, ADMIN, WORKER, api_consistency},
+    {"GET", "/healthz", false, PUBLIC, INLINE, api_healthz},
+    {"GET", "/metrics", false, PUBLIC, INLINE, api_metrics},
+    {"POST", "/access/v1/evaluation", false, PEP | AGENT, WORKER, authzen_evaluation},
+    {"POST", "/access/v1/evaluations", false, PEP | AGENT, WORKER, authzen_evaluations},
+    {"GET", "/.well-known/authzen-configuration", false, PUBLIC, INLINE,
+     authzen_configuration},
     /* MCP answers GET and DELETE itself (405: no stream, no sessions). */
-    {"POST", "/mcp", false, AGENT, api_mcp},
-    {"GET", "/mcp", false, AGENT, api_mcp},
-    {"DELETE", "/mcp", false, AGENT, api_mcp},
+    {"POST", "/mcp", false, AGENT, WORKER, api_mcp},
+    {"GET", "/mcp", false, AGENT, WORKER, api_mcp},
+    {"DELETE", "/mcp", false, AGENT, WORKER, api_mcp},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
-/* One request being read (MHD's per-request pointer). */
-typedef struct pending {
+/* One request from its first byte to its response (MHD's per-request
+ * pointer): the body being read, then, while the connection is suspended,
+ * what the deferred answer or the worker needs. */
+typedef struct srv_deferred {
     char *body;
     size_t len, cap;
     bool too_large;
-    bool started;
+    bool suspended;          /* waiting for srv_resume */
+    struct MHD_Connection *conn;
+    const char *request_id;
+    srv_request rq;
+    srv_response rs;
+    srv_finish_fn finish;    /* srv_defer's */
+    void *finish_user;
+    /* A worker's job: the route, its tail, the keys its `who` is in. */
+    srv_job job;
+    const route *route;
+    const char *tail;
+    srv_keys *held;
 } pending;
 
 /* ---- Helpers for handlers ---------------------------------------------------- */
@@ -222,6 +246,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, srv_response *
                                                                  : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(rs->body);
+        rs->body = NULL;
         return MHD_NO;
     }
     rs->body = NULL; /* MHD frees it now */
@@ -271,18 +296,23 @@ static const srv_key *authenticate(srv *s, struct MHD_Connection *conn,
     return k;
 }
 
-static void dispatch(srv *s, srv_request *rq, srv_response *rs)
+/* Finds the route and checks the caller's token and role. Returns the
+ * route, with *tail and *held (the keys rq->who lives in, to release after
+ * the handler), or NULL with the refusal in rs. */
+static const route *route_request(srv *s, srv_request *rq, srv_response *rs,
+                                  const char **tail, srv_keys **held)
 {
     const route *match = NULL;
-    const char *tail = "";
     char allow[64] = "";
+    *tail = "";
+    *held = NULL;
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
         const char *t;
         if (!path_matches(&routes[i], rq->path, &t))
             continue;
         if (!strcmp(routes[i].method, rq->method)) {
             match = &routes[i];
-            tail = t;
+            *tail = t;
             break;
         }
         if (!strstr(allow, routes[i].method))
@@ -298,27 +328,62 @@ static void dispatch(srv *s, srv_request *rq, srv_response *rs)
             srv_reply_error(rs, 404, "not_found", "no endpoint %s %s (see docs/http-api.md)",
                             rq->method, rq->path);
         }
-        return;
+        return NULL;
     }
-    srv_keys *held = NULL;
-    if (match->roles != PUBLIC) {
-        rq->who = authenticate(s, rq->conn, &held);
-        if (!rq->who) {
-            srv_add_header(rs, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"charter\"");
-            srv_reply_error(rs, 401, "unauthenticated",
-                            "expected 'Authorization: Bearer <token>' with a token "
-                            "from 'charter keys'");
-            return;
-        }
-        if (!(match->roles & ROLE_BIT(rq->who->role))) {
-            srv_reply_error(rs, 403, "forbidden", "a %s key may not call %s %s",
-                            charter_access_role_name(rq->who->role), rq->method, rq->path);
-            srv_keys_release(held);
-            return;
-        }
+    if (match->roles == PUBLIC)
+        return match;
+    rq->who = authenticate(s, rq->conn, held);
+    if (!rq->who) {
+        srv_add_header(rs, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"charter\"");
+        srv_reply_error(rs, 401, "unauthenticated",
+                        "expected 'Authorization: Bearer <token>' with a token "
+                        "from 'charter keys'");
+        return NULL;
     }
-    match->fn(rq, tail, rs);
-    srv_keys_release(held);
+    if (!(match->roles & ROLE_BIT(rq->who->role))) {
+        srv_reply_error(rs, 403, "forbidden", "a %s key may not call %s %s",
+                        charter_access_role_name(rq->who->role), rq->method, rq->path);
+        srv_keys_release(*held);
+        *held = NULL;
+        return NULL;
+    }
+    return match;
+}
+
+void srv_defer(const srv_request *rq, srv_finish_fn finish, void *user)
+{
+    pending *p = rq->deferred;
+    p->finish = finish;
+    p->finish_user = user;
+    p->suspended = true;
+    MHD_suspend_connection(p->conn);
+}
+
+void srv_resume(pending *p)
+{
+    MHD_resume_connection(p->conn);
+}
+
+/* A worker runs the handler, then hands the connection back. */
+static void run_on_worker(srv_job *job)
+{
+    pending *p = (pending *)((char *)job - offsetof(pending, job));
+    p->route->fn(&p->rq, p->tail, &p->rs);
+    srv_keys_release(p->held);
+    p->held = NULL;
+    MHD_resume_connection(p->conn);
+}
+
+/* Sends the response in p->rs; the request is no longer in flight. */
+static enum MHD_Result respond(srv *s, pending *p)
+{
+    if (p->rs.status >= 500)
+        atomic_fetch_add(&s->metrics.errors_5xx, 1);
+    else if (p->rs.status >= 400)
+        atomic_fetch_add(&s->metrics.errors_4xx, 1);
+    enum MHD_Result ret = send_response(p->conn, &p->rs, p->request_id);
+    atomic_fetch_sub(&s->inflight, 1);
+    return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -328,16 +393,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     srv *s = cls;
     pending *p = *req_cls;
     size_t limit = s->opt.max_body_bytes;
+    (void)version;
     if (!p) {
         if (!(p = calloc(1, sizeof *p)))
             return MHD_NO;
         *req_cls = p;
+        p->conn = conn;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > limit)
             p->too_large = true; /* answered at once; the body is never read */
         else
             return MHD_YES;
+    }
+    if (p->suspended) { /* resumed: the answer is ready */
+        p->suspended = false;
+        if (p->finish)
+            p->finish(p->finish_user, &p->rs);
+        return respond(s, p);
     }
     if (*upload_size && !p->too_large) {
         if (p->len + *upload_size > limit) {
@@ -365,30 +438,46 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     atomic_fetch_add(&s->metrics.requests, 1);
+    atomic_fetch_add(&s->inflight, 1);
     const char *request_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                          "X-Request-ID");
-    if (request_id && strlen(request_id) > 120)
-        request_id = NULL;
-    srv_response rs;
-    memset(&rs, 0, sizeof rs);
-    atomic_fetch_add(&s->inflight, 1);
+    p->request_id = request_id && strlen(request_id) <= 120 ? request_id : NULL;
     if (p->too_large) {
-        srv_reply_error(&rs, 413, "too_large", "the request body is over the limit of %zu "
-                                               "bytes", limit);
-    } else {
-        srv_request rq = {.s = s, .conn = conn, .method = method, .path = url,
-                          .body = p->body ? p->body : "", .body_len = p->len,
-                          .request_id = request_id};
-        dispatch(s, &rq, &rs);
+        srv_reply_error(&p->rs, 413, "too_large", "the request body is over the limit of "
+                                                  "%zu bytes", limit);
+        return respond(s, p);
     }
-    if (rs.status >= 500)
-        atomic_fetch_add(&s->metrics.errors_5xx, 1);
-    else if (rs.status >= 400)
-        atomic_fetch_add(&s->metrics.errors_4xx, 1);
-    (void)version;
-    enum MHD_Result ret = send_response(conn, &rs, request_id);
-    atomic_fetch_sub(&s->inflight, 1);
-    return ret;
+    p->rq = (srv_request){.s = s, .conn = conn, .method = method, .path = url,
+                          .body = p->body ? p->body : "", .body_len = p->len,
+                          .request_id = p->request_id, .deferred = p};
+    const char *tail;
+    srv_keys *held;
+    const route *rt = route_request(s, &p->rq, &p->rs, &tail, &held);
+    if (!rt)
+        return respond(s, p);
+    if (rt->runs == WORKER) {
+        p->route = rt;
+        p->tail = tail;
+        p->held = held;
+        p->job.run = run_on_worker;
+        p->finish = NULL;
+        /* Suspended before the worker can resume it. */
+        p->suspended = true;
+        MHD_suspend_connection(conn);
+        if (!srv_workers_run(s->workers, &p->job)) {
+            srv_keys_release(held);
+            p->held = NULL;
+            srv_reply_error(&p->rs, 503, "unavailable",
+                            "the server is stopping or cannot start a thread");
+            MHD_resume_connection(conn);
+        }
+        return MHD_YES;
+    }
+    rt->fn(&p->rq, tail, &p->rs);
+    srv_keys_release(held); /* a deferred answer must not need rq->who */
+    if (p->suspended)
+        return MHD_YES;
+    return respond(s, p);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -397,6 +486,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     pending *p = *req_cls;
     if (p) {
         free(p->body);
+        free(p->rs.body); /* set when the response could not be queued */
         free(p);
         *req_cls = NULL;
     }
@@ -439,16 +529,20 @@ charter_status srv_http_start(srv *s, charter_error *err)
         }
         return CHARTER_E_INVALID;
     }
+    if (srv_workers_new(s->opt.max_connections, &s->workers) != CHARTER_OK)
+        return CHARTER_E_NOMEM;
     s->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-            MHD_USE_ITC,
-        0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0,
+        NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opt.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->opt.idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->opt.max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->opt.max_header_bytes,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->daemon) {
+        srv_workers_free(s->workers);
+        s->workers = NULL;
         if (err) {
             err->code = CHARTER_E_IO;
             snprintf(err->message, sizeof err->message,
@@ -480,4 +574,6 @@ void srv_http_stop(srv *s)
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    srv_workers_free(s->workers);
+    s->workers = NULL;
 }

@@ -44,6 +44,28 @@ charter_decider *srv_decider(srv *s)
     return d;
 }
 
+int64_t srv_clock_us(void)
+{
+    return mono_us();
+}
+
+void srv_count_decision(srv *s, charter_status st, const char *answer, int64_t t0)
+{
+    if (st == CHARTER_OK && answer) {
+        /* The answer's "decision" value: the engine writes it right after
+         * the id, so a short search finds it. */
+        const char *p = strstr(answer, "\"decision\":\"");
+        int effect = 0;
+        if (p && !strncmp(p + 12, "deny", 4))
+            effect = CHARTER_DENY;
+        else if (p && !strncmp(p + 12, "escalate", 8))
+            effect = CHARTER_ESCALATE;
+        srv_metrics_decision(&s->metrics, effect, mono_us() - t0);
+    } else if (st == CHARTER_E_IO) {
+        srv_metrics_decision(&s->metrics, 3, mono_us() - t0);
+    }
+}
+
 charter_status srv_decide_request(srv *s, charter_request *r, const char *json,
                                   size_t n, char **answer, size_t *len,
                                   charter_error *err)
@@ -62,19 +84,7 @@ charter_status srv_decide_request(srv *s, charter_request *r, const char *json,
     charter_status st = charter_ledger_decide_request(s->ledger, d, c, r, json, n,
                                                       charter_now_ms(), answer, len, err);
     charter_release(c);
-    if (st == CHARTER_OK && *answer) {
-        /* The answer's "decision" value: the engine writes it right after
-         * the id, so a short search finds it. */
-        const char *p = strstr(*answer, "\"decision\":\"");
-        int effect = 0;
-        if (p && !strncmp(p + 12, "deny", 4))
-            effect = CHARTER_DENY;
-        else if (p && !strncmp(p + 12, "escalate", 8))
-            effect = CHARTER_ESCALATE;
-        srv_metrics_decision(&s->metrics, effect, mono_us() - t0);
-    } else if (st == CHARTER_E_IO) {
-        srv_metrics_decision(&s->metrics, 3, mono_us() - t0);
-    }
+    srv_count_decision(s, st, *answer, t0);
     return st;
 }
 
@@ -168,6 +178,10 @@ charter_status charter_server_start(const charter_server_options *opt,
         s->opt.max_wait_s = 60;
     if (!s->opt.max_connections)
         s->opt.max_connections = 1024;
+    if (!s->opt.threads) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        s->opt.threads = cpus > 0 ? (uint32_t)(cpus < 64 ? cpus : 64) : 2;
+    }
     if (!s->opt.expire_every_ms)
         s->opt.expire_every_ms = 1000;
     base_mutex_init_hot(&s->swap_mu);

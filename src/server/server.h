@@ -8,9 +8,15 @@
  * api_misc.c (outcomes, brief, reload, health), metrics.c, authzen.c, and
  * /mcp is handed to the MCP module.
  *
- * Thread safety: handlers run on the connection's own thread, any number at
- * once. The charter is read through srv_charter (a retained reference), the
- * ledger is thread-safe, the metrics are atomic.
+ * Threads: a few event threads (libmicrohttpd's epoll thread pool) read
+ * requests and send responses and never wait. Handlers that answer at once
+ * run on them; /v1/decide decides on them and suspends the connection until
+ * the group commit calls back (srv_defer); every handler that may block
+ * (long polls, resolutions and outcomes waiting for their commit, analyses,
+ * AuthZEN and MCP calls that decide synchronously) runs on a worker
+ * (workers.c) while its connection is suspended. Any number of handlers run
+ * at once: the charter is read through srv_charter (a retained reference),
+ * the ledger is thread-safe, the metrics are atomic.
  */
 #ifndef CHARTER_SERVER_INT_H
 #define CHARTER_SERVER_INT_H
@@ -73,6 +79,23 @@ typedef struct srv_metrics {
  * charter_effect, or 3 when the ledger was unavailable. */
 void srv_metrics_decision(srv_metrics *m, int effect, int64_t us);
 
+/* ---- Workers (workers.c) ------------------------------------------------------ */
+
+/* A job for a worker; owned by whoever queued it, which run() may free. */
+typedef struct srv_job {
+    void (*run)(struct srv_job *job);
+    struct srv_job *next;
+} srv_job;
+
+typedef struct srv_workers srv_workers;
+
+/* A pool that starts threads as jobs need them, up to `max`. */
+charter_status srv_workers_new(size_t max, srv_workers **out);
+/* Queues `job`; false when the pool is stopping or no thread can start. */
+bool srv_workers_run(srv_workers *w, srv_job *job);
+/* Runs what is queued, then joins every worker and frees the pool. */
+void srv_workers_free(srv_workers *w);
+
 /* ---- The server ------------------------------------------------------------ */
 
 struct mcp_server;
@@ -89,6 +112,7 @@ struct charter_server {
     charter_ledger *ledger;
     pthread_key_t decider_key;      /* each connection thread's decider */
     struct MHD_Daemon *daemon;
+    srv_workers *workers;           /* the handlers that may block */
     struct mcp_server *mcp;         /* /mcp (api_mcp.c) */
     const char **mcp_origins;       /* NULL-terminated copy of the options' */
     srv_metrics metrics;
@@ -120,6 +144,7 @@ typedef struct srv_request {
     size_t body_len;
     const srv_key *who;             /* the authenticated key, or NULL */
     const char *request_id;         /* X-Request-ID, or NULL */
+    struct srv_deferred *deferred;  /* http.c's record of this request */
 } srv_request;
 
 #define SRV_MAX_HEADERS 4
@@ -151,6 +176,15 @@ void srv_reply_error(srv_response *rs, int status, const char *code,
 void srv_reply_status(srv_response *rs, charter_status st, const charter_error *err);
 void srv_add_header(srv_response *rs, const char *name, const char *value);
 
+/* Answering later. A handler on an event thread that would otherwise wait
+ * calls srv_defer before it starts what it waits for: the connection is
+ * suspended, and the handler returns leaving `rs` alone. Later, on any
+ * thread, srv_resume(rq->deferred) says the wait is over (exactly once);
+ * http.c then calls finish(user, rs) on an event thread and sends rs. */
+typedef void (*srv_finish_fn)(void *user, srv_response *rs);
+void srv_defer(const srv_request *rq, srv_finish_fn finish, void *user);
+void srv_resume(struct srv_deferred *d);
+
 /* Whether the body nests deeper than CHARTER_MAX_JSON_DEPTH; replies 400
  * too_deep when it does. Counted without parsing, so text nested thousands
  * deep never reaches a recursive parser. */
@@ -159,7 +193,13 @@ bool srv_body_too_deep(const srv_request *rq, srv_response *rs);
  * replies 400 and returns NULL. */
 struct json_t *srv_body_object(const srv_request *rq, srv_response *rs);
 
-/* Decides a request (JSON text) through the ledger and counts it. Returns
+/* A monotonic clock in microseconds, and counting one decision answered
+ * with `st` and `answer` since t0 (metrics). */
+int64_t srv_clock_us(void);
+void srv_count_decision(srv *s, charter_status st, const char *answer, int64_t t0);
+
+/* Decides a request (JSON text) through the ledger and counts it; waits
+ * for the commit (workers only). Returns
  * the ledger's status; *answer as charter_ledger_decide (a fail-closed deny
  * on CHARTER_E_IO). */
 charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,

@@ -616,6 +616,105 @@ static void test_concurrent_decisions_share_one_budget_and_all_are_recorded(void
     remove_dir();
 }
 
+/* Deciding without waiting: many decisions queued from one thread before
+ * any is durable, each called back once, then settled. */
+typedef struct waiting {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ready;
+} waiting;
+
+static void on_ready(void *user)
+{
+    waiting *w = user;
+    pthread_mutex_lock(&w->mu);
+    w->ready++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int count_open(const charter_escalation *e, void *user)
+{
+    (void)e;
+    (*(int *)user)++;
+    return 0;
+}
+
+static void test_decisions_begun_without_waiting_are_called_back_and_recorded(void)
+{
+    fresh_dir();
+    charter *c = load_charter(200);
+    charter_ledger *l = NULL;
+    charter_decider *d = NULL;
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    CHECK_INT(charter_decider_new(&d), CHARTER_OK);
+    enum { N = 50 };
+    waiting w = {.ready = 0};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    charter_ledger_ticket *t[N];
+    int begun = 0;
+    for (int i = 0; i < N; i++) {
+        /* Of every five: four small refunds in one run (the fourth is over
+         * max_actions_per_run: 3, so the counters must count decisions still
+         * queued, not yet durable) and a large one, escalated. */
+        char run[16];
+        snprintf(run, sizeof run, "%c%d", i % 5 == 4 ? 'e' : 'r', i / 5);
+        const char *req = refund(i % 5 == 4 ? 500 : 10, run, NULL);
+        charter_request *r = NULL;
+        CHECK_INT(charter_request_parse(req, strlen(req), &r, NULL), CHARTER_OK);
+        char *early = NULL;
+        size_t n = 0;
+        t[i] = NULL;
+        charter_status st = charter_ledger_decide_begin(l, d, c, r, req, strlen(req),
+                                                        charter_now_ms(), on_ready, &w,
+                                                        &t[i], &early, &n, NULL);
+        charter_request_free(r);
+        CHECK_INT(st, CHARTER_OK);
+        CHECK(t[i] != NULL);
+        CHECK(early == NULL);
+        if (t[i])
+            begun++;
+    }
+    pthread_mutex_lock(&w.mu);
+    while (w.ready < begun)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    int allowed = 0, denied = 0, escalated = 0, ids = 0;
+    for (int i = 0; i < N; i++) {
+        if (!t[i])
+            continue;
+        char *ans = NULL;
+        size_t n = 0;
+        CHECK_INT(charter_ledger_decide_end(t[i], &ans, &n, NULL), CHARTER_OK);
+        CHECK(ans && n == strlen(ans));
+        ids += ans && !strncmp(ans, "{\"decision_id\":\"d-", 18);
+        allowed += ans && strstr(ans, "\"decision\":\"allow\"") != NULL;
+        denied += ans && strstr(ans, "\"decision\":\"deny\"") != NULL;
+        escalated += ans && strstr(ans, "\"decision\":\"escalate\"") != NULL;
+        free(ans);
+    }
+    CHECK_INT(w.ready, N);
+    CHECK_INT(ids, N);
+    CHECK_INT(allowed, 3 * N / 5);
+    CHECK_INT(denied, N / 5);
+    CHECK_INT(escalated, N / 5);
+    /* Settling opened the escalations. */
+    int open = 0;
+    CHECK_INT(charter_ledger_escalations(l, NULL, true, count_open, &open, NULL), CHARTER_OK);
+    CHECK_INT(open, N / 5);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    charter_ledger_report rep;
+    CHECK_INT(charter_ledger_verify(path, NULL, &rep, NULL), CHARTER_OK);
+    CHECK(rep.ok);
+    CHECK_INT(rep.entries, N + 1); /* and the charter version */
+    charter_decider_free(d);
+    charter_release(c);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    remove_dir();
+}
+
 typedef struct changes {
     int n;
     char line[4][200];
@@ -690,5 +789,6 @@ int main(void)
     RUN(test_full_disk_fails_closed_then_recovers);
     RUN(test_concurrent_decisions_share_one_budget_and_all_are_recorded);
     RUN(test_replay_lists_the_decisions_a_new_charter_changes);
+    RUN(test_decisions_begun_without_waiting_are_called_back_and_recorded);
     return TEST_DONE();
 }
