@@ -9,7 +9,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential cmake pkg-config ca-certificates
-      libyaml-dev libjansson-dev libsodium-dev libpcre2-dev
+      libyaml-dev libjansson-dev libsodium-dev libssl-dev libpcre2-dev
       libsqlite3-dev libmicrohttpd-dev)
 if [ "${1:-}" = test ]; then
   pkgs+=(curl libcurl4-openssl-dev clang libclang-rt-14-dev python3)

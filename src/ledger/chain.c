@@ -5,6 +5,8 @@
 #include "base/civil.h"
 
 #include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +26,26 @@ static size_t envelope_tail(const ledger_entry *e, char *buf, size_t n)
     return k < 0 ? 0 : (size_t)k;
 }
 
+/* SHA-256 comes from OpenSSL's libcrypto, which uses the CPU's SHA
+ * instructions where there are some (about four times libsodium's speed on
+ * a 1.5 KB entry, and the writer hashes every entry on its one thread);
+ * libsodium computes the same digest when OpenSSL cannot (out of memory). */
 void ledger_entry_hash(const ledger_entry *e, unsigned char out[LEDGER_HASH_SIZE])
 {
     char head[96], tail[96];
     size_t hn = envelope_head(e, head, sizeof head);
     size_t tn = envelope_tail(e, tail, sizeof tail);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int len = 0;
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+              EVP_DigestUpdate(ctx, e->prev_hash, LEDGER_HASH_SIZE) &&
+              EVP_DigestUpdate(ctx, head, hn) &&
+              EVP_DigestUpdate(ctx, e->payload, e->payload_len) &&
+              EVP_DigestUpdate(ctx, tail, tn) && EVP_DigestFinal_ex(ctx, out, &len) &&
+              len == LEDGER_HASH_SIZE;
+    EVP_MD_CTX_free(ctx);
+    if (ok)
+        return;
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     crypto_hash_sha256_update(&st, e->prev_hash, LEDGER_HASH_SIZE);
