@@ -81,6 +81,7 @@ typedef struct srv_deferred {
     char *body;
     size_t len, cap;
     bool too_large;
+    bool in_flight;          /* counted in s->inflight until answered */
     bool suspended;          /* waiting for srv_resume */
     struct MHD_Connection *conn;
     const char *request_id;
@@ -382,6 +383,7 @@ static enum MHD_Result respond(srv *s, pending *p)
     else if (p->rs.status >= 400)
         atomic_fetch_add(&s->metrics.errors_4xx, 1);
     enum MHD_Result ret = send_response(p->conn, &p->rs, p->request_id);
+    p->in_flight = false;
     atomic_fetch_sub(&s->inflight, 1);
     return ret;
 }
@@ -439,6 +441,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     atomic_fetch_add(&s->metrics.requests, 1);
     atomic_fetch_add(&s->inflight, 1);
+    p->in_flight = true;
     const char *request_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                          "X-Request-ID");
     p->request_id = request_id && strlen(request_id) <= 120 ? request_id : NULL;
@@ -480,19 +483,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return respond(s, p);
 }
 
+/* The end of a request, answered or not. A suspended request whose client
+ * went away is resumed and then closed without its handler being called
+ * again: its answer is finished here all the same (a decision is settled
+ * into the ledger's state), only not sent. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    srv *s = cls;
     pending *p = *req_cls;
-    if (p) {
-        free(p->body);
-        free(p->rs.body); /* set when the response could not be queued */
-        free(p);
-        *req_cls = NULL;
-    }
-    (void)cls;
     (void)conn;
     (void)toe;
+    if (!p)
+        return;
+    if (p->suspended && p->finish)
+        p->finish(p->finish_user, &p->rs);
+    if (p->in_flight)
+        atomic_fetch_sub(&s->inflight, 1);
+    free(p->body);
+    free(p->rs.body);
+    free(p);
+    *req_cls = NULL;
 }
 
 /* ---- Start and stop ------------------------------------------------------------------ */

@@ -272,10 +272,13 @@ charter_status charter_server_stop(charter_server *s, charter_error *err)
         return CHARTER_OK;
     srv_http_quiesce(s);                    /* no new connections */
     charter_ledger_interrupt_waits(s->ledger); /* long polls answer now */
-    /* Let the requests in flight finish (bounded). */
-    for (int i = 0; i < 3000 && atomic_load(&s->inflight) > 0; i++)
-        usleep(10 * 1000);
-    usleep(20 * 1000); /* the last response leaves its thread */
+    /* Let the requests in flight finish: decisions waiting for their
+     * commit (the writer runs until the ledger closes, below), handlers on
+     * workers (long polls were just woken). Until they have, connections
+     * are suspended, and libmicrohttpd must not be stopped with any. */
+    while (atomic_load(&s->inflight) > 0)
+        usleep(5 * 1000);
+    usleep(20 * 1000); /* the last response leaves its event thread */
     srv_http_stop(s);
     pthread_mutex_lock(&s->stop_mu);
     s->stopping = true;

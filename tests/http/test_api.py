@@ -95,6 +95,33 @@ def test_escalation_flow(srv):
                         {"resolution": "maybe"}, token=lena)
     t.eq(st, 400, "bad resolution")
 
+    # Many agents long-poll at once (more than the server has event
+    # threads): each waits on a worker, decisions keep being answered
+    # meanwhile, and one resolution ends every wait.
+    st, _, many = srv.call("POST", "/v1/decide", req(amount=300), token=bot)
+    polls = []
+
+    def poll_many():
+        polls.append(srv.call("GET", "/v1/decisions/%s?wait=20" % many["decision_id"],
+                              token=bot, timeout=30))
+
+    crowd = [threading.Thread(target=poll_many) for _ in range(24)]
+    for th in crowd:
+        th.start()
+    time.sleep(0.5)
+    t0 = time.time()
+    answered = [srv.call("POST", "/v1/decide", req(amount=1), token=bot)[0]
+                for _ in range(20)]
+    t.check(answered == [200] * 20 and time.time() - t0 < 5,
+            "decisions answered while 24 long polls wait")
+    st, _, _ = srv.call("POST", "/v1/escalations/%s/resolve" % many["decision_id"],
+                        {"resolution": "deny"}, token=lena)
+    for th in crowd:
+        th.join(30)
+    t.check(len(polls) == 24 and all(p[0] == 200 and p[2]["decision"] == "deny"
+                                     and p[2]["final"] for p in polls),
+            "every long poll learns the resolution")
+
     # The agent long-polls; a person approves meanwhile; the agent learns it.
     result = {}
 
@@ -284,6 +311,30 @@ def test_slow_client(srv):
             % closed_after)
 
 
+def test_abandoned_requests(srv):
+    """Clients that send a decision and hang up before the answer: each
+    decision the ledger recorded is still settled (its escalation is open
+    in the server), and nothing stays counted in flight (the clean stop at
+    the end waits for that)."""
+    bot = srv.tokens["support-bot"]
+    body = json.dumps(req(amount=300)).encode()
+    head = ("POST /v1/decide HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (bot, len(body))).encode()
+    for _ in range(30):
+        s = socket.create_connection((srv.host, srv.port), timeout=10)
+        s.sendall(head + body)
+        s.close()
+    time.sleep(1.5)
+    st, _, _ = srv.call("POST", "/v1/decide", req(amount=1), token=bot)
+    t.eq(st, 200, "the server answers after 30 abandoned decisions")
+
+
+def settled_escalations(srv):
+    st, _, lst = srv.call("GET", "/v1/escalations?status=all", token=srv.tokens["admin"])
+    return {e["decision_id"] for e in lst.get("escalations", [])}
+
+
 def test_metrics(srv):
     st, h, m = srv.call("GET", "/metrics")
     t.eq(st, 200, "metrics")
@@ -373,11 +424,13 @@ def main():
             test_outcomes_and_brief(srv)
             test_auth_and_input(srv)
             test_slow_client(srv)
+            test_abandoned_requests(srv)
             test_metrics(srv)
             test_analyses(srv)
             test_boundary_not_approvable(srv, copy)
             test_reload(srv, copy)
             ledger = srv.ledger
+            settled = settled_escalations(srv)
             code = srv.stop()
             t.eq(code, 0, "clean stop")
             v = charter_cli("verify", ledger, check=False)
@@ -387,6 +440,13 @@ def main():
             t.check(kinds.count("charter") >= 2, "reloaded charter versions are recorded")
             t.check("escalation_resolved" in kinds, "resolutions are recorded")
             t.check("outcome" in kinds, "outcomes are recorded")
+            recorded = {"d-%d" % json.loads(l)["seq"] for l in exp
+                        if json.loads(l)["kind"] == "decision"
+                        and json.loads(l)["payload"]["answer"]["decision"] == "escalate"}
+            t.check(len(recorded) > 30 and recorded <= settled,
+                    "every recorded escalation is known to the server, abandoned "
+                    "ones too (%d recorded, %d missing)"
+                    % (len(recorded), len(recorded - settled)))
         test_ledger_locked()
         rdir = os.path.join(work, "restart")
         os.makedirs(rdir)
