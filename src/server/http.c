@@ -1,8 +1,12 @@
 /* http.c - the HTTP daemon (libmicrohttpd): reading requests within their
  * limits, authentication, routing, and sending JSON responses.
  *
- * A few event threads (MHD's epoll thread pool) serve every connection and
- * never wait. A decision is made on the event thread, then its connection
+ * A few event threads (MHD's thread pool, each polling its share of the
+ * connections) serve every connection and never wait. (poll, not epoll:
+ * with epoll, libmicrohttpd misses a client's hang-up in the middle of its
+ * headers and holds the connection until the idle timeout; it also removes
+ * and re-adds every suspended connection, two system calls per decision.)
+ * A decision is made on the event thread, then its connection
  * is suspended until the group commit has made it durable and calls back;
  * the event thread goes on with other connections meanwhile, so many
  * decisions wait for one commit without a thread each. Routes that may
@@ -543,7 +547,7 @@ charter_status srv_http_start(srv *s, charter_error *err)
     if (srv_workers_new(s->opt.max_connections, &s->workers) != CHARTER_OK)
         return CHARTER_E_NOMEM;
     s->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0,
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0,
         NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opt.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->opt.idle_timeout_s,

@@ -8,7 +8,7 @@
  * api_misc.c (outcomes, brief, reload, health), metrics.c, authzen.c, and
  * /mcp is handed to the MCP module.
  *
- * Threads: a few event threads (libmicrohttpd's epoll thread pool) read
+ * Threads: a few event threads (libmicrohttpd's thread pool) read
  * requests and send responses and never wait. Handlers that answer at once
  * run on them; /v1/decide decides on them and suspends the connection until
  * the group commit calls back (srv_defer); every handler that may block
