@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh - the second README command: installs what the tests need, builds
-# Charter twice (a normal build and an ASan + UBSan build) and runs the whole
-# test suite on both. Exits non-zero when any test fails.
+# Charter three times (a normal build, an ASan + UBSan build, a ThreadSanitizer
+# build) and runs the whole test suite on the first two and the threaded tests
+# (unit and HTTP) on the third, then fuzzes briefly. Exits non-zero when any
+# test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test
@@ -20,6 +22,13 @@ echo "== tests under the sanitizers"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-sanitize --output-on-failure -j"$jobs"
+
+echo "== build (ThreadSanitizer)"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHARTER_TSAN=ON
+cmake --build build-tsan -j"$jobs"
+echo "== unit and HTTP tests under ThreadSanitizer (a race fails the test)"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L "unit|http"
 
 echo "== fuzzing: every harness for a short fixed time (scripts/fuzz.sh)"
 bash scripts/fuzz.sh 30

@@ -544,20 +544,17 @@ charter_status srv_http_start(srv *s, charter_error *err)
         }
         return CHARTER_E_INVALID;
     }
-    if (srv_workers_new(s->opt.max_connections, &s->workers) != CHARTER_OK)
-        return CHARTER_E_NOMEM;
-    s->daemon = MHD_start_daemon(
-        MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0,
-        NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opt.threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->opt.idle_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->opt.max_connections,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->opt.max_header_bytes,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
-    if (!s->daemon) {
-        srv_workers_free(s->workers);
-        s->workers = NULL;
+    /* The socket is bound here, before any thread starts, so the address
+     * (with the port the system picked for port 0) is known and written
+     * once before a request can read it. */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    socklen_t salen = sizeof sa;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &salen) != 0) {
+        if (fd >= 0)
+            close(fd);
         if (err) {
             err->code = CHARTER_E_IO;
             snprintf(err->message, sizeof err->message,
@@ -566,12 +563,32 @@ charter_status srv_http_start(srv *s, charter_error *err)
         }
         return CHARTER_E_IO;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon,
-                                                           MHD_DAEMON_INFO_BIND_PORT);
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
-    snprintf(s->address, sizeof s->address, "%s:%u", host,
-             info ? (unsigned)info->port : (unsigned)ntohs(sa.sin_port));
+    snprintf(s->address, sizeof s->address, "%s:%u", host, (unsigned)ntohs(sa.sin_port));
+    if (srv_workers_new(s->opt.max_connections, &s->workers) != CHARTER_OK) {
+        close(fd);
+        return CHARTER_E_NOMEM;
+    }
+    s->daemon = MHD_start_daemon(
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0,
+        NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opt.threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->opt.idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->opt.max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->opt.max_header_bytes,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        close(fd);
+        srv_workers_free(s->workers);
+        s->workers = NULL;
+        if (err) {
+            err->code = CHARTER_E_IO;
+            snprintf(err->message, sizeof err->message,
+                     "cannot serve on %s (out of threads or memory)", s->opt.listen);
+        }
+        return CHARTER_E_IO;
+    }
     return CHARTER_OK;
 }
 
