@@ -3,9 +3,12 @@
  * An agent decides only as itself: the key names the agent, and a request
  * naming another is refused (a request without "agent" is taken as the
  * key's). The decision time is the server's: a request's "time" is
- * dropped (the ledger also replaces any "counters" it claims). The answer is sent only once its ledger entry is durable; when
- * the ledger cannot be written the answer is the fail-closed deny, with
- * status 503.
+ * dropped (the ledger also replaces any "counters" it claims).
+ *
+ * A decision is made on the event thread; its connection is then suspended
+ * (srv_defer) until the ledger's writer calls back with the entry durable,
+ * and the answer is sent from the event thread after that. When the ledger
+ * cannot be written the answer is the fail-closed deny, with status 503.
  */
 #include "base/banned.h"
 
