@@ -5,6 +5,8 @@
 
 #include "base/thread.h"
 
+#include <time.h>
+
 void base_mutex_init_hot(pthread_mutex_t *m)
 {
     pthread_mutexattr_t a;
@@ -14,6 +16,13 @@ void base_mutex_init_hot(pthread_mutex_t *m)
 #endif
     pthread_mutex_init(m, &a);
     pthread_mutexattr_destroy(&a);
+}
+
+int64_t base_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void base_thread_name(const char *name)

@@ -1,5 +1,6 @@
 /* thread.h - threads: a mutex for short critical sections taken by many
- * threads, and names for the threads Charter starts.
+ * threads, names for the threads Charter starts, and the monotonic clock
+ * their timings and waits use.
  *
  * The ledger's state and queue locks and the server's charter pointer are
  * held for a few hundred nanoseconds, but by every request, and a server
@@ -12,6 +13,7 @@
 #define CHARTER_BASE_THREAD_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 /* Initializes `m` as such a mutex (a plain one where adaptive mutexes are
  * not available). Destroy it with pthread_mutex_destroy. */
@@ -20,5 +22,8 @@ void base_mutex_init_hot(pthread_mutex_t *m);
 /* Names the calling thread (at most 15 characters are kept), so `top -H`
  * and debuggers show which thread is the ledger writer. */
 void base_thread_name(const char *name);
+
+/* CLOCK_MONOTONIC in microseconds (latencies, intervals; never a date). */
+int64_t base_mono_us(void);
 
 #endif

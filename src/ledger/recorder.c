@@ -321,16 +321,9 @@ void charter_ledger_stats_get(charter_ledger *l, charter_ledger_stats *out)
 
 /* ---- Deciding ------------------------------------------------------------ */
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The fail-closed answer: a deny that says the ledger is unavailable. */
-static char *unavailable_answer(const char *version, int64_t time_ms, const char *why,
-                                size_t *len)
+char *charter_ledger_unavailable_answer(const charter *c, int64_t time_ms,
+                                        const char *why, size_t *len)
 {
     char t[40];
     ch_time_format(time_ms, t);
@@ -341,19 +334,13 @@ static char *unavailable_answer(const char *version, int64_t time_ms, const char
     json_t *j = json_pack("{s:s,s:s,s:s,s:[],s:[],s:[],s:n,s:s,s:s,s:b}", "decision",
                           "deny", "reason", "ledger_unavailable", "explanation", expl,
                           "fired", "values", "obligations", "escalation",
-                          "charter_version", version ? version : "", "time", t,
+                          "charter_version", c ? charter_version(c) : "", "time", t,
                           "shadow", 0);
     char *out = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (out && len)
         *len = strlen(out);
     return out;
-}
-
-char *charter_ledger_unavailable_answer(const charter *c, int64_t time_ms,
-                                        const char *why, size_t *len)
-{
-    return unavailable_answer(c ? charter_version(c) : "", time_ms, why, len);
 }
 
 /* Splices "decision_id" in front of the engine's answer. */
@@ -505,8 +492,9 @@ charter_status charter_ledger_decide(charter_ledger *l, charter_decider *d,
 
 /* A decision between being decided and being settled: everything the
  * settling needs, copied out of the request and the decider (both may be
- * reused before the entry is durable). One allocation: the struct, then the
- * strings, then the engine's answer. */
+ * reused before the entry is durable; the charter, in append.charter, may
+ * not). One allocation: the struct, then the strings, then the engine's
+ * answer. */
 struct charter_ledger_ticket {
     ledger_append append;       /* first: the writer's callback gets it */
     charter_ledger *ledger;
@@ -519,7 +507,6 @@ struct charter_ledger_ticket {
     const char *agent, *run_id, *workflow, *action, *queue;
     const char *answer;
     size_t answer_len;
-    const char *charter_version_text; /* for the fail-closed answer */
     char text[];
 };
 
@@ -546,7 +533,7 @@ static charter_status decide_prepare(charter_ledger *l, charter_decider *d,
         return ledger_fail(err, CHARTER_E_INVALID,
                            "charter_ledger_decide: ledger, decider, charter and "
                            "request are required");
-    int64_t t0 = mono_us();
+    int64_t t0 = base_mono_us();
     const char *agent = r->agent.p ? r->agent.p : "";
     const char *run_id = r->run_id.p ? r->run_id.p : "";
     const char *workflow = r->workflow.p ? r->workflow.p : "";
@@ -561,13 +548,11 @@ static charter_status decide_prepare(charter_ledger *l, charter_decider *d,
     int64_t day = ledger_day(dc.time_ms);
     dc.answer = charter_decision_json(d, dc.dec, &dc.answer_len);
     const char *queue = dc.dec->queue ? dc.dec->queue : "";
-    const char *version = charter_version(c);
     size_t need = sizeof(charter_ledger_ticket) + strlen(agent) + strlen(run_id) +
-                  strlen(workflow) + strlen(action) + strlen(queue) + strlen(version) +
-                  dc.answer_len + 7;
+                  strlen(workflow) + strlen(action) + strlen(queue) + dc.answer_len + 6;
     charter_ledger_ticket *t = dc.answer ? malloc(need) : NULL;
     size_t plen = 0;
-    char *payload = t ? decision_payload(request_json, n, &dc, c, mono_us() - t0, &plen)
+    char *payload = t ? decision_payload(request_json, n, &dc, c, base_mono_us() - t0, &plen)
                       : NULL;
     if (!payload) {
         free(t);
@@ -592,7 +577,6 @@ static charter_status decide_prepare(charter_ledger *l, charter_decider *d,
     t->workflow = ticket_put(&cur, workflow, strlen(workflow));
     t->action = ticket_put(&cur, action, strlen(action));
     t->queue = ticket_put(&cur, queue, strlen(queue));
-    t->charter_version_text = ticket_put(&cur, version, strlen(version));
     t->answer = ticket_put(&cur, dc.answer, dc.answer_len);
     t->answer_len = dc.answer_len;
     t->append = (ledger_append){.kind = "decision", .payload = payload,
@@ -629,8 +613,8 @@ static charter_status decide_settle(charter_ledger_ticket *t, charter_status st,
     pthread_mutex_unlock(&l->mu);
     if (st != CHARTER_OK) {
         /* Fail closed: whatever was decided, the caller gets a deny. */
-        *answer = unavailable_answer(t->charter_version_text, t->time_ms, why,
-                                     answer_len);
+        *answer = charter_ledger_unavailable_answer(t->append.charter, t->time_ms, why,
+                                                    answer_len);
         st = ledger_fail(err, CHARTER_E_IO, "the ledger is unavailable: %s", why);
     } else if (!(*answer = answer_with_id(seq, t->answer, t->answer_len, answer_len))) {
         st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory returning a decision");
@@ -700,9 +684,7 @@ charter_status charter_ledger_decide_end(charter_ledger_ticket *t, char **answer
                                          size_t *answer_len, charter_error *err)
 {
     *answer = NULL;
-    char why[sizeof t->append.message];
-    memcpy(why, t->append.message, sizeof why);
-    return decide_settle(t, t->append.status, why, answer, answer_len, err);
+    return decide_settle(t, t->append.status, t->append.message, answer, answer_len, err);
 }
 
 /* ---- Resolutions and outcomes -------------------------------------------- */

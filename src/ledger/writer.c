@@ -88,9 +88,7 @@ void ledger_writer_stats(ledger_writer *w, charter_ledger_stats *out)
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return base_mono_us() / 1000;
 }
 
 static bool has_version(const ledger_writer *w, const char *v)
@@ -432,14 +430,11 @@ static void enqueue(ledger_writer *w, ledger_append *a)
         pthread_cond_signal(&w->work);
 }
 
-charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
-                                    charter_error *err)
+/* Clears what the writer fills and queues `a`; refused once the writer is
+ * stopping. a->wake and a->done are the caller's to set first. */
+static charter_status submit(ledger_writer *w, ledger_append *a, charter_error *err)
 {
-    sem_t wake;
-    sem_init(&wake, 0, 0);
-    a->wake = &wake;
     a->chain = NULL;
-    a->done = NULL;
     a->next = NULL;
     a->seq = 0;
     a->status = CHARTER_OK;
@@ -447,11 +442,25 @@ charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
     pthread_mutex_lock(&w->mu);
     if (w->stopping || !w->started) {
         pthread_mutex_unlock(&w->mu);
-        sem_destroy(&wake);
         return ledger_fail(err, CHARTER_E_IO, "the ledger is closing");
     }
     enqueue(w, a);
     pthread_mutex_unlock(&w->mu);
+    return CHARTER_OK;
+}
+
+charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
+                                    charter_error *err)
+{
+    sem_t wake;
+    sem_init(&wake, 0, 0);
+    a->wake = &wake;
+    a->done = NULL;
+    charter_status st = submit(w, a, err);
+    if (st != CHARTER_OK) {
+        sem_destroy(&wake);
+        return st;
+    }
     while (sem_wait(&wake) != 0)
         ; /* EINTR */
     if (a->chain)
@@ -466,19 +475,7 @@ charter_status ledger_writer_submit(ledger_writer *w, ledger_append *a,
                                     charter_error *err)
 {
     a->wake = NULL;
-    a->chain = NULL;
-    a->next = NULL;
-    a->seq = 0;
-    a->status = CHARTER_OK;
-    a->message[0] = '\0';
-    pthread_mutex_lock(&w->mu);
-    if (w->stopping || !w->started) {
-        pthread_mutex_unlock(&w->mu);
-        return ledger_fail(err, CHARTER_E_IO, "the ledger is closing");
-    }
-    enqueue(w, a);
-    pthread_mutex_unlock(&w->mu);
-    return CHARTER_OK;
+    return submit(w, a, err);
 }
 
 charter_status ledger_writer_stop(ledger_writer *w, charter_error *err)

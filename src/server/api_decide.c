@@ -13,6 +13,7 @@
 #include "base/banned.h"
 
 #include "server/server.h"
+#include "base/thread.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -72,7 +73,7 @@ static void decide_finish(void *user, srv_response *rs)
 void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
 {
     (void)tail;
-    int64_t t0 = srv_clock_us();
+    int64_t t0 = base_mono_us();
     if (!rq->body_len) {
         srv_reply_error(rs, 400, "malformed_json",
                         "the request body is empty; expected a decision request");

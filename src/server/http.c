@@ -467,10 +467,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         p->tail = tail;
         p->held = held;
         p->job.run = run_on_worker;
-        p->finish = NULL;
-        /* Suspended before the worker can resume it. */
-        p->suspended = true;
-        MHD_suspend_connection(conn);
+        srv_defer(&p->rq, NULL, NULL); /* before the worker can resume it */
         if (!srv_workers_run(s->workers, &p->job)) {
             srv_keys_release(held);
             p->held = NULL;

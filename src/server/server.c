@@ -16,13 +16,6 @@
 #include "base/limits.h"
 #include "base/thread.h"
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 charter *srv_charter(srv *s)
 {
     pthread_mutex_lock(&s->swap_mu);
@@ -44,11 +37,6 @@ charter_decider *srv_decider(srv *s)
     return d;
 }
 
-int64_t srv_clock_us(void)
-{
-    return mono_us();
-}
-
 void srv_count_decision(srv *s, charter_status st, const char *answer, int64_t t0)
 {
     if (st == CHARTER_OK && answer) {
@@ -60,9 +48,9 @@ void srv_count_decision(srv *s, charter_status st, const char *answer, int64_t t
             effect = CHARTER_DENY;
         else if (p && !strncmp(p + 12, "escalate", 8))
             effect = CHARTER_ESCALATE;
-        srv_metrics_decision(&s->metrics, effect, mono_us() - t0);
+        srv_metrics_decision(&s->metrics, effect, base_mono_us() - t0);
     } else if (st == CHARTER_E_IO) {
-        srv_metrics_decision(&s->metrics, 3, mono_us() - t0);
+        srv_metrics_decision(&s->metrics, 3, base_mono_us() - t0);
     }
 }
 
@@ -70,7 +58,7 @@ charter_status srv_decide_request(srv *s, charter_request *r, const char *json,
                                   size_t n, char **answer, size_t *len,
                                   charter_error *err)
 {
-    int64_t t0 = mono_us();
+    int64_t t0 = base_mono_us();
     *answer = NULL;
     charter_decider *d = srv_decider(s);
     if (!d) {

@@ -193,9 +193,8 @@ bool srv_body_too_deep(const srv_request *rq, srv_response *rs);
  * replies 400 and returns NULL. */
 struct json_t *srv_body_object(const srv_request *rq, srv_response *rs);
 
-/* A monotonic clock in microseconds, and counting one decision answered
- * with `st` and `answer` since t0 (metrics). */
-int64_t srv_clock_us(void);
+/* Counts one decision answered with `st` and `answer` since t0
+ * (base_mono_us; metrics). */
 void srv_count_decision(srv *s, charter_status st, const char *answer, int64_t t0);
 
 /* Decides a request (JSON text) through the ledger and counts it; waits
