@@ -223,8 +223,9 @@ CHARTER_API void charter_ledger_interrupt_waits(charter_ledger *l);
  * "deny" and "allow" record a resolution by "timeout" (an allow counts
  * against the budgets like an approval); "next" records an
  * "escalation_moved" entry to the next queue, with the deadline moved on by
- * that queue's SLA. A queue `c` no longer has denies. *count (may be NULL)
- * receives how many escalations were acted on. */
+ * that queue's SLA. A queue `c` no longer has denies. The entries go to
+ * the ledger together (one group commit per 1,024), not one commit each.
+ * *count (may be NULL) receives how many escalations were acted on. */
 CHARTER_API charter_status charter_ledger_expire(charter_ledger *l,
                                                  const charter *c, int64_t now_ms,
                                                  size_t *count, charter_error *err);

@@ -22,15 +22,28 @@
 #include "engine/request.h"
 #include "ledger/chain.h"
 
-/* ---- Resolving ----------------------------------------------------------- */
+/* ---- Changing an escalation ------------------------------------------------ */
 
-/* Appends the resolution of escalation `seq` and applies it. The escalation
- * must be open; it is marked ESC_RESOLVING while the entry is written so a
- * second resolver gets CHARTER_E_DUPLICATE rather than a second entry. */
-static charter_status resolve_seq(charter_ledger *l, uint64_t seq, const char *who,
-                                  bool approve, const char *note, int64_t t,
-                                  bool timed_out, uint64_t *seq_out,
-                                  charter_error *err)
+/* A resolution or a move of one escalation, between its entry being built
+ * and the state learning it. The escalation is ESC_RESOLVING meanwhile, so
+ * a second resolver gets CHARTER_E_DUPLICATE rather than a second entry,
+ * and the deadline pass leaves it alone. */
+typedef struct esc_change {
+    uint64_t seq;
+    const ch_queue *to;    /* a move to this queue; NULL: a resolution */
+    int64_t deadline_ms;   /* a move's new deadline */
+    const char *who;       /* a resolution's */
+    const char *note;
+    bool approve, timed_out;
+    int64_t time_ms;
+    char *payload;         /* owned, until finish_change */
+    char note_buf[320];
+} esc_change;
+
+/* Marks escalation `seq` ESC_RESOLVING; *deadline_ms receives its deadline.
+ * CHARTER_E_DUPLICATE when it is no longer open. */
+static charter_status take_open(charter_ledger *l, uint64_t seq, int64_t *deadline_ms,
+                                charter_error *err)
 {
     char id[32];
     ledger_decision_id(seq, id);
@@ -46,43 +59,124 @@ static charter_status resolve_seq(charter_ledger *l, uint64_t seq, const char *w
     else if (esc->status != ESC_OPEN)
         st = ledger_fail(err, CHARTER_E_DUPLICATE, "decision %s is already %s", id,
                          esc->status == ESC_RESOLVED ? "resolved" : "being resolved");
-    else
+    else {
         esc->status = ESC_RESOLVING;
+        *deadline_ms = esc->deadline_ms;
+    }
     pthread_mutex_unlock(&l->mu);
+    return st;
+}
+
+static void give_back(charter_ledger *l, uint64_t seq)
+{
+    pthread_mutex_lock(&l->mu);
+    ledger_state_escalation(&l->state, seq)->status = ESC_OPEN;
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Takes the escalation and builds the change's entry into *a. For a move,
+ * ch->to is set and ch->time_ms is when the old deadline was seen passed;
+ * the new deadline runs from the old one (so the record does not depend on
+ * when the server happened to look). */
+static charter_status prepare_change(charter_ledger *l, esc_change *ch,
+                                     const ch_queue *from, ledger_append *a,
+                                     charter_error *err)
+{
+    int64_t old_deadline = 0;
+    charter_status st = take_open(l, ch->seq, &old_deadline, err);
     if (st != CHARTER_OK)
         return st;
-    char ts[40];
-    ch_time_format(t, ts);
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:I}", "decision_id", id, "who", who,
-                          "resolution", approve ? "approve" : "deny", "note", note,
-                          "time", ts, "time_ms", (json_int_t)t);
-    if (j && timed_out)
-        json_object_set_new(j, "timeout", json_true());
-    st = ledger_append_json(l, "escalation_resolved", j, seq_out, err);
+    char id[32], ts[40], ds[40];
+    ledger_decision_id(ch->seq, id);
+    ch_time_format(ch->time_ms, ts);
+    json_t *j;
+    if (ch->to) {
+        ch->deadline_ms = ch->to->sla_ms ? old_deadline + ch->to->sla_ms : 0;
+        ch_time_format(ch->deadline_ms, ds);
+        j = json_pack("{s:s,s:s,s:s,s:s?,s:I,s:s,s:I}", "decision_id", id, "from",
+                      from->id, "to", ch->to->id, "deadline",
+                      ch->deadline_ms ? ds : NULL, "deadline_ms",
+                      (json_int_t)ch->deadline_ms, "time", ts, "time_ms",
+                      (json_int_t)ch->time_ms);
+    } else {
+        j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:I}", "decision_id", id, "who", ch->who,
+                      "resolution", ch->approve ? "approve" : "deny", "note", ch->note,
+                      "time", ts, "time_ms", (json_int_t)ch->time_ms);
+        if (j && ch->timed_out)
+            json_object_set_new(j, "timeout", json_true());
+    }
+    size_t len = 0;
+    if (!(ch->payload = ledger_payload_json(j, &len))) {
+        give_back(l, ch->seq);
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory recording %s", id);
+    }
+    memset(a, 0, sizeof *a);
+    a->kind = ch->to ? "escalation_moved" : "escalation_resolved";
+    a->payload = ch->payload;
+    a->payload_len = len;
+    return CHARTER_OK;
+}
+
+/* Applies a change whose entry was appended with status `st` (or gives the
+ * escalation back when it was not), and frees its payload. */
+static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_status st,
+                                    charter_error *err)
+{
+    char id[32];
+    ledger_decision_id(ch->seq, id);
+    free(ch->payload);
+    ch->payload = NULL;
+    if (st != CHARTER_OK) {
+        give_back(l, ch->seq);
+        return st;
+    }
+    if (ch->to) {
+        pthread_mutex_lock(&l->mu);
+        state_escalation *e = ledger_state_escalation(&l->state, ch->seq);
+        e->status = ESC_OPEN;
+        if (ledger_state_escalation_move(e, ch->to->id, ch->deadline_ms) != CHARTER_OK)
+            st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory moving %s", id);
+        pthread_cond_broadcast(&l->resolved_cv);
+        pthread_mutex_unlock(&l->mu);
+        return st;
+    }
     /* An approval adds to budgets that decisions read: take their locks. The
      * escalation's strings stay put while it is ours (ESC_RESOLVING), even
      * if the table grows. */
     pthread_mutex_lock(&l->mu);
-    esc = ledger_state_escalation(&l->state, seq);
+    state_escalation *esc = ledger_state_escalation(&l->state, ch->seq);
     const char *agent = esc->agent, *run_id = esc->run_id;
     pthread_mutex_unlock(&l->mu);
     unsigned slot[2];
     ledger_budget_lock(l, agent, run_id, slot);
     pthread_mutex_lock(&l->mu);
-    esc = ledger_state_escalation(&l->state, seq); /* the table may have moved */
-    if (st == CHARTER_OK) {
-        if (ledger_state_escalation_resolve(&l->state, esc, approve, who, note, t,
-                                            timed_out) != CHARTER_OK)
-            st = ledger_fail(err, CHARTER_E_NOMEM,
-                             "the resolution of %s is recorded, but keeping it in "
-                             "memory failed", id);
-        pthread_cond_broadcast(&l->resolved_cv);
-    } else {
-        esc->status = ESC_OPEN;
-    }
+    esc = ledger_state_escalation(&l->state, ch->seq); /* the table may have moved */
+    if (ledger_state_escalation_resolve(&l->state, esc, ch->approve, ch->who, ch->note,
+                                        ch->time_ms, ch->timed_out) != CHARTER_OK)
+        st = ledger_fail(err, CHARTER_E_NOMEM,
+                         "the resolution of %s is recorded, but keeping it in "
+                         "memory failed", id);
+    pthread_cond_broadcast(&l->resolved_cv);
     pthread_mutex_unlock(&l->mu);
     ledger_budget_unlock(l, slot);
     return st;
+}
+
+/* Appends the resolution of escalation `seq` and applies it. */
+static charter_status resolve_seq(charter_ledger *l, uint64_t seq, const char *who,
+                                  bool approve, const char *note, int64_t t,
+                                  uint64_t *seq_out, charter_error *err)
+{
+    esc_change ch = {.seq = seq, .who = who, .note = note, .approve = approve,
+                     .time_ms = t};
+    ledger_append a;
+    charter_status st = prepare_change(l, &ch, NULL, &a, err);
+    if (st != CHARTER_OK)
+        return st;
+    st = ledger_writer_append(l->writer, &a, err);
+    if (st == CHARTER_OK && seq_out)
+        *seq_out = a.seq;
+    return finish_change(l, &ch, st, err);
 }
 
 charter_status charter_ledger_resolve(charter_ledger *l, const char *decision_id,
@@ -102,7 +196,7 @@ charter_status charter_ledger_resolve(charter_ledger *l, const char *decision_id
                            "expected a decision id such as d-42, found '%s'",
                            decision_id ? decision_id : "(null)");
     return resolve_seq(l, seq, who, r == CHARTER_RESOLVE_APPROVE, note,
-                       time_ms ? time_ms : charter_now_ms(), false, seq_out, err);
+                       time_ms ? time_ms : charter_now_ms(), seq_out, err);
 }
 
 /* ---- Looking up and waiting ----------------------------------------------- */
@@ -271,42 +365,10 @@ static charter_status collect_due(charter_ledger *l, int64_t now_ms, due **out,
     return st;
 }
 
-/* Moves escalation `seq` from `from` to `to`, its deadline moved on by the
- * next queue's SLA (from when the old one passed, so the record does not
- * depend on when the server happened to look). */
-static charter_status move_seq(charter_ledger *l, uint64_t seq, const ch_queue *from,
-                               const ch_queue *to, int64_t now_ms, charter_error *err)
-{
-    pthread_mutex_lock(&l->mu);
-    state_escalation *e = ledger_state_escalation(&l->state, seq);
-    bool open = e && e->status == ESC_OPEN;
-    int64_t old_deadline = open ? e->deadline_ms : 0;
-    if (open)
-        e->status = ESC_RESOLVING;
-    pthread_mutex_unlock(&l->mu);
-    if (!open)
-        return CHARTER_OK; /* resolved meanwhile */
-    int64_t deadline = to->sla_ms ? old_deadline + to->sla_ms : 0;
-    char id[32], ts[40], ds[40];
-    ledger_decision_id(seq, id);
-    ch_time_format(now_ms, ts);
-    ch_time_format(deadline, ds);
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s?,s:I,s:s,s:I}", "decision_id", id, "from",
-                          from->id, "to", to->id, "deadline", deadline ? ds : NULL,
-                          "deadline_ms", (json_int_t)deadline, "time", ts, "time_ms",
-                          (json_int_t)now_ms);
-    charter_status st = ledger_append_json(l, "escalation_moved", j, NULL, err);
-    pthread_mutex_lock(&l->mu);
-    e = ledger_state_escalation(&l->state, seq);
-    e->status = ESC_OPEN;
-    if (st == CHARTER_OK) {
-        if (ledger_state_escalation_move(e, to->id, deadline) != CHARTER_OK)
-            st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory moving %s", id);
-        pthread_cond_broadcast(&l->resolved_cv);
-    }
-    pthread_mutex_unlock(&l->mu);
-    return st;
-}
+/* Deadlines passed at once are recorded together, in slices of this many:
+ * one group commit for the slice instead of one commit per escalation, so
+ * the deadline pass keeps up with a busy server. */
+#define EXPIRE_SLICE 1024
 
 charter_status charter_ledger_expire(charter_ledger *l, const charter *c,
                                      int64_t now_ms, size_t *count,
@@ -321,29 +383,50 @@ charter_status charter_ledger_expire(charter_ledger *l, const charter *c,
     size_t n;
     if (collect_due(l, now_ms, &list, &n) != CHARTER_OK)
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory collecting deadlines");
+    size_t slice = n < EXPIRE_SLICE ? n : EXPIRE_SLICE;
+    esc_change *ch = slice ? calloc(slice, sizeof *ch) : NULL;
+    ledger_append *a = slice ? calloc(slice, sizeof *a) : NULL;
     charter_status st = CHARTER_OK;
-    for (size_t i = 0; i < n && st == CHARTER_OK; i++) {
-        const ch_queue *q = ch_find_queue(c, list[i].queue);
-        charter_status one;
-        if (q && q->on_timeout == CH_TIMEOUT_NEXT && q->next) {
-            one = move_seq(l, list[i].seq, q, q->next, now_ms, err);
-        } else {
-            bool allow = q && q->on_timeout == CH_TIMEOUT_ALLOW;
-            char note[320];
-            snprintf(note, sizeof note,
-                     q ? "the deadline of queue %s passed; its on_timeout is %s"
-                       : "the deadline passed and queue %s is no longer in the "
-                         "charter; denied",
-                     list[i].queue, allow ? "allow" : "deny");
-            one = resolve_seq(l, list[i].seq, "timeout", allow, note, now_ms, true,
-                              NULL, err);
-            if (one == CHARTER_E_DUPLICATE)
-                one = CHARTER_OK; /* a person was faster */
+    if (slice && (!ch || !a))
+        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory expiring escalations");
+    for (size_t at = 0; at < n && st == CHARTER_OK; at += slice) {
+        size_t m = 0;
+        for (size_t i = at; i < n && i < at + slice && st == CHARTER_OK; i++) {
+            const ch_queue *q = ch_find_queue(c, list[i].queue);
+            esc_change *x = &ch[m];
+            *x = (esc_change){.seq = list[i].seq, .time_ms = now_ms};
+            const ch_queue *from = NULL;
+            if (q && q->on_timeout == CH_TIMEOUT_NEXT && q->next) {
+                x->to = q->next;
+                from = q;
+            } else {
+                x->approve = q && q->on_timeout == CH_TIMEOUT_ALLOW;
+                x->who = "timeout";
+                x->timed_out = true;
+                snprintf(x->note_buf, sizeof x->note_buf,
+                         q ? "the deadline of queue %s passed; its on_timeout is %s"
+                           : "the deadline passed and queue %s is no longer in the "
+                             "charter; denied",
+                         list[i].queue, x->approve ? "allow" : "deny");
+                x->note = x->note_buf;
+            }
+            charter_status one = prepare_change(l, x, from, &a[m], err);
+            if (one == CHARTER_OK)
+                m++;
+            else if (one != CHARTER_E_DUPLICATE) /* duplicate: a person was faster */
+                st = one;
         }
-        if (one == CHARTER_OK && count)
-            (*count)++;
-        st = one;
+        ledger_writer_append_all(l->writer, a, m, err); /* each a[i] says */
+        for (size_t i = 0; i < m; i++) {
+            charter_status one = finish_change(l, &ch[i], a[i].status, err);
+            if (one == CHARTER_OK && count)
+                (*count)++;
+            else if (one != CHARTER_OK && st == CHARTER_OK)
+                st = one;
+        }
     }
+    free(a);
+    free(ch);
     free(list);
     return st;
 }

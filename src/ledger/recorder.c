@@ -689,14 +689,23 @@ charter_status charter_ledger_decide_end(charter_ledger_ticket *t, char **answer
 
 /* ---- Resolutions and outcomes -------------------------------------------- */
 
-charter_status ledger_append_json(charter_ledger *l, const char *kind, json_t *j,
-                                  uint64_t *seq, charter_error *err)
+char *ledger_payload_json(json_t *j, size_t *len)
 {
     char *payload = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
     json_decref(j);
+    if (payload)
+        *len = strlen(payload);
+    return payload;
+}
+
+charter_status ledger_append_json(charter_ledger *l, const char *kind, json_t *j,
+                                  uint64_t *seq, charter_error *err)
+{
+    size_t len = 0;
+    char *payload = ledger_payload_json(j, &len);
     if (!payload)
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory recording %s", kind);
-    ledger_append a = {.kind = kind, .payload = payload, .payload_len = strlen(payload)};
+    ledger_append a = {.kind = kind, .payload = payload, .payload_len = len};
     charter_status st = ledger_writer_append(l->writer, &a, err);
     free(payload);
     if (st == CHARTER_OK && seq)

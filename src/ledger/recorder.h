@@ -41,9 +41,12 @@ void ledger_budget_lock(charter_ledger *l, const char *agent, const char *run_id
                         unsigned slot[2]);
 void ledger_budget_unlock(charter_ledger *l, const unsigned slot[2]);
 
-/* Serializes a JSON payload (sorted keys, compact; takes `j`) and appends
- * it as an entry of `kind`; *seq (may be NULL) receives its seq. */
+/* Serializes a JSON payload (sorted keys, compact; takes `j`): a string
+ * the caller frees, or NULL when out of memory. */
 struct json_t;
+char *ledger_payload_json(struct json_t *j, size_t *len);
+/* The same, appended as an entry of `kind`; *seq (may be NULL) receives
+ * its seq. */
 charter_status ledger_append_json(charter_ledger *l, const char *kind,
                                   struct json_t *j, uint64_t *seq,
                                   charter_error *err);

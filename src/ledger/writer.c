@@ -430,21 +430,26 @@ static void enqueue(ledger_writer *w, ledger_append *a)
         pthread_cond_signal(&w->work);
 }
 
-/* Clears what the writer fills and queues `a`; refused once the writer is
- * stopping. a->wake and a->done are the caller's to set first. */
-static charter_status submit(ledger_writer *w, ledger_append *a, charter_error *err)
+/* Clears what the writer fills and queues a[0..n), all or none; refused
+ * once the writer is stopping. wake, done and user are the caller's to set
+ * first. */
+static charter_status submit(ledger_writer *w, ledger_append *a, size_t n,
+                             charter_error *err)
 {
-    a->chain = NULL;
-    a->next = NULL;
-    a->seq = 0;
-    a->status = CHARTER_OK;
-    a->message[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        a[i].chain = NULL;
+        a[i].next = NULL;
+        a[i].seq = 0;
+        a[i].status = CHARTER_OK;
+        a[i].message[0] = '\0';
+    }
     pthread_mutex_lock(&w->mu);
     if (w->stopping || !w->started) {
         pthread_mutex_unlock(&w->mu);
         return ledger_fail(err, CHARTER_E_IO, "the ledger is closing");
     }
-    enqueue(w, a);
+    for (size_t i = 0; i < n; i++)
+        enqueue(w, &a[i]);
     pthread_mutex_unlock(&w->mu);
     return CHARTER_OK;
 }
@@ -456,7 +461,7 @@ charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
     sem_init(&wake, 0, 0);
     a->wake = &wake;
     a->done = NULL;
-    charter_status st = submit(w, a, err);
+    charter_status st = submit(w, a, 1, err);
     if (st != CHARTER_OK) {
         sem_destroy(&wake);
         return st;
@@ -475,7 +480,58 @@ charter_status ledger_writer_submit(ledger_writer *w, ledger_append *a,
                                     charter_error *err)
 {
     a->wake = NULL;
-    return submit(w, a, err);
+    return submit(w, a, 1, err);
+}
+
+/* The appends of one ledger_writer_append_all still to be done. */
+typedef struct append_group {
+    pthread_mutex_t mu;
+    pthread_cond_t all_done;
+    size_t left;
+} append_group;
+
+static void group_done(ledger_append *a)
+{
+    append_group *g = a->user;
+    pthread_mutex_lock(&g->mu);
+    if (--g->left == 0)
+        pthread_cond_signal(&g->all_done);
+    pthread_mutex_unlock(&g->mu);
+}
+
+charter_status ledger_writer_append_all(ledger_writer *w, ledger_append *a, size_t n,
+                                        charter_error *err)
+{
+    if (n == 0)
+        return CHARTER_OK;
+    append_group g = {.left = n};
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.all_done, NULL);
+    for (size_t i = 0; i < n; i++) {
+        a[i].wake = NULL;
+        a[i].done = group_done;
+        a[i].user = &g;
+    }
+    charter_status st = submit(w, a, n, err);
+    if (st == CHARTER_OK) {
+        pthread_mutex_lock(&g.mu);
+        while (g.left)
+            pthread_cond_wait(&g.all_done, &g.mu);
+        pthread_mutex_unlock(&g.mu);
+    }
+    pthread_mutex_destroy(&g.mu);
+    pthread_cond_destroy(&g.all_done);
+    if (st != CHARTER_OK) {
+        for (size_t i = 0; i < n; i++) {
+            a[i].status = st;
+            snprintf(a[i].message, sizeof a[i].message, "the ledger is closing");
+        }
+        return st;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i].status != CHARTER_OK)
+            return ledger_fail(err, a[i].status, "%s", a[i].message);
+    return CHARTER_OK;
 }
 
 charter_status ledger_writer_stop(ledger_writer *w, charter_error *err)

@@ -1,7 +1,8 @@
 /* writer.h - group commit: many callers, one transaction, one sync.
  *
  * Callers on any thread hand an entry to ledger_writer_append and block (or
- * to ledger_writer_submit, and are called back when it is done). One
+ * to ledger_writer_submit, and are called back when it is done; or hand
+ * several to ledger_writer_append_all and wait for them together). One
  * background thread takes everything queued, gives each entry its seq and
  * hash (chain.h), inserts the lot in one transaction (plus a signed
  * checkpoint when one is due) and commits with one sync; then it wakes the
@@ -48,6 +49,7 @@ typedef struct ledger_append {
      * durable or its batch failed (status says which); the append is the
      * callback's from then on. */
     void (*done)(struct ledger_append *a);
+    void *user;                    /* for `done` */
     struct ledger_append *next;
     struct ledger_append *next_done; /* the writer's, while waking */
 } ledger_append;
@@ -79,6 +81,13 @@ charter_status ledger_writer_append(ledger_writer *w, ledger_append *a,
  * when the writer is stopping. `a->done` must be set. */
 charter_status ledger_writer_submit(ledger_writer *w, ledger_append *a,
                                     charter_error *err);
+
+/* Appends a[0..n) together (normally in one batch) and waits until every
+ * one is durable or failed; each a[i].status and .seq say how it went. The
+ * result is the first failure's, if any. Queues none of them (all fail
+ * with CHARTER_E_IO) when the writer is stopping. */
+charter_status ledger_writer_append_all(ledger_writer *w, ledger_append *a, size_t n,
+                                        charter_error *err);
 
 /* What the batches committed so far looked like. Any thread. */
 void ledger_writer_stats(ledger_writer *w, charter_ledger_stats *out);

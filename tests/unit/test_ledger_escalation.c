@@ -340,6 +340,63 @@ static void test_deadlines(void)
     unlink(path);
 }
 
+/* Many deadlines passed at once are recorded in a few group commits, not
+ * one commit each, so the deadline pass keeps up with a busy server; every
+ * escalation still gets its own entry, and one a person resolved first is
+ * left alone. 1,100 escalations: more than one slice of the pass. */
+static int count_open(const charter_escalation *e, void *user)
+{
+    (void)e;
+    (*(size_t *)user)++;
+    return 0;
+}
+
+static void test_many_deadlines_in_one_pass(void)
+{
+    charter *c = load(charter_yaml);
+    charter_ledger *l = open_ledger();
+    char id[32], person[32] = "";
+    for (int i = 0; i < 1100; i++) {
+        decide(l, c, i % 3 == 0 ? "close_account" : i % 3 == 1 ? "waive_fee" : "issue_refund",
+               500, id);
+        if (i == 2)
+            snprintf(person, sizeof person, "%s", id);
+    }
+    charter_error err;
+    CHECK_INT(charter_ledger_resolve(l, person, "lena", CHARTER_RESOLVE_APPROVE, NULL, 0,
+                                     NULL, &err),
+              CHARTER_OK);
+    charter_ledger_stats before, after;
+    charter_ledger_stats_get(l, &before);
+    size_t n = 0;
+    CHECK_INT(charter_ledger_expire(l, c, T0 + 4 * HOUR, &n, &err), CHARTER_OK);
+    charter_ledger_stats_get(l, &after);
+    CHECK_INT(n, 1099); /* 367 moved to tier2, 367 allowed, 365 denied */
+    CHECK_INT(after.entries - before.entries, 1099);
+    CHECK(after.batches - before.batches <= 4);
+    size_t open = 0;
+    CHECK_INT(charter_ledger_escalations(l, NULL, true, count_open, &open, &err),
+              CHARTER_OK);
+    CHECK_INT(open, 367); /* the moved ones, now in tier2 */
+    charter_status st;
+    seen s = lookup(l, person, 0, &st);
+    CHECK_INT(s.status, CHARTER_ESC_APPROVED);
+    CHECK_STR(s.by, "lena");
+    /* The next pass denies the moved ones; their tier2 deadline passed too. */
+    CHECK_INT(charter_ledger_expire(l, c, T0 + 4 * HOUR, &n, &err), CHARTER_OK);
+    CHECK_INT(n, 367);
+    open = 0;
+    CHECK_INT(charter_ledger_escalations(l, NULL, true, count_open, &open, &err),
+              CHARTER_OK);
+    CHECK_INT(open, 0);
+    charter_ledger_close(l, NULL);
+    charter_ledger_report rep;
+    CHECK_INT(charter_ledger_verify(path, NULL, &rep, &err), CHARTER_OK);
+    CHECK(rep.ok);
+    charter_release(c);
+    unlink(path);
+}
+
 static int count_charters(const charter_ledger_entry *e, void *user)
 {
     if (!strcmp(e->kind, "charter"))
@@ -378,6 +435,7 @@ int main(void)
     RUN(test_list_and_lookup);
     RUN(test_wait);
     RUN(test_deadlines);
+    RUN(test_many_deadlines_in_one_pass);
     RUN(test_record_charter);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
