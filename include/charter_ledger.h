@@ -135,6 +135,12 @@ CHARTER_API charter_status charter_ledger_decide_end(charter_ledger_ticket *tick
                                                      char **answer,
                                                      size_t *answer_len,
                                                      charter_error *err);
+/* The effect of a begun decision, known before its entry is durable, for a
+ * caller whose next step depends on it (an AuthZEN batch that stops at the
+ * first deny decides the next evaluation only after this one). What is
+ * answered is still charter_ledger_decide_end's: an entry that cannot be
+ * recorded makes any decision the fail-closed deny. */
+CHARTER_API charter_effect charter_ledger_ticket_effect(const charter_ledger_ticket *ticket);
 
 /* The fail-closed answer for when no ledger can be opened at all: a deny
  * with reason "ledger_unavailable" whose explanation ends with `why`.

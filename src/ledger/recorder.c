@@ -680,6 +680,11 @@ charter_status charter_ledger_decide_begin(charter_ledger *l, charter_decider *d
     return CHARTER_OK;
 }
 
+charter_effect charter_ledger_ticket_effect(const charter_ledger_ticket *t)
+{
+    return t->effect;
+}
+
 charter_status charter_ledger_decide_end(charter_ledger_ticket *t, char **answer,
                                          size_t *answer_len, charter_error *err)
 {

@@ -38,13 +38,7 @@ static char *rewrite(const srv_request *rq, srv_response *rs, const char *me)
 /* A decision waiting for its group commit; freed by decide_finish. */
 typedef struct decide_wait {
     srv *s;
-    charter *charter;               /* held until the ticket is ended */
-    charter_ledger_ticket *ticket;  /* NULL: answered already, below */
-    charter_status st;
-    char *answer;
-    size_t len;
-    charter_error err;
-    int64_t t0;
+    srv_decision dec;
     struct srv_deferred *deferred;
 } decide_wait;
 
@@ -59,14 +53,12 @@ static void decide_ready(void *user)
 static void decide_finish(void *user, srv_response *rs)
 {
     decide_wait *w = user;
-    if (w->ticket)
-        w->st = charter_ledger_decide_end(w->ticket, &w->answer, &w->len, &w->err);
-    charter_release(w->charter);
-    srv_count_decision(w->s, w->st, w->answer, w->t0);
-    if (w->st == CHARTER_OK || (w->st == CHARTER_E_IO && w->answer))
-        srv_reply_text(rs, w->st == CHARTER_OK ? 200 : 503, w->answer, w->len);
+    srv_decision *d = &w->dec;
+    srv_decide_end(w->s, d);
+    if (d->st == CHARTER_OK || (d->st == CHARTER_E_IO && d->answer))
+        srv_reply_text(rs, d->st == CHARTER_OK ? 200 : 503, d->answer, d->len);
     else
-        srv_reply_status(rs, w->st, &w->err);
+        srv_reply_status(rs, d->st, &d->err);
     free(w);
 }
 
@@ -121,26 +113,20 @@ void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
         }
     }
     decide_wait *w = calloc(1, sizeof *w);
-    charter_decider *d = srv_decider(rq->s);
-    if (!w || !d) {
-        free(w);
+    if (!w) {
         charter_request_free(r);
         free(rewritten);
         srv_reply_error(rs, 500, "internal", "out of memory");
         return;
     }
     w->s = rq->s;
-    w->t0 = t0;
     w->deferred = rq->deferred;
-    w->charter = srv_charter(rq->s);
     /* Suspended first: the commit may call back before begin returns. */
     srv_defer(rq, decide_finish, w);
-    w->st = charter_ledger_decide_begin(rq->s->ledger, d, w->charter, r, text, n,
-                                        charter_now_ms(), decide_ready, w, &w->ticket,
-                                        &w->answer, &w->len, &w->err);
+    bool queued = srv_decide_begin(rq->s, r, text, n, t0, decide_ready, w, &w->dec);
     charter_request_free(r);
     free(rewritten);
-    if (!w->ticket) /* answered without waiting (refused, or the ledger closing) */
+    if (!queued) /* answered without waiting (refused, or the ledger closing) */
         srv_resume(w->deferred);
 }
 

@@ -4,8 +4,8 @@
  *   GET  /.well-known/authzen-configuration   discovery (public)
  *
  * Each evaluation becomes a Charter decision request (authzen_map.c) decided
- * through srv_decide, so it is recorded in the ledger exactly like
- * POST /v1/decide. A PEP key may evaluate for any subject; an agent key only
+ * through srv_decide_begin, so it is recorded in the ledger exactly like
+ * POST /v1/decide; a batch's entries are committed together. A PEP key may evaluate for any subject; an agent key only
  * for itself (the subject's id is the agent). A deny or an escalation is
  * `200 {"decision": false}`: HTTP errors are only for requests that cannot
  * be evaluated at all. docs/authzen.md describes the mapping.
@@ -13,10 +13,12 @@
 #include "base/banned.h"
 
 #include "base/limits.h"
+#include "base/thread.h"
 #include "server/authzen.h"
 #include "server/server.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -73,49 +75,174 @@ static bool may_evaluate(const srv_request *rq, const json_t *evaluation, srv_re
 }
 
 typedef enum eval_outcome {
-    EVAL_DECIDED,       /* *out is the AuthZEN response */
-    EVAL_UNAVAILABLE,   /* the ledger failed: *out is the fail-closed deny */
+    EVAL_DECIDED,       /* resp is the AuthZEN response */
+    EVAL_UNAVAILABLE,   /* the ledger failed: resp is the fail-closed deny */
     EVAL_REFUSED,       /* the evaluation is invalid: msg says why */
     EVAL_FAILED         /* out of memory or an internal error: msg says why */
 } eval_outcome;
 
-/* Maps, decides and maps back one complete evaluation. */
-static eval_outcome evaluate(srv *s, const json_t *evaluation, json_t **out,
-                             char msg[AUTHZEN_MSG_SIZE])
+/* One evaluation: its decision on the way into the ledger, then its
+ * response. */
+typedef struct eval_slot {
+    srv_decision dec;
+    bool begun;          /* dec must be ended */
+    eval_outcome outcome;
+    json_t *resp;        /* owned until handed on */
+    char msg[AUTHZEN_MSG_SIZE];
+} eval_slot;
+
+/* The evaluations of one request whose entries are not durable yet. */
+typedef struct eval_group {
+    pthread_mutex_t mu;
+    pthread_cond_t done;
+    size_t left;
+} eval_group;
+
+static void eval_ready(void *user) /* on the ledger's writer thread */
 {
-    *out = NULL;
-    json_t *req = authzen_request_build(evaluation, msg);
-    if (!req)
-        return strcmp(msg, AUTHZEN_NOMEM) ? EVAL_REFUSED : EVAL_FAILED;
+    eval_group *g = user;
+    pthread_mutex_lock(&g->mu);
+    if (--g->left == 0)
+        pthread_cond_signal(&g->done);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Maps one complete evaluation to a decision request and begins deciding
+ * it. Returns whether the decision is an allow so far (its entry is not
+ * durable yet); false as well when it was refused or failed at once. */
+static bool eval_begin(srv *s, const json_t *evaluation, eval_group *g, eval_slot *e)
+{
+    memset(e, 0, sizeof *e);
+    json_t *req = authzen_request_build(evaluation, e->msg);
+    if (!req) {
+        e->outcome = strcmp(e->msg, AUTHZEN_NOMEM) ? EVAL_REFUSED : EVAL_FAILED;
+        return false;
+    }
+    int64_t t0 = base_mono_us();
     char *text = json_dumps(req, JSON_COMPACT);
     json_decref(req);
-    if (!text) {
-        snprintf(msg, AUTHZEN_MSG_SIZE, AUTHZEN_NOMEM);
-        return EVAL_FAILED;
-    }
-    char *answer = NULL;
-    size_t len = 0;
+    charter_request *r = NULL;
     charter_error err;
     memset(&err, 0, sizeof err);
-    charter_status st = srv_decide(s, text, strlen(text), &answer, &len, &err);
+    charter_status st = text ? charter_request_parse(text, strlen(text), &r, &err)
+                             : CHARTER_E_NOMEM;
+    if (st != CHARTER_OK) {
+        free(text);
+        snprintf(e->msg, sizeof e->msg, "%s",
+                 err.message[0] ? err.message : charter_status_message(st));
+        e->outcome = st == CHARTER_E_NOMEM ? EVAL_FAILED : EVAL_REFUSED;
+        return false;
+    }
+    pthread_mutex_lock(&g->mu);
+    g->left++;
+    pthread_mutex_unlock(&g->mu);
+    e->begun = true;
+    bool queued = srv_decide_begin(s, r, text, strlen(text), t0, eval_ready, g, &e->dec);
+    charter_request_free(r);
     free(text);
-    if (st != CHARTER_OK && !(st == CHARTER_E_IO && answer)) {
-        free(answer);
-        snprintf(msg, AUTHZEN_MSG_SIZE, "%s", err.message[0] ? err.message
-                                                             : charter_status_message(st));
-        bool invalid = st == CHARTER_E_JSON || st == CHARTER_E_REQUEST ||
-                       st == CHARTER_E_LIMIT;
-        return invalid ? EVAL_REFUSED : EVAL_FAILED;
+    if (!queued) { /* answered at once: eval_ready will not come */
+        pthread_mutex_lock(&g->mu);
+        g->left--;
+        pthread_mutex_unlock(&g->mu);
+        return false;
     }
-    json_t *a = json_loadb(answer, len, 0, NULL);
-    free(answer);
-    *out = a ? authzen_response_build(a) : NULL;
-    json_decref(a);
-    if (!*out) {
-        snprintf(msg, AUTHZEN_MSG_SIZE, "cannot build the response");
-        return EVAL_FAILED;
+    return charter_ledger_ticket_effect(e->dec.ticket) == CHARTER_ALLOW;
+}
+
+/* Ends a begun decision (its entry durable or failed) and builds the
+ * evaluation's response. */
+static void eval_end(srv *s, eval_slot *e)
+{
+    if (!e->begun)
+        return;
+    e->begun = false;
+    srv_decision *d = &e->dec;
+    srv_decide_end(s, d);
+    if (d->st != CHARTER_OK && !(d->st == CHARTER_E_IO && d->answer)) {
+        snprintf(e->msg, sizeof e->msg, "%s",
+                 d->err.message[0] ? d->err.message : charter_status_message(d->st));
+        bool invalid = d->st == CHARTER_E_JSON || d->st == CHARTER_E_REQUEST ||
+                       d->st == CHARTER_E_LIMIT;
+        e->outcome = invalid ? EVAL_REFUSED : EVAL_FAILED;
+    } else {
+        json_t *a = json_loadb(d->answer, d->len, 0, NULL);
+        e->resp = a ? authzen_response_build(a) : NULL;
+        json_decref(a);
+        e->outcome = !e->resp ? EVAL_FAILED
+                     : d->st == CHARTER_OK ? EVAL_DECIDED : EVAL_UNAVAILABLE;
+        if (!e->resp)
+            snprintf(e->msg, sizeof e->msg, "cannot build the response");
     }
-    return st == CHARTER_OK ? EVAL_DECIDED : EVAL_UNAVAILABLE;
+    free(d->answer);
+    d->answer = NULL;
+}
+
+/* The decision an evaluation ended with (an error counts as false). */
+static bool eval_decision(const eval_slot *e)
+{
+    return (e->outcome == EVAL_DECIDED || e->outcome == EVAL_UNAVAILABLE) &&
+           json_is_true(json_object_get(e->resp, "decision"));
+}
+
+/* Evaluates evals[0..n) in order under `sem`, filling slots[]; returns how
+ * many were evaluated. Each evaluation is decided and its entry queued
+ * without waiting for the commit, so a batch costs about one group commit,
+ * not one per evaluation; an evaluation is begun only after the one before
+ * it was decided, so a batch that stops at the first deny (or permit)
+ * decides nothing after it. Should an entry fail to be recorded (its
+ * decision becomes the fail-closed deny), the stop is judged again on what
+ * was answered and the batch goes on from there if it must. */
+static size_t evaluate_all(srv *s, json_t *const *evals, size_t n, authzen_semantic sem,
+                           eval_slot *slots)
+{
+    eval_group g = {.left = 0};
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.done, NULL);
+    size_t from = 0, count = n, ended = 0;
+    while (from < n) {
+        size_t to = from;
+        while (to < n) {
+            bool allowed = eval_begin(s, evals[to], &g, &slots[to]);
+            to++;
+            if (authzen_batch_stops(sem, allowed))
+                break;
+        }
+        pthread_mutex_lock(&g.mu);
+        while (g.left)
+            pthread_cond_wait(&g.done, &g.mu);
+        pthread_mutex_unlock(&g.mu);
+        for (size_t i = from; i < to; i++)
+            eval_end(s, &slots[i]);
+        count = ended = to;
+        size_t i = from;
+        while (i < to && !authzen_batch_stops(sem, eval_decision(&slots[i])))
+            i++;
+        if (i < to) { /* stops here, as answered */
+            count = i + 1;
+            break;
+        }
+        from = to; /* a stop that the answers did not confirm: go on */
+    }
+    for (size_t i = count; i < ended; i++) { /* decided, but after the stop */
+        json_decref(slots[i].resp);
+        slots[i].resp = NULL;
+    }
+    pthread_mutex_destroy(&g.mu);
+    pthread_cond_destroy(&g.done);
+    return count;
+}
+
+/* The response of an evaluation inside a batch (taken from the slot). */
+static json_t *eval_batch_response(eval_slot *e)
+{
+    json_t *resp = e->resp;
+    e->resp = NULL;
+    if (e->outcome == EVAL_REFUSED)
+        resp = authzen_response_error(400, e->msg);
+    else if (e->outcome == EVAL_FAILED)
+        resp = authzen_response_error(500, e->msg);
+    /* EVAL_UNAVAILABLE: the fail-closed deny says ledger_unavailable. */
+    return resp;
 }
 
 /* One evaluation answered on its own: the body of /evaluation, and of
@@ -124,20 +251,22 @@ static void reply_single(const srv_request *rq, const json_t *evaluation, srv_re
 {
     if (!may_evaluate(rq, evaluation, rs))
         return;
-    char msg[AUTHZEN_MSG_SIZE];
-    json_t *resp;
-    switch (evaluate(rq->s, evaluation, &resp, msg)) {
+    eval_slot e;
+    json_t *one = (json_t *)evaluation; /* only read */
+    evaluate_all(rq->s, &one, 1, AUTHZEN_EXECUTE_ALL, &e);
+    switch (e.outcome) {
     case EVAL_DECIDED:
-        srv_reply_json(rs, 200, resp);
+        srv_reply_json(rs, 200, e.resp);
         return;
     case EVAL_UNAVAILABLE: /* as /v1/decide: the fail-closed deny, with 503 */
-        srv_reply_json(rs, 503, resp);
+        srv_reply_json(rs, 503, e.resp);
         return;
     case EVAL_REFUSED:
-        srv_reply_error(rs, 400, "invalid_request", "%s", msg);
+        srv_reply_error(rs, 400, "invalid_request", "%s", e.msg);
         return;
     case EVAL_FAILED:
-        srv_reply_error(rs, 500, "internal", "%s", msg);
+        json_decref(e.resp);
+        srv_reply_error(rs, 500, "internal", "%s", e.msg);
         return;
     }
 }
@@ -226,28 +355,28 @@ void authzen_evaluations(const srv_request *rq, const char *tail, srv_response *
     }
     if (!batch_acceptable(rq, body, evaluations, rs))
         goto done;
+    size_t n = json_array_size(evaluations), count = 0;
+    json_t **merged = calloc(n, sizeof *merged);
+    eval_slot *slots = calloc(n, sizeof *slots);
     results = json_array();
-    if (!results)
-        goto nomem;
-    size_t i;
-    const json_t *item;
-    json_array_foreach(evaluations, i, item) {
-        json_t *merged = authzen_merge(body, item), *resp = NULL;
-        if (!merged)
-            goto nomem;
-        eval_outcome o = evaluate(rq->s, merged, &resp, msg);
-        json_decref(merged);
-        if (o == EVAL_REFUSED)
-            resp = authzen_response_error(400, msg);
-        else if (o == EVAL_FAILED)
-            resp = authzen_response_error(500, msg);
-        /* EVAL_UNAVAILABLE: the fail-closed deny says ledger_unavailable. */
-        bool decision = json_is_true(json_object_get(resp, "decision"));
-        if (!resp || json_array_append_new(results, resp))
-            goto nomem;
-        if (authzen_batch_stops(sem, decision))
-            break;
+    bool ok = merged && slots && results;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (merged[i] = authzen_merge(body, json_array_get(evaluations, i))) != NULL;
+    if (ok)
+        count = evaluate_all(rq->s, merged, n, sem, slots);
+    for (size_t i = 0; i < count; i++) {
+        json_t *resp = eval_batch_response(&slots[i]);
+        if (!ok)
+            json_decref(resp);
+        else if (!resp || json_array_append_new(results, resp)) /* steals resp */
+            ok = false;
     }
+    for (size_t i = 0; merged && i < n; i++)
+        json_decref(merged[i]);
+    free(merged);
+    free(slots);
+    if (!ok)
+        goto nomem;
     json_t *out = json_pack("{s:o}", "evaluations", results);
     results = NULL; /* taken by json_pack, even when it fails */
     if (!out)

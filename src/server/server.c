@@ -54,38 +54,33 @@ void srv_count_decision(srv *s, charter_status st, const char *answer, int64_t t
     }
 }
 
-charter_status srv_decide_request(srv *s, charter_request *r, const char *json,
-                                  size_t n, char **answer, size_t *len,
-                                  charter_error *err)
+bool srv_decide_begin(srv *s, charter_request *r, const char *json, size_t n,
+                      int64_t t0, charter_ledger_ready_fn ready, void *user,
+                      srv_decision *d)
 {
-    int64_t t0 = base_mono_us();
-    *answer = NULL;
-    charter_decider *d = srv_decider(s);
-    if (!d) {
-        if (err) {
-            err->code = CHARTER_E_NOMEM;
-            snprintf(err->message, sizeof err->message, "out of memory");
-        }
-        return CHARTER_E_NOMEM;
+    memset(d, 0, sizeof *d);
+    d->t0 = t0;
+    d->charter = srv_charter(s);
+    charter_decider *dr = srv_decider(s);
+    if (!dr) {
+        d->st = CHARTER_E_NOMEM;
+        snprintf(d->err.message, sizeof d->err.message, "out of memory");
+        return false;
     }
-    charter *c = srv_charter(s);
-    charter_status st = charter_ledger_decide_request(s->ledger, d, c, r, json, n,
-                                                      charter_now_ms(), answer, len, err);
-    charter_release(c);
-    srv_count_decision(s, st, *answer, t0);
-    return st;
+    d->st = charter_ledger_decide_begin(s->ledger, dr, d->charter, r, json, n,
+                                        charter_now_ms(), ready, user, &d->ticket,
+                                        &d->answer, &d->len, &d->err);
+    return d->ticket != NULL;
 }
 
-charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,
-                          size_t *len, charter_error *err)
+void srv_decide_end(srv *s, srv_decision *d)
 {
-    *answer = NULL;
-    charter_request *r = NULL;
-    charter_status st = charter_request_parse(json, n, &r, err);
-    if (st == CHARTER_OK)
-        st = srv_decide_request(s, r, json, n, answer, len, err);
-    charter_request_free(r);
-    return st;
+    if (d->ticket)
+        d->st = charter_ledger_decide_end(d->ticket, &d->answer, &d->len, &d->err);
+    d->ticket = NULL;
+    charter_release(d->charter);
+    d->charter = NULL;
+    srv_count_decision(s, d->st, d->answer, d->t0);
 }
 
 /* ---- The deadline thread ---------------------------------------------------- */

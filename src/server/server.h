@@ -197,17 +197,34 @@ struct json_t *srv_body_object(const srv_request *rq, srv_response *rs);
  * (base_mono_us; metrics). */
 void srv_count_decision(srv *s, charter_status st, const char *answer, int64_t t0);
 
-/* Decides a request (JSON text) through the ledger and counts it; waits
- * for the commit (workers only). Returns
- * the ledger's status; *answer as charter_ledger_decide (a fail-closed deny
- * on CHARTER_E_IO). */
-charter_status srv_decide(srv *s, const char *json, size_t n, char **answer,
-                          size_t *len, charter_error *err);
-/* The same for a request already parsed from exactly `json`
- * (charter_ledger_decide_request; `r` stays the caller's). */
-charter_status srv_decide_request(srv *s, charter_request *r, const char *json,
-                                  size_t n, char **answer, size_t *len,
-                                  charter_error *err);
+/* A decision through the ledger that does not wait for its commit
+ * (charter_ledger_decide_begin with the server's charter and this thread's
+ * decider), counted in the metrics when it ends. */
+typedef struct srv_decision {
+    charter *charter;              /* held from begin to end */
+    charter_ledger_ticket *ticket; /* NULL: answered without waiting */
+    int64_t t0;                    /* base_mono_us when the request came */
+    /* Filled by srv_decide_begin (no ticket) or srv_decide_end: the
+     * ledger's status and answer as charter_ledger_decide gives them (the
+     * fail-closed deny on CHARTER_E_IO). answer is malloc'd, the caller's. */
+    charter_status st;
+    char *answer;
+    size_t len;
+    charter_error err;
+} srv_decision;
+
+/* Decides `r`, parsed from exactly `json` (both stay the caller's and are
+ * free again on return), and queues its entry. Returns true when
+ * `ready(user)` will be called once, on the ledger's writer thread, when
+ * the entry is durable or failed; false when the decision was answered at
+ * once (refused, or the ledger closing). srv_decide_end must follow in both
+ * cases. */
+bool srv_decide_begin(srv *s, charter_request *r, const char *json, size_t n,
+                      int64_t t0, charter_ledger_ready_fn ready, void *user,
+                      srv_decision *d);
+/* Settles a decision srv_decide_begin began (after `ready`, when it was
+ * called): fills st, answer, len and err, counts it, releases the charter. */
+void srv_decide_end(srv *s, srv_decision *d);
 
 /* ---- Routes ---------------------------------------------------------------------
  * A handler may assume the method matched and the caller holds one of the

@@ -381,6 +381,22 @@ def run_charter_terms():
         s, _, b = srv.call("POST", EVAL, [refund("support-bot", 1)], token=pep)
         count(s_name, s == 400, f"an array body: got {s}, expected 400")
 
+        # A batch's evaluations do not each wait for a commit of their own:
+        # they are decided one after the other while the writer commits what
+        # is queued (here about a dozen commits; one per evaluation before).
+        commits = commit_count(srv)
+        body = dict(batch, evaluations=[{"action": {"name": "issue_refund",
+                                                    "properties": {"amount": 1 + i % 40}}}
+                                        for i in range(200)])
+        s, _, b = srv.call("POST", EVALS, body, token=pep)
+        count(s_name, s == 200 and decisions_of(b) == [True] * 200,
+              f"a batch of 200: got {s} {str(b)[:200]}")
+        if s == 200:
+            ids += [e.get("context", {}).get("evaluation_id") for e in b["evaluations"]]
+        commits = commit_count(srv) - commits
+        count(s_name, 1 <= commits < 200,
+              f"a batch of 200 evaluations took {commits} ledger commits: one each")
+
         ids.append(ledger_locked(srv, pep, batch))
         ledger = srv.ledger
         stopped_cleanly(s_name, srv)
@@ -405,6 +421,15 @@ def run_charter_terms():
         v = subprocess.run([CHARTER, "verify", ledger], capture_output=True, text=True,
                            timeout=60)
         count(s_name, v.returncode == 0, f"ledger verifies: {v.stdout} {v.stderr}")
+
+
+def commit_count(srv):
+    """The ledger's group commits so far, from /metrics."""
+    _, _, text = srv.raw("GET", "/metrics")
+    for line in text.decode().splitlines():
+        if line.startswith("charter_ledger_commit_batch_size_count "):
+            return int(line.split()[1])
+    return -1
 
 
 def main():
