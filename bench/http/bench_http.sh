@@ -3,6 +3,8 @@
 # beside this machine's loopback ceiling measured in the same run: nginx
 # returning a fixed 200-byte JSON body. Both are driven by wrk with 64
 # keep-alive connections for the same duration; p50/p99 latency from wrk.
+# Then AuthZEN batches of 100 evaluations (4 connections) on the same
+# server: evaluations per second and the latency of a whole batch.
 #
 #   bash bench/http/bench_http.sh [SECONDS]      (default 10)
 #
@@ -72,6 +74,7 @@ kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=
 
 # ---- charter serve: varied decide requests, durable ----
 tok=$("$bin" keys agent --dir "$work/keys" --agent support-bot 2>/dev/null)
+pep=$("$bin" keys pep --dir "$work/keys" --name bench-gateway 2>/dev/null)
 "$bin" keys init --dir "$work/keys" >/dev/null 2>&1
 "$bin" serve --charter tests/http/data/shop.yaml --ledger "$work/ledger.db" \
     --keys "$work/keys" --key "$work/keys/ledger.key" --listen 127.0.0.1:18182 \
@@ -80,6 +83,9 @@ srv_pid=$!
 for _ in $(seq 50); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 read -r c_rps c_p50 c_p99 c_bad < <(CHARTER_TOKEN=$tok wrk -t$threads -c$conns -d"${secs}s" \
     --latency -s bench/http/decide.lua http://127.0.0.1:18182 | summarize)
+read -r a_rps a_p50 a_p99 a_bad < <(CHARTER_PEP_TOKEN=$pep wrk -t1 -c4 -d"${secs}s" \
+    --latency -s bench/http/authzen_batch.lua http://127.0.0.1:18182 | summarize)
+answered=$(curl -s http://127.0.0.1:18182/metrics | awk '/^charter_decisions_total/ {s+=$2} END {print s}')
 batches=$(curl -s http://127.0.0.1:18182/metrics | awk '/^charter_ledger_commit_batch_size_(sum|count)/ {v[$1]=$2} END {if (v["charter_ledger_commit_batch_size_count"]>0) printf "%.1f", v["charter_ledger_commit_batch_size_sum"]/v["charter_ledger_commit_batch_size_count"]; else print "-"}')
 kill -TERM "$srv_pid"; wait "$srv_pid" 2>/dev/null || true; srv_pid=
 recorded=$("$bin" export "$work/ledger.db" --format jsonl | grep -c '"kind":"decision"' || true)
@@ -89,4 +95,6 @@ printf '%-34s %12s %10s %10s %8s\n' "target ($conns conns, ${secs}s)" "req/s" "p
 printf '%-34s %12s %10s %10s %8s\n' "nginx fixed 200-byte JSON" "$n_rps" "$n_p50" "$n_p99" "$n_bad"
 printf '%-34s %12s %10s %10s %8s\n' "charter serve POST /v1/decide" "$c_rps" "$c_p50" "$c_p99" "$c_bad"
 awk -v c="$c_rps" -v n="$n_rps" 'BEGIN {printf "ratio charter/nginx: %.2f (target >= 0.50)\n", c/n}'
-echo "decisions recorded in the ledger: $recorded; mean commit batch: $batches entries; verify: $verify"
+printf '%-34s %12s %10s %10s %8s\n' "AuthZEN batches of 100 (4 conns)" \
+    "$(awk -v r="$a_rps" 'BEGIN {printf "%.0f", r * 100}') ev/s" "$a_p50" "$a_p99" "$a_bad"
+echo "decisions answered: $answered; recorded in the ledger: $recorded; mean commit batch: $batches entries; verify: $verify"
