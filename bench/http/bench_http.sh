@@ -4,11 +4,13 @@
 # returning a fixed 200-byte JSON body. Both are driven by wrk with 64
 # keep-alive connections for the same duration; p50/p99 latency from wrk.
 # Then AuthZEN batches of 100 evaluations (4 connections) on the same
-# server: evaluations per second and the latency of a whole batch.
+# server: evaluations per second and the latency of a whole batch. Last, how
+# late the server applied the deadlines that passed meanwhile (the test
+# charter's "quick" queue has a 1-second SLA; deadlines.py).
 #
 #   bash bench/http/bench_http.sh [SECONDS]      (default 10)
 #
-# Installs wrk and nginx-light from Debian, builds Charter (Release) in
+# Installs wrk, nginx-light and python3 from Debian, builds Charter (Release) in
 # build-release/, and uses only 127.0.0.1. Prints one line per target and
 # the ratio.
 set -euo pipefail
@@ -17,8 +19,9 @@ secs=${1:-10}
 conns=64
 threads=2
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
-  apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends wrk nginx-light >/dev/null
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null || ! command -v python3 >/dev/null; then
+  apt-get update -q >/dev/null &&
+    apt-get install -y -q --no-install-recommends wrk nginx-light python3 >/dev/null
 fi
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j"$(nproc)" --target charter_cli >/dev/null
@@ -90,6 +93,7 @@ batches=$(curl -s http://127.0.0.1:18182/metrics | awk '/^charter_ledger_commit_
 kill -TERM "$srv_pid"; wait "$srv_pid" 2>/dev/null || true; srv_pid=
 recorded=$("$bin" export "$work/ledger.db" --format jsonl | grep -c '"kind":"decision"' || true)
 verify=$("$bin" verify "$work/ledger.db" --key "$work/keys/ledger.pub" | head -1)
+deadlines=$("$bin" export "$work/ledger.db" --format jsonl | python3 bench/http/deadlines.py)
 
 printf '%-34s %12s %10s %10s %8s\n' "target ($conns conns, ${secs}s)" "req/s" "p50" "p99" "non-2xx"
 printf '%-34s %12s %10s %10s %8s\n' "nginx fixed 200-byte JSON" "$n_rps" "$n_p50" "$n_p99" "$n_bad"
@@ -98,3 +102,4 @@ awk -v c="$c_rps" -v n="$n_rps" 'BEGIN {printf "ratio charter/nginx: %.2f (targe
 printf '%-34s %12s %10s %10s %8s\n' "AuthZEN batches of 100 (4 conns)" \
     "$(awk -v r="$a_rps" 'BEGIN {printf "%.0f", r * 100}') ev/s" "$a_p50" "$a_p99" "$a_bad"
 echo "decisions answered: $answered; recorded in the ledger: $recorded; mean commit batch: $batches entries; verify: $verify"
+echo "escalations with a 1-second SLA, $deadlines"
