@@ -59,6 +59,10 @@ CHARTER_API charter_status charter_ledger_open(const char *path,
 CHARTER_API charter_status charter_ledger_close(charter_ledger *l,
                                                 charter_error *err);
 
+/* A decision id ("d-<seq>", the seq of the decision's ledger entry) read
+ * back into its seq; false when `id` is not one. */
+CHARTER_API bool charter_decision_id_parse(const char *id, uint64_t *seq);
+
 /* Decides a request (JSON text) under `c` and records it. The request's own
  * "counters" are replaced by the ledger's (per run_id, per agent per UTC
  * day); the first decision under a charter version also records that
@@ -195,12 +199,19 @@ typedef struct charter_escalation {
     bool timed_out;
 } charter_escalation;
 
-/* Returns 0 to go on, nonzero to stop. Runs with the ledger's state locked:
- * it must not call back into the ledger. */
+/* Returns 0 to go on, nonzero to stop. Gets a copy, made under the state's
+ * lock, and runs without it (it may call into the ledger); the strings live
+ * until it returns. */
 typedef int (*charter_escalation_fn)(const charter_escalation *e, void *user);
 
+/* How many escalations are open (waiting for a person or their deadline). */
+CHARTER_API size_t charter_ledger_open_count(charter_ledger *l);
+
 /* Calls fn for the escalations of `queue` (NULL: every queue), only the open
- * ones when `open_only`, in decision order. */
+ * ones when `open_only`, in decision order. The escalations are copied one
+ * at a time, so listing a long queue does not hold up decisions; one
+ * resolved before its turn comes shows resolved (or, in an open-only
+ * listing, not at all). */
 CHARTER_API charter_status charter_ledger_escalations(charter_ledger *l,
                                                       const char *queue,
                                                       bool open_only,

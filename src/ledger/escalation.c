@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/strbuf.h"
 #include "charter/model.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
@@ -201,26 +202,9 @@ charter_status charter_ledger_resolve(charter_ledger *l, const char *decision_id
 
 /* ---- Looking up and waiting ----------------------------------------------- */
 
-static int call_with(const state_escalation *e, charter_escalation_fn fn, void *user)
-{
-    char id[32];
-    ledger_decision_id(e->seq, id);
-    bool resolved = e->status == ESC_RESOLVED;
-    charter_escalation x = {
-        .decision_id = id, .seq = e->seq, .agent = e->agent, .run_id = e->run_id,
-        .workflow = e->workflow, .action = e->action, .queue = e->queue,
-        .time_ms = e->time_ms, .deadline_ms = e->deadline_ms,
-        .status = !resolved ? CHARTER_ESC_OPEN
-                  : e->approved ? CHARTER_ESC_APPROVED : CHARTER_ESC_DENIED,
-        .resolved_by = resolved ? e->who : NULL, .note = resolved ? e->note : NULL,
-        .resolved_ms = resolved ? e->resolved_ms : 0, .timed_out = e->timed_out};
-    return fn(&x, user);
-}
-
 static int by_seq(const void *a, const void *b)
 {
-    uint64_t x = (*(const state_escalation *const *)a)->seq;
-    uint64_t y = (*(const state_escalation *const *)b)->seq;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
@@ -230,6 +214,52 @@ static bool is_open(const state_escalation *e)
     return e->status == ESC_OPEN || e->status == ESC_RESOLVING;
 }
 
+/* An escalation copied out of the state (its strings in `text`). */
+typedef struct esc_copy {
+    charter_escalation x;
+    char id[32];
+    strbuf text;
+} esc_copy;
+
+/* Copies e (state locked); false when out of memory. */
+static bool copy_escalation(const state_escalation *e, esc_copy *c)
+{
+    bool resolved = e->status == ESC_RESOLVED;
+    const char *src[7] = {e->agent, e->run_id, e->workflow, e->action, e->queue,
+                          resolved ? e->who : NULL, resolved ? e->note : NULL};
+    size_t at[7];
+    c->text.n = 0;
+    for (int i = 0; i < 7; i++) {
+        at[i] = c->text.n;
+        if (src[i])
+            strbuf_add(&c->text, src[i], strlen(src[i]) + 1);
+    }
+    if (c->text.failed)
+        return false;
+    const char *s[7];
+    for (int i = 0; i < 7; i++)
+        s[i] = src[i] ? c->text.p + at[i] : NULL;
+    ledger_decision_id(e->seq, c->id);
+    c->x = (charter_escalation){
+        .decision_id = c->id, .seq = e->seq, .agent = s[0], .run_id = s[1],
+        .workflow = s[2], .action = s[3], .queue = s[4],
+        .time_ms = e->time_ms, .deadline_ms = e->deadline_ms,
+        .status = !resolved ? CHARTER_ESC_OPEN
+                  : e->approved ? CHARTER_ESC_APPROVED : CHARTER_ESC_DENIED,
+        .resolved_by = s[5], .note = s[6],
+        .resolved_ms = resolved ? e->resolved_ms : 0, .timed_out = e->timed_out};
+    return true;
+}
+
+size_t charter_ledger_open_count(charter_ledger *l)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&l->mu);
+    ledger_state_open(&l->state, &n);
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
 charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
                                           bool open_only, charter_escalation_fn fn,
                                           void *user, charter_error *err)
@@ -237,38 +267,48 @@ charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
     if (!l || !fn)
         return ledger_fail(err, CHARTER_E_INVALID,
                            "charter_ledger_escalations: ledger and callback required");
+    /* First the seqs, in decision order; then each escalation on its own. */
     pthread_mutex_lock(&l->mu);
     ledger_state *s = &l->state;
-    if (open_only) { /* the open set is short and already in decision order */
-        size_t n;
-        const uint64_t *open = ledger_state_open(s, &n);
-        for (size_t i = 0; i < n; i++) {
-            const state_escalation *e = ledger_state_escalation(s, open[i]);
-            if ((!queue || !strcmp(queue, e->queue)) && call_with(e, fn, user))
-                break;
-        }
-        pthread_mutex_unlock(&l->mu);
-        return CHARTER_OK;
-    }
-    const state_escalation **list = malloc((s->esc_count + 1) * sizeof *list);
-    if (!list) {
+    size_t n = 0, cap = s->esc_count;
+    const uint64_t *open = NULL;
+    if (open_only)
+        open = ledger_state_open(s, &cap); /* already in decision order */
+    uint64_t *seqs = malloc((cap + 1) * sizeof *seqs);
+    if (!seqs) {
         pthread_mutex_unlock(&l->mu);
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory listing escalations");
     }
-    size_t n = 0;
-    for (size_t i = 0; i < s->esc_cap; i++) {
-        const state_escalation *e = &s->escalations[i];
-        if (e->status == ESC_NONE || (queue && strcmp(queue, e->queue)))
-            continue;
-        list[n++] = e;
+    if (open_only) {
+        memcpy(seqs, open, cap * sizeof *seqs);
+        n = cap;
+    } else {
+        for (size_t i = 0; i < s->esc_cap && n < cap; i++)
+            if (s->escalations[i].status != ESC_NONE)
+                seqs[n++] = s->escalations[i].seq;
     }
-    qsort(list, n, sizeof *list, by_seq);
-    for (size_t i = 0; i < n; i++)
-        if (call_with(list[i], fn, user))
-            break;
     pthread_mutex_unlock(&l->mu);
-    free(list);
-    return CHARTER_OK;
+    if (!open_only)
+        qsort(seqs, n, sizeof *seqs, by_seq);
+    esc_copy c;
+    memset(&c, 0, sizeof c);
+    charter_status st = CHARTER_OK;
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&l->mu);
+        const state_escalation *e = ledger_state_escalation(&l->state, seqs[i]);
+        bool wanted = e && (!queue || !strcmp(queue, e->queue)) && (!open_only || is_open(e));
+        bool copied = wanted && copy_escalation(e, &c);
+        pthread_mutex_unlock(&l->mu);
+        if (wanted && !copied) {
+            st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory listing escalations");
+            break;
+        }
+        if (copied && fn(&c.x, user))
+            break;
+    }
+    free(c.text.p);
+    free(seqs);
+    return st;
 }
 
 static void deadline_after(struct timespec *ts, uint32_t ms)
@@ -304,15 +344,21 @@ charter_status charter_ledger_escalation(charter_ledger *l, const char *decision
             break;
         e = ledger_state_escalation(&l->state, seq); /* the table may have moved */
     }
-    if (e)
-        call_with(e, fn, user);
-    else if (!ledger_state_is_decision(&l->state, seq))
+    esc_copy c;
+    memset(&c, 0, sizeof c);
+    bool copied = e && copy_escalation(e, &c);
+    if (e && !copied)
+        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory reading %s", decision_id);
+    else if (!e && !ledger_state_is_decision(&l->state, seq))
         st = ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger",
                          decision_id);
-    else
+    else if (!e)
         st = ledger_fail(err, CHARTER_E_REF, "decision %s was not escalated",
                          decision_id);
     pthread_mutex_unlock(&l->mu);
+    if (copied)
+        fn(&c.x, user);
+    free(c.text.p);
     return st;
 }
 

@@ -680,6 +680,11 @@ charter_status charter_ledger_decide_begin(charter_ledger *l, charter_decider *d
     return CHARTER_OK;
 }
 
+bool charter_decision_id_parse(const char *id, uint64_t *seq)
+{
+    return ledger_decision_id_parse(id, seq);
+}
+
 charter_effect charter_ledger_ticket_effect(const charter_ledger_ticket *t)
 {
     return t->effect;

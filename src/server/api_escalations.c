@@ -15,21 +15,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A page of the listing is at most this many escalations. */
+#define LIST_DEFAULT 1000
+#define LIST_MAX 10000
+
 typedef struct listing {
     json_t *list;
     const srv_key *who;  /* approvers see only their queues */
     bool resolved_only;
+    uint64_t after;      /* only escalations of later decisions */
+    size_t limit;
+    bool more;           /* another one matched after the page was full */
 } listing;
 
 static int add_escalation(const charter_escalation *e, void *user)
 {
     listing *l = user;
+    if (e->seq <= l->after)
+        return 0;
     if (l->who->role == CHARTER_ROLE_APPROVER && !api_key_has_queue(l->who, e->queue))
         return 0;
     if (l->resolved_only && e->status == CHARTER_ESC_OPEN)
         return 0;
+    if (json_array_size(l->list) == l->limit) {
+        l->more = true;
+        return 1;
+    }
     json_array_append_new(l->list, api_escalation_json(e));
     return 0;
+}
+
+/* ?limit=N (1 .. LIST_MAX) and ?after=d-N; false after replying 400. */
+static bool page_params(const srv_request *rq, listing *l, srv_response *rs)
+{
+    const char *limit = srv_query(rq, "limit"), *after = srv_query(rq, "after");
+    l->limit = LIST_DEFAULT;
+    if (limit) {
+        char *end;
+        long v = strtol(limit, &end, 10);
+        if (*end || end == limit || v < 1 || v > LIST_MAX) {
+            srv_reply_error(rs, 400, "invalid_request",
+                            "expected limit=1 to %d, found '%.40s'", LIST_MAX, limit);
+            return false;
+        }
+        l->limit = (size_t)v;
+    }
+    if (after && !charter_decision_id_parse(after, &l->after)) {
+        srv_reply_error(rs, 400, "invalid_request",
+                        "expected after=<decision id> such as d-42, found '%.40s'", after);
+        return false;
+    }
+    return true;
 }
 
 void api_escalations_list(const srv_request *rq, const char *tail, srv_response *rs)
@@ -50,8 +86,13 @@ void api_escalations_list(const srv_request *rq, const char *tail, srv_response 
                         queue);
         return;
     }
-    listing l = {.list = json_array(), .who = rq->who,
-                 .resolved_only = !strcmp(status, "resolved")};
+    listing l = {.who = rq->who, .resolved_only = !strcmp(status, "resolved")};
+    if (!page_params(rq, &l, rs))
+        return;
+    if (!(l.list = json_array())) {
+        srv_reply_error(rs, 500, "internal", "out of memory");
+        return;
+    }
     charter_error err;
     memset(&err, 0, sizeof err);
     charter_status st = charter_ledger_escalations(rq->s->ledger, queue,
@@ -63,8 +104,14 @@ void api_escalations_list(const srv_request *rq, const char *tail, srv_response 
         return;
     }
     size_t n = json_array_size(l.list);
-    srv_reply_json(rs, 200, json_pack("{s:o,s:I}", "escalations", l.list, "count",
-                                      (json_int_t)n));
+    const char *last = n ? json_string_value(json_object_get(
+                               json_array_get(l.list, n - 1), "decision_id"))
+                         : NULL;
+    char next[32] = "";
+    if (l.more && last)
+        snprintf(next, sizeof next, "%s", last);
+    srv_reply_json(rs, 200, json_pack("{s:o,s:I,s:s*}", "escalations", l.list, "count",
+                                      (json_int_t)n, "next", next[0] ? next : NULL));
 }
 
 /* Re-decides the recorded request under `c`; true when a boundary fires

@@ -32,13 +32,6 @@ void srv_metrics_decision(srv_metrics *m, int effect, int64_t us)
     atomic_fetch_add(&m->latency_sum_us, (uint64_t)(us > 0 ? us : 0));
 }
 
-static int count_open(const charter_escalation *e, void *user)
-{
-    (void)e;
-    (*(uint64_t *)user)++;
-    return 0;
-}
-
 void api_metrics(const srv_request *rq, const char *tail, srv_response *rs)
 {
     (void)tail;
@@ -67,8 +60,7 @@ void api_metrics(const srv_request *rq, const char *tail, srv_response *rs)
     strbuf_printf(&o, "charter_decision_seconds_sum %.6f\ncharter_decision_seconds_count %llu\n",
         (double)atomic_load(&m->latency_sum_us) / 1e6, (unsigned long long)cum);
 
-    uint64_t open = 0;
-    charter_ledger_escalations(s->ledger, NULL, true, count_open, &open, NULL);
+    uint64_t open = charter_ledger_open_count(s->ledger);
     strbuf_printf(&o, "# HELP charter_escalations_open Escalations waiting for a person.\n"
             "# TYPE charter_escalations_open gauge\ncharter_escalations_open %llu\n",
         (unsigned long long)open);

@@ -358,6 +358,35 @@ def settled_escalations(srv):
     return {e["decision_id"] for e in lst.get("escalations", [])}
 
 
+def test_escalation_pages(srv):
+    """The listing comes in pages: following `next` gives every escalation
+    once, in decision order, each page at most `limit` long."""
+    admin = srv.tokens["admin"]
+    st, _, whole = srv.call("GET", "/v1/escalations?status=all", token=admin)
+    want = [e["decision_id"] for e in whole["escalations"]]
+    t.check(st == 200 and len(want) > 30 and "next" not in whole,
+            "one page holds them all under the default limit (%d)" % len(want))
+    got, after, pages, longest = [], None, 0, 0
+    while pages < 100:
+        q = "/v1/escalations?status=all&limit=7" + ("&after=" + after if after else "")
+        st, _, page = srv.call("GET", q, token=admin)
+        if st != 200:
+            break
+        pages += 1
+        ids = [e["decision_id"] for e in page["escalations"]]
+        longest = max(longest, len(ids))
+        got += ids
+        after = page.get("next")
+        if not after:
+            break
+        t.check(after == ids[-1], "next is the page's last decision id")
+    t.eq(got, want, "pages of 7 give every escalation once, in order")
+    t.check(longest == 7 and pages == (len(want) + 6) // 7, "pages are full but the last")
+    for bad in ("limit=0", "limit=10001", "limit=x", "after=x", "after=d-"):
+        st, _, e = srv.call("GET", "/v1/escalations?" + bad, token=admin)
+        t.eq((st, (e or {}).get("error", {}).get("code")), (400, "invalid_request"), bad)
+
+
 def test_metrics(srv):
     st, h, m = srv.call("GET", "/metrics")
     t.eq(st, 200, "metrics")
@@ -448,6 +477,7 @@ def main():
             test_auth_and_input(srv)
             test_slow_client(srv)
             test_abandoned_requests(srv)
+            test_escalation_pages(srv)
             test_metrics(srv)
             test_analyses(srv)
             test_boundary_not_approvable(srv, copy)
