@@ -163,8 +163,15 @@ def main():
                     lost.append(did)
             t.eq(lost, [], "round %d: every acknowledged resolution survived (%d)"
                  % (rnd, len(load.resolved)))
-            st, _, lst = srv2.call("GET", "/v1/escalations?status=open", token=admin)
-            open_now = {e["decision_id"] for e in lst["escalations"]}
+            open_now = set()
+            after = ""
+            for _ in range(1000):  # every page of the open queue
+                st, _, lst = srv2.call("GET", "/v1/escalations?status=open" + after,
+                                       token=admin)
+                open_now |= {e["decision_id"] for e in lst["escalations"]}
+                if not lst.get("next"):
+                    break
+                after = "&after=" + lst["next"]
             reopened = [d for d in load.open if d in load.acked and d not in load.resolved]
             t.check(all(d in open_now for d in reopened),
                     "round %d: open escalations came back (%d)" % (rnd, len(reopened)))
