@@ -55,7 +55,7 @@ charter_status ledger_open_with(const char *path, const charter_ledger_options *
                                 const ledger_store_config *cfg,
                                 charter_ledger **out, charter_error *err);
 
-/* The decision payload's fields the recorder and replay read back. */
+/* The decision payload's fields the recorder reads back on open. */
 typedef struct ledger_decision_info {
     const char *agent, *run_id, *workflow, *action; /* "" when absent */
     const char *effect;          /* the recorded answer's "decision" */
@@ -64,9 +64,5 @@ typedef struct ledger_decision_info {
     int64_t time_ms;             /* the decision time */
     double spend;
 } ledger_decision_info;
-
-/* Reads the fields above from a parsed decision payload (pointers into j).
- * Returns false when the payload lacks the request or the answer. */
-bool ledger_decision_info_get(const struct json_t *j, ledger_decision_info *out);
 
 #endif

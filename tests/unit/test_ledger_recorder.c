@@ -311,6 +311,54 @@ static void test_counters_are_rebuilt_when_the_ledger_reopens(void)
     remove_dir();
 }
 
+/* The state is rebuilt from the entries' text: strings with JSON escapes
+ * (a run id with quotes, a backslash and a non-ASCII letter; a note over
+ * several lines) come back decoded, as the decisions were made with them. */
+static int take_note(const charter_escalation *e, void *user)
+{
+    snprintf(user, 128, "%s|%s|%s", e->run_id, e->resolved_by ? e->resolved_by : "",
+             e->note ? e->note : "(none)");
+    return 1;
+}
+
+static void test_rebuild_decodes_escaped_strings(void)
+{
+    fresh_dir();
+    charter *c = load_charter(200);
+    charter_decider *d = NULL;
+    charter_decider_new(&d);
+    charter_ledger *l = NULL;
+    const char *run = "r \\\"\\u00e9\\\" \\\\ x"; /* JSON text of: r "é" \ x */
+    const char *decoded = "r \"\xc3\xa9\" \\ x";
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    answer a = decide(l, d, c, refund(10, run, NULL));
+    CHECK_STR(a.decision, "allow");
+    answer_free(&a);
+    answer esc = decide(l, d, c, refund(300, run, NULL));
+    CHECK_STR(esc.decision, "escalate");
+    charter_error err;
+    CHECK_INT(charter_ledger_resolve(l, esc.id, "lead \"Ana\"", CHARTER_RESOLVE_APPROVE,
+                                     "line one\nline \"two\"\t\xc3\xa9", 0, NULL, &err),
+              CHARTER_OK);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    charter_counters cnt;
+    charter_ledger_counters(l, "support-bot", decoded, charter_now_ms(), &cnt);
+    CHECK_INT(cnt.run_actions, 2); /* the allow and the approved escalation */
+    CHECK(cnt.run_spend == 310);
+    char got[128] = "";
+    CHECK_INT(charter_ledger_escalation(l, esc.id, 0, take_note, got, &err), CHARTER_OK);
+    char want[128];
+    snprintf(want, sizeof want, "%s|%s|%s", decoded, "lead \"Ana\"",
+             "line one\nline \"two\"\t\xc3\xa9");
+    CHECK_STR(got, want);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    answer_free(&esc);
+    charter_release(c);
+    charter_decider_free(d);
+    remove_dir();
+}
+
 static void test_spend_counts_against_the_day_budget(void)
 {
     fresh_dir();
@@ -782,6 +830,7 @@ int main(void)
     RUN(test_invalid_request_is_refused_and_not_recorded);
     RUN(test_ledger_counters_replace_the_request_counters);
     RUN(test_counters_are_rebuilt_when_the_ledger_reopens);
+    RUN(test_rebuild_decodes_escaped_strings);
     RUN(test_spend_counts_against_the_day_budget);
     RUN(test_escalation_counts_once_approved_and_resolves_once);
     RUN(test_unwritable_ledger_gives_a_deny_and_records_nothing);
