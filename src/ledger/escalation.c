@@ -119,7 +119,8 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
 }
 
 /* Applies a change whose entry was appended with status `st` (or gives the
- * escalation back when it was not), and frees its payload. */
+ * escalation back when it was not), and frees its payload. The caller wakes
+ * the waiters (wake_waiters), once for however many changes it finished. */
 static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_status st,
                                     charter_error *err)
 {
@@ -137,7 +138,6 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
         e->status = ESC_OPEN;
         if (ledger_state_escalation_move(e, ch->to->id, ch->deadline_ms) != CHARTER_OK)
             st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory moving %s", id);
-        pthread_cond_broadcast(&l->resolved_cv);
         pthread_mutex_unlock(&l->mu);
         return st;
     }
@@ -157,10 +157,19 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
         st = ledger_fail(err, CHARTER_E_NOMEM,
                          "the resolution of %s is recorded, but keeping it in "
                          "memory failed", id);
-    pthread_cond_broadcast(&l->resolved_cv);
     pthread_mutex_unlock(&l->mu);
     ledger_budget_unlock(l, slot);
     return st;
+}
+
+/* Wakes every charter_ledger_escalation waiting for a change (each looks
+ * whether its own escalation changed). A deadline pass that changes a
+ * thousand escalations wakes them once, not a thousand times. */
+static void wake_waiters(charter_ledger *l)
+{
+    pthread_mutex_lock(&l->mu);
+    pthread_cond_broadcast(&l->resolved_cv);
+    pthread_mutex_unlock(&l->mu);
 }
 
 /* Appends the resolution of escalation `seq` and applies it. */
@@ -177,7 +186,9 @@ static charter_status resolve_seq(charter_ledger *l, uint64_t seq, const char *w
     st = ledger_writer_append(l->writer, &a, err);
     if (st == CHARTER_OK && seq_out)
         *seq_out = a.seq;
-    return finish_change(l, &ch, st, err);
+    st = finish_change(l, &ch, st, err);
+    wake_waiters(l);
+    return st;
 }
 
 charter_status charter_ledger_resolve(charter_ledger *l, const char *decision_id,
@@ -470,6 +481,8 @@ charter_status charter_ledger_expire(charter_ledger *l, const charter *c,
             else if (one != CHARTER_OK && st == CHARTER_OK)
                 st = one;
         }
+        if (m)
+            wake_waiters(l);
     }
     free(a);
     free(ch);
