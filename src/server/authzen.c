@@ -5,8 +5,9 @@
  *
  * Each evaluation becomes a Charter decision request (authzen_map.c) decided
  * through srv_decide_begin, so it is recorded in the ledger exactly like
- * POST /v1/decide; a batch's entries are committed together. A PEP key may evaluate for any subject; an agent key only
- * for itself (the subject's id is the agent). A deny or an escalation is
+ * POST /v1/decide; a batch's entries are committed together. A PEP key may
+ * evaluate for any subject; an agent key only for itself (the subject's id
+ * is the agent). A deny or an escalation is
  * `200 {"decision": false}`: HTTP errors are only for requests that cannot
  * be evaluated at all. docs/authzen.md describes the mapping.
  */
