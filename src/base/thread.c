@@ -18,6 +18,42 @@ void base_mutex_init_hot(pthread_mutex_t *m)
     pthread_mutexattr_destroy(&a);
 }
 
+void base_latch_init(base_latch *l, size_t n)
+{
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->zero, NULL);
+    l->left = n;
+}
+
+void base_latch_add(base_latch *l, size_t n)
+{
+    pthread_mutex_lock(&l->mu);
+    l->left += n;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void base_latch_done(base_latch *l)
+{
+    pthread_mutex_lock(&l->mu);
+    if (--l->left == 0)
+        pthread_cond_signal(&l->zero);
+    pthread_mutex_unlock(&l->mu);
+}
+
+void base_latch_wait(base_latch *l)
+{
+    pthread_mutex_lock(&l->mu);
+    while (l->left)
+        pthread_cond_wait(&l->zero, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+}
+
+void base_latch_destroy(base_latch *l)
+{
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->zero);
+}
+
 int64_t base_mono_us(void)
 {
     struct timespec ts;

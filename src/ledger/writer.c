@@ -483,20 +483,9 @@ charter_status ledger_writer_submit(ledger_writer *w, ledger_append *a,
     return submit(w, a, 1, err);
 }
 
-/* The appends of one ledger_writer_append_all still to be done. */
-typedef struct append_group {
-    pthread_mutex_t mu;
-    pthread_cond_t all_done;
-    size_t left;
-} append_group;
-
 static void group_done(ledger_append *a)
 {
-    append_group *g = a->user;
-    pthread_mutex_lock(&g->mu);
-    if (--g->left == 0)
-        pthread_cond_signal(&g->all_done);
-    pthread_mutex_unlock(&g->mu);
+    base_latch_done(a->user);
 }
 
 charter_status ledger_writer_append_all(ledger_writer *w, ledger_append *a, size_t n,
@@ -504,23 +493,17 @@ charter_status ledger_writer_append_all(ledger_writer *w, ledger_append *a, size
 {
     if (n == 0)
         return CHARTER_OK;
-    append_group g = {.left = n};
-    pthread_mutex_init(&g.mu, NULL);
-    pthread_cond_init(&g.all_done, NULL);
+    base_latch left;
+    base_latch_init(&left, n);
     for (size_t i = 0; i < n; i++) {
         a[i].wake = NULL;
         a[i].done = group_done;
-        a[i].user = &g;
+        a[i].user = &left;
     }
     charter_status st = submit(w, a, n, err);
-    if (st == CHARTER_OK) {
-        pthread_mutex_lock(&g.mu);
-        while (g.left)
-            pthread_cond_wait(&g.all_done, &g.mu);
-        pthread_mutex_unlock(&g.mu);
-    }
-    pthread_mutex_destroy(&g.mu);
-    pthread_cond_destroy(&g.all_done);
+    if (st == CHARTER_OK)
+        base_latch_wait(&left);
+    base_latch_destroy(&left);
     if (st != CHARTER_OK) {
         for (size_t i = 0; i < n; i++) {
             a[i].status = st;

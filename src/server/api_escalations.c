@@ -25,6 +25,7 @@ typedef struct listing {
     bool resolved_only;
     uint64_t after;      /* only escalations of later decisions */
     size_t limit;
+    char last[32];       /* the decision id listed last */
     bool more;           /* another one matched after the page was full */
 } listing;
 
@@ -42,6 +43,7 @@ static int add_escalation(const charter_escalation *e, void *user)
         return 1;
     }
     json_array_append_new(l->list, api_escalation_json(e));
+    snprintf(l->last, sizeof l->last, "%s", e->decision_id);
     return 0;
 }
 
@@ -104,14 +106,8 @@ void api_escalations_list(const srv_request *rq, const char *tail, srv_response 
         return;
     }
     size_t n = json_array_size(l.list);
-    const char *last = n ? json_string_value(json_object_get(
-                               json_array_get(l.list, n - 1), "decision_id"))
-                         : NULL;
-    char next[32] = "";
-    if (l.more && last)
-        snprintf(next, sizeof next, "%s", last);
     srv_reply_json(rs, 200, json_pack("{s:o,s:I,s:s*}", "escalations", l.list, "count",
-                                      (json_int_t)n, "next", next[0] ? next : NULL));
+                                      (json_int_t)n, "next", l.more ? l.last : NULL));
 }
 
 /* Re-decides the recorded request under `c`; true when a boundary fires

@@ -19,7 +19,6 @@
 #include "server/server.h"
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -92,26 +91,17 @@ typedef struct eval_slot {
     char msg[AUTHZEN_MSG_SIZE];
 } eval_slot;
 
-/* The evaluations of one request whose entries are not durable yet. */
-typedef struct eval_group {
-    pthread_mutex_t mu;
-    pthread_cond_t done;
-    size_t left;
-} eval_group;
-
 static void eval_ready(void *user) /* on the ledger's writer thread */
 {
-    eval_group *g = user;
-    pthread_mutex_lock(&g->mu);
-    if (--g->left == 0)
-        pthread_cond_signal(&g->done);
-    pthread_mutex_unlock(&g->mu);
+    base_latch_done(user);
 }
 
 /* Maps one complete evaluation to a decision request and begins deciding
- * it. Returns whether the decision is an allow so far (its entry is not
- * durable yet); false as well when it was refused or failed at once. */
-static bool eval_begin(srv *s, const json_t *evaluation, eval_group *g, eval_slot *e)
+ * it; `pending` counts the entries of the request not durable yet. Returns
+ * whether the decision is an allow so far (its entry is not durable yet);
+ * false as well when it was refused or failed at once. */
+static bool eval_begin(srv *s, const json_t *evaluation, base_latch *pending,
+                       eval_slot *e)
 {
     memset(e, 0, sizeof *e);
     json_t *req = authzen_request_build(evaluation, e->msg);
@@ -134,17 +124,14 @@ static bool eval_begin(srv *s, const json_t *evaluation, eval_group *g, eval_slo
         e->outcome = st == CHARTER_E_NOMEM ? EVAL_FAILED : EVAL_REFUSED;
         return false;
     }
-    pthread_mutex_lock(&g->mu);
-    g->left++;
-    pthread_mutex_unlock(&g->mu);
+    base_latch_add(pending, 1);
     e->begun = true;
-    bool queued = srv_decide_begin(s, r, text, strlen(text), t0, eval_ready, g, &e->dec);
+    bool queued = srv_decide_begin(s, r, text, strlen(text), t0, eval_ready, pending,
+                                   &e->dec);
     charter_request_free(r);
     free(text);
     if (!queued) { /* answered at once: eval_ready will not come */
-        pthread_mutex_lock(&g->mu);
-        g->left--;
-        pthread_mutex_unlock(&g->mu);
+        base_latch_done(pending);
         return false;
     }
     return charter_ledger_ticket_effect(e->dec.ticket) == CHARTER_ALLOW;
@@ -196,22 +183,18 @@ static bool eval_decision(const eval_slot *e)
 static size_t evaluate_all(srv *s, json_t *const *evals, size_t n, authzen_semantic sem,
                            eval_slot *slots)
 {
-    eval_group g = {.left = 0};
-    pthread_mutex_init(&g.mu, NULL);
-    pthread_cond_init(&g.done, NULL);
+    base_latch pending;
+    base_latch_init(&pending, 0);
     size_t from = 0, count = n, ended = 0;
     while (from < n) {
         size_t to = from;
         while (to < n) {
-            bool allowed = eval_begin(s, evals[to], &g, &slots[to]);
+            bool allowed = eval_begin(s, evals[to], &pending, &slots[to]);
             to++;
             if (authzen_batch_stops(sem, allowed))
                 break;
         }
-        pthread_mutex_lock(&g.mu);
-        while (g.left)
-            pthread_cond_wait(&g.done, &g.mu);
-        pthread_mutex_unlock(&g.mu);
+        base_latch_wait(&pending);
         for (size_t i = from; i < to; i++)
             eval_end(s, &slots[i]);
         count = ended = to;
@@ -228,8 +211,7 @@ static size_t evaluate_all(srv *s, json_t *const *evals, size_t n, authzen_seman
         json_decref(slots[i].resp);
         slots[i].resp = NULL;
     }
-    pthread_mutex_destroy(&g.mu);
-    pthread_cond_destroy(&g.done);
+    base_latch_destroy(&pending);
     return count;
 }
 

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fail.h"
 #include "base/limits.h"
 
 #define ROLE_BIT(r) (1u << (r))
@@ -532,15 +533,10 @@ static bool parse_listen(const char *listen, struct sockaddr_in *sa)
 charter_status srv_http_start(srv *s, charter_error *err)
 {
     struct sockaddr_in sa;
-    if (!parse_listen(s->opt.listen, &sa)) {
-        if (err) {
-            err->code = CHARTER_E_INVALID;
-            snprintf(err->message, sizeof err->message,
-                     "expected --listen HOST:PORT with an IPv4 address, e.g. "
-                     "127.0.0.1:8080; found '%s'", s->opt.listen);
-        }
-        return CHARTER_E_INVALID;
-    }
+    if (!parse_listen(s->opt.listen, &sa))
+        return base_fail(err, CHARTER_E_INVALID,
+                         "expected --listen HOST:PORT with an IPv4 address, e.g. "
+                         "127.0.0.1:8080; found '%s'", s->opt.listen);
     /* The socket is bound here, before any thread starts, so the address
      * (with the port the system picked for port 0) is known and written
      * once before a request can read it. */
@@ -552,13 +548,9 @@ charter_status srv_http_start(srv *s, charter_error *err)
         getsockname(fd, (struct sockaddr *)&sa, &salen) != 0) {
         if (fd >= 0)
             close(fd);
-        if (err) {
-            err->code = CHARTER_E_IO;
-            snprintf(err->message, sizeof err->message,
-                     "cannot listen on %s (address in use, or not an address of this "
-                     "machine)", s->opt.listen);
-        }
-        return CHARTER_E_IO;
+        return base_fail(err, CHARTER_E_IO,
+                         "cannot listen on %s (address in use, or not an address of "
+                         "this machine)", s->opt.listen);
     }
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
@@ -579,12 +571,8 @@ charter_status srv_http_start(srv *s, charter_error *err)
         close(fd);
         srv_workers_free(s->workers);
         s->workers = NULL;
-        if (err) {
-            err->code = CHARTER_E_IO;
-            snprintf(err->message, sizeof err->message,
-                     "cannot serve on %s (out of threads or memory)", s->opt.listen);
-        }
-        return CHARTER_E_IO;
+        return base_fail(err, CHARTER_E_IO, "cannot serve on %s (out of threads or memory)",
+                         s->opt.listen);
     }
     return CHARTER_OK;
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fail.h"
 #include "base/limits.h"
 #include "base/thread.h"
 
@@ -63,8 +64,7 @@ bool srv_decide_begin(srv *s, charter_request *r, const char *json, size_t n,
     d->charter = srv_charter(s);
     charter_decider *dr = srv_decider(s);
     if (!dr) {
-        d->st = CHARTER_E_NOMEM;
-        snprintf(d->err.message, sizeof d->err.message, "out of memory");
+        d->st = base_fail(&d->err, CHARTER_E_NOMEM, "out of memory");
         return false;
     }
     d->st = charter_ledger_decide_begin(s->ledger, dr, d->charter, r, json, n,
@@ -137,14 +137,9 @@ charter_status charter_server_start(const charter_server_options *opt,
                                     charter_server **out, charter_error *err)
 {
     *out = NULL;
-    if (!opt || !opt->charter_path || !opt->ledger_path || !opt->keys_dir) {
-        if (err) {
-            err->code = CHARTER_E_INVALID;
-            snprintf(err->message, sizeof err->message,
-                     "a charter, a ledger and a keys directory are required");
-        }
-        return CHARTER_E_INVALID;
-    }
+    if (!opt || !opt->charter_path || !opt->ledger_path || !opt->keys_dir)
+        return base_fail(err, CHARTER_E_INVALID,
+                         "a charter, a ledger and a keys directory are required");
     srv *s = calloc(1, sizeof *s);
     if (!s)
         return CHARTER_E_NOMEM;
