@@ -156,7 +156,7 @@ static void *build_loop(void *arg)
         free(ans);
         uint64_t r2 = next(&x);
         if (escalated && r2 % 10 != 0)
-            charter_ledger_resolve(b->l, id, "lead@bench.example",
+            charter_ledger_resolve(b->l, b->c, id, "lead@bench.example",
                                    r2 % 20 == 1 ? CHARTER_RESOLVE_DENY : CHARTER_RESOLVE_APPROVE,
                                    NULL, t + (int64_t)(r2 % 90 + 5) * 60000, NULL, NULL);
         if (!shadow && r2 % 20 == 3) {

@@ -47,7 +47,8 @@ extern "C" {
     X(REQUEST, "invalid decision request")                                 \
     X(LIMIT, "input exceeds a limit")                                      \
     X(INVALID, "invalid argument")                                         \
-    X(TEST, "a charter test failed")
+    X(TEST, "a charter test failed")                                      \
+    X(REFUSED, "refused: the charter serving now does not allow it")
 
 typedef enum charter_status {
 #define CHARTER_STATUS_ENUM_(name, msg) CHARTER_E_##name,

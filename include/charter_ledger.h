@@ -64,8 +64,8 @@ CHARTER_API charter_status charter_ledger_close(charter_ledger *l,
 CHARTER_API bool charter_decision_id_parse(const char *id, uint64_t *seq);
 
 /* Decides a request (JSON text) under `c` and records it. The request's own
- * "counters" are replaced by the ledger's (per run_id, per agent per UTC
- * day); the first decision under a charter version also records that
+ * "counters" are replaced by the ledger's (per agent and run_id, per agent
+ * per UTC day); the first decision under a charter version also records that
  * version's canonical content. Returns only once the entry is durable.
  *
  * On CHARTER_OK *answer is the decision as JSON with a "decision_id"
@@ -159,19 +159,60 @@ typedef enum charter_resolution {
     CHARTER_RESOLVE_DENY = 1
 } charter_resolution;
 
+/* Why an approval was refused (charter_ledger_resolve returned
+ * CHARTER_E_REFUSED; a deadline whose queue allows on timeout records a
+ * deny instead, with the same reason in its note). */
+typedef enum charter_refusal {
+    CHARTER_REFUSAL_NONE = 0,
+    CHARTER_REFUSAL_BOUNDARY = 1,  /* a boundary fires; stopped_by: its id */
+    CHARTER_REFUSAL_STOP_RULE = 2, /* a stop rule fires (a budget would be
+                                      exceeded); stopped_by: its id */
+    CHARTER_REFUSAL_DENIED = 3,    /* the charter denies the action otherwise;
+                                      stopped_by: the deny rule's id, or the
+                                      reason code (unknown_agent,
+                                      workflow_not_granted, human_only ...) */
+    CHARTER_REFUSAL_RECHECK = 4    /* the re-decision could not be made (the
+                                      recorded request unreadable, a limit,
+                                      out of memory); stopped_by is "" */
+} charter_refusal;
+
+#define CHARTER_STOPPED_BY_SIZE 160
+
+/* What charter_ledger_resolve did. */
+typedef struct charter_resolve_result {
+    uint64_t seq;              /* the resolution's entry; 0: none recorded */
+    charter_refusal refusal;   /* CHARTER_REFUSAL_NONE unless refused */
+    char stopped_by[CHARTER_STOPPED_BY_SIZE];
+} charter_resolve_result;
+
 /* Records the resolution of an escalated decision ("d-<seq>") by `who`
- * (required) with an optional note, at `time_ms` (0: now). An approval
- * counts the action (and its spend) against the stop-rule counters of the
- * decision's run and day. Errors: CHARTER_E_REF (no such escalated
- * decision), CHARTER_E_DUPLICATE (already resolved), CHARTER_E_INVALID,
- * CHARTER_E_IO. *seq_out (may be NULL) receives the entry's seq. */
+ * (required) with an optional note, at `time_ms` (0: now).
+ *
+ * An approval is re-checked first, so that the escalation path is never a
+ * way around the charter: the request exactly as recorded (its bytes, not
+ * a re-serialization) is decided again under `c` (the charter serving now;
+ * required to approve, unused to deny) at its recorded time, with the
+ * ledger's counters for its agent's run and day as they stand at this
+ * moment. Unless that decision is allow or escalate, nothing is recorded,
+ * the escalation stays open (it can still be denied) and the call returns
+ * CHARTER_E_REFUSED with out->refusal saying what stopped it and err a
+ * sentence an approver can read; a re-decision that cannot be made at all
+ * refuses too (fail closed). An approval that passes counts the action and
+ * its spend (as re-decided) against the stop-rule counters of the run and
+ * day; the check and the counting hold the budgets' locks, so concurrent
+ * decisions and approvals cannot together take a budget past its limit.
+ *
+ * Errors: CHARTER_E_REFUSED, CHARTER_E_REF (no such escalated decision),
+ * CHARTER_E_DUPLICATE (already resolved), CHARTER_E_INVALID, CHARTER_E_IO.
+ * `out` may be NULL. */
 CHARTER_API charter_status charter_ledger_resolve(charter_ledger *l,
+                                                  const charter *c,
                                                   const char *decision_id,
                                                   const char *who,
                                                   charter_resolution r,
                                                   const char *note,
                                                   int64_t time_ms,
-                                                  uint64_t *seq_out,
+                                                  charter_resolve_result *out,
                                                   charter_error *err);
 
 /* ---- Escalations --------------------------------------------------------- */
@@ -237,8 +278,11 @@ CHARTER_API void charter_ledger_interrupt_waits(charter_ledger *l);
 
 /* Applies the deadline: every open escalation whose deadline is at or
  * before now_ms gets its queue's on-timeout behaviour as `c` defines it:
- * "deny" and "allow" record a resolution by "timeout" (an allow counts
- * against the budgets like an approval); "next" records an
+ * "deny" and "allow" record a resolution by "timeout"; an allow is
+ * re-checked under `c` exactly as a person's approval is (see
+ * charter_ledger_resolve) and counts against the budgets like one, and
+ * when the re-check refuses it the escalation is denied by timeout with
+ * the reason in its note; "next" records an
  * "escalation_moved" entry to the next queue, with the deadline moved on by
  * that queue's SLA. A queue `c` no longer has denies. The entries go to
  * the ledger together (one group commit per 1,024), not one commit each.
@@ -283,8 +327,10 @@ CHARTER_API charter_status charter_ledger_outcome(charter_ledger *l,
                                                   uint64_t *seq_out,
                                                   charter_error *err);
 
-/* The stop-rule counters the ledger holds for a run and for an agent's UTC
- * day containing `time_ms` (for inspection and tests). */
+/* The stop-rule counters the ledger holds for `agent`'s run `run_id` and
+ * for its UTC day containing `time_ms` (for inspection and tests). A run's
+ * counters belong to one agent: another agent using the same run_id has
+ * counters of its own. */
 typedef struct charter_counters {
     int64_t run_actions, day_actions;
     double run_spend, day_spend;

@@ -6,22 +6,218 @@
  * from the entries on open, so a server that restarts finds its open
  * escalations and their deadlines again. Every change is an entry first
  * ("escalation_resolved", "escalation_moved") and reaches the state only
- * once that entry is durable.
+ * once that entry is durable. An approval, a person's or a deadline's, is
+ * first re-checked under the charter serving now and its action reserved
+ * against the budgets (given back if the entry cannot be appended), as a
+ * decision's is: the escalation path is never a way around the charter.
  */
 #include "base/banned.h"
 
 #include "ledger/recorder.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/jspan.h"
 #include "base/strbuf.h"
 #include "charter/model.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
+
+/* ---- Re-checking an approval ---------------------------------------------- */
+
+/* What approving an escalation needs and finds. An approval (a person's,
+ * or a deadline's on_timeout: allow) is a decision like any other: the
+ * request exactly as recorded is decided again under the charter serving
+ * now, with the ledger's counters as they stand, and its action is counted
+ * (reserved) in the same step, as charter_ledger_decide does. */
+typedef struct approval {
+    const charter *c;          /* the charter serving now */
+    charter_decider *d;
+    /* Filled by approval_check. */
+    charter_refusal refusal;
+    char stopped_by[CHARTER_STOPPED_BY_SIZE];
+    char why[768];             /* what stopped it, for a person to read */
+    double spend;              /* counted when reserved */
+    bool reserved;
+} approval;
+
+/* Tries before the re-check gives up on counters that keep changing: the
+ * budget locks it holds keep other approvals and the locked path of
+ * charter_ledger_decide out, so only optimistic decisions can get between
+ * its reading and its counting, and each of those that does counts once. */
+#define APPROVAL_TRIES 64
+
+static charter_status decision_read(charter_ledger *l, uint64_t seq, const char *id,
+                                    char **out, size_t *len, charter_error *err);
+
+static void refuse(approval *ap, charter_refusal why, const char *stopped_by,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void refuse(approval *ap, charter_refusal why, const char *stopped_by,
+                   const char *fmt, ...)
+{
+    ap->refusal = why;
+    snprintf(ap->stopped_by, sizeof ap->stopped_by, "%s", stopped_by ? stopped_by : "");
+    va_list va;
+    va_start(va, fmt);
+    vsnprintf(ap->why, sizeof ap->why, fmt, va);
+    va_end(va);
+}
+
+/* The re-decision denies: say what stopped it. Boundaries come first in
+ * `fired`, then stop rules, then rules. */
+static void refuse_denied(approval *ap, const charter_decision *dec, const char *id,
+                          const charter_counters *k, const char *run_id)
+{
+    const charter_fired *f = NULL;
+    for (size_t i = 0; i < dec->fired_count && !f; i++)
+        if (dec->fired[i].effect == CHARTER_DENY)
+            f = &dec->fired[i];
+    const char *ver = charter_version(ap->c);
+    if (f && !strcmp(f->kind, "boundary"))
+        refuse(ap, CHARTER_REFUSAL_BOUNDARY, f->id,
+               "approving %s is refused: boundary '%s' denies this action under the "
+               "charter serving now (%.80s): %s A boundary cannot be approved away; "
+               "deny the escalation instead.", id, f->id, ver, f->message);
+    else if (f && !strcmp(f->kind, "stop_rule"))
+        refuse(ap, CHARTER_REFUSAL_STOP_RULE, f->id,
+               "approving %s is refused: stop rule '%s' stops it: %s (the ledger's "
+               "counters now: %" PRId64 " actions and %.17g spent by this agent that "
+               "day; %" PRId64 " actions and %.17g spent in run '%.128s'; this action "
+               "spends %.17g)", id, f->id, f->message, k->day_actions, k->day_spend,
+               k->run_actions, k->run_spend, run_id, isfinite(dec->spend) ? dec->spend : 0);
+    else
+        refuse(ap, CHARTER_REFUSAL_DENIED, f ? f->id : dec->reason,
+               "approving %s is refused: the charter serving now (%.80s) denies this "
+               "action (%s%s%s): %s", id, ver, dec->reason, f ? " " : "", f ? f->id : "",
+               dec->explanation);
+}
+
+/* Decides the recorded request again and reserves its budget; the
+ * escalation of `seq` is ours (ESC_RESOLVING), so its strings stay put.
+ * CHARTER_OK when the approval may be recorded (ap->reserved), else
+ * CHARTER_E_REFUSED with ap->refusal and ap->why set: whatever goes wrong
+ * refuses (fail closed), nothing here lets an approval through unchecked. */
+static charter_status approval_check(charter_ledger *l, uint64_t seq, approval *ap)
+{
+    char id[32];
+    ledger_decision_id(seq, id);
+    ap->refusal = CHARTER_REFUSAL_NONE;
+    ap->reserved = false;
+    pthread_mutex_lock(&l->mu);
+    const state_escalation *e = ledger_state_escalation(&l->state, seq);
+    const char *agent = e->agent, *run_id = e->run_id;
+    int64_t day = e->day;
+    pthread_mutex_unlock(&l->mu);
+
+    char *payload = NULL;
+    size_t len = 0;
+    charter_request *r = NULL;
+    charter_error e2;
+    memset(&e2, 0, sizeof e2);
+    jspan p, req = {NULL, 0}, tm = {NULL, 0};
+    double t = 0;
+    if (!ap->c || !ap->d) {
+        refuse(ap, CHARTER_REFUSAL_RECHECK, NULL,
+               "approving %s is refused: no charter to re-check it against", id);
+        goto done;
+    }
+    if (decision_read(l, seq, id, &payload, &len, &e2) != CHARTER_OK) {
+        refuse(ap, CHARTER_REFUSAL_RECHECK, NULL,
+               "approving %s is refused: its recorded decision could not be read to "
+               "re-check it (%.400s)", id, e2.message);
+        goto done;
+    }
+    /* The request's bytes as recorded: its span in the payload, never a
+     * re-serialization (which could change numbers and grow past limits). */
+    if (!jspan_value(payload, len, &p) || !jspan_get(p, "request", &req) ||
+        req.p[0] != '{' || !jspan_get(p, "time_ms", &tm) || !jspan_num(tm, &t)) {
+        refuse(ap, CHARTER_REFUSAL_RECHECK, NULL,
+               "approving %s is refused: its recorded decision has no readable request "
+               "and time to re-check", id);
+        goto done;
+    }
+    if (charter_request_parse(req.p, req.n, &r, &e2) != CHARTER_OK) {
+        refuse(ap, CHARTER_REFUSAL_RECHECK, NULL,
+               "approving %s is refused: its recorded request cannot be decided again "
+               "(%s: %.400s); deny the escalation instead", id,
+               charter_status_name(e2.code), e2.message);
+        goto done;
+    }
+    unsigned slot[2];
+    ledger_budget_lock(l, agent, run_id, slot);
+    for (int attempt = 0;; attempt++) {
+        if (attempt == APPROVAL_TRIES) {
+            refuse(ap, CHARTER_REFUSAL_RECHECK, NULL,
+                   "approving %s is refused: the budgets of agent '%.128s' kept "
+                   "changing while it was re-checked; try again", id, agent);
+            break;
+        }
+        charter_counters k, now;
+        pthread_mutex_lock(&l->mu);
+        ledger_state_counters(&l->state, agent, run_id, day, &k);
+        pthread_mutex_unlock(&l->mu);
+        const charter_decision *dec = NULL;
+        charter_status ds = ch_request_set_counters(r, k.run_actions, k.run_spend,
+                                                    k.day_actions, k.day_spend);
+        if (ds == CHARTER_OK)
+            ds = charter_decide(ap->d, ap->c, r, (int64_t)t, &dec, &e2);
+        if (ds != CHARTER_OK) {
+            refuse(ap, CHARTER_REFUSAL_RECHECK, NULL,
+                   "approving %s is refused: it could not be decided again under the "
+                   "charter serving now (%.400s)", id,
+                   e2.message[0] ? e2.message : charter_status_message(ds));
+            break;
+        }
+        if (dec->effect == CHARTER_DENY) {
+            refuse_denied(ap, dec, id, &k, run_id);
+            break;
+        }
+        double spend = isfinite(dec->spend) ? dec->spend : 0;
+        pthread_mutex_lock(&l->mu);
+        ledger_state_counters(&l->state, agent, run_id, day, &now);
+        bool same = now.run_actions == k.run_actions && now.day_actions == k.day_actions &&
+                    now.run_spend == k.run_spend && now.day_spend == k.day_spend;
+        charter_status st = same ? ledger_state_count(&l->state, agent, run_id, day, 1,
+                                                      spend)
+                                 : CHARTER_OK;
+        pthread_mutex_unlock(&l->mu);
+        if (same && st != CHARTER_OK)
+            refuse(ap, CHARTER_REFUSAL_RECHECK, NULL,
+                   "approving %s is refused: out of memory counting it", id);
+        else if (same) {
+            ap->reserved = true;
+            ap->spend = spend;
+        }
+        if (same)
+            break;
+    }
+    ledger_budget_unlock(l, slot);
+done:
+    charter_request_free(r);
+    free(payload);
+    return ap->refusal == CHARTER_REFUSAL_NONE ? CHARTER_OK : CHARTER_E_REFUSED;
+}
+
+/* Gives back what approval_check reserved for escalation `seq`. */
+static void approval_unreserve(charter_ledger *l, uint64_t seq, approval *ap)
+{
+    if (!ap->reserved)
+        return;
+    pthread_mutex_lock(&l->mu);
+    const state_escalation *e = ledger_state_escalation(&l->state, seq);
+    ledger_state_count(&l->state, e->agent, e->run_id, e->day, -1, -ap->spend);
+    pthread_mutex_unlock(&l->mu);
+    ap->reserved = false;
+}
 
 /* ---- Changing an escalation ------------------------------------------------ */
 
@@ -37,8 +233,9 @@ typedef struct esc_change {
     const char *note;
     bool approve, timed_out;
     int64_t time_ms;
+    approval ap;           /* an approval's re-check (ap.c, ap.d set by the caller) */
     char *payload;         /* owned, until finish_change */
-    char note_buf[320];
+    char note_buf[1024];
 } esc_change;
 
 /* Marks escalation `seq` ESC_RESOLVING; *deadline_ms receives its deadline.
@@ -75,10 +272,33 @@ static void give_back(charter_ledger *l, uint64_t seq)
     pthread_mutex_unlock(&l->mu);
 }
 
-/* Takes the escalation and builds the change's entry into *a. For a move,
- * ch->to is set and ch->time_ms is when the old deadline was seen passed;
- * the new deadline runs from the old one (so the record does not depend on
- * when the server happened to look). */
+/* An approval passes its re-check or does not happen: a person's refused
+ * approval gives the escalation back (CHARTER_E_REFUSED); a deadline's
+ * allow that is refused becomes a deny by timeout, with the reason in its
+ * note. */
+static charter_status check_approval(charter_ledger *l, esc_change *ch,
+                                     charter_error *err)
+{
+    if (approval_check(l, ch->seq, &ch->ap) == CHARTER_OK)
+        return CHARTER_OK;
+    if (!ch->timed_out) {
+        give_back(l, ch->seq);
+        return ledger_fail(err, CHARTER_E_REFUSED, "%s", ch->ap.why);
+    }
+    char why[256];
+    snprintf(why, sizeof why, "%s", ch->note ? ch->note : "the deadline passed");
+    int n = snprintf(ch->note_buf, sizeof ch->note_buf, "%s, but ", why);
+    snprintf(ch->note_buf + n, sizeof ch->note_buf - (size_t)n, "%.700s; denied",
+             ch->ap.why);
+    ch->note = ch->note_buf;
+    ch->approve = false;
+    return CHARTER_OK;
+}
+
+/* Takes the escalation, re-checks an approval and builds the change's
+ * entry into *a. For a move, ch->to is set and ch->time_ms is when the old
+ * deadline was seen passed; the new deadline runs from the old one (so the
+ * record does not depend on when the server happened to look). */
 static charter_status prepare_change(charter_ledger *l, esc_change *ch,
                                      const ch_queue *from, ledger_append *a,
                                      charter_error *err)
@@ -86,6 +306,8 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
     int64_t old_deadline = 0;
     charter_status st = take_open(l, ch->seq, &old_deadline, err);
     if (st != CHARTER_OK)
+        return st;
+    if (!ch->to && ch->approve && (st = check_approval(l, ch, err)) != CHARTER_OK)
         return st;
     char id[32], ts[40], ds[40];
     ledger_decision_id(ch->seq, id);
@@ -105,9 +327,13 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
                       "time", ts, "time_ms", (json_int_t)ch->time_ms);
         if (j && ch->timed_out)
             json_object_set_new(j, "timeout", json_true());
+        /* What the approval counted, so a restart counts the same. */
+        if (j && ch->approve)
+            json_object_set_new(j, "spend", json_real(ch->ap.spend));
     }
     size_t len = 0;
     if (!(ch->payload = ledger_payload_json(j, &len))) {
+        approval_unreserve(l, ch->seq, &ch->ap);
         give_back(l, ch->seq);
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory recording %s", id);
     }
@@ -119,8 +345,9 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
 }
 
 /* Applies a change whose entry was appended with status `st` (or gives the
- * escalation back when it was not), and frees its payload. The caller wakes
- * the waiters (wake_waiters), once for however many changes it finished. */
+ * escalation and its reservation back when it was not), and frees its
+ * payload. The caller wakes the waiters (wake_waiters), once for however
+ * many changes it finished. */
 static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_status st,
                                     charter_error *err)
 {
@@ -129,36 +356,25 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
     free(ch->payload);
     ch->payload = NULL;
     if (st != CHARTER_OK) {
+        approval_unreserve(l, ch->seq, &ch->ap);
         give_back(l, ch->seq);
         return st;
     }
+    pthread_mutex_lock(&l->mu);
+    state_escalation *e = ledger_state_escalation(&l->state, ch->seq);
     if (ch->to) {
-        pthread_mutex_lock(&l->mu);
-        state_escalation *e = ledger_state_escalation(&l->state, ch->seq);
         e->status = ESC_OPEN;
         if (ledger_state_escalation_move(e, ch->to->id, ch->deadline_ms) != CHARTER_OK)
             st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory moving %s", id);
-        pthread_mutex_unlock(&l->mu);
-        return st;
-    }
-    /* An approval adds to budgets that decisions read: take their locks. The
-     * escalation's strings stay put while it is ours (ESC_RESOLVING), even
-     * if the table grows. */
-    pthread_mutex_lock(&l->mu);
-    state_escalation *esc = ledger_state_escalation(&l->state, ch->seq);
-    const char *agent = esc->agent, *run_id = esc->run_id;
-    pthread_mutex_unlock(&l->mu);
-    unsigned slot[2];
-    ledger_budget_lock(l, agent, run_id, slot);
-    pthread_mutex_lock(&l->mu);
-    esc = ledger_state_escalation(&l->state, ch->seq); /* the table may have moved */
-    if (ledger_state_escalation_resolve(&l->state, esc, ch->approve, ch->who, ch->note,
-                                        ch->time_ms, ch->timed_out) != CHARTER_OK)
+    } else if (ledger_state_escalation_resolve(&l->state, e, ch->approve, ch->who,
+                                               ch->note, ch->time_ms,
+                                               ch->timed_out) != CHARTER_OK) {
+        /* An approval's action was counted when it was re-checked. */
         st = ledger_fail(err, CHARTER_E_NOMEM,
                          "the resolution of %s is recorded, but keeping it in "
                          "memory failed", id);
+    }
     pthread_mutex_unlock(&l->mu);
-    ledger_budget_unlock(l, slot);
     return st;
 }
 
@@ -172,43 +388,51 @@ static void wake_waiters(charter_ledger *l)
     pthread_mutex_unlock(&l->mu);
 }
 
-/* Appends the resolution of escalation `seq` and applies it. */
-static charter_status resolve_seq(charter_ledger *l, uint64_t seq, const char *who,
-                                  bool approve, const char *note, int64_t t,
-                                  uint64_t *seq_out, charter_error *err)
-{
-    esc_change ch = {.seq = seq, .who = who, .note = note, .approve = approve,
-                     .time_ms = t};
-    ledger_append a;
-    charter_status st = prepare_change(l, &ch, NULL, &a, err);
-    if (st != CHARTER_OK)
-        return st;
-    st = ledger_writer_append(l->writer, &a, err);
-    if (st == CHARTER_OK && seq_out)
-        *seq_out = a.seq;
-    st = finish_change(l, &ch, st, err);
-    wake_waiters(l);
-    return st;
-}
-
-charter_status charter_ledger_resolve(charter_ledger *l, const char *decision_id,
-                                      const char *who, charter_resolution r,
-                                      const char *note, int64_t time_ms,
-                                      uint64_t *seq_out, charter_error *err)
+charter_status charter_ledger_resolve(charter_ledger *l, const charter *c,
+                                      const char *decision_id, const char *who,
+                                      charter_resolution r, const char *note,
+                                      int64_t time_ms, charter_resolve_result *out,
+                                      charter_error *err)
 {
     uint64_t seq;
+    if (out)
+        memset(out, 0, sizeof *out);
     if (!l || !who || !*who)
         return ledger_fail(err, CHARTER_E_INVALID,
                            "a resolution needs the ledger and who resolved it");
     if (r != CHARTER_RESOLVE_APPROVE && r != CHARTER_RESOLVE_DENY)
         return ledger_fail(err, CHARTER_E_INVALID,
                            "a resolution is approve or deny, found %d", (int)r);
+    if (r == CHARTER_RESOLVE_APPROVE && !c)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "an approval is re-checked under the charter serving now; "
+                           "none was given");
     if (!ledger_decision_id_parse(decision_id, &seq))
         return ledger_fail(err, CHARTER_E_INVALID,
                            "expected a decision id such as d-42, found '%s'",
                            decision_id ? decision_id : "(null)");
-    return resolve_seq(l, seq, who, r == CHARTER_RESOLVE_APPROVE, note,
-                       time_ms ? time_ms : charter_now_ms(), seq_out, err);
+    esc_change ch = {.seq = seq, .who = who, .note = note,
+                     .approve = r == CHARTER_RESOLVE_APPROVE,
+                     .time_ms = time_ms ? time_ms : charter_now_ms()};
+    ch.ap.c = c;
+    if (ch.approve && charter_decider_new(&ch.ap.d) != CHARTER_OK)
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory re-checking %s",
+                           decision_id);
+    ledger_append a;
+    charter_status st = prepare_change(l, &ch, NULL, &a, err);
+    if (st == CHARTER_E_REFUSED && out) {
+        out->refusal = ch.ap.refusal;
+        memcpy(out->stopped_by, ch.ap.stopped_by, sizeof out->stopped_by);
+    }
+    if (st == CHARTER_OK) {
+        st = ledger_writer_append(l->writer, &a, err);
+        if (st == CHARTER_OK && out)
+            out->seq = a.seq;
+        st = finish_change(l, &ch, st, err);
+        wake_waiters(l);
+    }
+    charter_decider_free(ch.ap.d);
+    return st;
 }
 
 /* ---- Looking up and waiting ----------------------------------------------- */
@@ -443,15 +667,20 @@ charter_status charter_ledger_expire(charter_ledger *l, const charter *c,
     size_t slice = n < EXPIRE_SLICE ? n : EXPIRE_SLICE;
     esc_change *ch = slice ? calloc(slice, sizeof *ch) : NULL;
     ledger_append *a = slice ? calloc(slice, sizeof *a) : NULL;
+    charter_decider *d = NULL; /* re-checks the allows; one for the pass */
     charter_status st = CHARTER_OK;
-    if (slice && (!ch || !a))
+    if (slice && (!ch || !a || charter_decider_new(&d) != CHARTER_OK))
         st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory expiring escalations");
     for (size_t at = 0; at < n && st == CHARTER_OK; at += slice) {
         size_t m = 0;
         for (size_t i = at; i < n && i < at + slice && st == CHARTER_OK; i++) {
             const ch_queue *q = ch_find_queue(c, list[i].queue);
             esc_change *x = &ch[m];
-            *x = (esc_change){.seq = list[i].seq, .time_ms = now_ms};
+            memset(x, 0, sizeof *x);
+            x->seq = list[i].seq;
+            x->time_ms = now_ms;
+            x->ap.c = c;
+            x->ap.d = d;
             const ch_queue *from = NULL;
             if (q && q->on_timeout == CH_TIMEOUT_NEXT && q->next) {
                 x->to = q->next;
@@ -484,6 +713,7 @@ charter_status charter_ledger_expire(charter_ledger *l, const charter *c,
         if (m)
             wake_waiters(l);
     }
+    charter_decider_free(d);
     free(a);
     free(ch);
     free(list);
@@ -515,6 +745,34 @@ static int take_first(const ledger_entry *e, void *user)
     return 1;
 }
 
+/* The payload of decision `seq` (known to be one) read back from the file;
+ * *out is malloc'd. */
+static charter_status decision_read(charter_ledger *l, uint64_t seq, const char *id,
+                                    char **out, size_t *len, charter_error *err)
+{
+    pthread_mutex_lock(&l->reader_mu);
+    charter_status st = CHARTER_OK;
+    if (!l->reader)
+        st = ledger_store_open(l->path, &l->reader_cfg, &l->reader, err);
+    one_entry o = {.seq = seq};
+    if (st == CHARTER_OK)
+        st = l->reader->ops->read(l->reader, seq, take_first, &o, err);
+    pthread_mutex_unlock(&l->reader_mu);
+    if (st != CHARTER_OK) {
+        free(o.payload);
+        return st;
+    }
+    if (!o.found || !o.is_decision)
+        return ledger_fail(err, CHARTER_E_IO,
+                           "decision %s is in the ledger's index but its entry could "
+                           "not be read back", id);
+    if (!o.payload)
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory reading %s", id);
+    *out = o.payload;
+    *len = o.len;
+    return CHARTER_OK;
+}
+
 charter_status charter_ledger_decision(charter_ledger *l, const char *decision_id,
                                        char **out, size_t *len, charter_error *err)
 {
@@ -534,28 +792,11 @@ charter_status charter_ledger_decision(charter_ledger *l, const char *decision_i
     if (!known)
         return ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger",
                            decision_id);
-    pthread_mutex_lock(&l->reader_mu);
-    charter_status st = CHARTER_OK;
-    if (!l->reader)
-        st = ledger_store_open(l->path, &l->reader_cfg, &l->reader, err);
-    one_entry o = {.seq = seq};
-    if (st == CHARTER_OK)
-        st = l->reader->ops->read(l->reader, seq, take_first, &o, err);
-    pthread_mutex_unlock(&l->reader_mu);
-    if (st != CHARTER_OK) {
-        free(o.payload);
-        return st;
-    }
-    if (!o.found || !o.is_decision)
-        return ledger_fail(err, CHARTER_E_IO,
-                           "decision %s is in the ledger's index but its entry could "
-                           "not be read back", decision_id);
-    if (!o.payload)
-        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory reading %s", decision_id);
-    *out = o.payload;
-    if (len)
-        *len = o.len;
-    return CHARTER_OK;
+    size_t n = 0;
+    charter_status st = decision_read(l, seq, decision_id, out, &n, err);
+    if (st == CHARTER_OK && len)
+        *len = n;
+    return st;
 }
 
 /* ---- Charter versions ---------------------------------------------------------- */

@@ -189,21 +189,31 @@ static charter_status rebuild_decision(rebuild *rb, const ledger_entry *e, jspan
 
 static charter_status rebuild_resolution(rebuild *rb, jspan payload)
 {
-    static const char *const keys[] = {"decision_id", "note", "resolution", "time_ms",
-                                       "timeout", "who"};
-    jspan f[6];
-    jspan_fields(payload, keys, 6, f);
+    static const char *const keys[] = {"decision_id", "note", "resolution", "spend",
+                                       "time_ms", "timeout", "who"};
+    jspan f[7];
+    jspan_fields(payload, keys, 7, f);
     uint64_t seq;
     if (!ledger_decision_id_parse(text_of(rb, f[0]), &seq))
         return CHARTER_E_JSON;
-    state_escalation *esc = ledger_state_escalation(&rb->l->state, seq);
+    ledger_state *s = &rb->l->state;
+    state_escalation *esc = ledger_state_escalation(s, seq);
     if (!esc || esc->status == ESC_RESOLVED)
         return CHARTER_OK; /* verify reports such oddities; budgets ignore them */
     const char *note = f[1].p && !jspan_is_null(f[1]) ? text_of(rb, f[1]) : NULL;
-    return ledger_state_escalation_resolve(&rb->l->state, esc,
-                                           jspan_str_eq(f[2], "approve"),
-                                           text_of(rb, f[5]), note, int_of(f[3]),
-                                           jspan_is_true(f[4]));
+    bool approve = jspan_str_eq(f[2], "approve");
+    /* An approval counts the spend its re-check found ("spend"); entries
+     * written before approvals were re-checked count the decision's. */
+    double spend = esc->spend;
+    if (f[3].p && !jspan_num(f[3], &spend))
+        return CHARTER_E_JSON;
+    charter_status st = approve ? ledger_state_count(s, esc->agent, esc->run_id,
+                                                     esc->day, 1, spend)
+                                : CHARTER_OK;
+    if (st == CHARTER_OK)
+        st = ledger_state_escalation_resolve(s, esc, approve, text_of(rb, f[6]), note,
+                                             int_of(f[4]), jspan_is_true(f[5]));
+    return st;
 }
 
 static charter_status rebuild_move(rebuild *rb, jspan payload)

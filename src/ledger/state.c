@@ -113,8 +113,9 @@ static const state_counter *counter_find(const ledger_state *s, const char *key)
 
 /* Keys are built in a buffer big enough for any id the request allows;
  * longer ones are cut, which only merges counters of absurdly long ids. */
-static void run_key(char *buf, size_t n, const char *run_id)
+static void run_key(char *buf, size_t n, const char *agent, const char *run_id)
 {
+    (void)agent;
     snprintf(buf, n, "r:%s", run_id);
 }
 
@@ -130,7 +131,7 @@ charter_status ledger_state_count(ledger_state *s, const char *agent,
     char key[1024];
     charter_status st = CHARTER_OK;
     if (run_id && *run_id) {
-        run_key(key, sizeof key, run_id);
+        run_key(key, sizeof key, agent ? agent : "", run_id);
         st = counter_add(s, key, actions, spend);
     }
     if (st == CHARTER_OK) {
@@ -146,7 +147,7 @@ void ledger_state_counters(const ledger_state *s, const char *agent,
     char key[1024];
     memset(out, 0, sizeof *out);
     if (run_id && *run_id) {
-        run_key(key, sizeof key, run_id);
+        run_key(key, sizeof key, agent ? agent : "", run_id);
         const state_counter *c = counter_find(s, key);
         if (c) {
             out->run_actions = c->actions;
@@ -284,8 +285,6 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
                                                int64_t when, bool timed_out)
 {
     charter_status st = CHARTER_OK;
-    if (approve)
-        st = ledger_state_count(s, e->agent, e->run_id, e->day, 1, e->spend);
     e->status = ESC_RESOLVED;
     e->approved = approve;
     e->timed_out = timed_out;

@@ -95,8 +95,9 @@ charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
                                            const state_escalation_info *info);
 /* The escalation of decision `seq`, or NULL. */
 state_escalation *ledger_state_escalation(ledger_state *s, uint64_t seq);
-/* Marks it resolved by `who` (copied) at `when`; with `approve`, counts it
- * against its run and day. */
+/* Marks it resolved by `who` (copied) at `when`. It counts nothing: an
+ * approval's action is counted by the caller (the recorder reserves it
+ * when it re-checks the approval; a rebuild counts what the entry says). */
 charter_status ledger_state_escalation_resolve(ledger_state *s,
                                                state_escalation *e, bool approve,
                                                const char *who, const char *note,

@@ -172,6 +172,13 @@ bool api_key_has_queue(const srv_key *k, const char *q)
     return false;
 }
 
+bool api_approver_of(const srv_key *k, const charter *c, const char *q)
+{
+    return k->role == CHARTER_ROLE_APPROVER && api_key_has_queue(k, q) &&
+           charter_queue_approver(c, q, k->name, (const char *const *)k->roles,
+                                  k->role_count);
+}
+
 void api_decision_get(const srv_request *rq, const char *tail, srv_response *rs)
 {
     srv *s = rq->s;
@@ -217,9 +224,14 @@ void api_decision_get(const srv_request *rq, const char *tail, srv_response *rs)
     }
     const srv_key *k = rq->who;
     bool allowed = k->role == CHARTER_ROLE_ADMIN ||
-                   (k->role == CHARTER_ROLE_AGENT && agent && !strcmp(agent, k->name)) ||
-                   (k->role == CHARTER_ROLE_APPROVER && esc &&
-                    api_key_has_queue(k, json_string_value(json_object_get(esc, "queue"))));
+                   (k->role == CHARTER_ROLE_AGENT && agent && !strcmp(agent, k->name));
+    if (!allowed && k->role == CHARTER_ROLE_APPROVER && esc) {
+        /* As for resolving: bound to the queue and accepted by the charter
+         * serving now, so a person taken off a queue loses sight at once. */
+        charter *c = srv_charter(s);
+        allowed = api_approver_of(k, c, json_string_value(json_object_get(esc, "queue")));
+        charter_release(c);
+    }
     if (!allowed) {
         json_decref(esc);
         json_decref(p);

@@ -2,10 +2,12 @@
  * POST /v1/escalations/{id}/resolve.
  *
  * Only an approver key bound to the escalation's current queue, and whom
- * the charter accepts for that queue (its members or roles), resolves it.
- * A boundary can never be approved away: an approval re-decides the
- * recorded request under the charter serving now, and if any boundary
- * fires the approval is refused (the escalation stays open for a deny).
+ * the charter serving now accepts for that queue (its members or roles),
+ * sees or resolves it (api_approver_of). The escalation path is never a
+ * way around the charter: the ledger re-decides an approval's recorded
+ * request under the charter serving now, with the budgets as they stand,
+ * and refuses it (409, saying what stopped it) unless that decision allows
+ * or escalates; the escalation stays open for a deny.
  */
 #include "base/banned.h"
 
@@ -22,6 +24,7 @@
 typedef struct listing {
     json_t *list;
     const srv_key *who;  /* approvers see only their queues */
+    const charter *c;    /* ... as the charter serving now has them */
     bool resolved_only;
     uint64_t after;      /* only escalations of later decisions */
     size_t limit;
@@ -34,7 +37,7 @@ static int add_escalation(const charter_escalation *e, void *user)
     listing *l = user;
     if (e->seq <= l->after)
         return 0;
-    if (l->who->role == CHARTER_ROLE_APPROVER && !api_key_has_queue(l->who, e->queue))
+    if (l->who->role == CHARTER_ROLE_APPROVER && !api_approver_of(l->who, l->c, e->queue))
         return 0;
     if (l->resolved_only && e->status == CHARTER_ESC_OPEN)
         return 0;
@@ -82,63 +85,30 @@ void api_escalations_list(const srv_request *rq, const char *tail, srv_response 
                         "expected status=open, resolved or all; found '%.40s'", status);
         return;
     }
-    if (queue && rq->who->role == CHARTER_ROLE_APPROVER &&
-        !api_key_has_queue(rq->who, queue)) {
-        srv_reply_error(rs, 403, "forbidden", "this key is not an approver of queue '%.128s'",
-                        queue);
-        return;
-    }
-    listing l = {.who = rq->who, .resolved_only = !strcmp(status, "resolved")};
-    if (!page_params(rq, &l, rs))
-        return;
-    if (!(l.list = json_array())) {
-        srv_reply_error(rs, 500, "internal", "out of memory");
-        return;
-    }
+    charter *c = srv_charter(rq->s);
+    listing l = {.who = rq->who, .c = c, .resolved_only = !strcmp(status, "resolved")};
     charter_error err;
     memset(&err, 0, sizeof err);
-    charter_status st = charter_ledger_escalations(rq->s->ledger, queue,
-                                                   !strcmp(status, "open"),
-                                                   add_escalation, &l, &err);
-    if (st != CHARTER_OK) {
+    charter_status st = CHARTER_OK;
+    if (queue && rq->who->role == CHARTER_ROLE_APPROVER &&
+        !api_approver_of(rq->who, c, queue)) {
+        srv_reply_error(rs, 403, "forbidden", "'%s' is not an approver of queue '%.128s'",
+                        rq->who->name, queue);
+    } else if (!page_params(rq, &l, rs)) {
+        /* replied */
+    } else if (!(l.list = json_array())) {
+        srv_reply_error(rs, 500, "internal", "out of memory");
+    } else if ((st = charter_ledger_escalations(rq->s->ledger, queue,
+                                                !strcmp(status, "open"), add_escalation,
+                                                &l, &err)) != CHARTER_OK) {
         json_decref(l.list);
         srv_reply_status(rs, st, &err);
-        return;
+    } else {
+        size_t n = json_array_size(l.list);
+        srv_reply_json(rs, 200, json_pack("{s:o,s:I,s:s*}", "escalations", l.list, "count",
+                                          (json_int_t)n, "next", l.more ? l.last : NULL));
     }
-    size_t n = json_array_size(l.list);
-    srv_reply_json(rs, 200, json_pack("{s:o,s:I,s:s*}", "escalations", l.list, "count",
-                                      (json_int_t)n, "next", l.more ? l.last : NULL));
-}
-
-/* Re-decides the recorded request under `c`; true when a boundary fires
- * (its id goes to `which`). */
-static bool boundary_fires(srv *s, charter *c, const char *id, char *which, size_t n)
-{
-    char *payload = NULL;
-    size_t len = 0;
-    if (charter_ledger_decision(s->ledger, id, &payload, &len, NULL) != CHARTER_OK)
-        return false;
-    json_t *p = json_loadb(payload, len, 0, NULL);
-    free(payload);
-    json_t *req = json_object_get(p, "request");
-    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    json_int_t t = json_integer_value(json_object_get(p, "time_ms"));
-    json_decref(p);
-    charter_request *r = NULL;
-    bool fires = false;
-    charter_decider *d = srv_decider(s);
-    const charter_decision *dec = NULL;
-    if (text && d && charter_request_parse(text, strlen(text), &r, NULL) == CHARTER_OK &&
-        charter_decide(d, c, r, t, &dec, NULL) == CHARTER_OK) {
-        for (size_t i = 0; i < dec->fired_count && !fires; i++)
-            if (!strcmp(dec->fired[i].kind, "boundary")) {
-                fires = true;
-                snprintf(which, n, "%s", dec->fired[i].id);
-            }
-    }
-    charter_request_free(r);
-    free(text);
-    return fires;
+    charter_release(c);
 }
 
 typedef struct current {
@@ -154,6 +124,21 @@ static int take_current(const charter_escalation *e, void *user)
     c->status = e->status;
     snprintf(c->queue, sizeof c->queue, "%s", e->queue);
     return 1;
+}
+
+/* The error code of a refused approval (docs/http-api.md). */
+static const char *refusal_code(charter_refusal r)
+{
+    switch (r) {
+    case CHARTER_REFUSAL_BOUNDARY:
+        return "boundary";
+    case CHARTER_REFUSAL_STOP_RULE:
+        return "stop_rule";
+    case CHARTER_REFUSAL_DENIED:
+        return "charter_denies";
+    default:
+        return "recheck_failed";
+    }
 }
 
 static int take_json(const charter_escalation *e, void *user)
@@ -200,26 +185,23 @@ void api_escalation_resolve(const srv_request *rq, const char *tail, srv_respons
     }
     charter *c = srv_charter(s);
     const srv_key *k = rq->who;
-    char boundary[160];
-    if (!api_key_has_queue(k, cur.queue) ||
-        !charter_queue_approver(c, cur.queue, k->name, (const char *const *)k->roles,
-                                k->role_count)) {
+    charter_resolve_result done;
+    if (!api_approver_of(k, c, cur.queue)) {
         srv_reply_error(rs, 403, "forbidden",
                         "'%s' is not an approver of queue '%s', where %s waits", k->name,
                         cur.queue, id);
     } else if (cur.status != CHARTER_ESC_OPEN) {
         srv_reply_error(rs, 409, "already_resolved", "decision %s is already %s", id,
                         cur.status == CHARTER_ESC_APPROVED ? "approved" : "denied");
-    } else if (approve && boundary_fires(s, c, id, boundary, sizeof boundary)) {
-        srv_reply_error(rs, 409, "boundary",
-                        "boundary '%s' denies this action under the charter now serving; "
-                        "a boundary cannot be approved away (deny the escalation instead)",
-                        boundary);
     } else {
-        st = charter_ledger_resolve(s->ledger, id, k->name,
+        /* The ledger re-checks an approval under `c` and refuses it when the
+         * charter serving now would not allow the action. */
+        st = charter_ledger_resolve(s->ledger, c, id, k->name,
                                     approve ? CHARTER_RESOLVE_APPROVE : CHARTER_RESOLVE_DENY,
-                                    json_string_value(note_j), 0, NULL, &err);
-        if (st == CHARTER_E_DUPLICATE) {
+                                    json_string_value(note_j), 0, &done, &err);
+        if (st == CHARTER_E_REFUSED) {
+            srv_reply_error(rs, 409, refusal_code(done.refusal), "%s", err.message);
+        } else if (st == CHARTER_E_DUPLICATE) {
             srv_reply_error(rs, 409, "already_resolved", "%s", err.message);
         } else if (st != CHARTER_OK) {
             srv_reply_status(rs, st, &err);

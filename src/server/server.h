@@ -254,6 +254,11 @@ void authzen_configuration(const srv_request *rq, const char *tail, srv_response
 struct json_t *api_escalation_json(const charter_escalation *e);
 /* Whether approver key `k` is bound to queue `q`. */
 bool api_key_has_queue(const srv_key *k, const char *q);
+/* Whether `k` may see and resolve the escalations of queue `q`: an
+ * approver key bound to `q` whom charter `c` (the one serving now) accepts
+ * for it (charter_queue_approver: a member, or holding one of its roles).
+ * Listing, reading and resolving all ask this. */
+bool api_approver_of(const srv_key *k, const charter *c, const char *q);
 
 /* api_mcp.c: the MCP server behind /mcp, created once the ledger is open. */
 charter_status srv_mcp_open(srv *s, charter_error *err);

@@ -99,12 +99,12 @@ static inline uint64_t planted_decide(charter_ledger *l, charter_decider *d, con
     return seq;
 }
 
-static inline void planted_resolve(charter_ledger *l, uint64_t seq, charter_resolution r,
-                            int64_t t_ms)
+static inline void planted_resolve(charter_ledger *l, const charter *c, uint64_t seq,
+                                   charter_resolution r, int64_t t_ms)
 {
     char id[32];
     snprintf(id, sizeof id, "d-%llu", (unsigned long long)seq);
-    charter_ledger_resolve(l, id, "lead@shop.example", r, NULL, t_ms, NULL, NULL);
+    charter_ledger_resolve(l, c, id, "lead@shop.example", r, NULL, t_ms, NULL, NULL);
 }
 
 static inline void planted_outcome(charter_ledger *l, const char *wf, const char *metric,
@@ -129,14 +129,14 @@ static inline void planted_day(charter_ledger *l, charter_decider *d, const char
     for (int i = 0; i < 8; i++, t += PLANTED_MIN_MS) {
         uint64_t seq = planted_decide(l, d, c, "support-bot", "refunds", "issue_refund", 400, t);
         if (i < 4)
-            planted_resolve(l, seq, CHARTER_RESOLVE_APPROVE, t + 30 * PLANTED_MIN_MS);
+            planted_resolve(l, c, seq, CHARTER_RESOLVE_APPROVE, t + 30 * PLANTED_MIN_MS);
         else if (i < 6)
-            planted_resolve(l, seq, CHARTER_RESOLVE_DENY, t + 60 * PLANTED_MIN_MS);
+            planted_resolve(l, c, seq, CHARTER_RESOLVE_DENY, t + 60 * PLANTED_MIN_MS);
     }
     for (int i = 0; i < 10; i++, t += PLANTED_MIN_MS) {
         uint64_t seq = planted_decide(l, d, c, "disputes-bot", "disputes", "open_dispute", 80, t);
         int k = (*dispute_count)++;
-        planted_resolve(l, seq, k == 7 ? CHARTER_RESOLVE_DENY : CHARTER_RESOLVE_APPROVE,
+        planted_resolve(l, c, seq, k == 7 ? CHARTER_RESOLVE_DENY : CHARTER_RESOLVE_APPROVE,
                         t + 120 * PLANTED_MIN_MS);
     }
     for (int i = 0; i < 2; i++, t += PLANTED_MIN_MS)

@@ -41,11 +41,11 @@ static void test_every_escalation_counted_once(void)
         uint64_t seq = planted_decide(l, d, c, "claims-bot", "claims", "pay_claim", 10, t);
         CHECK(seq != 0);
         if (i % 5 == 0)
-            planted_resolve(l, seq, CHARTER_RESOLVE_APPROVE, t + 10 * PLANTED_MIN_MS);
+            planted_resolve(l, c, seq, CHARTER_RESOLVE_APPROVE, t + 10 * PLANTED_MIN_MS);
         else if (i % 5 == 1)
-            planted_resolve(l, seq, CHARTER_RESOLVE_DENY, t + 20 * PLANTED_MIN_MS);
+            planted_resolve(l, c, seq, CHARTER_RESOLVE_DENY, t + 20 * PLANTED_MIN_MS);
         else if (i % 5 == 2)
-            planted_resolve(l, seq, CHARTER_RESOLVE_APPROVE, t + 120 * PLANTED_MIN_MS);
+            planted_resolve(l, c, seq, CHARTER_RESOLVE_APPROVE, t + 120 * PLANTED_MIN_MS);
     }
     charter_decider_free(d);
     CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);

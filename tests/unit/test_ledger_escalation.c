@@ -181,7 +181,7 @@ static void test_list_and_lookup(void)
     lookup(l, "x-1", 0, &st);
     CHECK_INT(st, CHARTER_E_INVALID);
 
-    CHECK_INT(charter_ledger_resolve(l, big, "lena", CHARTER_RESOLVE_DENY, "too much",
+    CHECK_INT(charter_ledger_resolve(l, c, big, "lena", CHARTER_RESOLVE_DENY, "too much",
                                      T0 + 1000, NULL, &err),
               CHARTER_OK);
     one = lookup(l, big, 0, &st);
@@ -225,6 +225,7 @@ static void test_list_and_lookup(void)
 
 typedef struct resolver_arg {
     charter_ledger *l;
+    const charter *c;
     const char *id;
 } resolver_arg;
 
@@ -232,7 +233,7 @@ static void *resolve_later(void *p)
 {
     resolver_arg *a = p;
     usleep(150 * 1000);
-    charter_ledger_resolve(a->l, a->id, "lena", CHARTER_RESOLVE_APPROVE, NULL, 0, NULL,
+    charter_ledger_resolve(a->l, a->c, a->id, "lena", CHARTER_RESOLVE_APPROVE, NULL, 0, NULL,
                            NULL);
     return NULL;
 }
@@ -261,7 +262,7 @@ static void test_wait(void)
 
     /* A person approving wakes the waiter early. */
     pthread_t th;
-    resolver_arg a = {l, id};
+    resolver_arg a = {l, c, id};
     pthread_create(&th, NULL, resolve_later, &a);
     t = mono_ms();
     s = lookup(l, id, 10000, &st);
@@ -340,7 +341,7 @@ static void test_deadlines(void)
     CHECK_INT(s.status, CHARTER_ESC_DENIED);
     CHECK_STR(s.by, "timeout");
     /* A timed-out escalation cannot be resolved by a person afterwards. */
-    CHECK_INT(charter_ledger_resolve(l, big, "lena", CHARTER_RESOLVE_APPROVE, NULL, 0,
+    CHECK_INT(charter_ledger_resolve(l, c, big, "lena", CHARTER_RESOLVE_APPROVE, NULL, 0,
                                      NULL, &err),
               CHARTER_E_DUPLICATE);
     close_verified(l, c);
@@ -362,7 +363,7 @@ static void test_many_deadlines_in_one_pass(void)
             snprintf(person, sizeof person, "%s", id);
     }
     charter_error err;
-    CHECK_INT(charter_ledger_resolve(l, person, "lena", CHARTER_RESOLVE_APPROVE, NULL, 0,
+    CHECK_INT(charter_ledger_resolve(l, c, person, "lena", CHARTER_RESOLVE_APPROVE, NULL, 0,
                                      NULL, &err),
               CHARTER_OK);
     charter_ledger_stats before, after;

@@ -337,7 +337,7 @@ static void test_rebuild_decodes_escaped_strings(void)
     answer esc = decide(l, d, c, refund(300, run, NULL));
     CHECK_STR(esc.decision, "escalate");
     charter_error err;
-    CHECK_INT(charter_ledger_resolve(l, esc.id, "lead \"Ana\"", CHARTER_RESOLVE_APPROVE,
+    CHECK_INT(charter_ledger_resolve(l, c, esc.id, "lead \"Ana\"", CHARTER_RESOLVE_APPROVE,
                                      "line one\nline \"two\"\t\xc3\xa9", 0, NULL, &err),
               CHARTER_OK);
     CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
@@ -401,25 +401,25 @@ static void test_escalation_counts_once_approved_and_resolves_once(void)
     charter_ledger_counters(l, "support-bot", "run-e", charter_now_ms(), &cnt);
     CHECK_INT(cnt.run_actions, 1);
     charter_error err;
-    uint64_t seq = 0;
-    CHECK_INT(charter_ledger_resolve(l, esc.id, "lead@tiny.example",
+    charter_resolve_result done;
+    CHECK_INT(charter_ledger_resolve(l, c, esc.id, "lead@tiny.example",
                                      CHARTER_RESOLVE_APPROVE, "ok, loyal customer", 0,
-                                     &seq, &err), CHARTER_OK);
-    CHECK(seq > 0);
-    CHECK_INT(charter_ledger_resolve(l, esc2.id, "lead@tiny.example",
+                                     &done, &err), CHARTER_OK);
+    CHECK(done.seq > 0);
+    CHECK_INT(charter_ledger_resolve(l, c, esc2.id, "lead@tiny.example",
                                      CHARTER_RESOLVE_DENY, NULL, 0, NULL, &err),
               CHARTER_OK);
     charter_ledger_counters(l, "support-bot", "run-e", charter_now_ms(), &cnt);
     CHECK_INT(cnt.run_actions, 2); /* the approval counts, the denial not */
-    CHECK_INT(charter_ledger_resolve(l, esc.id, "x", CHARTER_RESOLVE_DENY, NULL, 0,
+    CHECK_INT(charter_ledger_resolve(l, c, esc.id, "x", CHARTER_RESOLVE_DENY, NULL, 0,
                                      NULL, &err), CHARTER_E_DUPLICATE);
     CHECK_HAS(err.message, "already resolved");
-    CHECK_INT(charter_ledger_resolve(l, ok.id, "x", CHARTER_RESOLVE_DENY, NULL, 0,
+    CHECK_INT(charter_ledger_resolve(l, c, ok.id, "x", CHARTER_RESOLVE_DENY, NULL, 0,
                                      NULL, &err), CHARTER_E_REF);
     CHECK_HAS(err.message, "not escalated");
-    CHECK_INT(charter_ledger_resolve(l, "d-999", "x", CHARTER_RESOLVE_DENY, NULL, 0,
+    CHECK_INT(charter_ledger_resolve(l, c, "d-999", "x", CHARTER_RESOLVE_DENY, NULL, 0,
                                      NULL, &err), CHARTER_E_REF);
-    CHECK_INT(charter_ledger_resolve(l, esc2.id, "", CHARTER_RESOLVE_DENY, NULL, 0,
+    CHECK_INT(charter_ledger_resolve(l, c, esc2.id, "", CHARTER_RESOLVE_DENY, NULL, 0,
                                      NULL, &err), CHARTER_E_INVALID);
     charter_outcome o = {.decision_id = esc.id, .metric = "customer_complaint",
                          .value = 1, .note = "came back angry"};
@@ -429,7 +429,7 @@ static void test_escalation_counts_once_approved_and_resolves_once(void)
     CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
     charter_ledger_counters(l, "support-bot", "run-e", charter_now_ms(), &cnt);
     CHECK_INT(cnt.run_actions, 2);
-    CHECK_INT(charter_ledger_resolve(l, esc2.id, "x", CHARTER_RESOLVE_APPROVE, NULL, 0,
+    CHECK_INT(charter_ledger_resolve(l, c, esc2.id, "x", CHARTER_RESOLVE_APPROVE, NULL, 0,
                                      NULL, &err), CHARTER_E_DUPLICATE);
     CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
     answer_free(&esc);

@@ -558,7 +558,7 @@ static void test_await_approval_follows_the_escalation(void)
     r = call_tool(&f, "other-bot", "await_approval", args);
     CHECK(is_tool_error(r));
     json_decref(r);
-    CHECK_INT(charter_ledger_resolve(f.l, id, "lea@tiny.example", CHARTER_RESOLVE_APPROVE,
+    CHECK_INT(charter_ledger_resolve(f.l, f.c, id, "lea@tiny.example", CHARTER_RESOLVE_APPROVE,
                                      "ok, loyal customer", 0, NULL, NULL),
               CHARTER_OK);
     r = call_tool(&f, "support-bot", "await_approval", args);
