@@ -112,11 +112,13 @@ static const state_counter *counter_find(const ledger_state *s, const char *key)
 }
 
 /* Keys are built in a buffer big enough for any id the request allows;
- * longer ones are cut, which only merges counters of absurdly long ids. */
+ * longer ones are cut, which only merges counters of absurdly long ids.
+ * A run belongs to its agent: the key holds the agent first, with its
+ * length, so no pair of (agent, run) can spell another's key, and a cut
+ * long run id only ever merges runs of the same agent. */
 static void run_key(char *buf, size_t n, const char *agent, const char *run_id)
 {
-    (void)agent;
-    snprintf(buf, n, "r:%s", run_id);
+    snprintf(buf, n, "r:%zu:%s:%s", strlen(agent), agent, run_id);
 }
 
 static void day_key(char *buf, size_t n, const char *agent, int64_t day)

@@ -1,6 +1,6 @@
 /* state.h - what a recording ledger keeps in memory, rebuilt from its
- * entries when it opens: the stop-rule counters (actions and spend per run
- * and per agent per UTC day), the escalated decisions and whether each is
+ * entries when it opens: the stop-rule counters (actions and spend per
+ * agent's run and per agent per UTC day), the escalated decisions and whether each is
  * resolved, and which seqs are decisions.
  *
  * What counts against a budget: an allowed decision counts at once; an
@@ -19,7 +19,8 @@
 #include "charter_ledger.h"
 
 typedef struct state_counter {
-    char *key;          /* "r:<run_id>" or "d:<day>:<agent>"; NULL: empty */
+    char *key;          /* "r:<len(agent)>:<agent>:<run_id>" or
+                           "d:<day>:<agent>"; NULL: empty */
     int64_t actions;
     double spend;
 } state_counter;
@@ -77,8 +78,9 @@ void ledger_state_release(ledger_state *s);
 /* The UTC day number of a Unix-ms time (floor(ms / 86400000)). */
 int64_t ledger_day(int64_t time_ms);
 
-/* Adds (actions, spend) to the run's counter (when run_id is not empty) and
- * the agent's day counter. Negative values undo an earlier add. */
+/* Adds (actions, spend) to the counter of the agent's run (when run_id is
+ * not empty; runs are per agent) and the agent's day counter. Negative
+ * values undo an earlier add. */
 charter_status ledger_state_count(ledger_state *s, const char *agent,
                                   const char *run_id, int64_t day,
                                   int64_t actions, double spend);
