@@ -90,9 +90,9 @@ static void refuse_denied(approval *ap, const charter_decision *dec, const char 
     else if (f && !strcmp(f->kind, "stop_rule"))
         refuse(ap, CHARTER_REFUSAL_STOP_RULE, f->id,
                "approving %s is refused: stop rule '%s' stops it: %s (the ledger's "
-               "counters now: %" PRId64 " actions and %.17g spent by this agent that "
-               "day; %" PRId64 " actions and %.17g spent in run '%.128s'; this action "
-               "spends %.17g)", id, f->id, f->message, k->day_actions, k->day_spend,
+               "counters now: %" PRId64 " actions and %.15g spent by this agent that "
+               "day; %" PRId64 " actions and %.15g spent in run '%.128s'; this action "
+               "spends %.15g)", id, f->id, f->message, k->day_actions, k->day_spend,
                k->run_actions, k->run_spend, run_id, isfinite(dec->spend) ? dec->spend : 0);
     else
         refuse(ap, CHARTER_REFUSAL_DENIED, f ? f->id : dec->reason,
