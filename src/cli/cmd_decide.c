@@ -67,7 +67,7 @@ static int decide_recorded(const char *ledger, const char *key, const charter *c
     if (s == CHARTER_OK && (s = charter_decider_new(&d)) == CHARTER_OK)
         s = charter_ledger_decide(l, d, c, text, len, charter_now_ms(), &answer, &n, &err);
     else if (s == CHARTER_E_IO)
-        answer = charter_ledger_unavailable_answer(c, charter_now_ms(), err.message, &n);
+        answer = charter_ledger_unavailable_answer(c, charter_now_ms(), &n);
     if (answer)
         print_answer(answer, n, pretty);
     if (s != CHARTER_OK)
