@@ -26,6 +26,23 @@ extern "C" {
 
 typedef struct charter_ledger charter_ledger;
 
+/* Whether a recording ledger can be written now. */
+typedef struct charter_ledger_health {
+    bool ok;
+    /* When !ok, why in a word (static): "disk_full", "busy" (another
+     * connection holds SQLite's write lock), "lock_lost" (this process no
+     * longer holds the ledger exclusively), "file_replaced" (the path no
+     * longer names the file opened), "tail_changed" (another process
+     * changed the ledger), "read_only", "io_error". NULL when ok. */
+    const char *reason;
+    /* When !ok, what failed, with the file's path and SQLite's error text:
+     * for the operator's log, not for agents. "" when ok. */
+    char message[1024];
+    int64_t since_ms; /* when this state began (Unix ms) */
+} charter_ledger_health;
+
+typedef void (*charter_ledger_health_fn)(void *user, const charter_ledger_health *h);
+
 typedef struct charter_ledger_options {
     /* Write a signed checkpoint after this many entries (0: 1000) ... */
     uint64_t checkpoint_every;
@@ -39,13 +56,31 @@ typedef struct charter_ledger_options {
     /* How long an append waits for a lock held by another connection
      * before the ledger counts as unavailable (0: 5000 ms). */
     uint32_t busy_timeout_ms;
+    /* Called on the ledger's writer thread when the ledger stops being
+     * writable and when it is writable again: once per change, not once per
+     * failed write. Keep it short (log it); no ledger calls. NULL: none. */
+    charter_ledger_health_fn on_health;
+    void *health_user;
 } charter_ledger_options;
 
-/* Opens (creating when absent) the ledger file at `path` for recording,
- * rebuilds the stop-rule counters and escalation states from its entries and
- * starts the group-commit writer. `opt` may be NULL for the defaults. On
- * success *out is the caller's (charter_ledger_close). Errors: CHARTER_E_IO
- * (cannot open or write the file, or it is not a ledger), CHARTER_E_INVALID
+/* Opens (creating when absent, mode 0600) the ledger file at `path` for
+ * recording, rebuilds the stop-rule counters and escalation states from its
+ * entries and starts the group-commit writer. `opt` may be NULL for the
+ * defaults. On success *out is the caller's (charter_ledger_close).
+ *
+ * One writer per ledger: the ledger is held exclusively until it is closed
+ * (or the process dies), and opening it for recording a second time, in
+ * this process or another, fails at once with CHARTER_E_IO and a message
+ * naming the holder's pid and command. The read-only functions (verify,
+ * scan, replay) are not affected.
+ *
+ * While open, the writer watches its health (charter_ledger_health_get):
+ * a failed write makes it failing, and it then tries every half second
+ * whether a commit goes through again; while idle it checks every two
+ * seconds that the file, the lock and the last entry are still its own.
+ *
+ * Errors: CHARTER_E_IO (cannot open or write the file, it is not a
+ * ledger, or another process records into it), CHARTER_E_INVALID
  * (unreadable key file), CHARTER_E_NOMEM. */
 CHARTER_API charter_status charter_ledger_open(const char *path,
                                                const charter_ledger_options *opt,
@@ -146,13 +181,19 @@ CHARTER_API charter_status charter_ledger_decide_end(charter_ledger_ticket *tick
  * recorded makes any decision the fail-closed deny. */
 CHARTER_API charter_effect charter_ledger_ticket_effect(const charter_ledger_ticket *ticket);
 
-/* The fail-closed answer for when no ledger can be opened at all: a deny
- * with reason "ledger_unavailable" whose explanation ends with `why`.
- * malloc'd; the caller frees it. `c` may be NULL. */
+/* The fail-closed answer, for when no ledger can be opened at all (the
+ * decide functions give the same): a deny with reason "ledger_unavailable"
+ * explaining that the decision could not be recorded. It names no file and
+ * no storage error, since agents and enforcement points read it: the
+ * details are the caller's to log. malloc'd; the caller frees it. `c` may
+ * be NULL. */
 CHARTER_API char *charter_ledger_unavailable_answer(const charter *c,
                                                     int64_t time_ms,
-                                                    const char *why,
                                                     size_t *len);
+
+/* The ledger's health now (any thread). */
+CHARTER_API void charter_ledger_health_get(charter_ledger *l,
+                                           charter_ledger_health *out);
 
 typedef enum charter_resolution {
     CHARTER_RESOLVE_APPROVE = 0,

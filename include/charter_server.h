@@ -82,6 +82,12 @@ typedef struct charter_server_options {
     /* Origins accepted on /mcp (browser clients); NULL: none but no Origin. */
     const char *const *allowed_origins;
     size_t allowed_origin_count;
+    /* Where the server's log lines go: one line (no newline) per call, from
+     * any thread. Today: each time the ledger stops being writable (with
+     * why: file, SQLite's error) and each time it is writable again. NULL:
+     * nowhere. `charter serve` writes them to stderr. */
+    void (*log)(void *user, const char *line);
+    void *log_user;
 } charter_server_options;
 
 typedef struct charter_server charter_server;

@@ -28,7 +28,9 @@ static const char usage[] =
     "  --pretty         indent the JSON answer\n"
     "  --ledger FILE    record the decision in this ledger (created when\n"
     "                   absent); the answer gets a \"decision_id\" and the\n"
-    "                   stop-rule counters come from the ledger, not the request\n"
+    "                   stop-rule counters come from the ledger, not the request.\n"
+    "                   Refused while another process (a 'charter serve')\n"
+    "                   records into FILE: ask that server instead\n"
     "  --key KEY        sign a ledger checkpoint with this secret key\n"
     "                   (from 'charter keys init')\n"
     "\n"
@@ -67,7 +69,7 @@ static int decide_recorded(const char *ledger, const char *key, const charter *c
     if (s == CHARTER_OK && (s = charter_decider_new(&d)) == CHARTER_OK)
         s = charter_ledger_decide(l, d, c, text, len, charter_now_ms(), &answer, &n, &err);
     else if (s == CHARTER_E_IO)
-        answer = charter_ledger_unavailable_answer(c, charter_now_ms(), err.message, &n);
+        answer = charter_ledger_unavailable_answer(c, charter_now_ms(), &n);
     if (answer)
         print_answer(answer, n, pretty);
     if (s != CHARTER_OK)

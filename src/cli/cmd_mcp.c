@@ -38,6 +38,10 @@ static const char usage[] =
     "                      (from 'charter keys init')\n"
     "  --max-wait SECONDS  the longest await_approval waits (default 30)\n"
     "\n"
+    "The ledger has one writer: while 'charter serve' (or another 'charter\n"
+    "mcp') records into FILE this command is refused at once; connect the\n"
+    "agent to that server's /mcp endpoint instead.\n"
+    "\n"
     "Exit: 0 at end of input, 2 invalid arguments or charter, 3 unreadable\n"
     "file, unavailable ledger or a closed standard output.\n";
 
@@ -113,6 +117,18 @@ static void warn_if_unregistered(const charter *c, const char *agent)
 }
 
 /* Reads messages until end of input; returns the exit code. */
+/* The agent is told only "could not be recorded"; stderr (the operator's)
+ * learns why, once per change. */
+static void log_health(void *user, const charter_ledger_health *h)
+{
+    (void)user;
+    if (h->ok)
+        fprintf(stderr, "charter mcp: ledger: writable again\n");
+    else
+        fprintf(stderr, "charter mcp: ledger: cannot be written (%s): %s\n", h->reason,
+                h->message);
+}
+
 static int serve(mcp_server *s, const char *agent)
 {
     mcp_conn conn;
@@ -171,7 +187,7 @@ int cmd_mcp(int argc, char **argv)
     charter *c = NULL;
     if ((rc = cli_load_charter(a.charter, &c)) != CLI_OK)
         return rc;
-    charter_ledger_options opt = {.key_path = a.key};
+    charter_ledger_options opt = {.key_path = a.key, .on_health = log_health};
     charter_ledger *l = NULL;
     mcp_server *s = NULL;
     charter_error err;

@@ -44,8 +44,14 @@ static const char usage[] =
     "refused and the running one keeps serving); SIGTERM or SIGINT stops\n"
     "accepting, finishes requests in flight, flushes the ledger, exits 0.\n"
     "\n"
+    "The server holds the ledger exclusively: while it runs, 'charter decide\n"
+    "--ledger', 'charter outcome' and 'charter mcp' on the same file are\n"
+    "refused (use the HTTP API); verify, export, report, map and replay work.\n"
+    "GET /healthz answers 503 while the ledger cannot be written; each change\n"
+    "is logged once on stderr, with why.\n"
+    "\n"
     "Exit: 0 stopped cleanly, 2 invalid options or charter, 3 cannot open the\n"
-    "ledger, keys or address.\n";
+    "ledger (or another process holds it), keys or address.\n";
 
 static int parse_uint(const char *opt, const char *v, unsigned long max,
                       unsigned long *out)
@@ -62,6 +68,16 @@ static int parse_uint(const char *opt, const char *v, unsigned long max,
 }
 
 #define MAX_ORIGINS 16
+
+/* The server's log: stderr, one line each, with the time. */
+static void log_line(void *user, const char *line)
+{
+    (void)user;
+    char t[40];
+    charter_time_format(charter_now_ms(), t);
+    fprintf(stderr, "charter serve: %s %s\n", t, line);
+    fflush(stderr);
+}
 
 int cmd_serve(int argc, char **argv)
 {
@@ -134,6 +150,7 @@ int cmd_serve(int argc, char **argv)
     }
     o.allowed_origins = origins;
     o.allowed_origin_count = origin_count;
+    o.log = log_line;
 
     sigset_t sigs;
     sigemptyset(&sigs);

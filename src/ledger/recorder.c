@@ -342,7 +342,9 @@ charter_status ledger_open_with(const char *path, const charter_ledger_options *
                                .checkpoint_every = opt->checkpoint_every,
                                .checkpoint_ms = opt->checkpoint_ms,
                                .last_seq = found ? last.seq : 0,
-                               .last_checkpoint_seq = last_cp};
+                               .last_checkpoint_seq = last_cp,
+                               .on_health = opt->on_health,
+                               .health_user = opt->health_user};
     if (found)
         memcpy(wc.last_hash, last.hash, LEDGER_HASH_SIZE);
     if ((st = ledger_writer_new(&wc, &l->writer, err)) != CHARTER_OK)
@@ -396,18 +398,22 @@ void charter_ledger_stats_get(charter_ledger *l, charter_ledger_stats *out)
     ledger_writer_stats(l->writer, out);
 }
 
+void charter_ledger_health_get(charter_ledger *l, charter_ledger_health *out)
+{
+    ledger_writer_health(l->writer, out);
+}
+
 /* ---- Deciding ------------------------------------------------------------ */
 
-/* The fail-closed answer: a deny that says the ledger is unavailable. */
-char *charter_ledger_unavailable_answer(const charter *c, int64_t time_ms,
-                                        const char *why, size_t *len)
+/* The fail-closed answer: a deny that says the ledger is unavailable. Why
+ * is not in it (file paths and SQLite's text are not for agents): the
+ * caller has it in its charter_error, and a server logs it. */
+char *charter_ledger_unavailable_answer(const charter *c, int64_t time_ms, size_t *len)
 {
     char t[40];
     ch_time_format(time_ms, t);
-    char expl[768];
-    snprintf(expl, sizeof expl,
-             "The decision could not be recorded in the ledger, so the action is "
-             "denied: %s", why && *why ? why : "the ledger is unavailable");
+    static const char expl[] = "The decision could not be recorded, so the action is "
+                               "denied. Try again later.";
     json_t *j = json_pack("{s:s,s:s,s:s,s:[],s:[],s:[],s:n,s:s,s:s,s:b}", "decision",
                           "deny", "reason", "ledger_unavailable", "explanation", expl,
                           "fired", "values", "obligations", "escalation",
@@ -690,7 +696,7 @@ static charter_status decide_settle(charter_ledger_ticket *t, charter_status st,
     pthread_mutex_unlock(&l->mu);
     if (st != CHARTER_OK) {
         /* Fail closed: whatever was decided, the caller gets a deny. */
-        *answer = charter_ledger_unavailable_answer(t->append.charter, t->time_ms, why,
+        *answer = charter_ledger_unavailable_answer(t->append.charter, t->time_ms,
                                                     answer_len);
         st = ledger_fail(err, CHARTER_E_IO, "the ledger is unavailable: %s", why);
     } else if (!(*answer = answer_with_id(seq, t->answer, t->answer_len, answer_len))) {

@@ -47,8 +47,33 @@ typedef struct ledger_checkpoint {
 
 typedef enum ledger_open_mode {
     LEDGER_OPEN_READ = 0,  /* the file must exist */
-    LEDGER_OPEN_WRITE = 1  /* created when absent */
+    LEDGER_OPEN_WRITE = 1  /* created when absent (mode 0600), and held
+                              exclusively until closed (lock.h): a second
+                              store opened for writing on the same file,
+                              in this process or another, is refused */
 } ledger_open_mode;
+
+/* Why the last operation on a store failed (ledger_store.problem), so the
+ * writer can say what is wrong in a word (charter_ledger_health.reason). */
+typedef enum ledger_problem {
+    LEDGER_PROBLEM_NONE = 0,
+    LEDGER_PROBLEM_DISK_FULL,     /* no space (or a file-size limit) */
+    LEDGER_PROBLEM_BUSY,          /* another connection holds SQLite's lock */
+    LEDGER_PROBLEM_LOCK_LOST,     /* the writer's lock file was taken away */
+    LEDGER_PROBLEM_FILE_REPLACED, /* the path no longer names the file opened */
+    LEDGER_PROBLEM_TAIL_CHANGED,  /* the last entry is not the one written */
+    LEDGER_PROBLEM_READ_ONLY,     /* the file cannot be written */
+    LEDGER_PROBLEM_IO             /* anything else */
+} ledger_problem;
+
+/* "disk_full", "busy", ... ; NULL for LEDGER_PROBLEM_NONE. */
+const char *ledger_problem_name(ledger_problem p);
+
+/* How hard ledger_store_ops.check looks. */
+typedef enum ledger_check_mode {
+    LEDGER_CHECK_READ = 0, /* files, lock and tail, without writing */
+    LEDGER_CHECK_WRITE = 1 /* the same, then a commit that changes no entry */
+} ledger_check_mode;
 
 typedef struct ledger_store_config {
     ledger_open_mode mode;
@@ -84,15 +109,32 @@ typedef struct ledger_store_ops {
     /* Calls fn for every checkpoint in seq order. */
     charter_status (*checkpoints)(ledger_store *s, ledger_checkpoint_fn fn,
                                   void *user, charter_error *err);
+    /* Whether a store open for writing can still append after the entry
+     * (last_seq, last_hash) the caller wrote last (last_seq 0: an empty
+     * ledger): its files are the ones it opened, it still holds the ledger
+     * exclusively, nobody else appended, and with LEDGER_CHECK_WRITE a
+     * commit (a write and a sync that add nothing) goes through. The writer
+     * calls it to notice trouble while idle and to notice recovery. */
+    charter_status (*check)(ledger_store *s, uint64_t last_seq,
+                            const unsigned char last_hash[LEDGER_HASH_SIZE],
+                            ledger_check_mode mode, charter_error *err);
     void (*close)(ledger_store *s);
 } ledger_store_ops;
 
 /* Every backend's handle starts with this. */
 struct ledger_store {
     const ledger_store_ops *ops;
+    /* Set by append and check: why the last call failed (NONE after one
+     * that succeeded). */
+    ledger_problem problem;
 };
 
 extern const ledger_store_ops ledger_sqlite_ops;
+
+/* The SQLite backend's PRAGMA synchronous on this store's connection
+ * (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA), or -1 (for tests: a recording
+ * connection must report 2). */
+int ledger_sqlite_synchronous(ledger_store *s);
 
 /* Opens the backend a path names (today: always SQLite). */
 charter_status ledger_store_open(const char *path, const ledger_store_config *cfg,

@@ -2,7 +2,11 @@
  *
  * WAL mode with synchronous=FULL: a commit returns once the WAL is synced,
  * so an acknowledged append survives a crash of the process or the machine,
- * and readers (verify, export) never block the writer. The schema:
+ * and readers (verify, export) never block the writer. A store opened for
+ * writing creates the file with mode 0600 (the -wal and -shm files SQLite
+ * makes take the same mode) and holds the ledger exclusively (lock.h); each
+ * append first checks that the path still names the file it opened and
+ * that the lock is still its own. The schema:
  *
  *   entries(seq INTEGER PRIMARY KEY, time_ms, kind, payload, prev_hash, hash)
  *   checkpoints(seq, hash, signature, key_id, public_key, time_ms)
@@ -15,11 +19,15 @@
 #include "ledger/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "ledger/lock.h"
 
 #define LEDGER_APP_ID 0x43484c47 /* "CHLG" */
 #define LEDGER_FORMAT 1
@@ -28,9 +36,40 @@ typedef struct sqlite_store {
     ledger_store base;
     sqlite3 *db;
     char *path;
-    sqlite3_stmt *insert_entry, *insert_checkpoint, *last_seq;
+    sqlite3_stmt *insert_entry, *insert_checkpoint, *last_seq, *tail;
     sqlite3_stmt *begin, *commit, *rollback;
+    ledger_lock lock;   /* held while open for writing */
+    dev_t dev;          /* the file opened for writing */
+    ino_t ino;
 } sqlite_store;
+
+const char *ledger_problem_name(ledger_problem p)
+{
+    static const char *const names[] = {NULL, "disk_full", "busy", "lock_lost",
+                                        "file_replaced", "tail_changed", "read_only",
+                                        "io_error"};
+    return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "io_error";
+}
+
+static ledger_problem problem_of(sqlite3 *db)
+{
+    int code = sqlite3_extended_errcode(db);
+    int sys = sqlite3_system_errno(db);
+    switch (code & 0xff) {
+    case SQLITE_FULL:
+        return LEDGER_PROBLEM_DISK_FULL;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return LEDGER_PROBLEM_BUSY;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        return LEDGER_PROBLEM_READ_ONLY;
+    default:
+        if (sys == ENOSPC || sys == EDQUOT || sys == EFBIG)
+            return LEDGER_PROBLEM_DISK_FULL;
+        return LEDGER_PROBLEM_IO;
+    }
+}
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS entries("
@@ -52,6 +91,7 @@ static charter_status db_fail(sqlite_store *s, charter_error *err,
                               const char *doing)
 {
     int code = sqlite3_extended_errcode(s->db);
+    s->base.problem = problem_of(s->db);
     return ledger_fail(err, CHARTER_E_IO, "ledger '%s': %s: %s (sqlite %d)",
                        s->path, doing, sqlite3_errmsg(s->db), code);
 }
@@ -90,12 +130,48 @@ static void sqlite_close(ledger_store *base)
     sqlite3_finalize(s->insert_entry);
     sqlite3_finalize(s->insert_checkpoint);
     sqlite3_finalize(s->last_seq);
+    sqlite3_finalize(s->tail);
     sqlite3_finalize(s->begin);
     sqlite3_finalize(s->commit);
     sqlite3_finalize(s->rollback);
     sqlite3_close(s->db);
+    ledger_lock_release(&s->lock); /* after the last write */
     free(s->path);
     free(s);
+}
+
+/* Creates the file a writer opens, when absent, readable by its owner only
+ * (SQLite would make it 0644 less the umask; its -wal and -shm files copy
+ * the database file's mode). An existing file keeps its mode. */
+static charter_status create_private(const char *path, charter_error *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+        return CHARTER_OK;
+    if (fd < 0)
+        return ledger_fail(err, CHARTER_E_IO, "cannot create ledger '%s': %s", path,
+                           strerror(errno));
+    close(fd);
+    return CHARTER_OK;
+}
+
+/* The path still names the file opened, and the lock is still ours. */
+static charter_status check_identity(sqlite_store *s, charter_error *err)
+{
+    struct stat st;
+    bool gone = stat(s->path, &st) != 0;
+    if (gone || st.st_dev != s->dev || st.st_ino != s->ino) {
+        s->base.problem = LEDGER_PROBLEM_FILE_REPLACED;
+        return ledger_fail(err, CHARTER_E_IO,
+                           "ledger '%s' was %s while open: what is written now would not "
+                           "be in the file that path names",
+                           s->path, gone ? "removed or moved" : "replaced");
+    }
+    if (ledger_lock_check(&s->lock, err) != CHARTER_OK) {
+        s->base.problem = LEDGER_PROBLEM_LOCK_LOST;
+        return CHARTER_E_IO;
+    }
+    return CHARTER_OK;
 }
 
 /* A file that has tables must carry our application_id; an empty file (or
@@ -155,6 +231,10 @@ static charter_status sqlite_open(const char *path, const ledger_store_config *c
         if (stat(path, &st) != 0)
             return ledger_fail(err, CHARTER_E_IO, "cannot open ledger '%s': %s",
                                path, strerror(errno));
+    } else {
+        charter_status cst = create_private(path, err);
+        if (cst != CHARTER_OK)
+            return cst;
     }
     sqlite_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
@@ -162,6 +242,7 @@ static charter_status sqlite_open(const char *path, const ledger_store_config *c
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory opening a ledger");
     }
     s->base.ops = &ledger_sqlite_ops;
+    s->lock.fd = -1;
     int flags = SQLITE_OPEN_NOMUTEX |
                 (cfg->mode == LEDGER_OPEN_WRITE
                      ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
@@ -182,6 +263,17 @@ static charter_status sqlite_open(const char *path, const ledger_store_config *c
                              "ledger '%s' is read-only: cannot record", path);
             goto fail;
         }
+        /* Exclusive before the first write (the WAL switch is one). */
+        if ((st = ledger_lock_acquire(path, &s->lock, err)) != CHARTER_OK)
+            goto fail;
+        struct stat fst;
+        if (stat(path, &fst) != 0) {
+            st = ledger_fail(err, CHARTER_E_IO, "cannot open ledger '%s': %s", path,
+                             strerror(errno));
+            goto fail;
+        }
+        s->dev = fst.st_dev;
+        s->ino = fst.st_ino;
         int64_t mode_ok = 0;
         sqlite3_stmt *jm;
         if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) ==
@@ -213,6 +305,8 @@ static charter_status sqlite_open(const char *path, const ledger_store_config *c
          prepare(s, "INSERT INTO checkpoints(seq,hash,signature,key_id,public_key,"
                     "time_ms) VALUES(?,?,?,?,?,?)", &s->insert_checkpoint) != SQLITE_OK ||
          prepare(s, "SELECT max(seq) FROM entries", &s->last_seq) != SQLITE_OK ||
+         prepare(s, "SELECT seq,hash FROM entries ORDER BY seq DESC LIMIT 1",
+                 &s->tail) != SQLITE_OK ||
          prepare(s, "BEGIN IMMEDIATE", &s->begin) != SQLITE_OK ||
          prepare(s, "COMMIT", &s->commit) != SQLITE_OK ||
          prepare(s, "ROLLBACK", &s->rollback) != SQLITE_OK)) {
@@ -244,10 +338,20 @@ static charter_status sqlite_append(ledger_store *base, const ledger_entry *e,
                                     charter_error *err)
 {
     sqlite_store *s = (sqlite_store *)base;
-    if (!s->insert_entry)
+    base->problem = LEDGER_PROBLEM_NONE;
+    if (!s->insert_entry) {
+        base->problem = LEDGER_PROBLEM_READ_ONLY;
         return ledger_fail(err, CHARTER_E_IO, "ledger '%s' is open read-only", s->path);
+    }
     if (step_done(s->begin) != SQLITE_OK)
         return db_fail(s, err, "cannot start a transaction");
+    /* Under SQLite's write lock: nothing can change between this and the
+     * commit but by someone ignoring both locks. */
+    charter_status ist = check_identity(s, err);
+    if (ist != CHARTER_OK) {
+        rollback(s);
+        return ist;
+    }
     /* The caller's idea of the last seq must still hold: another process
      * appending to the same file would otherwise fork the chain. */
     if (n > 0) {
@@ -263,6 +367,7 @@ static charter_status sqlite_append(ledger_store *base, const ledger_entry *e,
         }
         if ((uint64_t)last + 1 != e[0].seq) {
             rollback(s);
+            base->problem = LEDGER_PROBLEM_TAIL_CHANGED;
             return ledger_fail(err, CHARTER_E_IO,
                                "ledger '%s': the last entry is %lld, expected %llu: "
                                "another process is writing to this ledger",
@@ -414,6 +519,79 @@ static charter_status sqlite_checkpoints(ledger_store *base, ledger_checkpoint_f
     return res;
 }
 
+/* The last entry is (last_seq, last_hash), or the ledger is empty and
+ * last_seq is 0. */
+static charter_status check_tail(sqlite_store *s, uint64_t last_seq,
+                                 const unsigned char last_hash[LEDGER_HASH_SIZE],
+                                 charter_error *err)
+{
+    int rc = sqlite3_step(s->tail);
+    uint64_t seq = 0;
+    bool same_hash = true;
+    if (rc == SQLITE_ROW) {
+        seq = (uint64_t)sqlite3_column_int64(s->tail, 0);
+        const void *h = sqlite3_column_blob(s->tail, 1);
+        same_hash = h && sqlite3_column_bytes(s->tail, 1) == LEDGER_HASH_SIZE &&
+                    !memcmp(h, last_hash, LEDGER_HASH_SIZE);
+    }
+    sqlite3_reset(s->tail);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, err, "cannot read the last entry");
+    if (seq == last_seq && (seq == 0 || same_hash))
+        return CHARTER_OK;
+    s->base.problem = LEDGER_PROBLEM_TAIL_CHANGED;
+    if (seq != last_seq)
+        return ledger_fail(err, CHARTER_E_IO,
+                           "ledger '%s': the last entry is %llu, expected %llu: another "
+                           "process has changed this ledger",
+                           s->path, (unsigned long long)seq, (unsigned long long)last_seq);
+    return ledger_fail(err, CHARTER_E_IO,
+                       "ledger '%s': entry %llu is not the one this process wrote: another "
+                       "process has changed this ledger",
+                       s->path, (unsigned long long)seq);
+}
+
+static charter_status sqlite_check(ledger_store *base, uint64_t last_seq,
+                                   const unsigned char last_hash[LEDGER_HASH_SIZE],
+                                   ledger_check_mode mode, charter_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    base->problem = LEDGER_PROBLEM_NONE;
+    if (!s->insert_entry) {
+        base->problem = LEDGER_PROBLEM_READ_ONLY;
+        return ledger_fail(err, CHARTER_E_IO, "ledger '%s' is open read-only", s->path);
+    }
+    bool write = mode == LEDGER_CHECK_WRITE;
+    if (write && step_done(s->begin) != SQLITE_OK)
+        return db_fail(s, err, "cannot start a transaction");
+    charter_status st = check_identity(s, err);
+    if (st == CHARTER_OK)
+        st = check_tail(s, last_seq, last_hash, err);
+    if (st == CHARTER_OK && write) {
+        /* Rewriting the header's application_id (the same value) dirties
+         * page 1: the commit appends a frame to the WAL and syncs it, as an
+         * append would, and adds nothing. */
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA application_id=%d", LEDGER_APP_ID);
+        if (exec(s, sql) != SQLITE_OK)
+            st = db_fail(s, err, "cannot write");
+        else if (step_done(s->commit) != SQLITE_OK)
+            st = db_fail(s, err, "cannot commit");
+    }
+    if (write)
+        rollback(s);
+    return st;
+}
+
+int ledger_sqlite_synchronous(ledger_store *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    int64_t v = -1;
+    if (!s || pragma_int(s, "PRAGMA synchronous", &v) != SQLITE_OK)
+        return -1;
+    return (int)v;
+}
+
 const ledger_store_ops ledger_sqlite_ops = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -421,6 +599,7 @@ const ledger_store_ops ledger_sqlite_ops = {
     .read = sqlite_read,
     .last = sqlite_last,
     .checkpoints = sqlite_checkpoints,
+    .check = sqlite_check,
     .close = sqlite_close,
 };
 

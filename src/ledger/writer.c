@@ -50,8 +50,13 @@ struct ledger_writer {
     char **versions;
     size_t version_count, version_cap;
 
-    /* Guarded by mu: what the batches looked like (for metrics). */
+    /* Guarded by mu: what the batches looked like (for metrics), and
+     * whether the ledger can be written. */
     charter_ledger_stats stats;
+    charter_ledger_health health;
+    charter_ledger_health_fn on_health;
+    void *health_user;
+    int64_t last_check_mono_ms; /* writer thread: last commit or check */
 
     /* Reused across batches. */
     ledger_entry *entries;
@@ -86,9 +91,62 @@ void ledger_writer_stats(ledger_writer *w, charter_ledger_stats *out)
     pthread_mutex_unlock(&w->mu);
 }
 
+void ledger_writer_health(ledger_writer *w, charter_ledger_health *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->health;
+    pthread_mutex_unlock(&w->mu);
+}
+
 static int64_t mono_ms(void)
 {
     return base_mono_us() / 1000;
+}
+
+/* Learns from a write or a check (on the writer thread) whether the ledger
+ * can be written. Only CHARTER_E_IO counts against it (out of memory says
+ * nothing about the ledger). A change is reported once; while failing, the
+ * reason and message follow the latest failure. */
+static void health_note(ledger_writer *w, charter_status st, const char *message)
+{
+    w->last_check_mono_ms = mono_ms();
+    if (st != CHARTER_OK && st != CHARTER_E_IO)
+        return;
+    bool ok = st == CHARTER_OK;
+    const char *reason = ledger_problem_name(w->store->problem);
+    charter_ledger_health now;
+    pthread_mutex_lock(&w->mu);
+    bool changed = ok != w->health.ok;
+    if (changed)
+        w->health.since_ms = charter_now_ms();
+    w->health.ok = ok;
+    w->health.reason = ok ? NULL : reason ? reason : "io_error";
+    snprintf(w->health.message, sizeof w->health.message, "%s",
+             ok ? "" : message && *message ? message : "the ledger cannot be written");
+    now = w->health;
+    pthread_mutex_unlock(&w->mu);
+    if (changed && w->on_health)
+        w->on_health(w->health_user, &now);
+}
+
+/* Is a check of the ledger's health due (mu held)? */
+static int64_t health_check_due_ms(const ledger_writer *w)
+{
+    return w->last_check_mono_ms +
+           (w->health.ok ? WRITER_IDLE_CHECK_MS : WRITER_RECHECK_MS);
+}
+
+/* Checks the ledger (writer thread, without mu): a commit that adds
+ * nothing while failing, a look without writing while healthy. */
+static void health_check(ledger_writer *w, bool failing)
+{
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status st = w->store->ops->check(w->store, w->last_seq, w->last_hash,
+                                             failing ? LEDGER_CHECK_WRITE
+                                                     : LEDGER_CHECK_READ,
+                                             &err);
+    health_note(w, st, err.message);
 }
 
 static bool has_version(const ledger_writer *w, const char *v)
@@ -136,6 +194,11 @@ charter_status ledger_writer_new(const ledger_writer_config *cfg,
     memcpy(w->last_hash, cfg->last_hash, LEDGER_HASH_SIZE);
     w->last_checkpoint_seq = cfg->last_checkpoint_seq;
     w->last_checkpoint_mono_ms = mono_ms();
+    w->last_check_mono_ms = w->last_checkpoint_mono_ms;
+    w->health.ok = true;
+    w->health.since_ms = charter_now_ms();
+    w->on_health = cfg->on_health;
+    w->health_user = cfg->health_user;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -277,6 +340,7 @@ static void commit_batch(ledger_writer *w, ledger_append *batch)
         free(w->charter_payloads[i]);
         w->charter_payloads[i] = NULL;
     }
+    health_note(w, st, err.message);
     if (st != CHARTER_OK) {
         fail_batch(batch, st, err.message);
         return;
@@ -298,7 +362,12 @@ static charter_status write_checkpoint(ledger_writer *w, charter_error *err)
 {
     ledger_checkpoint cp;
     make_checkpoint(w, w->last_seq, w->last_hash, &cp);
-    charter_status st = w->store->ops->append(w->store, NULL, 0, &cp, err);
+    charter_error e;
+    memset(&e, 0, sizeof e);
+    charter_status st = w->store->ops->append(w->store, NULL, 0, &cp, &e);
+    health_note(w, st, e.message);
+    if (st != CHARTER_OK)
+        ledger_fail(err, st, "%s", e.message);
     if (st == CHARTER_OK)
         w->last_checkpoint_seq = w->last_seq;
     /* On failure too: the next try waits a whole interval, not a busy loop. */
@@ -321,13 +390,14 @@ static ledger_append *take_batch(ledger_writer *w)
     return batch;
 }
 
+/* Sleeps (mu held) until work comes, a checkpoint is due or a health
+ * check is. */
 static void wait_for_work(ledger_writer *w)
 {
-    if (!w->has_key || w->last_seq <= w->last_checkpoint_seq) {
-        pthread_cond_wait(&w->work, &w->mu);
-        return;
-    }
-    int64_t due = w->last_checkpoint_mono_ms + w->checkpoint_ms;
+    int64_t due = health_check_due_ms(w);
+    if (w->has_key && w->last_seq > w->last_checkpoint_seq &&
+        w->last_checkpoint_mono_ms + w->checkpoint_ms < due)
+        due = w->last_checkpoint_mono_ms + w->checkpoint_ms;
     struct timespec ts = {.tv_sec = due / 1000, .tv_nsec = (due % 1000) * 1000000};
     pthread_cond_timedwait(&w->work, &w->mu, &ts);
 }
@@ -379,6 +449,13 @@ static void *writer_main(void *arg)
             if (checkpoint_due(w, w->last_seq, false)) {
                 pthread_mutex_unlock(&w->mu);
                 write_checkpoint(w, NULL); /* retried at the next due time */
+                pthread_mutex_lock(&w->mu);
+                continue;
+            }
+            if (mono_ms() >= health_check_due_ms(w)) {
+                bool failing = !w->health.ok;
+                pthread_mutex_unlock(&w->mu);
+                health_check(w, failing);
                 pthread_mutex_lock(&w->mu);
                 continue;
             }

@@ -14,6 +14,14 @@
  * does not hold yet gets a "charter" entry inserted just before it, in the
  * same transaction.
  *
+ * And it keeps the ledger's health (charter_ledger_health): every commit
+ * says whether the ledger can be written; while it cannot, the thread
+ * tries a commit that adds nothing (ledger_store_ops.check) every
+ * WRITER_RECHECK_MS, so the ledger recovers by itself once the cause is
+ * gone, even with no traffic; while idle and healthy, it checks every
+ * WRITER_IDLE_CHECK_MS without writing that the files, the lock and the
+ * tail are still its own. Each change of state is reported once.
+ *
  * Thread safety: ledger_writer_append may be called from any thread;
  * new/note_version/start/stop from the owner only.
  */
@@ -62,7 +70,12 @@ typedef struct ledger_writer_config {
     uint64_t last_seq;             /* the ledger's state when it opened */
     unsigned char last_hash[LEDGER_HASH_SIZE];
     uint64_t last_checkpoint_seq;
+    charter_ledger_health_fn on_health; /* may be NULL */
+    void *health_user;
 } ledger_writer_config;
+
+#define WRITER_RECHECK_MS 500
+#define WRITER_IDLE_CHECK_MS 2000
 
 charter_status ledger_writer_new(const ledger_writer_config *cfg,
                                  ledger_writer **out, charter_error *err);
@@ -88,6 +101,9 @@ charter_status ledger_writer_submit(ledger_writer *w, ledger_append *a,
  * with CHARTER_E_IO) when the writer is stopping. */
 charter_status ledger_writer_append_all(ledger_writer *w, ledger_append *a, size_t n,
                                         charter_error *err);
+
+/* The ledger's health now. Any thread. */
+void ledger_writer_health(ledger_writer *w, charter_ledger_health *out);
 
 /* What the batches committed so far looked like. Any thread. */
 void ledger_writer_stats(ledger_writer *w, charter_ledger_stats *out);

@@ -499,8 +499,10 @@ static bool esc_read(const mcp_ctx *x, const char *id, uint32_t wait_ms, esc_cop
     charter_status st = charter_ledger_expire(x->s->cfg.ledger, c, charter_now_ms(), NULL, &err);
     charter_release(c);
     if (st != CHARTER_OK) {
+        /* An unwritable ledger's message names its file: not for agents. */
         mcp_fail(e, MCP_INTERNAL_ERROR, "await_approval: cannot apply deadlines: %.600s",
-                 err.message);
+                 st == CHARTER_E_IO ? "the ledger cannot be written now; try again later"
+                                    : err.message);
         return false;
     }
     st = charter_ledger_escalation(x->s->cfg.ledger, id, wait_ms, esc_take, out, &err);
@@ -512,7 +514,9 @@ static bool esc_read(const mcp_ctx *x, const char *id, uint32_t wait_ms, esc_cop
         return false;
     }
     if (st != CHARTER_OK) {
-        mcp_fail(e, MCP_INTERNAL_ERROR, "await_approval: %.600s", err.message);
+        mcp_fail(e, MCP_INTERNAL_ERROR, "await_approval: %.600s",
+                 st == CHARTER_E_IO ? "the ledger cannot be read now; try again later"
+                                    : err.message);
         return false;
     }
     return true;
@@ -616,7 +620,9 @@ static bool decision_is_callers(const mcp_ctx *x, const char *tool, const char *
         return false;
     }
     if (st != CHARTER_OK) {
-        mcp_fail(e, MCP_INTERNAL_ERROR, "%s: %.600s", tool, err.message);
+        mcp_fail(e, MCP_INTERNAL_ERROR, "%s: %.600s", tool,
+                 st == CHARTER_E_IO ? "the ledger cannot be read now; try again later"
+                                    : err.message);
         return false;
     }
     json_t *p = json_loadb(payload, n, 0, NULL);
@@ -655,8 +661,8 @@ static json_t *report_outcome(const mcp_ctx *x, json_t *args, mcp_err *e)
     if (st == CHARTER_E_INVALID || st == CHARTER_E_REF)
         return mcp_fail(e, MCP_TOOL_ERROR, "report_outcome: %.600s", err.message);
     if (st != CHARTER_OK)
-        return mcp_fail(e, MCP_INTERNAL_ERROR, "report_outcome: the ledger cannot be "
-                        "written: %.600s", err.message);
+        return mcp_fail(e, MCP_INTERNAL_ERROR, "report_outcome: the outcome could not "
+                        "be recorded; try again later");
     json_t *r = json_pack("{s:b, s:I, s:s, s:s, s:f}", "recorded", 1, "entry",
                           (json_int_t)seq, "decision_id", o.decision_id, "metric", o.metric,
                           "value", o.value);

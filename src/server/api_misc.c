@@ -160,12 +160,30 @@ void api_reload(const srv_request *rq, const char *tail, srv_response *rs)
                                       strcmp(version, previous) != 0));
 }
 
+/* 200 while the ledger can be written, else 503 with the reason in a word
+ * (the details, which name files, are in the server's log: /healthz needs
+ * no key). */
 void api_healthz(const srv_request *rq, const char *tail, srv_response *rs)
 {
     (void)tail;
     charter *c = srv_charter(rq->s);
-    srv_reply_json(rs, 200, json_pack("{s:s,s:s,s:s}", "status", "ok", "charter",
-                                      charter_name(c), "charter_version",
-                                      charter_version(c)));
+    charter_ledger_health h;
+    charter_ledger_health_get(rq->s->ledger, &h);
+    if (h.ok) {
+        srv_reply_json(rs, 200, json_pack("{s:s,s:s,s:s}", "status", "ok", "charter",
+                                          charter_name(c), "charter_version",
+                                          charter_version(c)));
+    } else {
+        char since[40];
+        charter_time_format(h.since_ms, since);
+        srv_reply_json(rs, 503,
+                       json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "status", "failing",
+                                 "reason", h.reason, "message",
+                                 "the ledger cannot be written: decisions are denied "
+                                 "(ledger_unavailable) until it can; the server's log "
+                                 "says why",
+                                 "since", since, "charter", charter_name(c),
+                                 "charter_version", charter_version(c)));
+    }
     charter_release(c);
 }

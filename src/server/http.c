@@ -166,7 +166,10 @@ void srv_reply_status(srv_response *rs, charter_status st, const charter_error *
         srv_reply_error(rs, 409, "conflict", "%s", msg);
         break;
     case CHARTER_E_IO:
-        srv_reply_error(rs, 503, "ledger_unavailable", "%s", msg);
+        /* The library's message names the ledger file and SQLite's error:
+         * not for agents (the server's log has it, see /healthz). */
+        srv_reply_error(rs, 503, "ledger_unavailable",
+                        "the ledger could not be written or read; try again later");
         break;
     default:
         srv_reply_error(rs, 500, "internal", "%s", msg);

@@ -7,6 +7,7 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,31 @@
 #include "base/fail.h"
 #include "base/limits.h"
 #include "base/thread.h"
+
+void srv_log(srv *s, const char *fmt, ...)
+{
+    if (!s->opt.log)
+        return;
+    char line[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->opt.log(s->opt.log_user, line);
+}
+
+/* On the ledger's writer thread, once per change: what agents are told is
+ * only "could not be recorded", so the why goes here. */
+static void ledger_health_changed(void *user, const charter_ledger_health *h)
+{
+    srv *s = user;
+    if (h->ok)
+        srv_log(s, "ledger: writable again; decisions are recorded");
+    else
+        srv_log(s, "ledger: cannot be written (%s): %s; decisions are denied "
+                   "(ledger_unavailable) until it recovers",
+                h->reason, h->message);
+}
 
 charter *srv_charter(srv *s)
 {
@@ -178,7 +204,9 @@ charter_status charter_server_start(const charter_server_options *opt,
     if ((st = charter_load(s->charter_path, &s->charter, err)) != CHARTER_OK ||
         (st = srv_keys_load(s->keys_dir, &s->keys, err)) != CHARTER_OK)
         goto fail;
-    charter_ledger_options lo = {.key_path = opt->key_path};
+    charter_ledger_options lo = {.key_path = opt->key_path,
+                                 .on_health = ledger_health_changed,
+                                 .health_user = s};
     if ((st = charter_ledger_open(opt->ledger_path, &lo, &s->ledger, err)) != CHARTER_OK)
         goto fail;
     if ((st = charter_ledger_record_charter(s->ledger, s->charter, NULL, err)) !=

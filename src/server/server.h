@@ -128,6 +128,9 @@ struct charter_server {
 
 typedef charter_server srv;
 
+/* Writes one line to the server's log (opt.log), if it has one. */
+void srv_log(srv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* The charter serving now, retained: the caller releases it. */
 charter *srv_charter(srv *s);
 /* This thread's decider (created on first use), or NULL when out of memory. */

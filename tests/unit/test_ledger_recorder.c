@@ -94,6 +94,7 @@ typedef struct answer {
     charter_status status;
     char decision[16], reason[64], id[32];
     char *json;
+    char error[1024]; /* err.message: what the caller logs */
 } answer;
 
 static answer decide(charter_ledger *l, charter_decider *d, const charter *c,
@@ -106,6 +107,7 @@ static answer decide(charter_ledger *l, charter_decider *d, const charter *c,
     memset(&err, 0, sizeof err);
     a.status = charter_ledger_decide(l, d, c, request, strlen(request),
                                      charter_now_ms(), &a.json, &n, &err);
+    snprintf(a.error, sizeof a.error, "%s", err.message);
     json_t *j = a.json ? json_loads(a.json, 0, NULL) : NULL;
     const char *s;
     if ((s = json_string_value(json_object_get(j, "decision"))))
@@ -461,10 +463,26 @@ static void test_unwritable_ledger_gives_a_deny_and_records_nothing(void)
     CHECK_STR(a.decision, "deny");
     CHECK_STR(a.reason, "ledger_unavailable");
     CHECK_STR(a.id, "");
-    CHECK(a.json && strstr(a.json, "locked"));
+    /* The agent is told the decision could not be recorded, and nothing of
+     * the file or of SQLite; the caller's error has the details to log. */
+    CHECK(a.json && strstr(a.json, "could not be recorded"));
+    CHECK(a.json && !strstr(a.json, "locked") && !strstr(a.json, path) &&
+          !strstr(a.json, "sqlite") && !strstr(a.json, "ledger.db"));
+    CHECK_HAS(a.error, "locked");
+    CHECK_HAS(a.error, path);
     answer_free(&a);
+    charter_ledger_health h;
+    charter_ledger_health_get(l, &h);
+    CHECK(!h.ok);
+    CHECK_STR(h.reason, "busy");
+    CHECK_HAS(h.message, "locked");
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
+    /* The lock is gone: the writer notices by itself, with no decision. */
+    for (int i = 0; i < 100 && (charter_ledger_health_get(l, &h), !h.ok); i++)
+        usleep(20 * 1000);
+    CHECK(h.ok);
+    CHECK(h.reason == NULL);
     /* The failed decision did not count and left no entry. */
     charter_counters cnt;
     charter_ledger_counters(l, "support-bot", "run-x", charter_now_ms(), &cnt);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -502,22 +503,243 @@ static void test_locked_ledger_fails_the_append_then_recovers(void)
     remove_dir();
 }
 
-static void test_second_writer_process_is_refused_not_forked(void)
+/* ---- One writer per ledger -------------------------------------------------- */
+
+static int count_entry(const charter_ledger_entry *e, void *user);
+
+/* A second recording open fails at once and names who holds the ledger,
+ * in this process or another; readers read beside the writer. */
+static void test_second_writer_is_refused_and_named_while_readers_read(void)
 {
     fresh_dir();
     charter_ledger *a = NULL, *b = NULL;
     CHECK_INT(charter_ledger_open(path, NULL, &a, NULL), CHARTER_OK);
-    CHECK_INT(charter_ledger_open(path, NULL, &b, NULL), CHARTER_OK);
     CHECK_INT(add_outcome(a, "x", 1, NULL), CHARTER_OK);
     charter_error err;
-    charter_outcome o = {.workflow = "w", .from_ms = 1, .to_ms = 2, .metric = "m"};
-    CHECK_INT(charter_ledger_outcome(b, &o, NULL, &err), CHARTER_E_IO);
-    CHECK_HAS(err.message, "another process");
-    charter_ledger_close(a, NULL);
-    charter_ledger_close(b, NULL);
+    memset(&err, 0, sizeof err);
+    CHECK_INT(charter_ledger_open(path, NULL, &b, &err), CHARTER_E_IO);
+    CHECK(b == NULL);
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+    CHECK_HAS(err.message, pid);
+    CHECK_HAS(err.message, "test_ledger_store"); /* the holder's command */
+    CHECK_HAS(err.message, "POST /v1/decide");   /* what to do instead */
+    /* Another process is refused the same way, naming this one. */
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        charter_ledger *c = NULL;
+        charter_error cerr;
+        memset(&cerr, 0, sizeof cerr);
+        charter_status st = charter_ledger_open(path, NULL, &c, &cerr);
+        _exit(st == CHARTER_E_IO && strstr(cerr.message, pid) ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* Read-only work goes on beside the writer. */
     charter_ledger_report r;
     CHECK_INT(charter_ledger_verify(path, NULL, &r, NULL), CHARTER_OK);
     CHECK(r.ok);
+    CHECK_INT(r.entries, 1);
+    int n = 0;
+    CHECK_INT(charter_ledger_scan(path, 0, 0, count_entry, &n, NULL), CHARTER_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(add_outcome(a, "x", 2, NULL), CHARTER_OK);
+    /* Closed, the ledger can be opened again. */
+    CHECK_INT(charter_ledger_close(a, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_open(path, NULL, &b, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(b, "x", 3, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(b, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_verify(path, NULL, &r, NULL), CHARTER_OK);
+    CHECK(r.ok);
+    CHECK_INT(r.entries, 3);
+    remove_dir();
+}
+
+/* The lock dies with its process, kill -9 included. */
+static void test_the_lock_dies_with_its_holder(void)
+{
+    fresh_dir();
+    int ready[2];
+    CHECK_INT(pipe(ready), 0);
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        close(ready[0]);
+        charter_ledger *c = NULL;
+        if (charter_ledger_open(path, NULL, &c, NULL) != CHARTER_OK)
+            _exit(1);
+        if (write(ready[1], "x", 1) != 1)
+            _exit(2);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    char x;
+    CHECK_INT(read(ready[0], &x, 1), 1);
+    close(ready[0]);
+    charter_ledger *l = NULL;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    CHECK_INT(charter_ledger_open(path, NULL, &l, &err), CHARTER_E_IO);
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %ld", (long)child);
+    CHECK_HAS(err.message, pid);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(l, "x", 1, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    remove_dir();
+}
+
+static mode_t mode_of(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
+}
+
+/* Whatever the umask lets through, the ledger's files and the key folder
+ * are their owner's alone. */
+static void test_ledger_files_and_keys_are_private_under_umask_022(void)
+{
+    fresh_dir();
+    mode_t old = umask(022);
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(l, "x", 1, NULL), CHARTER_OK);
+    const char *suffix[] = {"", "-wal", "-shm", ".lock"};
+    for (size_t i = 0; i < 4; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        if (mode_of(p) != 0600)
+            fprintf(stderr, "%s has mode %o\n", p, (unsigned)mode_of(p));
+        CHECK_INT(mode_of(p), 0600);
+    }
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    char keys[600], key[700];
+    snprintf(keys, sizeof keys, "%s/keys", tmpdir);
+    char id[CHARTER_KEY_ID_SIZE];
+    CHECK_INT(charter_keys_init(keys, id, NULL), CHARTER_OK);
+    CHECK_INT(mode_of(keys), 0700);
+    snprintf(key, sizeof key, "%s/ledger.key", keys);
+    CHECK_INT(mode_of(key), 0600);
+    umask(old);
+    remove_dir();
+}
+
+/* ---- Health ------------------------------------------------------------------ */
+
+typedef struct transitions {
+    pthread_mutex_t mu;
+    int failing, ok;
+    char last_reason[32];
+} transitions;
+
+static void on_health(void *user, const charter_ledger_health *h)
+{
+    transitions *t = user;
+    pthread_mutex_lock(&t->mu);
+    if (h->ok)
+        t->ok++;
+    else
+        t->failing++;
+    snprintf(t->last_reason, sizeof t->last_reason, "%s", h->reason ? h->reason : "");
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Waits up to 5 s for the ledger's health to be `ok`; returns its reason
+ * ("" when ok). */
+static const char *await_health(charter_ledger *l, bool ok, charter_ledger_health *h)
+{
+    for (int i = 0; i < 250; i++) {
+        charter_ledger_health_get(l, h);
+        if (h->ok == ok)
+            break;
+        usleep(20 * 1000);
+    }
+    return h->reason ? h->reason : "";
+}
+
+/* Without a single append, the writer notices that its file was moved away
+ * and that another process changed the tail, reports each change once, and
+ * recovers by itself when the cause is undone. */
+static void test_health_follows_the_file_and_the_tail_and_recovers(void)
+{
+    fresh_dir();
+    transitions t = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    charter_ledger_options opt = {.on_health = on_health, .health_user = &t};
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, &opt, &l, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(l, "x", 1, NULL), CHARTER_OK);
+    charter_ledger_health h;
+    charter_ledger_health_get(l, &h);
+    CHECK(h.ok);
+    /* The file moved away: what is written would not be in the ledger. */
+    char moved[600];
+    snprintf(moved, sizeof moved, "%s.moved", path);
+    CHECK_INT(rename(path, moved), 0);
+    CHECK_STR(await_health(l, false, &h), "file_replaced");
+    CHECK_HAS(h.message, path);
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    CHECK_INT(add_outcome(l, "x", 2, NULL), CHARTER_E_IO);
+    CHECK_INT(rename(moved, path), 0);
+    CHECK_STR(await_health(l, true, &h), "");
+    CHECK_INT(add_outcome(l, "x", 3, NULL), CHARTER_OK);
+    /* Another process appends a row behind the writer's back. */
+    sqlite3 *db;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db, "INSERT INTO entries VALUES(3,0,'outcome','{}',x'00',x'00')",
+                           NULL, NULL, NULL), SQLITE_OK);
+    CHECK_STR(await_health(l, false, &h), "tail_changed");
+    CHECK_INT(sqlite3_exec(db, "DELETE FROM entries WHERE seq=3", NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_STR(await_health(l, true, &h), "");
+    CHECK_INT(add_outcome(l, "x", 4, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    pthread_mutex_lock(&t.mu);
+    CHECK_INT(t.failing, 2); /* once per change, not once per check */
+    CHECK_INT(t.ok, 2);
+    pthread_mutex_unlock(&t.mu);
+    charter_ledger_report r;
+    CHECK_INT(charter_ledger_verify(path, NULL, &r, NULL), CHARTER_OK);
+    CHECK(r.ok);
+    CHECK_INT(r.entries, 3);
+    remove_dir();
+}
+
+/* Someone deletes the lock file: a second writer can then open the ledger
+ * (advisory locks cannot stop that), and the first notices that it lost the
+ * ledger and stops writing; once the second is gone it takes it back. */
+static void test_a_lost_lock_stops_the_writer_until_it_is_taken_back(void)
+{
+    fresh_dir();
+    charter_ledger *a = NULL, *b = NULL;
+    CHECK_INT(charter_ledger_open(path, NULL, &a, NULL), CHARTER_OK);
+    CHECK_INT(add_outcome(a, "x", 1, NULL), CHARTER_OK);
+    char lock[600];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    CHECK_INT(unlink(lock), 0);
+    CHECK_INT(charter_ledger_open(path, NULL, &b, NULL), CHARTER_OK);
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_outcome o = {.workflow = "w", .from_ms = 1, .to_ms = 2, .metric = "m"};
+    CHECK_INT(charter_ledger_outcome(a, &o, NULL, &err), CHARTER_E_IO);
+    CHECK_HAS(err.message, "lock file");
+    charter_ledger_health h;
+    charter_ledger_health_get(a, &h);
+    CHECK_STR(h.reason, "lock_lost");
+    CHECK_INT(charter_ledger_close(b, NULL), CHARTER_OK);
+    CHECK_STR(await_health(a, true, &h), "");
+    CHECK_INT(add_outcome(a, "x", 2, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(a, NULL), CHARTER_OK);
+    charter_ledger_report r;
+    CHECK_INT(charter_ledger_verify(path, NULL, &r, NULL), CHARTER_OK);
+    CHECK(r.ok);
+    CHECK_INT(r.entries, 2);
     remove_dir();
 }
 
@@ -565,7 +787,11 @@ int main(void)
     RUN(test_read_only_ledger_file_fails_closed_at_open_then_recovers);
     RUN(test_full_disk_rolls_back_and_reports_unavailable);
     RUN(test_locked_ledger_fails_the_append_then_recovers);
-    RUN(test_second_writer_process_is_refused_not_forked);
+    RUN(test_second_writer_is_refused_and_named_while_readers_read);
+    RUN(test_the_lock_dies_with_its_holder);
+    RUN(test_ledger_files_and_keys_are_private_under_umask_022);
+    RUN(test_health_follows_the_file_and_the_tail_and_recovers);
+    RUN(test_a_lost_lock_stops_the_writer_until_it_is_taken_back);
     RUN(test_scan_filters_by_time);
     return TEST_DONE();
 }
