@@ -160,7 +160,7 @@ charter_status srv_gate_new(const srv_gate_options *opt, srv_gate **out)
     if (reserve < 1)
         reserve = 1;
     g->unproven_cap = opt->max_connections > reserve ? opt->max_connections - reserve : 1;
-    pthread_mutex_init(&g->mu, NULL);
+    base_mutex_init_hot(&g->mu); /* taken a few times by every request */
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

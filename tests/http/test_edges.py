@@ -111,6 +111,20 @@ def test_duplicate_keys(srv):
     t.eq([r[0] for r in results], [400] * 6, "each of the six is refused")
 
 
+def test_large_body_decided(srv):
+    """A valid decision over CHARTER_INLINE_BODY_BYTES (32 KiB) is decided on
+    a worker; its answer comes back on a connection kept alive for the next."""
+    bot = srv.tokens["support-bot"]
+    big = decision(input={"amount": 5, "note": "x" * 100000})
+    small = decision()
+    data = (post_head(bot, b"Content-Length: %d\r\n\r\n" % len(big)) + big +
+            post_head(bot, b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(small)) +
+            small)
+    got, closed, _ = exchange(srv, data, wait=10)
+    t.eq(got.count(b"HTTP/1.1 200"), 2, "a 100 KB decision and the next on one connection")
+    t.check(closed and got.count(b'"decision":"allow"') == 2, "both allowed")
+
+
 # ---- framing -------------------------------------------------------------------------
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -337,6 +351,7 @@ def main():
     agents = ["support-bot", "other-bot"]
     with Server(shop, agents=agents, extra_args=["--idle-timeout", "30"]) as srv:
         test_duplicate_keys(srv)
+        test_large_body_decided(srv)
         test_framing(srv)
         test_header_deadline(srv)
         t.check(agent_decides(srv), "the server still decides after all that")
