@@ -10,7 +10,8 @@
  *
  * Threads: a few event threads (libmicrohttpd's thread pool) read
  * requests and send responses and never wait. Handlers that answer at once
- * run on them; /v1/decide decides on them and suspends the connection until
+ * run on them; /v1/decide decides on them (on a worker when its body is
+ * over CHARTER_INLINE_BODY_BYTES) and suspends the connection until
  * the group commit calls back (srv_defer); every handler that may block
  * (long polls, resolutions and outcomes waiting for their commit, analyses,
  * AuthZEN and MCP calls that decide synchronously) runs on a worker
@@ -214,7 +215,10 @@ void srv_add_header(srv_response *rs, const char *name, const char *value);
  * calls srv_defer before it starts what it waits for: the connection is
  * suspended, and the handler returns leaving `rs` alone. Later, on any
  * thread, srv_resume(rq->deferred) says the wait is over (exactly once);
- * http.c then calls finish(user, rs) on an event thread and sends rs. */
+ * http.c then calls finish(user, rs) on an event thread and sends rs.
+ * A handler on a worker (a route that may block, or a body over
+ * CHARTER_INLINE_BODY_BYTES) may call it too: its connection is already
+ * suspended, and stays so after the handler returns, until srv_resume. */
 typedef void (*srv_finish_fn)(void *user, srv_response *rs);
 void srv_defer(const srv_request *rq, srv_finish_fn finish, void *user);
 void srv_resume(struct srv_deferred *d);
