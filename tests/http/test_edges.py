@@ -327,6 +327,7 @@ def test_body_deadline(srv):
 def test_per_address(srv):
     """--max-connections-per-address 8: a 9th to 14th connection from one
     address is closed at once; the first eight stay until their deadline."""
+    time.sleep(1.0)  # the connections of the test before are cleaned up
     socks = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(14)]
     closed = 0
     t0 = time.time()
