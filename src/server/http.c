@@ -103,6 +103,7 @@ typedef struct srv_deferred {
     bool in_flight;          /* counted in s->inflight until answered */
     bool suspended;          /* waiting for srv_resume */
     bool *worker_kept;       /* on a worker: set when the handler defers */
+    _Atomic int on_worker;   /* WORKER_* below: who resumes a deferred answer */
     struct MHD_Connection *conn;
     srv_gate_conn *gate;     /* the connection's record in the gate */
     const char *request_id;
@@ -388,14 +389,23 @@ void srv_defer(const srv_request *rq, srv_finish_fn finish, void *user)
     MHD_suspend_connection(p->conn);
 }
 
+/* A handler on a worker that deferred its answer may be woken (srv_resume,
+ * from the ledger's writer) before it has returned, while it still writes
+ * what its finish reads: then the worker resumes the connection once the
+ * handler is done. Exactly one of the two resumes it. */
+enum { WORKER_NONE, WORKER_IN_HANDLER, WORKER_RESUME_ASKED };
+
 void srv_resume(pending *p)
 {
+    int in_handler = WORKER_IN_HANDLER;
+    if (atomic_compare_exchange_strong(&p->on_worker, &in_handler, WORKER_RESUME_ASKED))
+        return; /* the worker resumes it when the handler returns */
     MHD_resume_connection(p->conn);
 }
 
 /* A worker runs the handler, then hands the connection back, unless the
- * handler deferred its answer (srv_defer): then p may be answered and
- * freed by the time the handler returns, and only srv_resume wakes it. */
+ * handler deferred its answer (srv_defer): then srv_resume wakes it, or
+ * asks the worker to when the handler has not returned yet. */
 static void run_on_worker(srv_job *job)
 {
     pending *p = (pending *)((char *)job - offsetof(pending, job));
@@ -403,10 +413,16 @@ static void run_on_worker(srv_job *job)
     bool kept = false;
     p->held = NULL;
     p->worker_kept = &kept;
+    atomic_store(&p->on_worker, WORKER_IN_HANDLER);
     p->route->fn(&p->rq, p->tail, &p->rs);
     srv_keys_release(held);
-    if (kept)
+    if (kept) {
+        /* Past this exchange p is srv_resume's, and may be freed. */
+        if (atomic_exchange(&p->on_worker, WORKER_NONE) == WORKER_RESUME_ASKED)
+            MHD_resume_connection(p->conn);
         return;
+    }
+    atomic_store(&p->on_worker, WORKER_NONE);
     p->worker_kept = NULL;
     MHD_resume_connection(p->conn);
 }
