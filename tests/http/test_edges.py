@@ -356,13 +356,16 @@ def main():
         test_framing(srv)
         test_header_deadline(srv)
         t.check(agent_decides(srv), "the server still decides after all that")
+        t.eq(srv.stop(), 0, "a clean stop (no leak, no sanitizer report)")
     with Server(shop, agents=agents, extra_args=["--max-connections", "64"]) as srv:
         test_slowloris(srv)
+        t.eq(srv.stop(), 0, "a clean stop after the slowloris")
     with Server(shop, agents=agents,
                 extra_args=["--body-timeout", "2", "--header-timeout", "2",
                             "--max-connections-per-address", "8"]) as srv:
         test_body_deadline(srv)
         test_per_address(srv)
+        t.eq(srv.stop(), 0, "a clean stop after the deadlines")
     t.done()
 
 
