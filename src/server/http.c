@@ -477,23 +477,18 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
-/* Whether `te` is exactly one coding, chunked (optional whitespace around). */
-static bool te_is_chunked(const char *te)
-{
-    te += strspn(te, " \t");
-    if (strncasecmp(te, "chunked", 7))
-        return false;
-    te += 7;
-    te += strspn(te, " \t");
-    return !*te;
-}
-
-/* Whether the last coding in `te` is chunked: then the message can be
- * read, and only an earlier coding is unknown to us. */
+/* Whether the last coding in `te` is chunked (whitespace around it
+ * allowed): then the body's length can be known, and any other coding is
+ * one we do not implement. */
 static bool te_ends_chunked(const char *te)
 {
     const char *last = strrchr(te, ',');
-    return te_is_chunked(last ? last + 1 : te);
+    last = last ? last + 1 : te;
+    last += strspn(last, " \t");
+    if (strncasecmp(last, "chunked", 7))
+        return false;
+    last += 7;
+    return !last[strspn(last, " \t")];
 }
 
 /* `text` cut to fit `out`, bytes outside printable ASCII as '?' (it goes
@@ -538,7 +533,8 @@ static bool framing_ok(struct MHD_Connection *conn, const char *version, srv_res
         srv_reply_error(rs, 400, code, "found Transfer-Encoding '%s'; expected chunked as "
                         "the last coding, or the body's length cannot be known",
                         printable(f.te, shown, sizeof shown));
-    else if (f.transfer_encoding && !te_is_chunked(f.te))
+    /* Exactly what libmicrohttpd reads as chunked passes, no more. */
+    else if (f.transfer_encoding && strcasecmp(f.te, "chunked"))
         srv_reply_error(rs, 501, "not_implemented", "found Transfer-Encoding '%s'; only "
                         "chunked is implemented", printable(f.te, shown, sizeof shown));
     else if (f.authorization > 1)
