@@ -77,6 +77,13 @@ typedef struct charter_server_options {
     uint32_t idle_timeout_s;    /* 0: 30; a silent connection is closed */
     uint32_t max_wait_s;        /* 0: 60; the longest long poll */
     uint32_t max_connections;   /* 0: 1024 */
+    /* Deadlines that count time, not silence: complete headers within
+     * header_timeout_s of the connection's start (or of its last answer,
+     * plus idle_timeout_s), a complete body within body_timeout_s of the
+     * headers; the connection is closed past them. 0: 10 and 30. */
+    uint32_t header_timeout_s;
+    uint32_t body_timeout_s;
+    uint32_t max_connections_per_address; /* 0: 256 (at most max_connections) */
     uint32_t threads;           /* event threads; 0: one per CPU */
     uint32_t expire_every_ms;   /* 0: 1000; how often deadlines are applied */
     /* Origins accepted on /mcp (browser clients); NULL: none but no Origin. */

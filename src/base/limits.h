@@ -30,6 +30,20 @@
 #define CHARTER_MAX_JSON_DEPTH      64u
 #define CHARTER_MAX_STRING_BYTES    (256u * 1024u)
 
+/* HTTP connections (src/server/gate.c, http.c). The idle timeout counts
+ * silence only; these count time, so a client sending a byte now and then
+ * cannot hold a connection. Each is the default of a `serve` option. */
+#define CHARTER_HEADER_DEADLINE_S   10u     /* accept (or the last answer) to complete headers */
+#define CHARTER_BODY_DEADLINE_S     30u     /* complete headers to complete body */
+#define CHARTER_MAX_CONNECTIONS_PER_ADDRESS 256u /* open at once from one client address */
+/* Connections not yet known to be a key's (headers still coming, or not
+ * authenticated) may hold all but 1/DIVISOR of --max-connections (the
+ * reserve, at least one); past that the oldest of them is closed. */
+#define CHARTER_CONNECTION_RESERVE_DIVISOR 8u
+/* A body larger than this is parsed and decided on a worker, never on an
+ * event thread that other connections wait for. */
+#define CHARTER_INLINE_BODY_BYTES   (32u * 1024u)
+
 /* AuthZEN (src/server/authzen.c). */
 #define CHARTER_MAX_AUTHZEN_EVALUATIONS 1000u /* evaluations in one batch */
 /* MCP (src/mcp). */

@@ -756,7 +756,7 @@ static void fold_literal(checker *ck, cel_node *n)
             b[i] = n->args[2 * i + 1]->lit;
         }
         const char *why;
-        const cel_map *m = cel_map_build_ex(ck->a, count, a, b, CEL_MAP_ADOPT, &why);
+        const cel_map *m = cel_map_build_ex(ck->a, count, a, b, CEL_MAP_ADOPT, &why, NULL);
         if (!m)
             return;   /* a repeated key: reported when evaluated */
         v.kind = CEL_MAP;

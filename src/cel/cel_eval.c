@@ -796,7 +796,7 @@ static NOINLINE cel_value eval_map(ev *e, const cel_node *n)
     const char *why = NULL;
     if (e->a->total - e->bytes_base + count * 24 > CEL_MAX_EVAL_BYTES)
         return abort_with(e, "evaluation exceeded its memory limit (CEL_MAX_EVAL_BYTES)");
-    const cel_map *m = cel_map_build_ex(e->a, count, keys, vals, CEL_MAP_ADOPT, &why);
+    const cel_map *m = cel_map_build_ex(e->a, count, keys, vals, CEL_MAP_ADOPT, &why, NULL);
     if (!m)
         return cel_error_fmt(e->a, "invalid map literal: %s", why);
     cel_value v = {.kind = CEL_MAP};

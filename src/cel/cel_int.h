@@ -230,11 +230,14 @@ bool cel_value_compare(const cel_value *a, const cel_value *b, int *cmp);
 enum {
     CEL_MAP_ADOPT = 1u     /* keys/values already live in the arena: no copy */
 };
-/* cel_map_build with a reason on failure ("repeated key 'x'", "unsupported
- * key type double", "out of memory"). */
+/* cel_map_build with a reason on failure ("repeated key in map",
+ * "unsupported map key type double ...", "out of memory"; static text).
+ * When a key repeats an earlier one and `repeat` is not NULL, *repeat is
+ * its position in keys (SIZE_MAX for any other outcome), so a caller can
+ * name it; the repeat is found while sorting, in N log N. */
 const cel_map *cel_map_build_ex(arena *a, size_t n, const cel_value *keys,
                                 const cel_value *values, unsigned flags,
-                                const char **why);
+                                const char **why, size_t *repeat);
 /* Finds key (numeric keys match across int/uint/double); NULL if absent. */
 const cel_value *cel_map_find(const cel_map *m, const cel_value *key);
 /* "int", "list", "google.protobuf.Timestamp", ... */

@@ -273,9 +273,11 @@ static int key_ref_cmp(const void *x, const void *y)
 
 const cel_map *cel_map_build_ex(arena *a, size_t n, const cel_value *keys,
                                 const cel_value *values, unsigned flags,
-                                const char **why)
+                                const char **why, size_t *repeat)
 {
     static const char *const oom = "out of memory";
+    if (repeat)
+        *repeat = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
         cel_kind k = keys[i].kind;
         if (k != CEL_BOOL && k != CEL_INT && k != CEL_UINT && k != CEL_STRING) {
@@ -327,6 +329,8 @@ const cel_map *cel_map_build_ex(arena *a, size_t n, const cel_value *keys,
         for (size_t i = 1; i < n; i++) {
             if (key_cmp(&m->keys[index[i - 1]], &m->keys[index[i]]) == 0) {
                 *why = "repeated key in map";
+                if (repeat) /* the later of the two: the sort is stable */
+                    *repeat = index[i];
                 return NULL;
             }
         }
@@ -346,7 +350,11 @@ const cel_map *cel_map_build_ex(arena *a, size_t n, const cel_value *keys,
     for (size_t i = 0; i < n; i++) {
         index[i] = refs[i].pos;
         if (i > 0 && key_cmp(refs[i - 1].key, refs[i].key) == 0) {
+            /* Equal keys sort by position: refs[i] is the repeat. Found in
+             * the sort, so a map of N keys is refused in N log N steps. */
             *why = "repeated key in map";
+            if (repeat)
+                *repeat = refs[i].pos;
             return NULL;
         }
     }
@@ -358,7 +366,7 @@ const cel_map *cel_map_build(arena *a, size_t n, const cel_value *keys,
                              const cel_value *values)
 {
     const char *why;
-    return cel_map_build_ex(a, n, keys, values, 0, &why);
+    return cel_map_build_ex(a, n, keys, values, 0, &why, NULL);
 }
 
 const cel_value *cel_map_get_str(const cel_map *m, const char *key, size_t n)

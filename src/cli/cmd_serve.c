@@ -36,7 +36,15 @@ static const char usage[] =
     "  --idle-timeout SECONDS  close silent connections (default 30)\n"
     "  --threads N         event threads serving connections (default: one\n"
     "                      per CPU; blocking requests get workers of their own)\n"
-    "  --max-connections N connections open at once (default 1024)\n"
+    "  --max-connections N connections open at once (default 1024); 1/8 of\n"
+    "                      them is kept for requests made with a valid key\n"
+    "  --max-connections-per-address N  connections from one client address\n"
+    "                      (default 256, at most --max-connections)\n"
+    "  --header-timeout SECONDS  time to send complete headers, counted from\n"
+    "                      the connection's start, however slowly they come\n"
+    "                      (default 10)\n"
+    "  --body-timeout SECONDS    time to send the body once the headers are\n"
+    "                      in (default 30)\n"
     "  --allow-origin ORIGIN   accept this Origin on /mcp (repeatable)\n"
     "\n"
     "Prints 'listening on http://HOST:PORT' once it accepts requests.\n"
@@ -131,6 +139,18 @@ int cmd_serve(int argc, char **argv)
             if (m < 0 || parse_uint("--max-connections", v, 65536, &n))
                 return CLI_INVALID;
             o.max_connections = (uint32_t)n;
+        } else if ((m = cli_option(argc, argv, &i, "--max-connections-per-address", &v)) != 0) {
+            if (m < 0 || parse_uint("--max-connections-per-address", v, 65536, &n))
+                return CLI_INVALID;
+            o.max_connections_per_address = (uint32_t)n;
+        } else if ((m = cli_option(argc, argv, &i, "--header-timeout", &v)) != 0) {
+            if (m < 0 || parse_uint("--header-timeout", v, 3600, &n))
+                return CLI_INVALID;
+            o.header_timeout_s = (uint32_t)n;
+        } else if ((m = cli_option(argc, argv, &i, "--body-timeout", &v)) != 0) {
+            if (m < 0 || parse_uint("--body-timeout", v, 3600, &n))
+                return CLI_INVALID;
+            o.body_timeout_s = (uint32_t)n;
         } else if ((m = cli_option(argc, argv, &i, "--allow-origin", &v)) != 0) {
             if (m < 0)
                 return CLI_INVALID;

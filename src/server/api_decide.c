@@ -5,7 +5,9 @@
  * key's). The decision time is the server's: a request's "time" is
  * dropped (the ledger also replaces any "counters" it claims).
  *
- * A decision is made on the event thread; its connection is then suspended
+ * A decision is made on the event thread (on a worker when the body is over
+ * CHARTER_INLINE_BODY_BYTES: parsing grows with the body, and an event
+ * thread serves many connections); its connection is then suspended
  * (srv_defer) until the ledger's writer calls back with the entry durable,
  * and the answer is sent from the event thread after that. When the ledger
  * cannot be written the answer is the fail-closed deny, with status 503.

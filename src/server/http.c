@@ -12,8 +12,20 @@
  * decisions wait for one commit without a thread each. Routes that may
  * block run on a worker (workers.c) with their connection suspended; when
  * the worker is done the connection is resumed and the response sent from
- * its event thread. Keep-alive is HTTP/1.1's default; idle connections time
- * out.
+ * its event thread; so is a request whose body is larger than
+ * CHARTER_INLINE_BODY_BYTES, whatever its route, so that work growing with
+ * a body never holds an event thread. Keep-alive is HTTP/1.1's default;
+ * idle connections time out, and the gate (gate.c) gives headers and body
+ * deadlines that count time, not silence.
+ *
+ * A request's framing is checked as soon as its headers are in (RFC 9112):
+ * a repeated Content-Length, Content-Length with Transfer-Encoding, a
+ * transfer coding other than chunked, or a header name that is not a token
+ * (e.g. "Transfer-Encoding " with a space before the colon) is answered at
+ * once, before any body is read, and the connection closed, so no proxy in
+ * front can disagree with us on where the next request starts. The route
+ * and the key are checked then too, so a request made with a valid key
+ * leaves the gate's unproven connections while its body is read.
  */
 #include "base/banned.h"
 
@@ -29,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,9 +99,13 @@ typedef struct srv_deferred {
     char *body;
     size_t len, cap;
     bool too_large;
+    bool refused;            /* routing or the key refused it: rs holds why */
     bool in_flight;          /* counted in s->inflight until answered */
     bool suspended;          /* waiting for srv_resume */
+    bool *worker_kept;       /* on a worker: set when the handler defers */
+    _Atomic int on_worker;   /* WORKER_* below: who resumes a deferred answer */
     struct MHD_Connection *conn;
+    srv_gate_conn *gate;     /* the connection's record in the gate */
     const char *request_id;
     srv_request rq;
     srv_response rs;
@@ -364,22 +381,52 @@ void srv_defer(const srv_request *rq, srv_finish_fn finish, void *user)
     pending *p = rq->deferred;
     p->finish = finish;
     p->finish_user = user;
+    if (p->worker_kept) {
+        /* On a worker the connection is suspended already; the worker
+         * leaves it so, for srv_resume to wake. */
+        *p->worker_kept = true;
+        p->worker_kept = NULL;
+        return;
+    }
     p->suspended = true;
     MHD_suspend_connection(p->conn);
 }
 
+/* A handler on a worker that deferred its answer may be woken (srv_resume,
+ * from the ledger's writer) before it has returned, while it still writes
+ * what its finish reads: then the worker resumes the connection once the
+ * handler is done. Exactly one of the two resumes it. */
+enum { WORKER_NONE, WORKER_IN_HANDLER, WORKER_RESUME_ASKED };
+
 void srv_resume(pending *p)
 {
+    int in_handler = WORKER_IN_HANDLER;
+    if (atomic_compare_exchange_strong(&p->on_worker, &in_handler, WORKER_RESUME_ASKED))
+        return; /* the worker resumes it when the handler returns */
     MHD_resume_connection(p->conn);
 }
 
-/* A worker runs the handler, then hands the connection back. */
+/* A worker runs the handler, then hands the connection back, unless the
+ * handler deferred its answer (srv_defer): then srv_resume wakes it, or
+ * asks the worker to when the handler has not returned yet. */
 static void run_on_worker(srv_job *job)
 {
     pending *p = (pending *)((char *)job - offsetof(pending, job));
-    p->route->fn(&p->rq, p->tail, &p->rs);
-    srv_keys_release(p->held);
+    srv_keys *held = p->held;
+    bool kept = false;
     p->held = NULL;
+    p->worker_kept = &kept;
+    atomic_store(&p->on_worker, WORKER_IN_HANDLER);
+    p->route->fn(&p->rq, p->tail, &p->rs);
+    srv_keys_release(held);
+    if (kept) {
+        /* Past this exchange p is srv_resume's, and may be freed. */
+        if (atomic_exchange(&p->on_worker, WORKER_NONE) == WORKER_RESUME_ASKED)
+            MHD_resume_connection(p->conn);
+        return;
+    }
+    atomic_store(&p->on_worker, WORKER_NONE);
+    p->worker_kept = NULL;
     MHD_resume_connection(p->conn);
 }
 
@@ -396,6 +443,149 @@ static enum MHD_Result respond(srv *s, pending *p)
     return ret;
 }
 
+/* ---- Framing (RFC 9112) -------------------------------------------------------- */
+
+typedef struct framing {
+    unsigned content_length, transfer_encoding, authorization;
+    const char *te;          /* the Transfer-Encoding value */
+    const char *bad_name;    /* a header name that is not a token */
+} framing;
+
+/* RFC 9110's tchar: the bytes a header name may hold. */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    framing *f = cls;
+    (void)kind;
+    const char *k = key;
+    while (*k && is_tchar((unsigned char)*k))
+        k++;
+    if (*k || k == key) {
+        f->bad_name = key;
+        return MHD_NO;
+    }
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        f->content_length++;
+    else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->transfer_encoding++;
+        f->te = value;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION))
+        f->authorization++;
+    return MHD_YES;
+}
+
+/* Whether the last coding in `te` is chunked (whitespace around it
+ * allowed): then the body's length can be known, and any other coding is
+ * one we do not implement. */
+static bool te_ends_chunked(const char *te)
+{
+    const char *last = strrchr(te, ',');
+    last = last ? last + 1 : te;
+    last += strspn(last, " \t");
+    if (strncasecmp(last, "chunked", 7))
+        return false;
+    last += 7;
+    return !last[strspn(last, " \t")];
+}
+
+/* `text` cut to fit `out`, bytes outside printable ASCII as '?' (it goes
+ * into a JSON message, which must be UTF-8). */
+static const char *printable(const char *text, char *out, size_t size)
+{
+    size_t i = 0;
+    for (; text[i] && i + 1 < size; i++)
+        out[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+    out[i] = '\0';
+    return out;
+}
+
+/* Checks what libmicrohttpd lets through: it takes the first of two
+ * Content-Lengths, lets Transfer-Encoding override Content-Length, reads
+ * an unknown coding until the client closes, and keeps a header name with
+ * a space before the colon as a different header. Returns false with the
+ * refusal (and "Connection: close") in rs. */
+static bool framing_ok(struct MHD_Connection *conn, const char *version, srv_response *rs)
+{
+    framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &f);
+    char shown[64];
+    const char *code = "bad_framing";
+    if (f.bad_name)
+        srv_reply_error(rs, 400, code, "found header name '%s', which is not a token; "
+                        "expected letters, digits and !#$%%&'*+-.^_`|~ only (no space "
+                        "before the colon)", printable(f.bad_name, shown, sizeof shown));
+    else if (f.content_length > 1)
+        srv_reply_error(rs, 400, code, "found %u Content-Length headers; expected at "
+                        "most one", f.content_length);
+    else if (f.transfer_encoding && f.content_length)
+        srv_reply_error(rs, 400, code, "found both Content-Length and Transfer-Encoding; "
+                        "expected one of them");
+    else if (f.transfer_encoding > 1)
+        srv_reply_error(rs, 400, code, "found %u Transfer-Encoding headers; expected at "
+                        "most one", f.transfer_encoding);
+    else if (f.transfer_encoding && !strcmp(version, MHD_HTTP_VERSION_1_0))
+        srv_reply_error(rs, 400, code, "found Transfer-Encoding in an HTTP/1.0 request; "
+                        "expected Content-Length");
+    else if (f.transfer_encoding && !te_ends_chunked(f.te))
+        srv_reply_error(rs, 400, code, "found Transfer-Encoding '%s'; expected chunked as "
+                        "the last coding, or the body's length cannot be known",
+                        printable(f.te, shown, sizeof shown));
+    /* Exactly what libmicrohttpd reads as chunked passes, no more. */
+    else if (f.transfer_encoding && strcasecmp(f.te, "chunked"))
+        srv_reply_error(rs, 501, "not_implemented", "found Transfer-Encoding '%s'; only "
+                        "chunked is implemented", printable(f.te, shown, sizeof shown));
+    else if (f.authorization > 1)
+        srv_reply_error(rs, 400, code, "found %u Authorization headers; expected one",
+                        f.authorization);
+    else
+        return true;
+    srv_add_header(rs, MHD_HTTP_HEADER_CONNECTION, "close");
+    return false;
+}
+
+/* ---- Requests -------------------------------------------------------------------- */
+
+static srv_gate_conn *gate_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The first call, once the headers are in: framing, size, route and key
+ * are checked before any body is read. Returns true when the request is
+ * to be answered at once (rs or too_large say how). */
+static bool on_headers(srv *s, pending *p, struct MHD_Connection *conn, const char *url,
+                       const char *method, const char *version)
+{
+    const char *request_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         "X-Request-ID");
+    p->request_id = request_id && strlen(request_id) <= 120 ? request_id : NULL;
+    p->rq = (srv_request){.s = s, .conn = conn, .method = method, .path = url,
+                          .body = "", .request_id = p->request_id, .deferred = p};
+    if (!framing_ok(conn, version, &p->rs))
+        return true;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > s->opt.max_body_bytes) {
+        p->too_large = true; /* the body is never read */
+        return true;
+    }
+    /* A refusal is kept for when the body is in: answered now, the body
+     * would be left unread and the connection closed on a client that did
+     * nothing wrong but send it. */
+    p->route = route_request(s, &p->rq, &p->rs, &p->tail, &p->held);
+    p->refused = !p->route;
+    srv_gate_headers(s->gate, p->gate, p->rq.who != NULL);
+    return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **req_cls)
@@ -403,18 +593,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     srv *s = cls;
     pending *p = *req_cls;
     size_t limit = s->opt.max_body_bytes;
-    (void)version;
     if (!p) {
         if (!(p = calloc(1, sizeof *p)))
             return MHD_NO;
         *req_cls = p;
         p->conn = conn;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > limit)
-            p->too_large = true; /* answered at once; the body is never read */
-        else
+        p->gate = gate_of(conn);
+        if (!on_headers(s, p, conn, url, method, version))
             return MHD_YES;
+        *upload_size = 0; /* answered at once: libmicrohttpd discards the body */
     }
     if (p->suspended) { /* resumed: the answer is ready */
         p->suspended = false;
@@ -447,33 +634,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    srv_gate_request(s->gate, p->gate);
     atomic_fetch_add(&s->metrics.requests, 1);
     atomic_fetch_add(&s->inflight, 1);
     p->in_flight = true;
-    const char *request_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                         "X-Request-ID");
-    p->request_id = request_id && strlen(request_id) <= 120 ? request_id : NULL;
     if (p->too_large) {
+        srv_keys_release(p->held);
+        p->held = NULL;
         srv_reply_error(&p->rs, 413, "too_large", "the request body is over the limit of "
                                                   "%zu bytes", limit);
         return respond(s, p);
     }
-    p->rq = (srv_request){.s = s, .conn = conn, .method = method, .path = url,
-                          .body = p->body ? p->body : "", .body_len = p->len,
-                          .request_id = p->request_id, .deferred = p};
-    const char *tail;
-    srv_keys *held;
-    const route *rt = route_request(s, &p->rq, &p->rs, &tail, &held);
-    if (!rt)
+    if (p->refused || !p->route) /* refused, or answered at its headers */
         return respond(s, p);
-    if (rt->runs == WORKER) {
-        p->route = rt;
-        p->tail = tail;
-        p->held = held;
+    p->rq.body = p->body ? p->body : "";
+    p->rq.body_len = p->len;
+    const route *rt = p->route;
+    if (rt->runs == WORKER || p->len > CHARTER_INLINE_BODY_BYTES) {
         p->job.run = run_on_worker;
         srv_defer(&p->rq, NULL, NULL); /* before the worker can resume it */
         if (!srv_workers_run(s->workers, &p->job)) {
-            srv_keys_release(held);
+            srv_keys_release(p->held);
             p->held = NULL;
             srv_reply_error(&p->rs, 503, "unavailable",
                             "the server is stopping or cannot start a thread");
@@ -481,7 +662,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    rt->fn(&p->rq, tail, &p->rs);
+    srv_keys *held = p->held;
+    p->held = NULL;
+    rt->fn(&p->rq, p->tail, &p->rs);
     srv_keys_release(held); /* a deferred answer must not need rq->who */
     if (p->suspended)
         return MHD_YES;
@@ -497,18 +680,34 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
     srv *s = cls;
     pending *p = *req_cls;
-    (void)conn;
     (void)toe;
+    srv_gate_answered(s->gate, gate_of(conn));
     if (!p)
         return;
     if (p->suspended && p->finish)
         p->finish(p->finish_user, &p->rs);
     if (p->in_flight)
         atomic_fetch_sub(&s->inflight, 1);
+    srv_keys_release(p->held); /* the client left while its body came */
     free(p->body);
     free(p->rs.body);
     free(p);
     *req_cls = NULL;
+}
+
+/* A connection opens or closes: the gate keeps its record. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    srv *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? srv_gate_opened(s->gate, ci->connect_fd) : NULL;
+    } else {
+        srv_gate_closed(s->gate, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* ---- Start and stop ------------------------------------------------------------------ */
@@ -558,9 +757,25 @@ charter_status srv_http_start(srv *s, charter_error *err)
     char host[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
     snprintf(s->address, sizeof s->address, "%s:%u", host, (unsigned)ntohs(sa.sin_port));
-    if (srv_workers_new(s->opt.max_connections, &s->workers) != CHARTER_OK) {
+    /* The edges' defaults live here, with the daemon they configure. */
+    if (!s->opt.header_timeout_s)
+        s->opt.header_timeout_s = CHARTER_HEADER_DEADLINE_S;
+    if (!s->opt.body_timeout_s)
+        s->opt.body_timeout_s = CHARTER_BODY_DEADLINE_S;
+    if (!s->opt.max_connections_per_address)
+        s->opt.max_connections_per_address = CHARTER_MAX_CONNECTIONS_PER_ADDRESS;
+    if (s->opt.max_connections_per_address > s->opt.max_connections)
+        s->opt.max_connections_per_address = s->opt.max_connections;
+    srv_gate_options go = {.header_us = (int64_t)s->opt.header_timeout_s * 1000000,
+                           .body_us = (int64_t)s->opt.body_timeout_s * 1000000,
+                           .idle_us = (int64_t)s->opt.idle_timeout_s * 1000000,
+                           .max_connections = s->opt.max_connections};
+    if (srv_workers_new(s->opt.max_connections, &s->workers) != CHARTER_OK ||
+        srv_gate_new(&go, &s->gate) != CHARTER_OK) {
         close(fd);
-        return CHARTER_E_NOMEM;
+        srv_workers_free(s->workers);
+        s->workers = NULL;
+        return base_fail(err, CHARTER_E_NOMEM, "out of memory or threads starting the server");
     }
     s->daemon = MHD_start_daemon(
         MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO, 0,
@@ -568,12 +783,16 @@ charter_status srv_http_start(srv *s, charter_error *err)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opt.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->opt.idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->opt.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)s->opt.max_connections_per_address,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->opt.max_header_bytes,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
         srv_workers_free(s->workers);
         s->workers = NULL;
+        srv_gate_free(s->gate);
+        s->gate = NULL;
         return base_fail(err, CHARTER_E_IO, "cannot serve on %s (out of threads or memory)",
                          s->opt.listen);
     }
@@ -596,4 +815,6 @@ void srv_http_stop(srv *s)
     s->daemon = NULL;
     srv_workers_free(s->workers);
     s->workers = NULL;
+    srv_gate_free(s->gate); /* after the daemon: every connection is closed */
+    s->gate = NULL;
 }

@@ -10,7 +10,8 @@
  *
  * Threads: a few event threads (libmicrohttpd's thread pool) read
  * requests and send responses and never wait. Handlers that answer at once
- * run on them; /v1/decide decides on them and suspends the connection until
+ * run on them; /v1/decide decides on them (on a worker when its body is
+ * over CHARTER_INLINE_BODY_BYTES) and suspends the connection until
  * the group commit calls back (srv_defer); every handler that may block
  * (long polls, resolutions and outcomes waiting for their commit, analyses,
  * AuthZEN and MCP calls that decide synchronously) runs on a worker
@@ -96,6 +97,39 @@ bool srv_workers_run(srv_workers *w, srv_job *job);
 /* Runs what is queued, then joins every worker and frees the pool. */
 void srv_workers_free(srv_workers *w);
 
+/* ---- Connection deadlines and the reserve (gate.c) -------------------------
+ * http.c tells the gate what each connection is doing; a thread of the
+ * gate closes connections past their deadline, and a new connection closes
+ * the oldest unproven one when they hold all but the reserve. Every hook
+ * is called on the connection's event thread; the gate is thread-safe. */
+
+typedef struct srv_gate srv_gate;
+typedef struct srv_gate_conn srv_gate_conn;
+
+typedef struct srv_gate_options {
+    int64_t header_us;      /* start (or last answer + idle_us) to complete headers */
+    int64_t body_us;        /* complete headers to complete body */
+    int64_t idle_us;        /* how long a kept-alive connection may be silent */
+    size_t max_connections; /* 1/CHARTER_CONNECTION_RESERVE_DIVISOR is the reserve */
+} srv_gate_options;
+
+/* Starts the gate and its thread; free it after the daemon has stopped
+ * (every connection closed). */
+charter_status srv_gate_new(const srv_gate_options *opt, srv_gate **out);
+void srv_gate_free(srv_gate *g);
+/* A new connection on socket `fd`; its record, or NULL when out of memory
+ * (the connection then has no deadline). Unproven, headers due. */
+srv_gate_conn *srv_gate_opened(srv_gate *g, int fd);
+/* Its headers are in; has_key: a valid key made the request (it leaves
+ * the unproven). The body is due within body_us. */
+void srv_gate_headers(srv_gate *g, srv_gate_conn *c, bool has_key);
+/* The request is complete: no deadline while it is answered. */
+void srv_gate_request(srv_gate *g, srv_gate_conn *c);
+/* Answered; the connection waits for its next request, unproven. */
+void srv_gate_answered(srv_gate *g, srv_gate_conn *c);
+/* Closing (before its socket is): forgets the record and frees it. */
+void srv_gate_closed(srv_gate *g, srv_gate_conn *c);
+
 /* ---- The server ------------------------------------------------------------ */
 
 struct mcp_server;
@@ -113,6 +147,7 @@ struct charter_server {
     pthread_key_t decider_key;      /* each connection thread's decider */
     struct MHD_Daemon *daemon;
     srv_workers *workers;           /* the handlers that may block */
+    srv_gate *gate;                 /* connection deadlines (http.c) */
     struct mcp_server *mcp;         /* /mcp (api_mcp.c) */
     const char **mcp_origins;       /* NULL-terminated copy of the options' */
     srv_metrics metrics;
@@ -183,7 +218,10 @@ void srv_add_header(srv_response *rs, const char *name, const char *value);
  * calls srv_defer before it starts what it waits for: the connection is
  * suspended, and the handler returns leaving `rs` alone. Later, on any
  * thread, srv_resume(rq->deferred) says the wait is over (exactly once);
- * http.c then calls finish(user, rs) on an event thread and sends rs. */
+ * http.c then calls finish(user, rs) on an event thread and sends rs.
+ * A handler on a worker (a route that may block, or a body over
+ * CHARTER_INLINE_BODY_BYTES) may call it too: its connection is already
+ * suspended, and stays so after the handler returns, until srv_resume. */
 typedef void (*srv_finish_fn)(void *user, srv_response *rs);
 void srv_defer(const srv_request *rq, srv_finish_fn finish, void *user);
 void srv_resume(struct srv_deferred *d);
