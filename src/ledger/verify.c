@@ -549,6 +549,15 @@ static void check_heads(const head_list *heads, const unsigned char *pk,
 
 /* ---- The whole check -------------------------------------------------------*/
 
+/* "entry 5" or "entries 5..7". */
+static void seq_range(uint64_t from, uint64_t to, char *buf, size_t n)
+{
+    if (from == to)
+        snprintf(buf, n, "entry %" PRIu64, from);
+    else
+        snprintf(buf, n, "entries %" PRIu64 "..%" PRIu64, from, to);
+}
+
 /* A checkpoint row at seq 0 or below names no entry: the walk never meets
  * it (noted before the signatures: that it is there is the problem). */
 static void check_checkpoint_rows(const ledger_tally *t, finding *f)
@@ -651,18 +660,21 @@ charter_status charter_ledger_verify_with(const char *path,
             if (valid[i] && cps.v[i].seq > out->last_seq && cps.v[i].seq > trunc_cp &&
                 cps.v[i].seq <= INT64_MAX)
                 trunc_cp = cps.v[i].seq;
-        if (trunc_cp)
+        char cut[64];
+        if (trunc_cp) {
+            seq_range(out->last_seq + 1, trunc_cp, cut, sizeof cut);
             note(&w.problem, out->last_seq + 1, "truncated",
                  "the ledger ends at entry %" PRIu64 " but a signed checkpoint covers "
-                 "entries up to %" PRIu64 ": entries %" PRIu64 "..%" PRIu64 " (at least) "
-                 "were cut off the end", out->last_seq, trunc_cp, out->last_seq + 1,
-                 trunc_cp);
-        if (out->witness_seq > out->last_seq)
+                 "entries up to %" PRIu64 ": %s (at least) were cut off the end",
+                 out->last_seq, trunc_cp, cut);
+        }
+        if (out->witness_seq > out->last_seq) {
+            seq_range(out->last_seq + 1, out->witness_seq, cut, sizeof cut);
             note(&w.problem, out->last_seq + 1, "truncated",
                  "witnessed head seq %" PRIu64 " is not in the ledger; it ends at "
-                 "%" PRIu64 ": entries %" PRIu64 "..%" PRIu64 " (at least) were cut off "
-                 "the end, with any checkpoint that covered them",
-                 out->witness_seq, out->last_seq, out->last_seq + 1, out->witness_seq);
+                 "%" PRIu64 ": %s (at least) were cut off the end, with any checkpoint "
+                 "that covered them", out->witness_seq, out->last_seq, cut);
+        }
         cadence_end(&w);
     }
     check_entry_rows(&tally, out, walked_all, &first);
