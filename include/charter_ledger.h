@@ -377,9 +377,11 @@ typedef struct charter_ledger_report {
     char message[1024];
 } charter_ledger_report;
 
-/* Walks the whole ledger at `path`: every hash, every link and every
- * checkpoint signature. `public_key_path` (DIR/ledger.pub, may be NULL)
- * names the key the checkpoints must be signed with. Returns CHARTER_OK when
+/* Walks the whole ledger at `path`, in one snapshot: every hash, every link,
+ * every checkpoint signature and every row. `public_key_path`
+ * (DIR/ledger.pub, may be NULL) names the key the checkpoints must be
+ * signed with; with it, the entries must also be covered by checkpoints at
+ * the cadence they sign (docs/ledger.md). Returns CHARTER_OK when
  * the walk ran (the verdict is in *out) and CHARTER_E_IO when the file
  * cannot be read as a ledger. */
 CHARTER_API charter_status charter_ledger_verify(const char *path,
