@@ -61,6 +61,19 @@ typedef struct charter_ledger_options {
      * failed write. Keep it short (log it); no ledger calls. NULL: none. */
     charter_ledger_health_fn on_health;
     void *health_user;
+    /* A witness outside the ledger: with a key, each signed checkpoint head
+     * is appended to this file (created 0644 when absent) or FIFO as one
+     * JSON line (charter_checkpoint_json) once the checkpoint is durable,
+     * on the writer thread, in one write(2) that never blocks (a FIFO
+     * without a reader, or a full one, is a failed write). NULL: none. */
+    const char *witness_path;
+    /* Called on the writer thread when writing to witness_path starts
+     * failing (`problem` says why) and when it works again (`problem` NULL):
+     * once per change, not once per head. A failed head is not retried; the
+     * ledger still holds it (charter_ledger_checkpoints exports it). The
+     * ledger records on either way. NULL: not told. Keep it short. */
+    void (*witness_status)(const char *problem, void *user);
+    void *witness_user;
 } charter_ledger_options;
 
 /* Opens (creating when absent, mode 0600) the ledger file at `path` for
@@ -428,32 +441,59 @@ CHARTER_API charter_status charter_ledger_entry_json(const charter_ledger_entry 
 /* ---- Verifying ---------------------------------------------------------- */
 
 /* What verify found. `ok` is true only when every link, every hash and
- * every checkpoint signature verified. */
+ * every checkpoint signature verified, every row of the file was walked,
+ * and (with a public key) the entries are covered by checkpoints at the
+ * cadence they sign, and (with a witness) every witnessed head is held. */
 typedef struct charter_ledger_report {
     bool ok;
     uint64_t entries;          /* entries read */
     uint64_t last_seq;
     uint64_t checkpoints;      /* checkpoints whose signature verified */
-    uint64_t proven_seq;       /* seq of the last verified checkpoint, or 0 */
+    uint64_t proven_seq;       /* seq of the last verified checkpoint (or
+                                  witnessed head), or 0 */
     bool keys_from_ledger;     /* no public key given: signatures were checked
                                   against the keys recorded in the ledger */
-    /* When !ok: the first problem by seq. */
+    uint64_t witnessed;        /* witnessed heads checked (--witness) */
+    uint64_t witness_seq;      /* the highest witnessed seq, or 0 */
+    /* When !ok: the first problem by seq (0: rows outside the chain). */
     uint64_t first_bad_seq;
     /* "altered", "removed", "broken_link", "rewritten", "truncated",
-     * "bad_signature", "wrong_key", "malformed" */
+     * "bad_signature", "wrong_key", "malformed", "unaccounted",
+     * "uncovered", "bad_witness" (docs/ledger.md) */
     char problem[32];
     char message[1024];
 } charter_ledger_report;
 
-/* Walks the whole ledger at `path`: every hash, every link and every
- * checkpoint signature. `public_key_path` (DIR/ledger.pub, may be NULL)
- * names the key the checkpoints must be signed with. Returns CHARTER_OK when
+/* Walks the whole ledger at `path`, in one snapshot: every hash, every link,
+ * every checkpoint signature and every row. `public_key_path`
+ * (DIR/ledger.pub, may be NULL) names the key the checkpoints must be
+ * signed with; with it, the entries must also be covered by checkpoints at
+ * the cadence they sign (docs/ledger.md). Returns CHARTER_OK when
  * the walk ran (the verdict is in *out) and CHARTER_E_IO when the file
  * cannot be read as a ledger. */
 CHARTER_API charter_status charter_ledger_verify(const char *path,
                                                  const char *public_key_path,
                                                  charter_ledger_report *out,
                                                  charter_error *err);
+
+typedef struct charter_verify_options {
+    /* DIR/ledger.pub: checkpoints must be signed with it, and must cover
+     * the entries at the cadence they sign (docs/ledger.md). NULL: the keys
+     * the ledger names, and no cadence is required. */
+    const char *public_key_path;
+    /* JSON lines of signed checkpoint heads kept outside the ledger
+     * (charter_checkpoint_json): each must verify (with public_key_path
+     * when given, else with the key the line names) and the ledger must
+     * still hold its seq with its hash. NULL: none. */
+    const char *witness_path;
+} charter_verify_options;
+
+/* charter_ledger_verify with options (`opt` NULL: none). Also returns
+ * CHARTER_E_IO when the witness file cannot be read. */
+CHARTER_API charter_status charter_ledger_verify_with(const char *path,
+                                                      const charter_verify_options *opt,
+                                                      charter_ledger_report *out,
+                                                      charter_error *err);
 
 /* ---- Replay ------------------------------------------------------------- */
 
@@ -507,6 +547,43 @@ CHARTER_API charter_status charter_ledger_replay(const char *path,
 CHARTER_API charter_status charter_keys_init(const char *dir,
                                              char key_id[CHARTER_KEY_ID_SIZE],
                                              charter_error *err);
+
+/* ---- Checkpoint heads (a witness outside the ledger) ---------------------- */
+
+/* A checkpoint as stored: "entry `seq` has hash `hash`", signed by key_id
+ * at time_ms, with the cadence its writer checkpointed at (0 and 0 in a
+ * checkpoint written before the cadence was recorded). What the signature
+ * covers is in docs/ledger.md. */
+typedef struct charter_checkpoint {
+    uint64_t seq;
+    unsigned char hash[CHARTER_HASH_SIZE];
+    int64_t time_ms;
+    char key_id[CHARTER_KEY_ID_SIZE];
+    unsigned char public_key[32];
+    unsigned char signature[64];
+    uint64_t checkpoint_every;
+    uint32_t checkpoint_ms;
+} charter_checkpoint;
+
+typedef int (*charter_checkpoint_fn)(const charter_checkpoint *cp, void *user);
+
+/* Calls fn (0 to go on) for every checkpoint with seq >= since_seq in seq
+ * order, read-only, as stored: run verify to know which hold. */
+CHARTER_API charter_status charter_ledger_checkpoints(const char *path,
+                                                      uint64_t since_seq,
+                                                      charter_checkpoint_fn fn,
+                                                      void *user,
+                                                      charter_error *err);
+
+/* The largest line charter_checkpoint_json writes, NUL included. */
+#define CHARTER_CHECKPOINT_JSON_SIZE 1024
+
+/* Renders a checkpoint head as one JSON object, keys sorted, no newline:
+ * {"checkpoint_every","checkpoint_ms","hash","key_id","public_key","seq",
+ *  "signature","time","time_ms"} (hex for the bytes). Returns its length,
+ * or 0 when it does not fit in n bytes. */
+CHARTER_API size_t charter_checkpoint_json(const charter_checkpoint *cp, char *buf,
+                                           size_t n);
 
 /* Parses RFC 3339 ("2026-11-24T10:00:00Z"), a date ("2026-11-24", its
  * midnight UTC) or Unix milliseconds ("1795000000000") into Unix ms. */

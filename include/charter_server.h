@@ -71,6 +71,14 @@ typedef struct charter_server_options {
     const char *ledger_path;    /* required: the SQLite ledger file */
     const char *keys_dir;       /* required: DIR with access.json */
     const char *key_path;       /* checkpoint signing key, or NULL */
+    /* With key_path: the cadence of signed checkpoints (0: the ledger's
+     * defaults, 1000 entries or 10000 ms; charter_ledger_options), and a
+     * file or FIFO each signed head is appended to, once durable, as a
+     * witness outside the ledger (NULL: none). A head that cannot be
+     * written is logged on standard error, once per change, never fatal. */
+    uint64_t checkpoint_every;
+    uint32_t checkpoint_ms;
+    const char *witness_path;
     const char *listen;         /* "127.0.0.1:8080" (default); port 0 picks one */
     size_t max_body_bytes;      /* 0: CHARTER_MAX_REQUEST_BYTES */
     uint32_t max_header_bytes;  /* 0: 16 KiB, request line and headers */

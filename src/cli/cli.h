@@ -38,6 +38,7 @@ int cmd_test(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_brief(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_checkpoints(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_outcome(int argc, char **argv);

@@ -29,6 +29,12 @@ static const char usage[] =
     "  --ledger FILE       the SQLite ledger (created when absent)\n"
     "  --keys DIR          access keys (DIR/access.json, from 'charter keys')\n"
     "  --key FILE          checkpoint signing key (from 'charter keys init')\n"
+    "  --checkpoint-every N  sign a checkpoint every N entries (default 1000)\n"
+    "  --checkpoint-ms MS    ... or once MS ms have passed (default 10000)\n"
+    "  --witness FILE      append each signed checkpoint head to FILE (or a\n"
+    "                      FIFO) as a JSON line, a witness to keep outside the\n"
+    "                      ledger (docs/ledger.md); a head that cannot be\n"
+    "                      written is logged, never fatal. Needs --key\n"
     "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080;\n"
     "                      port 0 picks a free one)\n"
     "  --max-body BYTES    largest request body (default 1048576)\n"
@@ -115,6 +121,18 @@ int cmd_serve(int argc, char **argv)
             if (m < 0)
                 return CLI_INVALID;
             o.key_path = v;
+        } else if ((m = cli_option(argc, argv, &i, "--witness", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.witness_path = v;
+        } else if ((m = cli_option(argc, argv, &i, "--checkpoint-every", &v)) != 0) {
+            if (m < 0 || parse_uint("--checkpoint-every", v, 1000000, &n))
+                return CLI_INVALID;
+            o.checkpoint_every = n;
+        } else if ((m = cli_option(argc, argv, &i, "--checkpoint-ms", &v)) != 0) {
+            if (m < 0 || parse_uint("--checkpoint-ms", v, 86400000, &n))
+                return CLI_INVALID;
+            o.checkpoint_ms = (uint32_t)n;
         } else if ((m = cli_option(argc, argv, &i, "--listen", &v)) != 0) {
             if (m < 0)
                 return CLI_INVALID;
@@ -166,6 +184,11 @@ int cmd_serve(int argc, char **argv)
     if (!o.charter_path || !o.ledger_path || !o.keys_dir) {
         fprintf(stderr, "charter serve: --charter, --ledger and --keys are required "
                         "(see 'charter serve --help')\n");
+        return CLI_INVALID;
+    }
+    if ((o.witness_path || o.checkpoint_every || o.checkpoint_ms) && !o.key_path) {
+        fprintf(stderr, "charter serve: --witness, --checkpoint-every and --checkpoint-ms "
+                        "need --key (checkpoints are signed with it)\n");
         return CLI_INVALID;
     }
     o.allowed_origins = origins;

@@ -1,5 +1,6 @@
-/* cmd_verify.c - `charter verify FILE [--key PUB]`: prove a ledger was not
- * altered, removed from, inserted into or reordered. */
+/* cmd_verify.c - `charter verify FILE [--key PUB] [--witness HEADS]`: prove
+ * a ledger was not altered, removed from, inserted into, reordered or cut
+ * short. */
 #include "base/banned.h"
 
 #include "cli/cli.h"
@@ -9,34 +10,41 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: charter verify FILE [--key PUB] [--quiet]\n"
+    "usage: charter verify FILE [--key PUB] [--witness HEADS] [--quiet]\n"
     "\n"
     "Walks the whole ledger: every entry's hash, every link to the entry\n"
-    "before it, and every signed checkpoint. Reports the first entry that\n"
-    "was altered, removed, inserted or reordered, and a tail cut off after a\n"
-    "checkpoint. What verify can and cannot prove: docs/ledger.md.\n"
+    "before it, every signed checkpoint, and every row of the file. Reports\n"
+    "the first entry that was altered, removed, inserted or reordered, and a\n"
+    "tail cut off after a checkpoint. What each level proves: docs/ledger.md.\n"
     "\n"
-    "  --key PUB   the public key checkpoints must be signed with\n"
-    "              (DIR/ledger.pub from 'charter keys init'); without it\n"
-    "              signatures are checked against the keys the ledger names,\n"
-    "              which proves consistency but not who signed\n"
-    "  --quiet     print nothing when the ledger verifies\n"
+    "  --key PUB       the public key checkpoints must be signed with\n"
+    "                  (DIR/ledger.pub from 'charter keys init'); the entries\n"
+    "                  must then be covered by checkpoints at the cadence they\n"
+    "                  sign (a ledger without any fails). Without it,\n"
+    "                  signatures are checked against the keys the ledger\n"
+    "                  names, which proves consistency but not who signed\n"
+    "  --witness HEADS checkpoint heads kept outside the ledger (JSON lines\n"
+    "                  from 'charter checkpoints' or 'charter serve --witness'):\n"
+    "                  the ledger must still hold every one, same seq, same hash\n"
+    "  --quiet         print nothing when the ledger verifies\n"
     "\n"
     "Exit: 0 everything verifies, 1 it does not (the first problem is\n"
-    "printed), 3 the file cannot be read as a ledger.\n";
+    "printed), 3 the ledger or the witness cannot be read.\n";
 
 int cmd_verify(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
-    const char *file = NULL, *key = NULL, *v;
+    const char *file = NULL, *key = NULL, *witness = NULL;
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
-        int m = cli_option(argc, argv, &i, "--key", &v);
+        static const char *const names[] = {"--key", "--witness"};
+        const char **const slots[] = {&key, &witness};
+        int m = cli_option_table(argc, argv, &i, names, slots, 2);
         if (m < 0)
             return CLI_INVALID;
         if (m)
-            key = v;
+            continue;
         else if (!strcmp(argv[i], "--quiet"))
             quiet = 1;
         else if (argv[i][0] == '-' && argv[i][1])
@@ -55,22 +63,27 @@ int cmd_verify(int argc, char **argv)
     charter_ledger_report r;
     charter_error err;
     memset(&err, 0, sizeof err);
-    charter_status s = charter_ledger_verify(file, key, &r, &err);
+    charter_verify_options opt = {.public_key_path = key, .witness_path = witness};
+    charter_status s = charter_ledger_verify_with(file, &opt, &r, &err);
     if (s != CHARTER_OK) {
         cli_print_error("error", &err);
         return cli_exit_for(s);
     }
     if (!r.ok) {
         printf("FAILED: %s: %s\n", r.problem, r.message);
-        printf("first bad entry: %llu; %llu entries verified before it\n",
-               (unsigned long long)r.first_bad_seq, (unsigned long long)r.entries);
+        if (r.first_bad_seq)
+            printf("first bad entry: %llu; %llu entries walked\n",
+                   (unsigned long long)r.first_bad_seq, (unsigned long long)r.entries);
+        else
+            printf("the problem lies outside the chain; %llu entries walked\n",
+                   (unsigned long long)r.entries);
         return CLI_FAILED;
     }
     if (quiet)
         return CLI_OK;
     printf("ok: %llu entries, last seq %llu\n", (unsigned long long)r.entries,
            (unsigned long long)r.last_seq);
-    if (r.checkpoints == 0) {
+    if (r.checkpoints == 0 && r.witnessed == 0) {
         printf("no signed checkpoints: the chain is consistent, but neither who wrote "
                "it nor where it ended can be proven\n");
         return CLI_OK;
@@ -83,7 +96,11 @@ int cmd_verify(int argc, char **argv)
            (unsigned long long)r.proven_seq);
     if (r.last_seq > r.proven_seq)
         printf("%llu entries after seq %llu are chained but not yet covered by a "
-               "checkpoint\n", (unsigned long long)(r.last_seq - r.proven_seq),
-               (unsigned long long)r.proven_seq);
+               "checkpoint%s\n", (unsigned long long)(r.last_seq - r.proven_seq),
+               (unsigned long long)r.proven_seq,
+               key ? " (within the writer's cadence: the tail a crash leaves)" : "");
+    if (witness)
+        printf("witness: %llu heads held, up to seq %llu\n",
+               (unsigned long long)r.witnessed, (unsigned long long)r.witness_seq);
     return CLI_OK;
 }

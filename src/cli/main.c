@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"eval", cmd_eval, "evaluate one CEL expression"},
     {"brief", cmd_brief, "render an agent's brief as Markdown"},
     {"verify", cmd_verify, "verify a ledger's hash chain and signed checkpoints"},
+    {"checkpoints", cmd_checkpoints, "export a ledger's signed checkpoint heads (a witness)"},
     {"export", cmd_export, "export ledger entries as JSON lines"},
     {"replay", cmd_replay, "list recorded decisions a new charter would change"},
     {"outcome", cmd_outcome, "record an outcome report in a ledger"},

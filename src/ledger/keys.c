@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHECKPOINT_DOMAIN "charter-ledger-checkpoint/1\n"
+#define CHECKPOINT_DOMAIN_1 "charter-ledger-checkpoint/1\n"
+#define CHECKPOINT_DOMAIN_2 "charter-ledger-checkpoint/2\n"
 
 void ledger_key_id(const unsigned char pk[LEDGER_PK_SIZE],
                    char out[CHARTER_KEY_ID_SIZE])
@@ -74,12 +75,23 @@ void ledger_key_wipe(ledger_key *k)
     sodium_memzero(k, sizeof *k);
 }
 
+/* A checkpoint that records its cadence is signed in format 2; one without
+ * (written before the cadence was recorded) is checked in format 1. */
 static size_t checkpoint_message(const ledger_checkpoint *cp, char *buf, size_t n)
 {
     char hex[2 * LEDGER_HASH_SIZE + 1];
     ledger_hex(cp->hash, LEDGER_HASH_SIZE, hex);
-    int k = snprintf(buf, n,
-                     CHECKPOINT_DOMAIN "{\"hash\":\"%s\",\"key_id\":\"%s\","
+    int k;
+    if (cp->checkpoint_every || cp->checkpoint_ms)
+        k = snprintf(buf, n,
+                     CHECKPOINT_DOMAIN_2 "{\"checkpoint_every\":%" PRIu64 ","
+                     "\"checkpoint_ms\":%" PRIu32 ",\"hash\":\"%s\",\"key_id\":\"%s\","
+                     "\"seq\":%" PRIu64 ",\"time_ms\":%" PRId64 "}",
+                     cp->checkpoint_every, cp->checkpoint_ms, hex, cp->key_id,
+                     cp->seq, cp->time_ms);
+    else
+        k = snprintf(buf, n,
+                     CHECKPOINT_DOMAIN_1 "{\"hash\":\"%s\",\"key_id\":\"%s\","
                      "\"seq\":%" PRIu64 ",\"time_ms\":%" PRId64 "}",
                      hex, cp->key_id, cp->seq, cp->time_ms);
     return k < 0 || (size_t)k >= n ? 0 : (size_t)k;
@@ -87,7 +99,7 @@ static size_t checkpoint_message(const ledger_checkpoint *cp, char *buf, size_t 
 
 void ledger_checkpoint_sign(const ledger_key *k, ledger_checkpoint *cp)
 {
-    char msg[256];
+    char msg[512];
     snprintf(cp->key_id, sizeof cp->key_id, "%s", k->id);
     memcpy(cp->public_key, k->pk, LEDGER_PK_SIZE);
     size_t n = checkpoint_message(cp, msg, sizeof msg);
@@ -97,7 +109,7 @@ void ledger_checkpoint_sign(const ledger_key *k, ledger_checkpoint *cp)
 bool ledger_checkpoint_verify(const ledger_checkpoint *cp,
                               const unsigned char pk[LEDGER_PK_SIZE])
 {
-    char msg[256];
+    char msg[512];
     size_t n = checkpoint_message(cp, msg, sizeof msg);
     if (n == 0 || sodium_init() < 0)
         return false;

@@ -6,6 +6,12 @@
  * SHA-256(public key) in hex.
  *
  * A checkpoint's signature covers the bytes
+ *   "charter-ledger-checkpoint/2\n" +
+ *   {"checkpoint_every":<n>,"checkpoint_ms":<ms>,"hash":"<hex>",
+ *    "key_id":"<id>","seq":<seq>,"time_ms":<ms>}
+ * where checkpoint_every/checkpoint_ms are the cadence of the writer that
+ * signed it (what verify --key holds the ledger to). Checkpoints written
+ * before the cadence was recorded (both 0) were signed over
  *   "charter-ledger-checkpoint/1\n" +
  *   {"hash":"<hex>","key_id":"<id>","seq":<seq>,"time_ms":<ms>}
  */
@@ -35,7 +41,8 @@ charter_status ledger_key_load_public(const char *path,
 /* Wipes the secret. */
 void ledger_key_wipe(ledger_key *k);
 
-/* Fills cp->signature, key_id and public_key (cp->seq, hash, time_ms set). */
+/* Fills cp->signature, key_id and public_key (cp->seq, hash, time_ms and
+ * the cadence set). */
 void ledger_checkpoint_sign(const ledger_key *k, ledger_checkpoint *cp);
 /* True when cp->signature is a valid signature by pk of cp's fields. */
 bool ledger_checkpoint_verify(const ledger_checkpoint *cp,

@@ -265,11 +265,13 @@ static int rebuild_entry(const ledger_entry *e, void *user)
     return 0;
 }
 
+/* Keeps the checkpoint with the highest seq, the last written of those
+ * (they come in seq, then insertion, order). */
 static int note_checkpoint(const ledger_checkpoint *cp, void *user)
 {
-    uint64_t *last = user;
-    if (cp->seq > *last)
-        *last = cp->seq;
+    ledger_checkpoint *last = user;
+    if (cp->seq >= last->seq)
+        *last = *cp;
     return 0;
 }
 
@@ -332,7 +334,8 @@ charter_status ledger_open_with(const char *path, const charter_ledger_options *
         goto fail;
     ledger_entry last;
     bool found;
-    uint64_t last_cp = 0;
+    ledger_checkpoint last_cp;
+    memset(&last_cp, 0, sizeof last_cp);
     if ((st = l->store->ops->last(l->store, &last, &found, err)) != CHARTER_OK ||
         (st = l->store->ops->checkpoints(l->store, note_checkpoint, &last_cp, err)) !=
             CHARTER_OK)
@@ -342,7 +345,13 @@ charter_status ledger_open_with(const char *path, const charter_ledger_options *
                                .checkpoint_every = opt->checkpoint_every,
                                .checkpoint_ms = opt->checkpoint_ms,
                                .last_seq = found ? last.seq : 0,
-                               .last_checkpoint_seq = last_cp,
+                               .last_checkpoint_seq = last_cp.seq,
+                               .last_checkpoint_time_ms = last_cp.time_ms,
+                               .last_checkpoint_every = last_cp.checkpoint_every,
+                               .last_checkpoint_ms = last_cp.checkpoint_ms,
+                               .witness_path = opt->witness_path,
+                               .witness_status = opt->witness_status,
+                               .witness_user = opt->witness_user,
                                .on_health = opt->on_health,
                                .health_user = opt->health_user};
     if (found)

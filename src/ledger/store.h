@@ -35,7 +35,9 @@ typedef struct ledger_entry {
     unsigned char hash[LEDGER_HASH_SIZE];
 } ledger_entry;
 
-/* A signed checkpoint: "the entry at `seq` has hash `hash`". */
+/* A signed checkpoint: "the entry at `seq` has hash `hash`", and the
+ * cadence its writer checkpoints at (signed with the rest, keys.h; both 0
+ * in a checkpoint of format 1, which did not record it). */
 typedef struct ledger_checkpoint {
     uint64_t seq;
     unsigned char hash[LEDGER_HASH_SIZE];
@@ -43,7 +45,19 @@ typedef struct ledger_checkpoint {
     char key_id[CHARTER_KEY_ID_SIZE];
     unsigned char public_key[LEDGER_PK_SIZE];
     int64_t time_ms;
+    uint64_t checkpoint_every;
+    uint32_t checkpoint_ms;
 } ledger_checkpoint;
+
+/* What the tables hold, counted by the store itself (not by walking), so
+ * verify can tell whether its walk read every row: rows at seq 0 or below
+ * are never read by a walk from seq 1. min/max are 0 for an empty table. */
+typedef struct ledger_tally {
+    uint64_t entries;
+    int64_t entries_min, entries_max;
+    uint64_t checkpoints;
+    int64_t checkpoints_min, checkpoints_max;
+} ledger_tally;
 
 typedef enum ledger_open_mode {
     LEDGER_OPEN_READ = 0,  /* the file must exist */
@@ -118,6 +132,13 @@ typedef struct ledger_store_ops {
     charter_status (*check)(ledger_store *s, uint64_t last_seq,
                             const unsigned char last_hash[LEDGER_HASH_SIZE],
                             ledger_check_mode mode, charter_error *err);
+    /* Counts the rows of every table that holds entries or refers to them. */
+    charter_status (*tally)(ledger_store *s, ledger_tally *out, charter_error *err);
+    /* Reads between snapshot_begin and snapshot_end all see the same state
+     * of the ledger, whatever a writer appends meanwhile (verify compares
+     * counts, checkpoints and entries, which must agree). */
+    charter_status (*snapshot_begin)(ledger_store *s, charter_error *err);
+    void (*snapshot_end)(ledger_store *s);
     void (*close)(ledger_store *s);
 } ledger_store_ops;
 

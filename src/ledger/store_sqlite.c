@@ -9,10 +9,13 @@
  * that the lock is still its own. The schema:
  *
  *   entries(seq INTEGER PRIMARY KEY, time_ms, kind, payload, prev_hash, hash)
- *   checkpoints(seq, hash, signature, key_id, public_key, time_ms)
+ *   checkpoints(seq, hash, signature, key_id, public_key, time_ms,
+ *               checkpoint_every, checkpoint_ms)
  *
  * application_id marks the file as a Charter ledger and user_version is the
  * format version, so a wrong file is refused rather than written into.
+ * Format 2 added the checkpoints' cadence columns (0 in rows of format 1);
+ * a format 1 file is read as it is and upgraded when opened for writing.
  */
 #include "base/banned.h"
 
@@ -30,7 +33,8 @@
 #include "ledger/lock.h"
 
 #define LEDGER_APP_ID 0x43484c47 /* "CHLG" */
-#define LEDGER_FORMAT 1
+#define LEDGER_FORMAT 2
+#define LEDGER_FORMAT_OLDEST 1
 
 typedef struct sqlite_store {
     ledger_store base;
@@ -41,6 +45,7 @@ typedef struct sqlite_store {
     ledger_lock lock;   /* held while open for writing */
     dev_t dev;          /* the file opened for writing */
     ino_t ino;
+    bool in_snapshot;
 } sqlite_store;
 
 const char *ledger_problem_name(ledger_problem p)
@@ -85,7 +90,14 @@ static const char schema_sql[] =
     " signature BLOB NOT NULL,"
     " key_id TEXT NOT NULL,"
     " public_key BLOB NOT NULL,"
-    " time_ms INTEGER NOT NULL);";
+    " time_ms INTEGER NOT NULL,"
+    " checkpoint_every INTEGER NOT NULL DEFAULT 0,"
+    " checkpoint_ms INTEGER NOT NULL DEFAULT 0);";
+
+/* Format 1 -> 2: the checkpoints' cadence (keys.h signs it). */
+static const char upgrade_sql[] =
+    "ALTER TABLE checkpoints ADD COLUMN checkpoint_every INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE checkpoints ADD COLUMN checkpoint_ms INTEGER NOT NULL DEFAULT 0;";
 
 static charter_status db_fail(sqlite_store *s, charter_error *err,
                               const char *doing)
@@ -195,10 +207,11 @@ static charter_status check_format(sqlite_store *s, ledger_open_mode mode,
                            "'%s' is an SQLite file but not a Charter ledger "
                            "(application_id %lld, expected %d)",
                            s->path, (long long)app, LEDGER_APP_ID);
-    if (ver != LEDGER_FORMAT)
+    if (ver < LEDGER_FORMAT_OLDEST || ver > LEDGER_FORMAT)
         return ledger_fail(err, CHARTER_E_IO,
-                           "ledger '%s' has format %lld; this build reads format %d",
-                           s->path, (long long)ver, LEDGER_FORMAT);
+                           "ledger '%s' has format %lld; this build reads formats "
+                           "%d to %d", s->path, (long long)ver, LEDGER_FORMAT_OLDEST,
+                           LEDGER_FORMAT);
     return CHARTER_OK;
 }
 
@@ -209,7 +222,12 @@ static charter_status create_schema(sqlite_store *s, charter_error *err)
         return db_fail(s, err, "cannot start creating the schema");
     snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d;",
              LEDGER_APP_ID, LEDGER_FORMAT);
-    if (exec(s, schema_sql) != SQLITE_OK || exec(s, sql) != SQLITE_OK) {
+    int64_t has_cadence = 0;
+    if (exec(s, schema_sql) != SQLITE_OK ||
+        pragma_int(s, "SELECT count(*) FROM pragma_table_info('checkpoints')"
+                      " WHERE name = 'checkpoint_every'", &has_cadence) != SQLITE_OK ||
+        (!has_cadence && exec(s, upgrade_sql) != SQLITE_OK) ||
+        exec(s, sql) != SQLITE_OK) {
         charter_status st = db_fail(s, err, "cannot create the schema");
         exec(s, "ROLLBACK");
         return st;
@@ -303,7 +321,8 @@ static charter_status sqlite_open(const char *path, const ledger_store_config *c
         (prepare(s, "INSERT INTO entries(seq,time_ms,kind,payload,prev_hash,hash)"
                     " VALUES(?,?,?,?,?,?)", &s->insert_entry) != SQLITE_OK ||
          prepare(s, "INSERT INTO checkpoints(seq,hash,signature,key_id,public_key,"
-                    "time_ms) VALUES(?,?,?,?,?,?)", &s->insert_checkpoint) != SQLITE_OK ||
+                    "time_ms,checkpoint_every,checkpoint_ms) VALUES(?,?,?,?,?,?,?,?)",
+                 &s->insert_checkpoint) != SQLITE_OK ||
          prepare(s, "SELECT max(seq) FROM entries", &s->last_seq) != SQLITE_OK ||
          prepare(s, "SELECT seq,hash FROM entries ORDER BY seq DESC LIMIT 1",
                  &s->tail) != SQLITE_OK ||
@@ -399,6 +418,8 @@ static charter_status sqlite_append(ledger_store *base, const ledger_entry *e,
         sqlite3_bind_text(c, 4, cp->key_id, -1, SQLITE_STATIC);
         sqlite3_bind_blob(c, 5, cp->public_key, LEDGER_PK_SIZE, SQLITE_STATIC);
         sqlite3_bind_int64(c, 6, cp->time_ms);
+        sqlite3_bind_int64(c, 7, (sqlite3_int64)cp->checkpoint_every);
+        sqlite3_bind_int64(c, 8, (sqlite3_int64)cp->checkpoint_ms);
         int rc = step_done(c);
         sqlite3_clear_bindings(c);
         if (rc != SQLITE_OK) {
@@ -491,8 +512,14 @@ static charter_status sqlite_checkpoints(ledger_store *base, ledger_checkpoint_f
 {
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st;
+    /* A file of format 1 opened read-only has no cadence columns. */
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT seq,hash,signature,key_id,public_key,time_ms"
+                           "SELECT seq,hash,signature,key_id,public_key,time_ms,"
+                           "checkpoint_every,checkpoint_ms"
+                           " FROM checkpoints ORDER BY seq, rowid", -1, &st,
+                           NULL) != SQLITE_OK &&
+        sqlite3_prepare_v2(s->db,
+                           "SELECT seq,hash,signature,key_id,public_key,time_ms,0,0"
                            " FROM checkpoints ORDER BY seq, rowid", -1, &st,
                            NULL) != SQLITE_OK)
         return db_fail(s, err, "cannot read checkpoints");
@@ -507,6 +534,10 @@ static charter_status sqlite_checkpoints(ledger_store *base, ledger_checkpoint_f
         snprintf(c.key_id, sizeof c.key_id, "%s", kid ? kid : "");
         copy_blob(c.public_key, LEDGER_PK_SIZE, st, 4);
         c.time_ms = sqlite3_column_int64(st, 5);
+        int64_t every = sqlite3_column_int64(st, 6), ms = sqlite3_column_int64(st, 7);
+        /* Out of range reads as "not recorded", whose signature then fails. */
+        c.checkpoint_every = every > 0 ? (uint64_t)every : 0;
+        c.checkpoint_ms = ms > 0 && ms <= UINT32_MAX ? (uint32_t)ms : 0;
         if (fn(&c, user)) {
             rc = SQLITE_DONE;
             break;
@@ -592,6 +623,53 @@ int ledger_sqlite_synchronous(ledger_store *base)
     return (int)v;
 }
 
+static charter_status sqlite_tally(ledger_store *base, ledger_tally *out,
+                                   charter_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    static const char *const sql[2] = {
+        "SELECT count(*), coalesce(min(seq),0), coalesce(max(seq),0) FROM entries",
+        "SELECT count(*), coalesce(min(seq),0), coalesce(max(seq),0) FROM checkpoints"};
+    int64_t v[2][3];
+    for (int t = 0; t < 2; t++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, sql[t], -1, &st, NULL) != SQLITE_OK)
+            return db_fail(s, err, "cannot count rows");
+        int rc = sqlite3_step(st);
+        for (int i = 0; i < 3; i++)
+            v[t][i] = rc == SQLITE_ROW ? sqlite3_column_int64(st, i) : 0;
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW)
+            return db_fail(s, err, "cannot count rows");
+    }
+    *out = (ledger_tally){.entries = (uint64_t)v[0][0], .entries_min = v[0][1],
+                          .entries_max = v[0][2], .checkpoints = (uint64_t)v[1][0],
+                          .checkpoints_min = v[1][1], .checkpoints_max = v[1][2]};
+    return CHARTER_OK;
+}
+
+/* A read transaction: in WAL mode its first read fixes the snapshot every
+ * later read of the transaction sees. */
+static charter_status sqlite_snapshot_begin(ledger_store *base, charter_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    int64_t ignored;
+    if (exec(s, "BEGIN") != SQLITE_OK)
+        return db_fail(s, err, "cannot start reading");
+    s->in_snapshot = true;
+    if (pragma_int(s, "SELECT count(*) FROM checkpoints", &ignored) != SQLITE_OK)
+        return db_fail(s, err, "cannot start reading");
+    return CHARTER_OK;
+}
+
+static void sqlite_snapshot_end(ledger_store *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    if (s->in_snapshot && !sqlite3_get_autocommit(s->db))
+        exec(s, "ROLLBACK");
+    s->in_snapshot = false;
+}
+
 const ledger_store_ops ledger_sqlite_ops = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -600,6 +678,9 @@ const ledger_store_ops ledger_sqlite_ops = {
     .last = sqlite_last,
     .checkpoints = sqlite_checkpoints,
     .check = sqlite_check,
+    .tally = sqlite_tally,
+    .snapshot_begin = sqlite_snapshot_begin,
+    .snapshot_end = sqlite_snapshot_end,
     .close = sqlite_close,
 };
 

@@ -14,6 +14,7 @@
 
 #include "ledger/writer.h"
 #include "ledger/chain.h"
+#include "ledger/witness.h"
 #include "base/thread.h"
 
 #include <errno.h>
@@ -42,7 +43,13 @@ struct ledger_writer {
     uint64_t last_seq;
     unsigned char last_hash[LEDGER_HASH_SIZE];
     uint64_t last_checkpoint_seq;
-    int64_t last_checkpoint_mono_ms;
+    int64_t last_checkpoint_mono_ms;  /* the timer's: last attempt */
+    int64_t last_checkpoint_time_ms;  /* the last durable one's signed time */
+    bool open_checkpoint;             /* sign one when the thread starts */
+    char *witness_path;
+    void (*witness_status)(const char *problem, void *user);
+    void *witness_user;
+    bool witness_failing;
     charter_status final_status;
     char final_message[1024];
 
@@ -199,6 +206,24 @@ charter_status ledger_writer_new(const ledger_writer_config *cfg,
     w->health.since_ms = charter_now_ms();
     w->on_health = cfg->on_health;
     w->health_user = cfg->health_user;
+    /* A ledger without a checkpoint counts time from now: its first
+     * checkpoint comes after checkpoint_every entries or checkpoint_ms, as
+     * any other (verify holds the entries before it to the count alone). */
+    w->last_checkpoint_time_ms = cfg->last_checkpoint_seq ? cfg->last_checkpoint_time_ms
+                                                          : charter_now_ms();
+    /* A tail a crash left uncovered, or a cadence other than the one the
+     * last checkpoint signed, gets a checkpoint before anything new: the
+     * entries after it are then this writer's, held to its cadence. */
+    w->open_checkpoint = w->has_key && w->last_seq > 0 &&
+                         (cfg->last_checkpoint_seq != w->last_seq ||
+                          cfg->last_checkpoint_every != w->checkpoint_every ||
+                          cfg->last_checkpoint_ms != w->checkpoint_ms);
+    if (cfg->witness_path && !(w->witness_path = strdup(cfg->witness_path))) {
+        free(w);
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory starting the writer");
+    }
+    w->witness_status = cfg->witness_status;
+    w->witness_user = cfg->witness_user;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -253,12 +278,15 @@ static void fail_batch(ledger_append *batch, charter_status st, const char *msg)
     }
 }
 
-/* Is a checkpoint due after the ledger reaches `seq`? */
-static bool checkpoint_due(const ledger_writer *w, uint64_t seq, bool force)
+/* Is a checkpoint due after the ledger reaches `seq` with entries recorded
+ * at `now` (wall clock)? The wall-clock test is the promise verify checks
+ * against the entries' time_ms; the monotonic one drives the timer. */
+static bool checkpoint_due(const ledger_writer *w, uint64_t seq, int64_t now, bool force)
 {
     if (!w->has_key || seq <= w->last_checkpoint_seq)
         return false;
     return force || seq - w->last_checkpoint_seq >= w->checkpoint_every ||
+           (now && now - w->last_checkpoint_time_ms >= (int64_t)w->checkpoint_ms) ||
            mono_ms() - w->last_checkpoint_mono_ms >= (int64_t)w->checkpoint_ms;
 }
 
@@ -270,7 +298,28 @@ static void make_checkpoint(const ledger_writer *w, uint64_t seq,
     cp->seq = seq;
     memcpy(cp->hash, hash, LEDGER_HASH_SIZE);
     cp->time_ms = charter_now_ms();
+    cp->checkpoint_every = w->checkpoint_every;
+    cp->checkpoint_ms = w->checkpoint_ms;
     ledger_checkpoint_sign(&w->key, cp);
+}
+
+/* A checkpoint is durable: note it, and hand its head to the witness.
+ * A witness that cannot be written is reported once per change (failing,
+ * working again), never fatal: the ledger holds the head, and `charter
+ * checkpoints` exports it later. */
+static void checkpoint_done(ledger_writer *w, const ledger_checkpoint *cp)
+{
+    w->last_checkpoint_seq = cp->seq;
+    w->last_checkpoint_time_ms = cp->time_ms;
+    if (!w->witness_path)
+        return;
+    char why[512];
+    bool ok = ledger_witness_append(w->witness_path, cp, why, sizeof why);
+    if (ok != w->witness_failing)
+        return;
+    w->witness_failing = !ok;
+    if (w->witness_status)
+        w->witness_status(ok ? NULL : why, w->witness_user);
 }
 
 /* Writes one batch (runs on the writer thread, without the mutex). Charter
@@ -327,7 +376,7 @@ static void commit_batch(ledger_writer *w, ledger_append *batch)
         a->seq = e->seq;
     }
     ledger_checkpoint cp;
-    bool with_cp = st == CHARTER_OK && checkpoint_due(w, seq, false);
+    bool with_cp = st == CHARTER_OK && checkpoint_due(w, seq, now, false);
     if (with_cp)
         make_checkpoint(w, seq, prev, &cp);
     charter_error err;
@@ -352,8 +401,8 @@ static void commit_batch(ledger_writer *w, ledger_append *batch)
     w->last_seq = seq;
     memcpy(w->last_hash, prev, LEDGER_HASH_SIZE);
     if (with_cp) {
-        w->last_checkpoint_seq = seq;
         w->last_checkpoint_mono_ms = mono_ms();
+        checkpoint_done(w, &cp);
     }
 }
 
@@ -369,17 +418,25 @@ static charter_status write_checkpoint(ledger_writer *w, charter_error *err)
     if (st != CHARTER_OK)
         ledger_fail(err, st, "%s", e.message);
     if (st == CHARTER_OK)
-        w->last_checkpoint_seq = w->last_seq;
+        checkpoint_done(w, &cp);
     /* On failure too: the next try waits a whole interval, not a busy loop. */
     w->last_checkpoint_mono_ms = mono_ms();
     return st;
 }
 
+/* Takes up to WRITER_MAX_BATCH appends; with a key, no more than the
+ * checkpoint count has room for, so a checkpoint lands where the count
+ * says (each append adds one entry, plus a charter entry when its version
+ * is new: those are not counted against the room, writer.h). */
 static ledger_append *take_batch(ledger_writer *w)
 {
+    size_t max = WRITER_MAX_BATCH;
+    uint64_t since = w->last_seq - w->last_checkpoint_seq;
+    if (w->has_key && w->checkpoint_every < max)
+        max = since < w->checkpoint_every ? (size_t)(w->checkpoint_every - since) : 1;
     ledger_append *batch = w->head, *last = w->head;
     size_t n = 1;
-    while (last->next && n < WRITER_MAX_BATCH) {
+    while (last->next && n < max) {
         last = last->next;
         n++;
     }
@@ -441,12 +498,16 @@ static void *writer_main(void *arg)
 {
     ledger_writer *w = arg;
     base_thread_name("charter-ledger");
+    if (w->open_checkpoint)
+        write_checkpoint(w, NULL); /* on failure, the next batch carries one */
     pthread_mutex_lock(&w->mu);
     for (;;) {
         if (!w->head) {
             if (w->stopping)
                 break;
-            if (checkpoint_due(w, w->last_seq, false)) {
+            /* The timer goes by the monotonic clock alone (now 0): after a
+             * failed attempt it waits a whole interval, not a busy loop. */
+            if (checkpoint_due(w, w->last_seq, 0, false)) {
                 pthread_mutex_unlock(&w->mu);
                 write_checkpoint(w, NULL); /* retried at the next due time */
                 pthread_mutex_lock(&w->mu);
@@ -472,7 +533,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
-    if (checkpoint_due(w, w->last_seq, true)) {
+    if (checkpoint_due(w, w->last_seq, 0, true)) {
         charter_error err;
         memset(&err, 0, sizeof err);
         w->final_status = write_checkpoint(w, &err);
@@ -614,6 +675,7 @@ charter_status ledger_writer_stop(ledger_writer *w, charter_error *err)
     free(w->versions);
     free(w->entries);
     free(w->charter_payloads);
+    free(w->witness_path);
     ledger_key_wipe(&w->key);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->work);

@@ -9,6 +9,19 @@
  * callers of that batch. A caller therefore returns only after its entry is
  * durable, or with the error that made the whole batch roll back.
  *
+ * With a key, the writer keeps one promise that verify --key checks
+ * (docs/ledger.md, "Checkpoint cadence"): a batch carries a checkpoint when
+ * it brings the ledger checkpoint_every entries past the last checkpoint,
+ * or when its entries are recorded checkpoint_ms or more (wall clock, the
+ * entries' own time_ms) after the last checkpoint's signed time; and a
+ * batch takes no more appends than the count has room for. So entries left
+ * uncovered are fewer than checkpoint_every and younger than checkpoint_ms,
+ * counted from the last checkpoint, and two checkpoints are at most
+ * checkpoint_every appends apart. A writer opening a ledger whose last
+ * entry is not covered by a checkpoint of its own cadence signs one at
+ * once; a timer covers a quiet tail; closing covers the rest. Each
+ * checkpoint signs the cadence (keys.h), so a forger cannot relax it.
+ *
  * The writer also records each charter version before the first decision
  * made under it: an append that carries a charter whose version the ledger
  * does not hold yet gets a "charter" entry inserted just before it, in the
@@ -69,9 +82,19 @@ typedef struct ledger_writer_config {
     uint32_t checkpoint_ms;        /* > 0 */
     uint64_t last_seq;             /* the ledger's state when it opened */
     unsigned char last_hash[LEDGER_HASH_SIZE];
+    /* The checkpoint with the highest seq (the last written of those), or
+     * all 0: its seq, its signed time and the cadence it records. */
     uint64_t last_checkpoint_seq;
     charter_ledger_health_fn on_health; /* may be NULL */
     void *health_user;
+    int64_t last_checkpoint_time_ms;
+    uint64_t last_checkpoint_every;
+    uint32_t last_checkpoint_ms;
+    /* Each checkpoint, once durable, is appended to this file or FIFO as
+     * one JSON line (witness.h); NULL: none. Copied. */
+    const char *witness_path;
+    void (*witness_status)(const char *problem, void *user);
+    void *witness_user;
 } ledger_writer_config;
 
 #define WRITER_RECHECK_MS 500

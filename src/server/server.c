@@ -145,6 +145,19 @@ static void *expire_main(void *arg)
 
 /* ---- Start, reload, stop ---------------------------------------------------- */
 
+/* The ledger's writer thread says the witness stopped (or resumed) taking
+ * heads: worth a line in the log, not an outage. */
+static void witness_status(const char *problem, void *user)
+{
+    srv *s = user;
+    if (problem)
+        srv_log(s, "witness: %s; decisions are still recorded and signed, and "
+                   "'charter checkpoints --since SEQ' exports the heads it missed",
+                problem);
+    else
+        srv_log(s, "witness: '%s' takes checkpoint heads again", s->opt.witness_path);
+}
+
 static void server_free(srv *s)
 {
     charter_release(s->charter);
@@ -205,6 +218,11 @@ charter_status charter_server_start(const charter_server_options *opt,
         (st = srv_keys_load(s->keys_dir, &s->keys, err)) != CHARTER_OK)
         goto fail;
     charter_ledger_options lo = {.key_path = opt->key_path,
+                                 .checkpoint_every = opt->checkpoint_every,
+                                 .checkpoint_ms = opt->checkpoint_ms,
+                                 .witness_path = opt->witness_path,
+                                 .witness_status = witness_status,
+                                 .witness_user = s,
                                  .on_health = ledger_health_changed,
                                  .health_user = s};
     if ((st = charter_ledger_open(opt->ledger_path, &lo, &s->ledger, err)) != CHARTER_OK)
