@@ -87,7 +87,7 @@ void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
         return;
     }
     const char *agent = r ? charter_request_agent(r) : "";
-    if (*agent && strcmp(agent, me)) {
+    if (!srv_key_may_decide_as(rq->who, *agent ? agent : NULL)) {
         srv_reply_error(rs, 403, "agent_mismatch",
                         "this key belongs to agent '%s'; it cannot decide as '%.128s'", me,
                         agent);
@@ -170,6 +170,13 @@ bool api_key_has_queue(const srv_key *k, const char *q)
         if (!strcmp(k->queues[i], q))
             return true;
     return false;
+}
+
+bool api_approver_of(const srv_key *k, const charter *c, const char *q)
+{
+    return k->role == CHARTER_ROLE_APPROVER && api_key_has_queue(k, q) &&
+           charter_queue_approver(c, q, k->name, (const char *const *)k->roles,
+                                  k->role_count);
 }
 
 void api_decision_get(const srv_request *rq, const char *tail, srv_response *rs)

@@ -62,6 +62,11 @@ void srv_keys_release(srv_keys *k);
 /* The key a bearer token belongs to, or NULL (unknown id or wrong
  * secret; the comparison takes the same time either way). */
 const srv_key *srv_keys_check(const srv_keys *k, const char *token);
+/* Whether key `k` may ask for a decision (or an AuthZEN evaluation) as
+ * agent `agent`: a PEP key for any agent, an agent key only as itself
+ * (NULL stands for "the key's own agent", which the caller fills in);
+ * approver and admin keys never decide. False when `k` is NULL. */
+bool srv_key_may_decide_as(const srv_key *k, const char *agent);
 
 /* ---- Metrics (metrics.c) -------------------------------------------------- */
 
@@ -254,6 +259,11 @@ void authzen_configuration(const srv_request *rq, const char *tail, srv_response
 struct json_t *api_escalation_json(const charter_escalation *e);
 /* Whether approver key `k` is bound to queue `q`. */
 bool api_key_has_queue(const srv_key *k, const char *q);
+/* Whether `k` may see and resolve the escalations of queue `q`: an
+ * approver key bound to `q` whom charter `c` (the one serving now) accepts
+ * for it (charter_queue_approver: a member, or holding one of its roles).
+ * Listing, reading and resolving all ask this. */
+bool api_approver_of(const srv_key *k, const charter *c, const char *q);
 
 /* api_mcp.c: the MCP server behind /mcp, created once the ledger is open. */
 charter_status srv_mcp_open(srv *s, charter_error *err);
