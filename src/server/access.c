@@ -7,6 +7,8 @@
  * enough (no password stretching is needed, and deciding stays fast); the
  * hash comparison is constant-time (sodium_memcmp), and an unknown id is
  * compared against a dummy hash so both failures take the same time.
+ * srv_key_may_decide_as says for whom a key may ask for decisions (an agent
+ * key only for its own agent), for every endpoint that decides.
  */
 #include "base/banned.h"
 
@@ -362,4 +364,13 @@ const srv_key *srv_keys_check(const srv_keys *k, const char *token)
         }
     bool same = sodium_memcmp(hash, found ? found->hash : dummy, sizeof hash) == 0;
     return decoded && found && same ? found : NULL;
+}
+
+bool srv_key_may_decide_as(const srv_key *k, const char *agent)
+{
+    if (!k)
+        return false;
+    if (k->role == CHARTER_ROLE_PEP)
+        return true;
+    return k->role == CHARTER_ROLE_AGENT && (!agent || !strcmp(agent, k->name));
 }

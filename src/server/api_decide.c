@@ -89,7 +89,7 @@ void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
         return;
     }
     const char *agent = r ? charter_request_agent(r) : "";
-    if (*agent && strcmp(agent, me)) {
+    if (!srv_key_may_decide_as(rq->who, *agent ? agent : NULL)) {
         srv_reply_error(rs, 403, "agent_mismatch",
                         "this key belongs to agent '%s'; it cannot decide as '%.128s'", me,
                         agent);

@@ -65,7 +65,7 @@ static bool may_evaluate(const srv_request *rq, const json_t *evaluation, srv_re
     }
     const char *id = json_string_value(json_object_get(json_object_get(evaluation, "subject"),
                                                        "id"));
-    if (id && strcmp(id, rq->who->name)) {
+    if (!srv_key_may_decide_as(rq->who, id)) {
         srv_reply_error(rs, 403, "agent_mismatch",
                         "this key belongs to agent '%s'; it cannot evaluate for "
                         "subject '%.128s'", rq->who->name, id);

@@ -63,6 +63,11 @@ void srv_keys_release(srv_keys *k);
 /* The key a bearer token belongs to, or NULL (unknown id or wrong
  * secret; the comparison takes the same time either way). */
 const srv_key *srv_keys_check(const srv_keys *k, const char *token);
+/* Whether key `k` may ask for a decision (or an AuthZEN evaluation) as
+ * agent `agent`: a PEP key for any agent, an agent key only as itself
+ * (NULL stands for "the key's own agent", which the caller fills in);
+ * approver and admin keys never decide. False when `k` is NULL. */
+bool srv_key_may_decide_as(const srv_key *k, const char *agent);
 
 /* ---- Metrics (metrics.c) -------------------------------------------------- */
 

@@ -6,6 +6,13 @@ starts the server on a port the kernel picks, reads the address it prints,
 and stops it with SIGTERM at the end (SIGKILL only if it does not stop within
 the time limit). Requests go only to 127.0.0.1 and are bounded in time.
 
+Every wait on a child process is bounded: command-line calls, the server's
+start and stop, each request (times CHARTER_TEST_TIMEOUT_SCALE, which the
+sanitizer builds set). Under ctest, Checks also starts a watchdog from
+CHARTER_TEST_TIMEOUT (the test's own TIMEOUT): shortly before it, every
+server still running is killed and the test fails with a message saying so,
+rather than being killed by ctest with its children left behind.
+
     with Server(charter_path, agents=["support-agent"],
                 approvers={"lena": ["support-leads"]}) as srv:
         status, headers, body = srv.call("POST", "/v1/decide", {...},
@@ -19,14 +26,22 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 CHARTER = os.environ.get("CHARTER_BIN", "charter")
-REQUEST_TIMEOUT = 30
+SCALE = int(os.environ.get("CHARTER_TEST_TIMEOUT_SCALE") or 1)
+REQUEST_TIMEOUT = 30 * SCALE
+CLI_TIMEOUT = 20 * SCALE
+
+# The servers started and not yet stopped, for the watchdog.
+_running = set()
+_running_lock = threading.Lock()
 
 
 def charter_cli(*args, check=True):
-    p = subprocess.run([CHARTER, *args], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([CHARTER, *args], capture_output=True, text=True,
+                       timeout=CLI_TIMEOUT)
     if check and p.returncode != 0:
         raise RuntimeError(f"charter {' '.join(args)} exited {p.returncode}: {p.stderr}")
     return p
@@ -73,43 +88,58 @@ class Server:
                                          "--name", p).stdout.strip()
 
     # ---- life cycle ---------------------------------------------------------
-    def start(self, timeout=20):
+    def start(self, timeout=10 * SCALE):
         self.make_keys()
         cmd = [CHARTER, "serve", "--charter", self.charter, "--ledger", self.ledger,
                "--keys", self.keys, "--listen", "127.0.0.1:0", *self.extra_args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
+        with _running_lock:
+            _running.add(self.proc)
+        # readline() blocks: a server that prints nothing is killed at the
+        # deadline, which ends the read.
+        timer = threading.Timer(timeout, self.proc.kill)
+        timer.daemon = True
+        timer.start()
         deadline = time.time() + timeout
         line = ""
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            if line.startswith("listening on "):
-                addr = line.split("listening on ", 1)[1].strip()
-                addr = addr.replace("http://", "")
-                self.host, port = addr.rsplit(":", 1)
-                self.port = int(port)
-                return self
+        try:
+            while time.time() < deadline:
+                line = self.proc.stdout.readline()
+                if not line:
+                    break
+                if line.startswith("listening on "):
+                    addr = line.split("listening on ", 1)[1].strip()
+                    addr = addr.replace("http://", "")
+                    self.host, port = addr.rsplit(":", 1)
+                    self.port = int(port)
+                    return self
+        finally:
+            timer.cancel()
         err = self.proc.stderr.read() if self.proc.poll() is not None else ""
         self.kill()
-        raise RuntimeError(f"charter serve did not start: {line!r} {err}")
+        raise RuntimeError(f"charter serve did not start within {timeout}s: {line!r} {err}")
 
-    def stop(self, timeout=20):
+    def stop(self, timeout=20 * SCALE):
         """SIGTERM, wait; returns the exit code (SIGKILL after the timeout)."""
         if not self.proc or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=timeout)
+            code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise RuntimeError("charter serve did not stop within %ss of SIGTERM" % timeout)
+        with _running_lock:
+            _running.discard(self.proc)
+        return code
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        with _running_lock:
+            _running.discard(self.proc)
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -164,13 +194,33 @@ class Server:
         return status, rh, parsed
 
 
+def _watchdog(name, limit):
+    """At `limit` seconds: kill every server still running, fail the test."""
+    print(f"FAIL {name}: still running after {limit:.0f}s, shortly before its ctest "
+          f"TIMEOUT (CHARTER_TEST_TIMEOUT); killing its servers", flush=True)
+    with _running_lock:
+        for proc in list(_running):
+            if proc.poll() is None:
+                proc.kill()
+    os._exit(1)
+
+
 class Checks:
-    """Counts checks; prints failures; ends with the 'N passed, N failed' line."""
+    """Counts checks; prints failures; ends with the 'N passed, N failed' line.
+
+    Under ctest it also starts the watchdog: the test fails (exit 1, its
+    servers killed) a few seconds before CHARTER_TEST_TIMEOUT."""
 
     def __init__(self, name):
         self.name = name
         self.passed = 0
         self.failed = 0
+        total = float(os.environ.get("CHARTER_TEST_TIMEOUT") or 0)
+        if total > 0:
+            limit = max(total - 5, total * 0.8)
+            dog = threading.Timer(limit, _watchdog, (name, limit))
+            dog.daemon = True
+            dog.start()
 
     def check(self, cond, what):
         if cond:

@@ -19,6 +19,7 @@ import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 
+import { killChildren, limit } from './peers.mjs';
 import { startServe } from './serve.mjs';
 
 export const SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'resources-list',
@@ -56,18 +57,19 @@ after(async () => {
     await srv.stop();
     srv.cleanup();
   }
+  killChildren();
 });
 
 function runScenario(name) {
   return new Promise((resolve) => {
     execFile(node22, [suite, 'server', '--url', proxyUrl, '--scenario', name],
-      { timeout: 60000, encoding: 'utf8' },
+      { timeout: limit(20), killSignal: 'SIGKILL', encoding: 'utf8' },
       (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 'timeout') : 0, out: stdout + stderr }));
   });
 }
 
 for (const name of SCENARIOS) {
-  test(`conformance scenario ${name}`, async () => {
+  test(`conformance scenario ${name}`, { timeout: limit(25) }, async () => {
     const r = await runScenario(name);
     console.log(`--- ${name}: exit ${r.code}\n${r.out}`);
     assert.equal(r.code, 0, `${name} failed:\n${r.out}`);

@@ -9,7 +9,8 @@ import { after, before, test } from 'node:test';
 import { StreamableHTTPClientTransport as LegacyHttp } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StreamableHTTPClientTransport as ModernHttp } from '@modelcontextprotocol/client';
 
-import { checkLedger, converse, ledgerEntries, legacyClient, modernClient } from './peers.mjs';
+import { checkLedger, converse, killChildren, ledgerEntries, legacyClient, limit,
+  modernClient } from './peers.mjs';
 import { startServe } from './serve.mjs';
 
 let srv;
@@ -20,11 +21,15 @@ after(async () => {
     await srv.stop();
     srv.cleanup();
   }
+  killChildren();
 });
+
+// Each test takes about a second; 8 s (scaled) means charter hangs.
+const quick = { timeout: limit(8) };
 
 const auth = () => ({ Authorization: `Bearer ${srv.token}` });
 
-test('a 2025-11-25 client (@modelcontextprotocol/sdk) over Streamable HTTP', async () => {
+test('a 2025-11-25 client (@modelcontextprotocol/sdk) over Streamable HTTP', quick, async () => {
   const client = legacyClient();
   await client.connect(new LegacyHttp(new URL(srv.url), { requestInit: { headers: auth() } }));
   assert.equal(client.getServerVersion().name, 'charter');
@@ -32,7 +37,7 @@ test('a 2025-11-25 client (@modelcontextprotocol/sdk) over Streamable HTTP', asy
   await client.close();
 });
 
-test('a 2026-07-28 client (@modelcontextprotocol/client) over Streamable HTTP', async () => {
+test('a 2026-07-28 client (@modelcontextprotocol/client) over Streamable HTTP', quick, async () => {
   const client = modernClient();
   await client.connect(new ModernHttp(new URL(srv.url), { requestInit: { headers: auth() } }));
   assert.equal(client.getProtocolEra(), 'modern');
@@ -57,7 +62,7 @@ async function post(body, headers = {}) {
   return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : null };
 }
 
-test('the transport refuses what it must, and bad input gets JSON-RPC errors', async () => {
+test('the transport refuses what it must, and bad input gets JSON-RPC errors', quick, async () => {
   const v = { 'MCP-Protocol-Version': '2026-07-28' };
   // No key: the server's 401, before MCP.
   const anon = await fetch(srv.url, { method: 'POST', headers: { 'Content-Type': 'application/json',
@@ -103,7 +108,7 @@ test('the transport refuses what it must, and bad input gets JSON-RPC errors', a
   assert.equal(r.status, 202);
 });
 
-test('a decision over MCP is recorded exactly like one over POST /v1/decide', async () => {
+test('a decision over MCP is recorded exactly like one over POST /v1/decide', quick, async () => {
   const ask = { workflow: 'refunds', action: 'issue_refund', input: { amount: 120 },
     subject: { customer_id: 'c-1' }, rationale: 'late parcel', run_id: 'run-same' };
   const viaHttp = await fetch(`${srv.base}/v1/decide`, {
@@ -129,7 +134,7 @@ test('a decision over MCP is recorded exactly like one over POST /v1/decide', as
     'the same stop-rule counters: the MCP decision counts the HTTP one of its run');
 });
 
-test('every decision made over MCP is in the ledger, and it verifies', async () => {
+test('every decision made over MCP is in the ledger, and it verifies', quick, async () => {
   assert.equal(made.length, 10);
   assert.equal(await srv.stop(), 0, `charter serve stopped cleanly:\n${srv.log()}`);
   checkLedger(srv.ledger, made, 2);

@@ -2,9 +2,10 @@
 // clients (2025-11-25 through @modelcontextprotocol/sdk, 2026-07-28 through
 // @modelcontextprotocol/client), one conversation that calls every tool and
 // resource and checks the answers, and reading the ledger back with
-// `charter export`.
+// `charter export`; and the time limits every test file keeps.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { Client as ModernClient } from '@modelcontextprotocol/client';
@@ -16,6 +17,51 @@ export const AGENT = 'support-bot';
 
 if (!CHARTER || !SOURCE)
   throw new Error('CHARTER_BIN and CHARTER_SOURCE_DIR must be set (ctest does)');
+
+// ---- Time limits -------------------------------------------------------------
+// Every test has a timeout of its own (limit(seconds), stretched by
+// CHARTER_TEST_TIMEOUT_SCALE in the sanitizer builds), and when a test ends
+// every process it left running is killed (killChildren: the SDK clients
+// spawn `charter mcp` themselves, sometimes more than one). Under ctest, a
+// watchdog also ends the whole file, its child processes killed, shortly
+// before its ctest TIMEOUT (CHARTER_TEST_TIMEOUT), so a hang in charter
+// fails in seconds and leaves nothing running.
+const SCALE = Number(process.env.CHARTER_TEST_TIMEOUT_SCALE || 1);
+export const limit = (seconds) => seconds * 1000 * SCALE;
+
+// SIGKILL to every process whose parent is this one (read from /proc).
+export function killChildren() {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name))
+      continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // "pid (command) state ppid ...": the command may hold spaces and ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === process.pid) {
+      try {
+        process.kill(Number(name), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+}
+
+const total = Number(process.env.CHARTER_TEST_TIMEOUT || 0);
+if (total > 0) {
+  const at = Math.max(total - 5, total * 0.8);
+  setTimeout(() => {
+    console.error(`FAIL: still running after ${at}s, shortly before the ctest TIMEOUT ` +
+      '(CHARTER_TEST_TIMEOUT); killing the charter processes it started');
+    killChildren();
+    process.exit(1);
+  }, at * 1000).unref();
+}
 
 export function legacyClient() {
   return new LegacyClient({ name: 'charter-test-legacy', version: '1.0.0' }, { capabilities: {} });
@@ -149,7 +195,8 @@ export async function converse(client, runId) {
 
 // The ledger's entries, through `charter export`.
 export function ledgerEntries(ledger) {
-  const out = execFileSync(CHARTER, ['export', ledger, '--format', 'jsonl'], { encoding: 'utf8' });
+  const out = execFileSync(CHARTER, ['export', ledger, '--format', 'jsonl'],
+    { encoding: 'utf8', timeout: limit(10), killSignal: 'SIGKILL' });
   return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
@@ -166,6 +213,7 @@ export function checkLedger(ledger, made, outcomes) {
     assert.equal(e.payload.answer.decision, decision);
   }
   assert.equal(entries.filter((e) => e.kind === 'outcome').length, outcomes);
-  const verify = execFileSync(CHARTER, ['verify', ledger], { encoding: 'utf8' });
+  const verify = execFileSync(CHARTER, ['verify', ledger],
+    { encoding: 'utf8', timeout: limit(10), killSignal: 'SIGKILL' });
   assert.match(verify, /ok|verified/i);
 }

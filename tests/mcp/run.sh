@@ -1,8 +1,14 @@
 #!/bin/sh
 # run.sh TEST.mjs - runs one MCP peer test with Node's test runner, after
 # installing this folder's packages from package-lock.json (npm ci, only when
-# the lock changed since the last install). Exits 77 (ctest: skipped) when
-# Node.js or npm is absent.
+# the lock changed since the last install). run.sh --install only installs
+# (ctest runs it once, as the fixture the MCP tests need, so the time npm
+# takes is not counted against their short timeouts). Exits 77 (ctest:
+# skipped) when Node.js or npm is absent.
+#
+# Each test has a timeout of its own (in the .mjs files; 30 s scaled by
+# CHARTER_TEST_TIMEOUT_SCALE for one that names none), and the runner exits
+# when the tests are done even if a child process is still running.
 set -eu
 dir=$(cd "$(dirname "$0")" && pwd)
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -18,4 +24,6 @@ want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
     echo "$want" > "$stamp"
   fi
 ) 9>"${TMPDIR:-/tmp}/charter-mcp-npm.lock"
-exec node --test --test-reporter=spec "$dir/$1"
+[ "$1" = --install ] && exit 0
+per_test_ms=$((30000 * ${CHARTER_TEST_TIMEOUT_SCALE:-1}))
+exec node --test --test-reporter=spec --test-force-exit --test-timeout="$per_test_ms" "$dir/$1"

@@ -8,12 +8,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, afterEach, test } from 'node:test';
 
 import { StdioClientTransport as LegacyStdio } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StdioClientTransport as ModernStdio } from '@modelcontextprotocol/client/stdio';
 
-import { AGENT, CHARTER, SHOP, checkLedger, converse, ledgerEntries, legacyClient, modernClient } from './peers.mjs';
+import { AGENT, CHARTER, SHOP, checkLedger, converse, killChildren, ledgerEntries, legacyClient,
+  limit, modernClient } from './peers.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'charter-mcp-stdio-'));
 const ledger = join(dir, 'shop.ledger');
@@ -23,9 +24,14 @@ const params = {
   stderr: 'ignore',
 };
 const made = [];
+// Each test's `charter mcp` ends with it, even when the test timed out.
+afterEach(killChildren);
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('a 2025-11-25 client (@modelcontextprotocol/sdk) over stdio', async () => {
+// A conversation takes about a second; 8 s (scaled) means charter hangs.
+const quick = { timeout: limit(8) };
+
+test('a 2025-11-25 client (@modelcontextprotocol/sdk) over stdio', quick, async () => {
   const client = legacyClient();
   await client.connect(new LegacyStdio(params));
   assert.equal(client.getServerVersion().name, 'charter');
@@ -36,7 +42,7 @@ test('a 2025-11-25 client (@modelcontextprotocol/sdk) over stdio', async () => {
   await client.close();
 });
 
-test('a 2026-07-28 client (@modelcontextprotocol/client) over stdio', async () => {
+test('a 2026-07-28 client (@modelcontextprotocol/client) over stdio', quick, async () => {
   const client = modernClient();
   await client.connect(new ModernStdio(params));
   assert.equal(client.getProtocolEra(), 'modern');
@@ -45,7 +51,7 @@ test('a 2026-07-28 client (@modelcontextprotocol/client) over stdio', async () =
   await client.close();
 });
 
-test('raw stdio: malformed and unknown messages get JSON-RPC errors, in order, and write nothing', async () => {
+test('raw stdio: malformed and unknown messages get JSON-RPC errors, in order, and write nothing', quick, async () => {
   const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28',
     'io.modelcontextprotocol/clientCapabilities': {} };
   const lines = [
@@ -72,7 +78,7 @@ test('raw stdio: malformed and unknown messages get JSON-RPC errors, in order, a
   assert.equal(ledgerEntries(ledger).filter((e) => e.kind === 'decision').length, made.length);
 });
 
-test('every decision made over MCP is in the ledger, and it verifies', () => {
+test('every decision made over MCP is in the ledger, and it verifies', quick, () => {
   assert.equal(made.length, 8);
   checkLedger(ledger, made, 2);
 });
