@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int test_failed_checks_;
@@ -74,5 +75,26 @@ static const char *test_current_;
 #define TEST_DONE()                                                          \
     (printf("%d passed, %d failed\n", test_passed_, test_failed_),           \
      test_failed_ ? 1 : 0)
+
+
+/* A fresh scratch folder "/tmp/charter-NAME-XXXXXX" written into dir (n
+ * bytes); a test that cannot have one cannot run, so it exits. */
+static inline void test_dir_make(const char *name, char *dir, size_t n)
+{
+    snprintf(dir, n, "/tmp/charter-%s-XXXXXX", name);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+}
+
+/* Removes the folder test_dir_make made, with everything in it. */
+static inline void test_dir_remove(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
 
 #endif

@@ -498,9 +498,7 @@ static void test_run_counters_are_per_agent(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/charter-ledger-approval-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return 1;
+    test_dir_make("ledger-approval", tmpdir, sizeof tmpdir);
     snprintf(path, sizeof path, "%s/ledger.db", tmpdir);
     RUN(test_padded_request_meets_the_tightened_boundary);
     RUN(test_recheck_that_cannot_be_made_refuses);
@@ -509,9 +507,6 @@ int main(void)
     RUN(test_concurrent_approvals_and_decisions_keep_the_budget);
     RUN(test_timeout_allow_past_a_boundary_is_denied);
     RUN(test_run_counters_are_per_agent);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
+    test_dir_remove(tmpdir);
     return TEST_DONE();
 }

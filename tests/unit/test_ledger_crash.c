@@ -136,11 +136,7 @@ static int collect_decisions(const charter_ledger_entry *e, void *user)
 
 static void test_acknowledged_decisions_survive_sigkill(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/charter-ledger-crash-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
+    test_dir_make("ledger-crash", tmpdir, sizeof tmpdir);
     snprintf(path, sizeof path, "%s/ledger.db", tmpdir);
     char keydir[300], kid[CHARTER_KEY_ID_SIZE];
     snprintf(keydir, sizeof keydir, "%s/keys", tmpdir);
@@ -200,10 +196,7 @@ static void test_acknowledged_decisions_survive_sigkill(void)
            (unsigned long long)r.checkpoints);
     free(present);
     free(acks);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
+    test_dir_remove(tmpdir);
 }
 
 int main(void)

@@ -417,18 +417,13 @@ static void test_record_charter(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/charter-ledger-esc-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return 1;
+    test_dir_make("ledger-esc", tmpdir, sizeof tmpdir);
     snprintf(path, sizeof path, "%s/ledger.db", tmpdir);
     RUN(test_list_and_lookup);
     RUN(test_wait);
     RUN(test_deadlines);
     RUN(test_many_deadlines_in_one_pass);
     RUN(test_record_charter);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
+    test_dir_remove(tmpdir);
     return TEST_DONE();
 }

@@ -287,11 +287,7 @@ static void test_good_request_is_still_recorded(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/charter-hostile-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_dir_make("hostile", tmpdir, sizeof tmpdir);
     snprintf(path, sizeof path, "%s/ledger.db", tmpdir);
     charter_error err;
     if (charter_load_string("shop.yaml", shop, strlen(shop), &C, &err) != CHARTER_OK ||
@@ -315,9 +311,6 @@ int main(void)
     charter_ledger_close(L, NULL);
     charter_decider_free(D);
     charter_release(C);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
+    test_dir_remove(tmpdir);
     return TEST_DONE();
 }

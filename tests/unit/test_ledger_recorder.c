@@ -56,20 +56,13 @@ static char tmpdir[256], path[512];
 
 static void fresh_dir(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/charter-ledger-rec-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
+    test_dir_make("ledger-rec", tmpdir, sizeof tmpdir);
     snprintf(path, sizeof path, "%s/ledger.db", tmpdir);
 }
 
 static void remove_dir(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
+    test_dir_remove(tmpdir);
 }
 
 /* The test charter with the large-refund threshold set. */

@@ -26,20 +26,13 @@ static char path[512];
 
 static void fresh_dir(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/charter-ledger-store-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
+    test_dir_make("ledger-store", tmpdir, sizeof tmpdir);
     snprintf(path, sizeof path, "%s/ledger.db", tmpdir);
 }
 
 static void remove_dir(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
+    test_dir_remove(tmpdir);
 }
 
 static charter_status add_outcome(charter_ledger *l, const char *metric, double v,

@@ -39,11 +39,7 @@ static void append_outcomes(charter_ledger *l, int from, int to)
  * appends each checkpoint head to `witness`. */
 static void build_ledger(uint64_t checkpoint_every)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/charter-ledger-verify-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        exit(1);
-    }
+    test_dir_make("ledger-verify", tmpdir, sizeof tmpdir);
     snprintf(path, sizeof path, "%s/ledger.db", tmpdir);
     char keydir[300], kid[CHARTER_KEY_ID_SIZE];
     snprintf(keydir, sizeof keydir, "%s/keys", tmpdir);
@@ -62,10 +58,7 @@ static void build_ledger(uint64_t checkpoint_every)
 
 static void remove_dir(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", tmpdir);
+    test_dir_remove(tmpdir);
 }
 
 static void sql(const char *stmt)
