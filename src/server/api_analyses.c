@@ -33,7 +33,8 @@ static void reply(const srv_request *rq, srv_response *rs, charter_status st,
 {
     if (st != CHARTER_OK) {
         free(json);
-        srv_reply_status(rs, st == CHARTER_E_INVALID ? CHARTER_E_REQUEST : st, err);
+        srv_reply_status(rq->s, rs, st == CHARTER_E_INVALID ? CHARTER_E_REQUEST : st,
+                         err);
         return;
     }
     const char *f = srv_query(rq, "format");

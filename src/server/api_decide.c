@@ -60,7 +60,7 @@ static void decide_finish(void *user, srv_response *rs)
     if (d->st == CHARTER_OK || (d->st == CHARTER_E_IO && d->answer))
         srv_reply_text(rs, d->st == CHARTER_OK ? 200 : 503, d->answer, d->len);
     else
-        srv_reply_status(rs, d->st, &d->err);
+        srv_reply_status(w->s, rs, d->st, &d->err);
     free(w);
 }
 
@@ -85,7 +85,7 @@ void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
          * the rewritten text reports any other fault. */
         r = NULL;
     } else if (st != CHARTER_OK) {
-        srv_reply_status(rs, st, &err);
+        srv_reply_status(rq->s, rs, st, &err);
         return;
     }
     const char *agent = r ? charter_request_agent(r) : "";
@@ -110,7 +110,7 @@ void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
         n = strlen(rewritten);
         if ((st = charter_request_parse(text, n, &r, &err)) != CHARTER_OK) {
             free(rewritten);
-            srv_reply_status(rs, st, &err);
+            srv_reply_status(rq->s, rs, st, &err);
             return;
         }
     }
@@ -204,7 +204,7 @@ void api_decision_get(const srv_request *rq, const char *tail, srv_response *rs)
     memset(&err, 0, sizeof err);
     charter_status st = charter_ledger_decision(s->ledger, tail, &payload, &len, &err);
     if (st != CHARTER_OK) {
-        srv_reply_status(rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
+        srv_reply_status(rq->s, rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
         return;
     }
     json_t *p = json_loadb(payload, len, 0, NULL);

@@ -102,7 +102,7 @@ void api_escalations_list(const srv_request *rq, const char *tail, srv_response 
                                                 !strcmp(status, "open"), add_escalation,
                                                 &l, &err)) != CHARTER_OK) {
         json_decref(l.list);
-        srv_reply_status(rs, st, &err);
+        srv_reply_status(rq->s, rs, st, &err);
     } else {
         size_t n = json_array_size(l.list);
         srv_reply_json(rs, 200, json_pack("{s:o,s:I,s:s*}", "escalations", l.list, "count",
@@ -180,7 +180,7 @@ void api_escalation_resolve(const srv_request *rq, const char *tail, srv_respons
                                                   &err);
     if (st != CHARTER_OK) {
         json_decref(body);
-        srv_reply_status(rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
+        srv_reply_status(rq->s, rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
         return;
     }
     charter *c = srv_charter(s);
@@ -204,7 +204,7 @@ void api_escalation_resolve(const srv_request *rq, const char *tail, srv_respons
         } else if (st == CHARTER_E_DUPLICATE) {
             srv_reply_error(rs, 409, "already_resolved", "%s", err.message);
         } else if (st != CHARTER_OK) {
-            srv_reply_status(rs, st, &err);
+            srv_reply_status(rq->s, rs, st, &err);
         } else {
             atomic_fetch_add(&s->metrics.resolutions, 1);
             json_t *j = NULL;

@@ -73,7 +73,8 @@ void api_outcomes(const srv_request *rq, const char *tail, srv_response *rs)
             char agent[256];
             charter_status st = decision_agent(s, o.decision_id, agent, sizeof agent, &err);
             if (st != CHARTER_OK) {
-                srv_reply_status(rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
+                srv_reply_status(rq->s, rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st,
+                                 &err);
                 goto done;
             }
             if (strcmp(agent, rq->who->name)) {
@@ -97,7 +98,7 @@ void api_outcomes(const srv_request *rq, const char *tail, srv_response *rs)
     uint64_t seq = 0;
     charter_status st = charter_ledger_outcome(s->ledger, &o, &seq, &err);
     if (st != CHARTER_OK)
-        srv_reply_status(rs, st, &err);
+        srv_reply_status(rq->s, rs, st, &err);
     else
         srv_reply_json(rs, 201, json_pack("{s:b,s:I}", "recorded", 1, "seq", (json_int_t)seq));
 done:
@@ -129,7 +130,7 @@ void api_brief(const srv_request *rq, const char *tail, srv_response *rs)
     charter_status st = charter_brief(c, agent, workflow, &md, &err);
     charter_release(c);
     if (st != CHARTER_OK) {
-        srv_reply_status(rs, st, &err);
+        srv_reply_status(rq->s, rs, st, &err);
         return;
     }
     rs->content_type = "text/markdown; charset=utf-8";

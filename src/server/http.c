@@ -162,7 +162,8 @@ void srv_reply_error(srv_response *rs, int status, const char *code, const char 
                    json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
-void srv_reply_status(srv_response *rs, charter_status st, const charter_error *err)
+void srv_reply_status(srv *s, srv_response *rs, charter_status st,
+                      const charter_error *err)
 {
     const char *msg = err && err->message[0] ? err->message : charter_status_message(st);
     switch (st) {
@@ -184,7 +185,15 @@ void srv_reply_status(srv_response *rs, charter_status st, const charter_error *
         break;
     case CHARTER_E_IO:
         /* The library's message names the ledger file and SQLite's error:
-         * not for agents (the server's log has it, see /healthz). */
+         * not for agents; the log keeps it. While the ledger is failing the
+         * health callback has logged the outage once already; a fault the
+         * writer does not see (reading an entry back) is logged here. */
+        if (s && s->ledger) {
+            charter_ledger_health h;
+            charter_ledger_health_get(s->ledger, &h);
+            if (h.ok)
+                srv_log(s, "ledger: %s", msg);
+        }
         srv_reply_error(rs, 503, "ledger_unavailable",
                         "the ledger could not be written or read; try again later");
         break;

@@ -215,8 +215,11 @@ void srv_reply_text(srv_response *rs, int status, char *text, size_t len);
 /* {"error":{"code":CODE,"message":...}} with the given status. */
 void srv_reply_error(srv_response *rs, int status, const char *code,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Maps a library status to an HTTP status and error code and replies. */
-void srv_reply_status(srv_response *rs, charter_status st, const charter_error *err);
+/* Maps a library status to an HTTP status and error code and replies. A
+ * ledger fault (CHARTER_E_IO) is answered without its details, which name
+ * files and SQLite's text: those go to the server's log instead. */
+void srv_reply_status(srv *s, srv_response *rs, charter_status st,
+                      const charter_error *err);
 void srv_add_header(srv_response *rs, const char *name, const char *value);
 
 /* Answering later. A handler on an event thread that would otherwise wait
