@@ -31,8 +31,10 @@ typedef enum charter_access_role {
     CHARTER_ROLE_AGENT = 0,    /* decides as one registered agent */
     CHARTER_ROLE_APPROVER = 1, /* resolves escalations of its queues */
     CHARTER_ROLE_ADMIN = 2,    /* reloads, reads everything */
-    CHARTER_ROLE_PEP = 3       /* an AuthZEN enforcement point: evaluates for
+    CHARTER_ROLE_PEP = 3,      /* an AuthZEN enforcement point: evaluates for
                                   any subject, every call recorded */
+    CHARTER_ROLE_AUDITOR = 4   /* reads every decision, escalation, charter
+                                  version and analysis; changes nothing */
 } charter_access_role;
 
 CHARTER_API const char *charter_access_role_name(charter_access_role r);

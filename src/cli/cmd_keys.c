@@ -1,6 +1,6 @@
 /* cmd_keys.c - `charter keys`: the key that signs ledger checkpoints
  * (init) and the access keys of `charter serve` (agent, approver, admin,
- * pep, list, revoke). */
+ * pep, auditor, list, revoke). */
 #include "base/banned.h"
 
 #include "cli/cli.h"
@@ -18,6 +18,7 @@ static const char usage[] =
     "                             [--role ROLE ...]\n"
     "       charter keys admin --dir DIR --name NAME\n"
     "       charter keys pep --dir DIR --name NAME\n"
+    "       charter keys auditor --dir DIR --name NAME\n"
     "       charter keys list --dir DIR\n"
     "       charter keys revoke --dir DIR KEY_ID\n"
     "\n"
@@ -28,13 +29,15 @@ static const char usage[] =
     "(--key DIR/ledger.key) and the public key to whoever verifies\n"
     "(charter verify --key DIR/ledger.pub).\n"
     "\n"
-    "agent, approver, admin and pep add an access key for 'charter serve' to\n"
+    "agent, approver, admin, pep and auditor add an access key for 'charter serve' to\n"
     "DIR/access.json and print its bearer token once (only a hash is stored):\n"
     "  agent     decides as that one registered agent, reads its own decisions\n"
     "  approver  resolves escalations of the given queues (the charter's queue\n"
     "            must also accept NAME as a member or one of its --role)\n"
     "  admin     reloads the charter, reads every decision and escalation\n"
     "  pep       an AuthZEN enforcement point: evaluates for any subject\n"
+    "  auditor   reads every decision, escalation, charter version and\n"
+    "            analysis (architects, auditors); changes nothing\n"
     "list prints the keys without their hashes; revoke removes one (a running\n"
     "server forgets it on its next reload, SIGHUP).\n"
     "\n"
@@ -66,7 +69,8 @@ static int role_of(const char *verb, charter_access_role *r)
     } verbs[] = {{"agent", CHARTER_ROLE_AGENT},
                  {"approver", CHARTER_ROLE_APPROVER},
                  {"admin", CHARTER_ROLE_ADMIN},
-                 {"pep", CHARTER_ROLE_PEP}};
+                 {"pep", CHARTER_ROLE_PEP},
+                 {"auditor", CHARTER_ROLE_AUDITOR}};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (!strcmp(verb, verbs[i].verb)) {
             *r = verbs[i].role;
@@ -84,7 +88,8 @@ int cmd_keys(int argc, char **argv)
     bool is_role = role_of(verb, &role);
     if (strcmp(verb, "init") && strcmp(verb, "list") && strcmp(verb, "revoke") &&
         !is_role) {
-        fprintf(stderr, "charter keys: expected init, agent, approver, admin, pep, list "
+        fprintf(stderr, "charter keys: expected init, agent, approver, admin, pep, auditor, "
+                        "list "
                         "or revoke; found '%s' (see 'charter keys --help')\n", verb);
         return CLI_INVALID;
     }

@@ -32,16 +32,17 @@
 #define ID_HEX 12
 #define SECRET_BYTES 32
 
-static const char *const role_names[] = {"agent", "approver", "admin", "pep"};
+static const char *const role_names[] = {"agent", "approver", "admin", "pep", "auditor"};
+#define ROLE_COUNT (sizeof role_names / sizeof role_names[0])
 
 const char *charter_access_role_name(charter_access_role r)
 {
-    return (unsigned)r < 4 ? role_names[r] : "unknown";
+    return (unsigned)r < ROLE_COUNT ? role_names[r] : "unknown";
 }
 
 static bool role_parse(const char *s, charter_access_role *out)
 {
-    for (unsigned i = 0; s && i < 4; i++)
+    for (unsigned i = 0; s && i < ROLE_COUNT; i++)
         if (!strcmp(s, role_names[i])) {
             *out = (charter_access_role)i;
             return true;
@@ -126,7 +127,7 @@ charter_status charter_access_add(const char *dir, charter_access_role role,
     if (!dir || !*dir || !token)
         return base_fail(err, CHARTER_E_INVALID, "a keys directory is required");
     token[0] = '\0';
-    if ((unsigned)role > CHARTER_ROLE_PEP)
+    if ((unsigned)role >= ROLE_COUNT)
         return base_fail(err, CHARTER_E_INVALID, "unknown role %d", (int)role);
     if (!id_ok(name))
         return base_fail(err, CHARTER_E_INVALID,

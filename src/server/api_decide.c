@@ -225,7 +225,7 @@ void api_decision_get(const srv_request *rq, const char *tail, srv_response *rs)
         charter_ledger_escalation(s->ledger, tail, 0, take_escalation, &esc, NULL);
     }
     const srv_key *k = rq->who;
-    bool allowed = k->role == CHARTER_ROLE_ADMIN ||
+    bool allowed = k->role == CHARTER_ROLE_ADMIN || k->role == CHARTER_ROLE_AUDITOR ||
                    (k->role == CHARTER_ROLE_AGENT && agent && !strcmp(agent, k->name));
     if (!allowed && k->role == CHARTER_ROLE_APPROVER && esc) {
         /* As for resolving: bound to the queue and accepted by the charter

@@ -54,6 +54,7 @@
 #define APPROVER ROLE_BIT(CHARTER_ROLE_APPROVER)
 #define ADMIN ROLE_BIT(CHARTER_ROLE_ADMIN)
 #define PEP ROLE_BIT(CHARTER_ROLE_PEP)
+#define AUDITOR ROLE_BIT(CHARTER_ROLE_AUDITOR)
 
 /* Where a handler runs: on the event thread (it answers at once, or defers
  * itself), or on a worker (it may block). */
@@ -70,15 +71,15 @@ typedef struct route {
 
 static const route routes[] = {
     {"POST", "/v1/decide", false, AGENT, INLINE, api_decide},
-    {"GET", "/v1/decisions/", true, AGENT | APPROVER | ADMIN, WORKER, api_decision_get},
-    {"GET", "/v1/escalations", false, APPROVER | ADMIN, WORKER, api_escalations_list},
+    {"GET", "/v1/decisions/", true, AGENT | APPROVER | ADMIN | AUDITOR, WORKER, api_decision_get},
+    {"GET", "/v1/escalations", false, APPROVER | ADMIN | AUDITOR, WORKER, api_escalations_list},
     {"POST", "/v1/escalations/", true, APPROVER, WORKER, api_escalation_resolve},
     {"POST", "/v1/outcomes", false, AGENT | ADMIN, WORKER, api_outcomes},
     {"GET", "/v1/brief", false, AGENT | ADMIN, INLINE, api_brief},
     {"POST", "/v1/admin/reload", false, ADMIN, WORKER, api_reload},
-    {"GET", "/v1/report", false, ADMIN, WORKER, api_report},
-    {"GET", "/v1/map", false, ADMIN, WORKER, api_map},
-    {"GET", "/v1/consistency", false, ADMIN, WORKER, api_consistency},
+    {"GET", "/v1/report", false, ADMIN | AUDITOR, WORKER, api_report},
+    {"GET", "/v1/map", false, ADMIN | AUDITOR, WORKER, api_map},
+    {"GET", "/v1/consistency", false, ADMIN | AUDITOR, WORKER, api_consistency},
     {"GET", "/healthz", false, PUBLIC, INLINE, api_healthz},
     {"GET", "/metrics", false, PUBLIC, INLINE, api_metrics},
     {"POST", "/access/v1/evaluation", false, PEP | AGENT, WORKER, authzen_evaluation},

@@ -49,12 +49,13 @@ def charter_cli(*args, check=True):
 
 class Server:
     def __init__(self, charter, agents=(), approvers=None, admins=("admin",),
-                 peps=(), extra_args=(), ledger=None, workdir=None):
+                 peps=(), extra_args=(), ledger=None, workdir=None, auditors=()):
         self.charter = charter
         self.agents = list(agents)
         self.approvers = dict(approvers or {})
         self.admins = list(admins)
         self.peps = list(peps)
+        self.auditors = list(auditors)
         self.extra_args = list(extra_args)
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="charter-http-")
@@ -86,6 +87,9 @@ class Server:
         for p in self.peps:
             self.tokens[p] = charter_cli("keys", "pep", "--dir", self.keys,
                                          "--name", p).stdout.strip()
+        for a in self.auditors:
+            self.tokens[a] = charter_cli("keys", "auditor", "--dir", self.keys,
+                                         "--name", a).stdout.strip()
 
     # ---- life cycle ---------------------------------------------------------
     def start(self, timeout=10 * SCALE):

@@ -38,6 +38,7 @@ def server(**kw):
     kw.setdefault("agents", ["support-bot", "other-bot"])
     kw.setdefault("approvers", {"lena": (["leads", "quick"], ["support-lead"]),
                                 "olaf": (["quick"], ["support-lead"])})
+    kw.setdefault("auditors", ["audra"])
     return Server(SHOP, **kw)
 
 
@@ -423,6 +424,33 @@ def test_analyses(srv):
     t.eq(st, 400, "a bad format")
 
 
+def test_auditor(srv):
+    """An auditor key reads everything and changes nothing."""
+    audra, bot = srv.tokens["audra"], srv.tokens["support-bot"]
+    st, _, esc = srv.call("POST", "/v1/decide", req(amount=500), token=bot)
+    did = esc["decision_id"]
+    st, _, d = srv.call("GET", "/v1/decisions/" + did, token=audra)
+    t.check(st == 200 and d["decision_id"] == did, "an auditor reads any decision")
+    st, _, lst = srv.call("GET", "/v1/escalations?status=all", token=audra)
+    t.check(st == 200 and did in [e["decision_id"] for e in lst["escalations"]],
+            "an auditor lists every queue's escalations")
+    for path in ("/v1/report", "/v1/map", "/v1/consistency"):
+        st, _, _ = srv.call("GET", path, token=audra)
+        t.eq(st, 200, "an auditor reads " + path)
+    st, _, _ = srv.call("POST", "/v1/escalations/%s/resolve" % did,
+                        {"resolution": "approve", "note": "x"}, token=audra)
+    t.eq(st, 403, "an auditor cannot resolve")
+    st, _, _ = srv.call("POST", "/v1/decide", req(), token=audra)
+    t.eq(st, 403, "an auditor cannot decide")
+    st, _, _ = srv.call("POST", "/v1/admin/reload", token=audra)
+    t.eq(st, 403, "an auditor cannot reload")
+    st, _, _ = srv.call("POST", "/v1/outcomes", {"decision_id": did, "metric": "m",
+                                                 "value": 1}, token=audra)
+    t.eq(st, 403, "an auditor cannot report outcomes")
+    st, _, _ = srv.call("POST", "/access/v1/evaluation", {}, token=audra)
+    t.eq(st, 403, "an auditor cannot evaluate")
+
+
 def test_ledger_locked():
     """The ledger cannot be written: decide answers a 503 deny, then recovers."""
     with server(extra_args=[]) as srv:
@@ -468,6 +496,7 @@ def main():
         srv = Server(copy, agents=["support-bot", "other-bot"],
                      approvers={"lena": (["leads", "quick"], ["support-lead"]),
                                 "olaf": (["quick"], ["support-lead"])},
+                     auditors=["audra"],
                      extra_args=["--max-body", "1048576", "--idle-timeout", "2"])
         with srv:
             test_decide_and_decisions(srv)
@@ -480,6 +509,7 @@ def main():
             test_escalation_pages(srv)
             test_metrics(srv)
             test_analyses(srv)
+            test_auditor(srv)
             test_boundary_not_approvable(srv, copy)
             test_reload(srv, copy)
             ledger = srv.ledger
