@@ -30,13 +30,15 @@ if [ ! -f "$data/keys/access.json" ]; then
         --name ana.ruiz@northwindpay.example --queue support-leads \
         --queue support-managers --role support-lead 2>/dev/null)"
     echo "ADMIN_TOKEN=$("$bin" keys admin --dir "$data/keys" --name ops 2>/dev/null)"
+    echo "AUDITOR_TOKEN=$("$bin" keys auditor --dir "$data/keys" --name audit 2>/dev/null)"
   } > "$data/tokens.txt"
   echo
   echo "== access tokens (kept in $data/tokens.txt; only their hashes are in $data/keys)"
   cat "$data/tokens.txt"
 fi
 echo
-echo "== charter serve (the README's tour shows what to send it; Ctrl-C stops it)"
+echo "== charter serve: the console is at http://${CHARTER_LISTEN:-127.0.0.1:8080}/ (sign in"
+echo "   with a token above); the README's tour shows what to send it; Ctrl-C stops it"
 exec "$bin" serve --charter "$ex/charter" --ledger "$data/ledger.db" \
   --keys "$data/keys" --key "$data/keys/ledger.key" \
   --listen "${CHARTER_LISTEN:-127.0.0.1:8080}"
