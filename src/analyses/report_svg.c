@@ -280,8 +280,13 @@ static double tick_step(double range)
 
 static void draw_axes(strbuf *out, const scale *s, double px, double pw, const char *metric)
 {
-    double step = tick_step(s->hi - s->lo);
-    for (double t = ceil(s->lo / step) * step; t <= s->hi + step * 1e-9; t += step) {
+    double step = tick_step(s->hi - s->lo), first = ceil(s->lo / step);
+    /* Counted, not accumulated: near 1e17 adding a small step to a double
+     * may change nothing, and a loop on t would never end. */
+    for (int k = 0; k < 12; k++) {
+        double t = (first + k) * step;
+        if (t > s->hi + step * 1e-9)
+            break;
         double y = y_of(s, t);
         char lab[32];
         fmt_double(fabs(t) < step * 1e-9 ? 0 : t, lab);
@@ -432,6 +437,14 @@ static void draw_chart(strbuf *out, const json_t *r, const json_t *m, double x0,
         return;
     }
     scale_fit(m, &s);
+    if (!isfinite(s.hi - s.lo) || !(s.hi - s.lo > 0) || !isfinite(tick_step(s.hi - s.lo)) ||
+        !(tick_step(s.hi - s.lo) > 0)) {
+        text_at(out, x0 + CHART_W / 2.0, y0 + CHART_H / 2.0 + 10, "font-size=\"14\" "
+                "text-anchor=\"middle\" fill=\"" C_MUTED "\"",
+                "values too large or too close together to draw", 80);
+        strbuf_puts(out, "</g>\n");
+        return;
+    }
     draw_axes(out, &s, px, pw, an_jstr(m, "metric"));
     if (num_of(m, "min", &v))
         draw_limit(out, &s, px, pw, v, true);

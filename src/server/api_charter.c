@@ -75,7 +75,7 @@ void api_charter_get(const srv_request *rq, const char *tail, srv_response *rs)
                                                          rq->s->charter_path));
         for (size_t i = 0; i < nrules; i++)
             json_array_append_new(warnings, warning_json(&rules[i], rq->s->charter_path));
-        r = json_pack("{s:s, s:s, s:O, s:O}", "version", charter_version(c),
+        r = json_pack("{s:s, s:s?, s:O, s:O}", "version", charter_version(c),
                       "name", charter_name(c), "charter", body, "warnings", warnings);
     }
     free(rules);

@@ -170,6 +170,16 @@ def check_warnings():
         w = [x for x in body["warnings"] if x["code"] == "rule-shadowed"]
         t.check(len(w) == 1 and w[0]["where"] == "two-desks.yaml:22:5" and
                 "huge-refund" in w[0]["message"], f"check's rule warning: {body['warnings']}")
+        code = srv.stop()
+        t.eq(code, 0, f"the server stops cleanly: {srv.stderr_text()[-2000:]}")
+
+
+def guarded(section, *args):
+    """Runs a section; an answer of the wrong shape fails it, not the run."""
+    try:
+        section(*args)
+    except (KeyError, TypeError, AttributeError, IndexError, StopIteration, ValueError) as e:
+        t.check(False, f"{section.__name__}: an answer without the expected shape: {e!r}")
 
 
 def main():
@@ -180,10 +190,11 @@ def main():
                        check=True, capture_output=True, timeout=CLI_TIMEOUT * 3)
         with Server(CHARTER_DIR, agents=["support-agent"], auditors=["audrey"],
                     approvers={"lena": ["support-leads"]}, ledger=ledger) as srv:
-            check_charter(srv)
-            check_replay(srv)
-            check_report_svg(srv)
-        check_warnings()
+            for section in (check_charter, check_replay, check_report_svg):
+                guarded(section, srv)
+            code = srv.stop()
+            t.eq(code, 0, f"the server stops cleanly: {srv.stderr_text()[-2000:]}")
+        guarded(check_warnings)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     t.done()

@@ -125,6 +125,40 @@ static void test_control_characters_become_spaces(void)
     free(svg);
 }
 
+/* The first metric's two values set to a and b; renders (must end). */
+static char *render_values(double a, double b)
+{
+    char *json = report_json("m"), *svg = NULL;
+    json_t *r = json ? json_loads(json, 0, NULL) : NULL;
+    free(json);
+    json_t *series = json_object_get(json_array_get(json_object_get(
+        json_array_get(json_object_get(r, "goals"), 0), "metrics"), 0), "series");
+    json_object_set_new(json_array_get(series, 0), "value", json_real(a));
+    json_object_set_new(json_array_get(series, 1), "value", json_real(b));
+    json = json_dumps(r, JSON_PRESERVE_ORDER);
+    json_decref(r);
+    CHECK(json != NULL);
+    if (json)
+        CHECK_INT(charter_analysis_render(json, strlen(json), CHARTER_FORMAT_SVG, &svg, NULL),
+                  CHARTER_OK);
+    free(json);
+    return svg;
+}
+
+/* Outcome values are reported by agents: extreme ones must neither hang
+ * the axis ticks nor put "nan" or "inf" into the picture. */
+static void test_extreme_values_are_drawn_or_declined(void)
+{
+    double cases[][2] = {{1e17, 1e17 + 32}, {-1.7e308, 1.7e308}, {1e-320, 2e-320}, {0, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *svg = render_values(cases[i][0], cases[i][1]);
+        CHECK(svg != NULL);
+        CHECK(svg && !strstr(svg, "nan") && !strstr(svg, "inf"));
+        CHECK(svg && strstr(svg, "</svg>"));
+        free(svg);
+    }
+}
+
 static void test_other_analyses_have_no_picture_but_the_map(void)
 {
     const char *json = "{\"analysis\":\"consistency\"}";
@@ -143,6 +177,7 @@ int main(void)
     RUN(test_same_json_same_picture);
     RUN(test_hostile_names_are_escaped);
     RUN(test_control_characters_become_spaces);
+    RUN(test_extreme_values_are_drawn_or_declined);
     RUN(test_other_analyses_have_no_picture_but_the_map);
     return TEST_DONE();
 }
