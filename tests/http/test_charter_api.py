@@ -5,16 +5,22 @@ warnings; admin, auditor, approver), POST /v1/replay (a draft uploaded as
 files, replayed read-only over the server's ledger) and the alignment
 report as SVG (GET /v1/report?format=svg), over the ledger that
 examples/fintech-support/make-ledger.sh builds: its outcome improves while
-customer satisfaction degrades, so the report must warn.
+customer satisfaction degrades, so the report must warn. A second server
+fills a fresh ledger with 1,010 decisions to see a replay list 1,000 changes
+and say it is truncated; a third serves a charter with a `check` warning.
 """
+import http.client
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import CHARTER, CLI_TIMEOUT, Server, Checks, charter_cli  # noqa: E402
+from harness import (CHARTER, CLI_TIMEOUT, REQUEST_TIMEOUT, Server, Checks,  # noqa: E402
+                     charter_cli)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -162,6 +168,50 @@ def check_report_svg(srv):
     t.check("<script" not in svg and "href" not in svg, "no script, no reference")
 
 
+def check_truncated():
+    """Over 1,000 changes: the first 1,000 are listed, the summary counts all."""
+    with Server(CHARTER_DIR, agents=["support-agent"]) as srv:
+        tok, n, per = srv.tokens["support-agent"], 1010, 101
+
+        def decide(k):
+            c = http.client.HTTPConnection(srv.host, srv.port, timeout=REQUEST_TIMEOUT)
+            try:
+                for i in range(k * per, (k + 1) * per):
+                    body = {"agent": "support-agent", "workflow": "refunds",
+                            "action": "issue_refund", "confidence": 0.9, "run_id": f"r-{i}",
+                            "input": {"amount": 35, "currency": "EUR", "destination": "card-1"},
+                            "subject": {"customer_id": f"c-{i}", "tenure_years": 3,
+                                        "original_payment_method": "card-1"}}
+                    c.request("POST", "/v1/decide", json.dumps(body),
+                              {"Authorization": "Bearer " + tok,
+                               "Content-Type": "application/json"})
+                    r = c.getresponse()
+                    r.read()
+                    statuses.append(r.status)
+            finally:
+                c.close()
+        statuses = []
+        threads = [threading.Thread(target=decide, args=(k,)) for k in range(n // per)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(REQUEST_TIMEOUT)
+        t.eq((len(statuses), set(statuses)), (n, {200}), "the decisions to replay")
+
+        def no_budgets(name, text):
+            """Tightened, and without the stop rules that denied past 400 a day."""
+            text = tighten(name, text)
+            if name == "support.yaml":
+                text = text.split("    stop_rules:")[0] + "\nagents:" + \
+                    text.split("\nagents:", 1)[1]
+            return text
+        st, _, r = srv.call("POST", "/v1/replay", {"files": draft_files(no_budgets)},
+                            token=srv.tokens["admin"])
+        t.eq(st, 200, f"a replay with many changes: {r if st != 200 else ''}")
+        t.eq((r["summary"]["decisions"], r["summary"]["changed"], len(r["changes"]),
+              r["truncated"]), (n, n, 1000, True), "1,000 listed, all counted, truncated")
+
+
 def check_warnings():
     """A charter with a check warning: its code, message and file:line:col."""
     with Server(TWO_DESKS, agents=[], admins=["admin"]) as srv:
@@ -194,6 +244,7 @@ def main():
                 guarded(section, srv)
             code = srv.stop()
             t.eq(code, 0, f"the server stops cleanly: {srv.stderr_text()[-2000:]}")
+        guarded(check_truncated)
         guarded(check_warnings)
     finally:
         shutil.rmtree(work, ignore_errors=True)
