@@ -102,24 +102,6 @@ static void print_table(const json_t *r, charter_format fmt, strbuf *out)
 
 /* ---- SVG ------------------------------------------------------------------- */
 
-static void xml_text(strbuf *out, const char *s, size_t max_chars)
-{
-    size_t chars = 0;
-    for (; *s; s++) {
-        if (((unsigned char)*s & 0xC0) != 0x80 && ++chars > max_chars) {
-            strbuf_puts(out, "\xE2\x80\xA6"); /* ellipsis */
-            return;
-        }
-        switch (*s) {
-        case '<': strbuf_puts(out, "&lt;"); break;
-        case '>': strbuf_puts(out, "&gt;"); break;
-        case '&': strbuf_puts(out, "&amp;"); break;
-        case '"': strbuf_puts(out, "&quot;"); break;
-        default: strbuf_add(out, s, 1);
-        }
-    }
-}
-
 typedef struct palette {
     const char *name, *fill, *stroke;
 } palette;
@@ -173,7 +155,7 @@ static void svg_line(strbuf *out, int x, int y, const char *style, const char *t
                      size_t max_chars)
 {
     strbuf_printf(out, "<text x=\"%d\" y=\"%d\" %s>", x, y, style);
-    xml_text(out, text, max_chars);
+    an_xml_text(out, text, max_chars);
     strbuf_puts(out, "</text>\n");
 }
 
@@ -191,7 +173,7 @@ static void svg_card(strbuf *out, const json_t *w, int x, int y)
              to ? " \xE2\x86\x92 " : "", to ? to : "");
     strbuf_printf(out, "<text x=\"%d\" y=\"%d\" font-size=\"12\" font-weight=\"bold\" "
                   "text-anchor=\"end\" fill=\"%s\">", x + COL_W - 12, y + 22, p->stroke);
-    xml_text(out, rec, 40);
+    an_xml_text(out, rec, 40);
     strbuf_puts(out, "</text>\n");
     const char *dept = json_string_value(json_object_get(w, "department"));
     const char *owner = json_string_value(json_object_get(w, "owner"));
@@ -225,8 +207,8 @@ static void print_svg(const json_t *r, strbuf *out)
                   width, height, width, height);
     strbuf_printf(out, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", width, height);
     strbuf_puts(out, "<text x=\"24\" y=\"36\" font-size=\"22\" font-weight=\"bold\">");
-    xml_text(out, "Workflow readiness: ", 40);
-    xml_text(out, an_jstr(r, "organization"), 60);
+    an_xml_text(out, "Workflow readiness: ", 40);
+    an_xml_text(out, an_jstr(r, "organization"), 60);
     strbuf_puts(out, "</text>\n");
     for (int c = 0; c < 3; c++) {
         int x = MARGIN + c * (COL_W + GAP), y = TOP;

@@ -209,6 +209,26 @@ long long an_jint(const json_t *o, const char *key)
     return (long long)json_integer_value(json_object_get(o, key));
 }
 
+void an_xml_text(strbuf *out, const char *s, size_t max_chars)
+{
+    size_t chars = 0;
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c & 0xC0) != 0x80 && ++chars > max_chars) {
+            strbuf_puts(out, "\xE2\x80\xA6"); /* ellipsis */
+            return;
+        }
+        switch (c) {
+        case '<': strbuf_puts(out, "&lt;"); break;
+        case '>': strbuf_puts(out, "&gt;"); break;
+        case '&': strbuf_puts(out, "&amp;"); break;
+        case '"': strbuf_puts(out, "&quot;"); break;
+        case '\'': strbuf_puts(out, "&#39;"); break;
+        default: strbuf_add(out, c < 0x20 || c == 0x7F ? " " : s, 1);
+        }
+    }
+}
+
 void an_heading(strbuf *out, charter_format fmt, const char *title)
 {
     if (fmt == CHARTER_FORMAT_MD)
@@ -265,8 +285,9 @@ charter_status charter_analysis_render(const char *json, size_t n, charter_forma
         }
         b.failed = b.failed || !s;
         free(s);
-    } else if (fmt == CHARTER_FORMAT_SVG && strcmp(kind, "map")) {
-        st = base_fail(err, CHARTER_E_INVALID, "only the readiness map has an SVG form; "
+    } else if (fmt == CHARTER_FORMAT_SVG && strcmp(kind, "map") && strcmp(kind, "report")) {
+        st = base_fail(err, CHARTER_E_INVALID, "only the readiness map and the alignment report "
+                     "have an SVG form; "
                      "expected text, json or md for the %s", *kind ? kind : "result");
     } else if (!strcmp(kind, "report")) {
         st = an_report_render(r, fmt, &b);

@@ -48,6 +48,11 @@ void an_join(const json_t *strings, char *buf, size_t n);
 const char *an_jstr(const json_t *o, const char *key);      /* "" when absent */
 long long an_jint(const json_t *o, const char *key);        /* 0 when absent */
 
+/* Appends s as XML character data or attribute text: < > & " ' escaped,
+ * control characters (which XML 1.0 forbids) as spaces, cut after
+ * max_chars characters with an ellipsis. For every text of an SVG. */
+void an_xml_text(strbuf *out, const char *s, size_t max_chars);
+
 /* A heading: "== Title ==" style in text, "## Title" in Markdown. */
 void an_heading(strbuf *out, charter_format fmt, const char *title);
 
@@ -57,8 +62,10 @@ typedef enum an_json_style { AN_JSON_COMPACT, AN_JSON_INDENTED } an_json_style;
 char *an_json_dump(const json_t *j, an_json_style style);
 
 /* The renderers each analysis provides (report.c, readiness.c,
- * consistency.c, shadow.c). fmt is TEXT or MD (SVG only for the map). */
+ * consistency.c, shadow.c). fmt is TEXT or MD (SVG for the map and the
+ * report: an_report_render hands SVG to an_report_svg, report_svg.c). */
 charter_status an_report_render(const json_t *r, charter_format fmt, strbuf *out);
+charter_status an_report_svg(const json_t *r, strbuf *out);
 charter_status an_map_render(const json_t *r, charter_format fmt, strbuf *out);
 charter_status an_consistency_render(const json_t *r, charter_format fmt, strbuf *out);
 charter_status an_shadow_render(const json_t *r, charter_format fmt, strbuf *out);

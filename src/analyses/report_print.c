@@ -1,4 +1,5 @@
-/* report_print.c - the alignment report as tables (an_report_render).
+/* report_print.c - the alignment report as tables (an_report_render; the
+ * SVG picture is report_svg.c).
  *
  * Reads the report's JSON (report.c) and prints the headline warnings
  * first, then goals, escalation queues, rules, agents and values.
@@ -221,6 +222,8 @@ static void print_values(const json_t *r, charter_format fmt, strbuf *out)
 
 charter_status an_report_render(const json_t *r, charter_format fmt, strbuf *out)
 {
+    if (fmt == CHARTER_FORMAT_SVG)
+        return an_report_svg(r, out);
     print_header(r, fmt, out);
     print_warnings(r, fmt, out);
     print_goals(r, fmt, out);

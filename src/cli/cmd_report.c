@@ -11,7 +11,7 @@
 
 static const char usage[] =
     "usage: charter report LEDGER [--charter PATH] [--since T] [--until T]\n"
-    "                      [--by day|week] [--format text|json|md]\n"
+    "                      [--by day|week] [--format text|json|md|svg]\n"
     "\n"
     "The alignment report over the ledger LEDGER: for every goal, each outcome\n"
     "metric against its target and each health metric against its limit, per\n"
@@ -25,6 +25,11 @@ static const char usage[] =
     "--charter gives the goals (default: the last charter version recorded in\n"
     "the ledger). --since/--until select entries recorded in [T, U) (RFC 3339,\n"
     "a date or Unix milliseconds). Figures are explained in docs/analyses.md.\n"
+    "\n"
+    "--format svg draws the report as one picture, 1280 wide: the warnings in\n"
+    "a red band first, a line chart per goal metric with its target (dashed)\n"
+    "or limits (hatched beyond), bars of how people resolved each rule's and\n"
+    "queue's escalations, and each agent's decision mix.\n"
     "\n"
     "Exit: 0 reported (warnings included), 2 invalid usage or charter,\n"
     "3 the file cannot be read as a ledger.\n";
@@ -47,7 +52,7 @@ int cmd_report(int argc, char **argv)
     int format = CHARTER_FORMAT_TEXT, rc = CLI_OK;
     for (int i = 1; i < argc && rc == CLI_OK; i++) {
         int m;
-        if (cli_analysis_option(argc, argv, &i, "report", CLI_FORMATS_TABLES, &path, &format,
+        if (cli_analysis_option(argc, argv, &i, "report", CLI_FORMATS_WITH_SVG, &path, &format,
                                 &rc)) {
             continue;
         } else if ((m = cli_option(argc, argv, &i, "--since", &v)) != 0) {

@@ -1,6 +1,7 @@
 /* api_analyses.c - the analyses over HTTP, the same JSON as the commands
  * (include/charter_analyses.h): GET /v1/report, /v1/map, /v1/consistency,
- * for dashboards (admin keys). `?format=md|text` (and `svg` for the map)
+ * for dashboards (admin and auditor keys). `?format=md|text` (and `svg` for the
+ * map and the report)
  * renders as `charter report --format` does. Each reads the ledger file
  * through its own read-only connection, so recording goes on meanwhile. */
 #include "base/banned.h"

@@ -80,6 +80,9 @@ static const route routes[] = {
     {"GET", "/v1/report", false, ADMIN | AUDITOR, WORKER, api_report},
     {"GET", "/v1/map", false, ADMIN | AUDITOR, WORKER, api_map},
     {"GET", "/v1/consistency", false, ADMIN | AUDITOR, WORKER, api_consistency},
+    /* ---- Charter and replay (api_charter.c) ---- */
+    {"GET", "/v1/charter", false, ADMIN | AUDITOR | APPROVER, WORKER, api_charter_get},
+    {"POST", "/v1/replay", false, ADMIN | AUDITOR, WORKER, api_replay},
     {"GET", "/healthz", false, PUBLIC, INLINE, api_healthz},
     {"GET", "/metrics", false, PUBLIC, INLINE, api_metrics},
     {"POST", "/access/v1/evaluation", false, PEP | AGENT, WORKER, authzen_evaluation},

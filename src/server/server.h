@@ -295,6 +295,10 @@ void api_mcp(const srv_request *rq, const char *tail, srv_response *rs);
 void api_report(const srv_request *rq, const char *tail, srv_response *rs);
 void api_map(const srv_request *rq, const char *tail, srv_response *rs);
 void api_consistency(const srv_request *rq, const char *tail, srv_response *rs);
+/* ---- Charter and replay (api_charter.c) ---- */
+void api_charter_get(const srv_request *rq, const char *tail, srv_response *rs);
+void api_replay(const srv_request *rq, const char *tail, srv_response *rs);
+/* ---- end of api_charter.c ---- */
 void authzen_evaluation(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_evaluations(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_configuration(const srv_request *rq, const char *tail, srv_response *rs);
