@@ -309,7 +309,8 @@ void srv_decide_end(srv *s, srv_decision *d);
  * Console sign-ins: a random session id (the cookie) for a key id, kept in
  * memory only (a restart signs everyone out). Only a hash of the id is
  * stored; each session also has its own CSRF token. At most `max`
- * sessions: creating one more drops the oldest. Thread-safe. */
+ * sessions, `max_per_key` of one key: creating one more drops the oldest
+ * (of the key, or of all). Thread-safe. */
 
 typedef struct srv_sessions srv_sessions;
 
@@ -322,7 +323,8 @@ typedef struct srv_sessions srv_sessions;
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 #define SRV_SVG_CSP "default-src 'none'; style-src 'unsafe-inline'"
 
-charter_status srv_sessions_new(size_t max, int64_t lifetime_ms, srv_sessions **out);
+charter_status srv_sessions_new(size_t max, size_t max_per_key, int64_t lifetime_ms,
+                                srv_sessions **out);
 void srv_sessions_free(srv_sessions *ss);
 /* A new session for key `key_id` (12 hex digits) at `now_ms`: writes its
  * id (the cookie's value) into `id` and returns false when out of memory.
