@@ -1,7 +1,8 @@
 /* server.h - what the HTTP server's modules share (src/server).
  *
  * http.c owns the daemon: it reads a request (limits on headers and body),
- * authenticates the bearer token (access.c), finds the route and calls its
+ * authenticates the bearer token (access.c) or the console's session cookie
+ * (session.c, with its CSRF check), finds the route and calls its
  * handler with an srv_request; the handler fills an srv_response, which
  * http.c sends (with X-Request-ID echoed) and frees. Handlers live one file
  * per area: api_decide.c (decide, decisions), api_escalations.c,
@@ -127,8 +128,8 @@ void srv_gate_free(srv_gate *g);
 /* A new connection on socket `fd`; its record, or NULL when out of memory
  * (the connection then has no deadline). Unproven, headers due. */
 srv_gate_conn *srv_gate_opened(srv_gate *g, int fd);
-/* Its headers are in; has_key: a valid key made the request (it leaves
- * the unproven). The body is due within body_us. */
+/* Its headers are in; has_key: a valid key made the request, by bearer
+ * token or live session cookie (it leaves the unproven). The body is due within body_us. */
 void srv_gate_headers(srv_gate *g, srv_gate_conn *c, bool has_key);
 /* The request is complete: no deadline while it is answered. */
 void srv_gate_request(srv_gate *g, srv_gate_conn *c);
