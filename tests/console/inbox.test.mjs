@@ -189,11 +189,16 @@ test('the keyboard alone: j/k move, d asks for a note, then denies', quick, asyn
 test('resolving what someone else resolved meanwhile shows the server\'s reason', quick, async () => {
   const id = (await decide(srv, refund(333))).decision_id;
   const page = await newPage(b);
+  // The page's first listing goes through; its long polls after it are held
+  // (never answered), so the page still shows the escalation open.
+  let listings = 0;
+  await page.route((u) => u.pathname === '/v1/escalations', (route) => {
+    if (listings++ === 0)
+      route.continue();
+  });
   await signIn(page, srv, 'lena');
   await item(page, id).click();
   await page.locator(`article[data-id="${id}"]`).waitFor();
-  // Hold the listing's long poll, so the page still shows it open.
-  await page.route((u) => u.pathname === '/v1/escalations', () => {});
   const other = await resolve(srv, 'lena', id, 'deny', 'resolved from another tab');
   assert.equal(other.status, 200);
   await page.locator('[data-testid="inbox-approve"]').click();
