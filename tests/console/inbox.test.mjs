@@ -65,6 +65,13 @@ test('an escalation made while the page is open appears without a reload, its fi
   await signIn(page, srv, 'lena');
   await page.locator('[data-testid="inbox-count"]').filter({ hasText: /open escalation|Nothing waiting/ }).waitFor();
   await page.evaluate(() => { window.stillTheSamePage = true; });
+  // An idle page keeps at most one listing call going: no polling storm.
+  let listings = 0;
+  const count = (r) => { if (new URL(r.url()).pathname === '/v1/escalations') listings++; };
+  page.on('request', count);
+  await page.waitForTimeout(2000);
+  page.off('request', count);
+  assert.ok(listings <= 1, `${listings} listing calls in 2 s of an idle page`);
   const esc = await decide(srv, refund(400));
   assert.equal(esc.decision, 'escalate');
   const id = esc.decision_id;

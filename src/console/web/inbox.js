@@ -156,6 +156,8 @@
       if (ui.gone)
         return;
       ui.abort = new AbortController();
+      const asked = Date.now();
+      const was = ui.version;
       const r = await C.api('GET', query(!first), null, { signal: ui.abort.signal });
       if (ui.gone || (r.body && r.body.error && r.body.error.code === 'aborted'))
         return;
@@ -167,6 +169,8 @@
         take(r.body);
         if (!hasVersion)
           delay = FALLBACK_POLL;
+        else if (!first && ui.version === was && Date.now() - asked < 1000)
+          delay = 2000; // answered at once with nothing new: never a storm
       } else if (r.status === 401) {
         return; // the shell shows the sign-in form
       } else {
