@@ -148,11 +148,18 @@ export async function startServer(opts = {}) {
     });
   });
   proc.removeAllListeners('exit');
+  // A server that dies under a test says why (a sanitizer's report).
+  proc.on('exit', (code, sig) => {
+    if (!stopping)
+      console.error(`charter serve exited (${code ?? sig}) while the tests ran:\n${log.slice(-8000)}`);
+  });
+  let stopping = false;
   const srv = {
     base, tokens, ledger, dir,
     log: () => log.slice(-4000),
     async stop() {
       running.delete(srv);
+      stopping = true;
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((resolve) => proc.on('exit', resolve));
         proc.kill('SIGTERM');
