@@ -105,6 +105,13 @@ typedef struct charter_server_options {
      * nowhere. `charter serve` writes them to stderr. */
     void (*log)(void *user, const char *line);
     void *log_user;
+    /* The console (GET / and /console/<name>): NULL serves the files
+     * embedded at build time; a directory serves its files instead, read
+     * again on each request (for people editing the console). */
+    const char *console_dir;
+    /* Marks the session cookie Secure: set it when a TLS proxy is in front
+     * (charter itself serves plain HTTP). */
+    bool cookie_secure;
 } charter_server_options;
 
 typedef struct charter_server charter_server;

@@ -52,5 +52,11 @@
 /* Egress logs and host lists read by `charter shadow`: a longer line is
  * skipped (counted as unrecognized), never held whole. */
 #define CHARTER_MAX_LOG_LINE_BYTES  (64u * 1024u)
+/* Console sign-ins (`charter serve`): sessions held in memory at once (one
+ * more drops the oldest), their absolute lifetime, and the largest file
+ * served from --console-dir. */
+#define CHARTER_MAX_SESSIONS        10000u
+#define CHARTER_SESSION_LIFETIME_S  28800u  /* 8 hours */
+#define CHARTER_MAX_CONSOLE_FILE_BYTES (8u * 1024u * 1024u)
 
 #endif

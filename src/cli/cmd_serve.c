@@ -52,7 +52,16 @@ static const char usage[] =
     "  --body-timeout SECONDS    time to send the body once the headers are\n"
     "                      in (default 30)\n"
     "  --allow-origin ORIGIN   accept this Origin on /mcp (repeatable)\n"
+    "  --console-dir DIR   serve the console (GET /, /console/NAME) from DIR,\n"
+    "                      read again on each request, instead of the files\n"
+    "                      built into charter (for people editing it)\n"
+    "  --cookie-secure     mark the console's session cookie Secure: set it\n"
+    "                      when a TLS proxy is in front (charter serves plain\n"
+    "                      HTTP, and a browser keeps a Secure cookie only\n"
+    "                      over HTTPS)\n"
     "\n"
+    "People sign in to the console at http://HOST:PORT/ with an approver,\n"
+    "admin or auditor token (sessions live in memory, 8 hours at most).\n"
     "Prints 'listening on http://HOST:PORT' once it accepts requests.\n"
     "SIGHUP reloads the charter and keys (a charter that fails to load is\n"
     "refused and the running one keeps serving); SIGTERM or SIGINT stops\n"
@@ -169,6 +178,12 @@ int cmd_serve(int argc, char **argv)
             if (m < 0 || parse_uint("--body-timeout", v, 3600, &n))
                 return CLI_INVALID;
             o.body_timeout_s = (uint32_t)n;
+        } else if ((m = cli_option(argc, argv, &i, "--console-dir", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.console_dir = v;
+        } else if (!strcmp(argv[i], "--cookie-secure")) {
+            o.cookie_secure = true;
         } else if ((m = cli_option(argc, argv, &i, "--allow-origin", &v)) != 0) {
             if (m < 0)
                 return CLI_INVALID;

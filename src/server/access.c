@@ -367,6 +367,16 @@ const srv_key *srv_keys_check(const srv_keys *k, const char *token)
     return decoded && found && same ? found : NULL;
 }
 
+const srv_key *srv_keys_find(const srv_keys *k, const char *id)
+{
+    if (!k || !id || strlen(id) != ID_HEX)
+        return NULL;
+    for (size_t i = 0; i < k->count; i++)
+        if (!memcmp(k->keys[i].id, id, ID_HEX))
+            return &k->keys[i];
+    return NULL;
+}
+
 bool srv_key_may_decide_as(const srv_key *k, const char *agent)
 {
     if (!k)

@@ -35,6 +35,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -90,6 +91,16 @@ static const route routes[] = {
     {"POST", "/mcp", false, AGENT, WORKER, api_mcp},
     {"GET", "/mcp", false, AGENT, WORKER, api_mcp},
     {"DELETE", "/mcp", false, AGENT, WORKER, api_mcp},
+    /* ---- Sessions and the console (session.c, console.c) ---- */
+    /* Public: they authenticate the token or the cookie themselves. */
+    {"POST", "/v1/session", false, PUBLIC, INLINE, api_session_create},
+    {"GET", "/v1/session", false, PUBLIC, INLINE, api_session_get},
+    {"DELETE", "/v1/session", false, PUBLIC, INLINE, api_session_delete},
+    /* On a worker: with --console-dir they read files. */
+    {"GET", "/", false, PUBLIC, WORKER, console_index},
+    {"HEAD", "/", false, PUBLIC, WORKER, console_index},
+    {"GET", "/console/", true, PUBLIC, WORKER, console_file},
+    {"HEAD", "/console/", true, PUBLIC, WORKER, console_file},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
@@ -204,14 +215,17 @@ void srv_reply_status(srv *s, srv_response *rs, charter_status st,
     }
 }
 
-void srv_add_header(srv_response *rs, const char *name, const char *value)
+bool srv_add_header(srv_response *rs, const char *name, const char *value)
 {
-    if (rs->header_count >= SRV_MAX_HEADERS)
-        return;
+    size_t n = strlen(value) + 1;
+    if (rs->header_count >= SRV_MAX_HEADERS || n > sizeof rs->text - rs->text_used)
+        return false;
     rs->headers[rs->header_count].name = name;
-    snprintf(rs->headers[rs->header_count].value,
-             sizeof rs->headers[rs->header_count].value, "%s", value);
+    rs->headers[rs->header_count].value = rs->text_used;
+    memcpy(rs->text + rs->text_used, value, n);
+    rs->text_used += n;
     rs->header_count++;
+    return true;
 }
 
 /* Nesting depth of JSON text, counted without parsing (strings skipped),
@@ -286,13 +300,26 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, srv_response *
         return MHD_NO;
     }
     rs->body = NULL; /* MHD frees it now */
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            rs->content_type ? rs->content_type : "application/json");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    const char *type = rs->content_type ? rs->content_type : "application/json";
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            rs->console ? "no-cache" : "no-store");
+    /* Security headers (docs/security.md): no answer is sniffed into
+     * another type; a console answer runs only the console's own scripts
+     * and styles and is never framed; an SVG picture opened on its own runs
+     * no script and loads nothing. */
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (rs->console) {
+        MHD_add_response_header(r, "Content-Security-Policy", SRV_CONSOLE_CSP);
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    } else if (!strncmp(type, "image/svg+xml", 13)) {
+        MHD_add_response_header(r, "Content-Security-Policy", SRV_SVG_CSP);
+    }
     if (request_id)
         MHD_add_response_header(r, "X-Request-ID", request_id);
     for (size_t i = 0; i < rs->header_count; i++)
-        MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
+        MHD_add_response_header(r, rs->headers[i].name, rs->text + rs->headers[i].value);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)rs->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -313,23 +340,73 @@ static bool path_matches(const route *rt, const char *path, const char **tail)
     return !strcmp(path, rt->path);
 }
 
-static const srv_key *authenticate(srv *s, struct MHD_Connection *conn,
-                                   srv_keys **held)
+/* The key of a bearer token, or, when the request has no Authorization
+ * header, of a live session cookie (rq->by_cookie and rq->session set):
+ * the session's key id looked up in the keys loaded now, so a key revoked
+ * and reloaded ends its sessions. `bearer`: whether a bearer token is
+ * looked at (not on public routes). */
+static const srv_key *authenticate(srv *s, srv_request *rq, bool bearer, srv_keys **held)
 {
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+    const char *auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
     *held = NULL;
-    if (!auth || strncasecmp(auth, "Bearer ", 7))
-        return NULL;
+    rq->by_cookie = false;
+    const char *cookie = NULL;
+    if (auth) {
+        if (!bearer || strncasecmp(auth, "Bearer ", 7))
+            return NULL;
+    } else {
+        cookie = MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, SRV_SESSION_COOKIE);
+        if (!cookie || !srv_session_find(s->sessions, cookie, charter_now_ms(),
+                                         &rq->session))
+            return NULL;
+    }
     pthread_mutex_lock(&s->swap_mu);
     srv_keys *ks = srv_keys_retain(s->keys);
     pthread_mutex_unlock(&s->swap_mu);
-    const srv_key *k = srv_keys_check(ks, auth + 7);
-    if (k)
+    const srv_key *k = cookie ? srv_keys_find(ks, rq->session.key_id)
+                              : srv_keys_check(ks, auth + 7);
+    if (k) {
         *held = ks;
-    else
+        rq->by_cookie = cookie != NULL;
+    } else {
         srv_keys_release(ks);
+    }
     return k;
+}
+
+bool srv_origin_same(const srv_request *rq)
+{
+    const char *origin = srv_header(rq, "Origin");
+    if (!origin)
+        return true;
+    const char *host = srv_header(rq, MHD_HTTP_HEADER_HOST);
+    if (!host || !host[0])
+        return false;
+    const char *rest = !strncmp(origin, "http://", 7)    ? origin + 7
+                       : !strncmp(origin, "https://", 8) ? origin + 8
+                                                         : NULL;
+    return rest && !strcmp(rest, host);
+}
+
+bool srv_csrf_ok(const srv_request *rq, srv_response *rs)
+{
+    const char *token = srv_header(rq, "X-CSRF-Token");
+    bool same = token && strlen(token) == strlen(rq->session.csrf) &&
+                sodium_memcmp(token, rq->session.csrf, strlen(token)) == 0;
+    if (!same) {
+        srv_reply_error(rs, 403, "csrf", "%s: expected the header 'X-CSRF-Token' with the "
+                        "session's token (from POST or GET /v1/session) on a %s made with "
+                        "the session cookie", token ? "wrong X-CSRF-Token" :
+                        "no X-CSRF-Token", rq->method);
+        return false;
+    }
+    if (!srv_origin_same(rq)) {
+        srv_reply_error(rs, 403, "csrf", "the request's Origin is not this server's: "
+                        "expected http://<Host> or https://<Host>, as the console sends");
+        return false;
+    }
+    return true;
 }
 
 /* Finds the route and checks the caller's token and role. Returns the
@@ -366,14 +443,28 @@ static const route *route_request(srv *s, srv_request *rq, srv_response *rs,
         }
         return NULL;
     }
-    if (match->roles == PUBLIC)
+    if (match->roles == PUBLIC) {
+        /* A session cookie is looked up on public routes too: the session
+         * routes read it, and it proves the connection to the gate. */
+        rq->who = authenticate(s, rq, false, held);
         return match;
-    rq->who = authenticate(s, rq->conn, held);
+    }
+    rq->who = authenticate(s, rq, true, held);
     if (!rq->who) {
         srv_add_header(rs, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"charter\"");
         srv_reply_error(rs, 401, "unauthenticated",
                         "expected 'Authorization: Bearer <token>' with a token "
-                        "from 'charter keys'");
+                        "from 'charter keys', or a live session cookie "
+                        "(POST /v1/session)");
+        return NULL;
+    }
+    /* A cookie goes along with cross-site requests too: one that changes
+     * something must prove it comes from the console. */
+    if (rq->by_cookie && strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD") &&
+        !srv_csrf_ok(rq, rs)) {
+        srv_keys_release(*held);
+        *held = NULL;
+        rq->who = NULL;
         return NULL;
     }
     if (!(match->roles & ROLE_BIT(rq->who->role))) {

@@ -166,6 +166,8 @@ static void server_free(srv *s)
     pthread_mutex_destroy(&s->swap_mu);
     pthread_mutex_destroy(&s->stop_mu);
     pthread_cond_destroy(&s->stop_cv);
+    srv_sessions_free(s->sessions);
+    free(s->console_dir);
     free(s->charter_path);
     free(s->keys_dir);
     free(s->ledger_path);
@@ -213,6 +215,13 @@ charter_status charter_server_start(const charter_server_options *opt,
     s->opt.ledger_path = s->ledger_path;
     charter_status st = CHARTER_E_NOMEM;
     if (!s->charter_path || !s->keys_dir || !s->ledger_path)
+        goto fail;
+    if (opt->console_dir && !(s->console_dir = strdup(opt->console_dir)))
+        goto fail;
+    s->opt.console_dir = s->console_dir;
+    if ((st = srv_sessions_new(CHARTER_MAX_SESSIONS,
+                               (int64_t)CHARTER_SESSION_LIFETIME_S * 1000,
+                               &s->sessions)) != CHARTER_OK)
         goto fail;
     if ((st = charter_load(s->charter_path, &s->charter, err)) != CHARTER_OK ||
         (st = srv_keys_load(s->keys_dir, &s->keys, err)) != CHARTER_OK)

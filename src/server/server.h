@@ -68,6 +68,8 @@ const srv_key *srv_keys_check(const srv_keys *k, const char *token);
  * (NULL stands for "the key's own agent", which the caller fills in);
  * approver and admin keys never decide. False when `k` is NULL. */
 bool srv_key_may_decide_as(const srv_key *k, const char *agent);
+/* The key with this id (12 hex digits), or NULL. */
+const srv_key *srv_keys_find(const srv_keys *k, const char *id);
 
 /* ---- Metrics (metrics.c) -------------------------------------------------- */
 
@@ -157,6 +159,8 @@ struct charter_server {
     const char **mcp_origins;       /* NULL-terminated copy of the options' */
     srv_metrics metrics;
     _Atomic int inflight;           /* requests between read and sent */
+    struct srv_sessions *sessions;  /* console sign-ins (session.c) */
+    char *console_dir;              /* owned copy of opt.console_dir, or NULL */
 
     /* The deadline thread. */
     pthread_t expire_thread;
@@ -178,6 +182,14 @@ charter_decider *srv_decider(srv *s);
 
 /* ---- Requests and responses -------------------------------------------------- */
 
+/* A console session as a request sees it (session.c). */
+struct srv_session_view {
+    unsigned char id_hash[32];      /* BLAKE2b-256 of the cookie's id */
+    char key_id[16];                /* the key it stands for */
+    char csrf[44];                  /* 43 base64url characters */
+    int64_t expires_ms;
+};
+
 typedef struct srv_request {
     srv *s;
     struct MHD_Connection *conn;
@@ -186,22 +198,38 @@ typedef struct srv_request {
     const char *body;               /* NUL-terminated; "" when none */
     size_t body_len;
     const srv_key *who;             /* the authenticated key, or NULL */
+    /* Set when `who` came from a session cookie (session.c), not a bearer
+     * token: the session, as it was when the request came. */
+    bool by_cookie;
+    struct srv_session_view session;
     const char *request_id;         /* X-Request-ID, or NULL */
     struct srv_deferred *deferred;  /* http.c's record of this request */
 } srv_request;
 
-#define SRV_MAX_HEADERS 4
+/* Extra response headers: up to SRV_MAX_HEADERS, their values copied into
+ * one buffer of SRV_HEADER_TEXT bytes (a Set-Cookie, an Allow, a
+ * WWW-Authenticate fit together). The security headers (nosniff, the
+ * Content-Security-Policy of SVG and console answers) are added by http.c
+ * when it sends, and take no slot. */
+#define SRV_MAX_HEADERS 8
+#define SRV_HEADER_TEXT 1024
 
 typedef struct srv_response {
     int status;
     char *body;                     /* malloc'd; freed by http.c */
     size_t body_len;
     const char *content_type;       /* static; NULL: application/json */
+    /* A console page or asset (console.c): sent with the console's
+     * Content-Security-Policy and friends, and Cache-Control: no-cache
+     * instead of no-store. */
+    bool console;
     size_t header_count;
     struct {
         const char *name;           /* static */
-        char value[128];
+        size_t value;               /* offset of its NUL-terminated value in text */
     } headers[SRV_MAX_HEADERS];
+    size_t text_used;
+    char text[SRV_HEADER_TEXT];
 } srv_response;
 
 /* A request header or query argument, or NULL. */
@@ -220,7 +248,9 @@ void srv_reply_error(srv_response *rs, int status, const char *code,
  * files and SQLite's text: those go to the server's log instead. */
 void srv_reply_status(srv *s, srv_response *rs, charter_status st,
                       const charter_error *err);
-void srv_add_header(srv_response *rs, const char *name, const char *value);
+/* Adds a header (`name` static, `value` copied); false, and nothing added,
+ * when the slots or the text buffer are full. */
+bool srv_add_header(srv_response *rs, const char *name, const char *value);
 
 /* Answering later. A handler on an event thread that would otherwise wait
  * calls srv_defer before it starts what it waits for: the connection is
@@ -275,6 +305,65 @@ bool srv_decide_begin(srv *s, charter_request *r, const char *json, size_t n,
  * called): fills st, answer, len and err, counts it, releases the charter. */
 void srv_decide_end(srv *s, srv_decision *d);
 
+/* ---- Sessions (session.c) ----------------------------------------------------
+ * Console sign-ins: a random session id (the cookie) for a key id, kept in
+ * memory only (a restart signs everyone out). Only a hash of the id is
+ * stored; each session also has its own CSRF token. At most `max`
+ * sessions: creating one more drops the oldest. Thread-safe. */
+
+typedef struct srv_sessions srv_sessions;
+
+#define SRV_SESSION_ID_CHARS 43    /* 256 bits in base64url, no padding */
+#define SRV_SESSION_COOKIE "charter_session"
+
+/* The Content-Security-Policy of console answers, and of SVG pictures. */
+#define SRV_CONSOLE_CSP                                                              \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+#define SRV_SVG_CSP "default-src 'none'; style-src 'unsafe-inline'"
+
+charter_status srv_sessions_new(size_t max, int64_t lifetime_ms, srv_sessions **out);
+void srv_sessions_free(srv_sessions *ss);
+/* A new session for key `key_id` (12 hex digits) at `now_ms`: writes its
+ * id (the cookie's value) into `id` and returns false when out of memory.
+ * `view` receives the session as srv_session_find would. */
+bool srv_session_create(srv_sessions *ss, const char *key_id, int64_t now_ms,
+                        char id[SRV_SESSION_ID_CHARS + 1],
+                        struct srv_session_view *view);
+/* The live session whose id is `id` (a cookie's value), copied into
+ * `view`; false when there is none (unknown, ended or expired at now_ms).
+ * The id is hashed and compared in constant time. */
+bool srv_session_find(srv_sessions *ss, const char *id, int64_t now_ms,
+                      struct srv_session_view *view);
+/* Ends the session with this id hash (sign-out); no-op when gone. */
+void srv_session_end(srv_sessions *ss, const unsigned char id_hash[32]);
+/* How many sessions are held (live or expired, not yet dropped). */
+size_t srv_sessions_count(srv_sessions *ss);
+
+/* Whether a cookie-authenticated request that changes something may go on:
+ * X-CSRF-Token equals the session's token (constant time) and an Origin,
+ * when present, is http://<Host> or https://<Host>. Replies 403 csrf
+ * otherwise (http.c; also api_session's sign-out). */
+bool srv_csrf_ok(const srv_request *rq, srv_response *rs);
+/* Whether the request's Origin header, when it has one, is this server's
+ * own (http:// or https:// and the Host header). */
+bool srv_origin_same(const srv_request *rq);
+
+/* ---- Console assets (console.c) ---------------------------------------------
+ * The console's files, embedded at build time (cmake/embed_console.cmake
+ * writes srv_console_files[], ending with a row of zeros), or read from
+ * opt.console_dir on each request when it is set. */
+
+typedef struct srv_console_file {
+    const char *name;               /* "app.js" */
+    const char *content_type;
+    const unsigned char *data;
+    size_t len;
+} srv_console_file;
+
+extern const srv_console_file srv_console_files[];
+extern const size_t srv_console_file_count;
+
 /* ---- Routes ---------------------------------------------------------------------
  * A handler may assume the method matched and the caller holds one of the
  * route's roles. `tail` is what follows the route's prefix in the path
@@ -298,6 +387,13 @@ void api_consistency(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_evaluation(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_evaluations(const srv_request *rq, const char *tail, srv_response *rs);
 void authzen_configuration(const srv_request *rq, const char *tail, srv_response *rs);
+
+/* ---- Sessions and the console (session.c, console.c) ---- */
+void api_session_create(const srv_request *rq, const char *tail, srv_response *rs);
+void api_session_get(const srv_request *rq, const char *tail, srv_response *rs);
+void api_session_delete(const srv_request *rq, const char *tail, srv_response *rs);
+void console_index(const srv_request *rq, const char *tail, srv_response *rs);
+void console_file(const srv_request *rq, const char *tail, srv_response *rs);
 
 /* An escalation as JSON (api_decide.c; the decision and list endpoints). */
 struct json_t *api_escalation_json(const charter_escalation *e);
