@@ -212,17 +212,22 @@
       } else {
         body = r.body;
       }
-    } else {
-      const r = await api('GET', '/v1/charter');
-      if (r.status === 200 && isObj(r.body) && isObj(r.body.charter)) {
-        body = r.body;
-        warnings = Array.isArray(r.body.warnings) ? r.body.warnings : [];
-      } else {
-        put(box, notAvailable('The running charter (GET /v1/charter)', r));
-      }
     }
-    const [versions, consistency] = await Promise.all([api('GET', '/v1/charters'),
+    const [running, versions, consistency] = await Promise.all([
+      params.version ? Promise.resolve(null) : api('GET', '/v1/charter'), api('GET', '/v1/charters'),
       current ? api('GET', '/v1/consistency') : Promise.resolve(null)]);
+    if (running && running.status === 200 && isObj(running.body) && isObj(running.body.charter)) {
+      body = running.body;
+      warnings = Array.isArray(running.body.warnings) ? running.body.warnings : [];
+    } else if (running) {
+      // Without GET /v1/charter, the version the list marks current.
+      const cur = versions.status === 200 && isObj(versions.body) && Array.isArray(versions.body.charters)
+        && versions.body.charters.find((v) => v.current);
+      const r = cur ? await api('GET', `/v1/charters/${encodeURIComponent(cur.version)}`) : null;
+      if (r && r.status === 200 && isObj(r.body) && isObj(r.body.charter))
+        body = r.body;
+      put(box, notAvailable('The running charter with its warnings (GET /v1/charter)', running));
+    }
     if (body) {
       const c = body.charter;
       const cur = versions.status === 200 && versions.body && Array.isArray(versions.body.charters)
