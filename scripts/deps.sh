@@ -2,7 +2,7 @@
 # deps.sh - installs the Debian 12 packages Charter builds with; with the
 # argument "test", also what the test suite needs (curl for the HTTP tests,
 # clang for the fuzzers, Python 3 for the HTTP tests, Node.js for the MCP
-# peers).
+# peers and the console's browser tests, Debian's chromium for the latter).
 # Run as root (or with sudo available). Safe to run again.
 set -euo pipefail
 SUDO=""
@@ -12,7 +12,7 @@ pkgs=(build-essential cmake pkg-config ca-certificates
       libyaml-dev libjansson-dev libsodium-dev libssl-dev libpcre2-dev
       libsqlite3-dev libmicrohttpd-dev)
 if [ "${1:-}" = test ]; then
-  pkgs+=(curl libcurl4-openssl-dev clang libclang-rt-14-dev python3)
+  pkgs+=(curl libcurl4-openssl-dev clang libclang-rt-14-dev python3 chromium)
   # Node.js for the MCP peers: Debian's nodejs + npm, unless a Node.js that
   # already carries npm is installed (its package conflicts with Debian's npm).
   command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)

@@ -56,6 +56,7 @@
  * more drops the oldest), their absolute lifetime, and the largest file
  * served from --console-dir. */
 #define CHARTER_MAX_SESSIONS        10000u
+#define CHARTER_MAX_SESSIONS_PER_KEY 100u   /* of one key (its oldest dropped) */
 #define CHARTER_SESSION_LIFETIME_S  28800u  /* 8 hours */
 #define CHARTER_MAX_CONSOLE_FILE_BYTES (8u * 1024u * 1024u)
 

@@ -26,6 +26,13 @@
  * front can disagree with us on where the next request starts. The route
  * and the key are checked then too, so a request made with a valid key
  * leaves the gate's unproven connections while its body is read.
+ *
+ * A request without an Authorization header may be authenticated by the
+ * console's session cookie instead (session.c): the session's key id is
+ * looked up in the keys loaded now, and a cookie-authenticated request
+ * that is not GET or HEAD must carry the session's X-CSRF-Token and, if
+ * it has an Origin, this server's (403 csrf). Every answer is sent with
+ * nosniff; console answers and SVG pictures with their CSP.
  */
 #include "base/banned.h"
 
@@ -366,6 +373,11 @@ static const srv_key *authenticate(srv *s, srv_request *rq, bool bearer, srv_key
     pthread_mutex_unlock(&s->swap_mu);
     const srv_key *k = cookie ? srv_keys_find(ks, rq->session.key_id)
                               : srv_keys_check(ks, auth + 7);
+    /* A session is only ever made for a person's key; should the keys file
+     * now give that id another role, the session is not it. */
+    if (k && cookie && k->role != CHARTER_ROLE_APPROVER && k->role != CHARTER_ROLE_ADMIN &&
+        k->role != CHARTER_ROLE_AUDITOR)
+        k = NULL;
     if (k) {
         *held = ks;
         rq->by_cookie = cookie != NULL;

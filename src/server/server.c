@@ -219,7 +219,7 @@ charter_status charter_server_start(const charter_server_options *opt,
     if (opt->console_dir && !(s->console_dir = strdup(opt->console_dir)))
         goto fail;
     s->opt.console_dir = s->console_dir;
-    if ((st = srv_sessions_new(CHARTER_MAX_SESSIONS,
+    if ((st = srv_sessions_new(CHARTER_MAX_SESSIONS, CHARTER_MAX_SESSIONS_PER_KEY,
                                (int64_t)CHARTER_SESSION_LIFETIME_S * 1000,
                                &s->sessions)) != CHARTER_OK)
         goto fail;

@@ -1,7 +1,8 @@
 /* server.h - what the HTTP server's modules share (src/server).
  *
  * http.c owns the daemon: it reads a request (limits on headers and body),
- * authenticates the bearer token (access.c), finds the route and calls its
+ * authenticates the bearer token (access.c) or the console's session cookie
+ * (session.c, with its CSRF check), finds the route and calls its
  * handler with an srv_request; the handler fills an srv_response, which
  * http.c sends (with X-Request-ID echoed) and frees. Handlers live one file
  * per area: api_decide.c (decide, decisions), api_escalations.c,
@@ -127,8 +128,8 @@ void srv_gate_free(srv_gate *g);
 /* A new connection on socket `fd`; its record, or NULL when out of memory
  * (the connection then has no deadline). Unproven, headers due. */
 srv_gate_conn *srv_gate_opened(srv_gate *g, int fd);
-/* Its headers are in; has_key: a valid key made the request (it leaves
- * the unproven). The body is due within body_us. */
+/* Its headers are in; has_key: a valid key made the request, by bearer
+ * token or live session cookie (it leaves the unproven). The body is due within body_us. */
 void srv_gate_headers(srv_gate *g, srv_gate_conn *c, bool has_key);
 /* The request is complete: no deadline while it is answered. */
 void srv_gate_request(srv_gate *g, srv_gate_conn *c);
@@ -309,7 +310,8 @@ void srv_decide_end(srv *s, srv_decision *d);
  * Console sign-ins: a random session id (the cookie) for a key id, kept in
  * memory only (a restart signs everyone out). Only a hash of the id is
  * stored; each session also has its own CSRF token. At most `max`
- * sessions: creating one more drops the oldest. Thread-safe. */
+ * sessions, `max_per_key` of one key: creating one more drops the oldest
+ * (of the key, or of all). Thread-safe. */
 
 typedef struct srv_sessions srv_sessions;
 
@@ -322,7 +324,8 @@ typedef struct srv_sessions srv_sessions;
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 #define SRV_SVG_CSP "default-src 'none'; style-src 'unsafe-inline'"
 
-charter_status srv_sessions_new(size_t max, int64_t lifetime_ms, srv_sessions **out);
+charter_status srv_sessions_new(size_t max, size_t max_per_key, int64_t lifetime_ms,
+                                srv_sessions **out);
 void srv_sessions_free(srv_sessions *ss);
 /* A new session for key `key_id` (12 hex digits) at `now_ms`: writes its
  * id (the cookie's value) into `id` and returns false when out of memory.

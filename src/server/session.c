@@ -13,7 +13,8 @@
  * the same lifetime, so that is also expiry order) with a chained hash
  * index over it: creating a session when the ring is full drops the
  * oldest; expired sessions at the ring's head are dropped as new ones are
- * made. One mutex guards it; every operation is O(1) on average.
+ * made. One key holds at most `max_per_key` of them (its oldest goes).
+ * One mutex guards it; finding is O(1) on average, signing in scans.
  */
 #include "base/banned.h"
 
@@ -22,6 +23,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,12 +46,14 @@ struct srv_sessions {
     uint32_t *buckets;
     size_t bucket_mask;
     int64_t lifetime_ms;
+    size_t max_per_key;
 };
 
-charter_status srv_sessions_new(size_t max, int64_t lifetime_ms, srv_sessions **out)
+charter_status srv_sessions_new(size_t max, size_t max_per_key, int64_t lifetime_ms,
+                                srv_sessions **out)
 {
     *out = NULL;
-    if (!max || max >= NONE || sodium_init() < 0)
+    if (!max || !max_per_key || max >= NONE || sodium_init() < 0)
         return CHARTER_E_INVALID;
     srv_sessions *ss = calloc(1, sizeof *ss);
     size_t nb = 16;
@@ -71,6 +75,7 @@ charter_status srv_sessions_new(size_t max, int64_t lifetime_ms, srv_sessions **
         ss->buckets[i] = NONE;
     ss->bucket_mask = nb - 1;
     ss->cap = max;
+    ss->max_per_key = max_per_key;
     ss->lifetime_ms = lifetime_ms;
     pthread_mutex_init(&ss->mu, NULL);
     *out = ss;
@@ -144,6 +149,20 @@ bool srv_session_create(srv_sessions *ss, const char *key_id, int64_t now_ms,
     while (ss->count && (!ss->slots[ss->head].used ||
                          ss->slots[ss->head].v.expires_ms <= now_ms))
         drop_oldest(ss); /* expired, or ended: a hole */
+    /* One key holds at most max_per_key sessions: its oldest goes, so one
+     * person signing in again and again cannot push everyone else out.
+     * (A scan, on sign-in only.) */
+    size_t mine = 0, oldest = SIZE_MAX;
+    for (size_t k = 0; k < ss->count; k++) {
+        size_t i = (ss->head + k) % ss->cap;
+        if (ss->slots[i].used && !strcmp(ss->slots[i].v.key_id, fresh.v.key_id)) {
+            if (oldest == SIZE_MAX)
+                oldest = i;
+            mine++;
+        }
+    }
+    if (mine >= ss->max_per_key)
+        unlink_slot(ss, (uint32_t)oldest);
     if (ss->count == ss->cap)
         drop_oldest(ss);
     uint32_t i = (uint32_t)((ss->head + ss->count) % ss->cap);

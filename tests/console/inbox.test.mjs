@@ -65,6 +65,13 @@ test('an escalation made while the page is open appears without a reload, its fi
   await signIn(page, srv, 'lena');
   await page.locator('[data-testid="inbox-count"]').filter({ hasText: /open escalation|Nothing waiting/ }).waitFor();
   await page.evaluate(() => { window.stillTheSamePage = true; });
+  // An idle page keeps at most one listing call going: no polling storm.
+  let listings = 0;
+  const count = (r) => { if (new URL(r.url()).pathname === '/v1/escalations') listings++; };
+  page.on('request', count);
+  await page.waitForTimeout(2000);
+  page.off('request', count);
+  assert.ok(listings <= 1, `${listings} listing calls in 2 s of an idle page`);
   const esc = await decide(srv, refund(400));
   assert.equal(esc.decision, 'escalate');
   const id = esc.decision_id;
@@ -189,11 +196,16 @@ test('the keyboard alone: j/k move, d asks for a note, then denies', quick, asyn
 test('resolving what someone else resolved meanwhile shows the server\'s reason', quick, async () => {
   const id = (await decide(srv, refund(333))).decision_id;
   const page = await newPage(b);
+  // The page's first listing goes through; its long polls after it are held
+  // (never answered), so the page still shows the escalation open.
+  let listings = 0;
+  await page.route((u) => u.pathname === '/v1/escalations', (route) => {
+    if (listings++ === 0)
+      route.continue();
+  });
   await signIn(page, srv, 'lena');
   await item(page, id).click();
   await page.locator(`article[data-id="${id}"]`).waitFor();
-  // Hold the listing's long poll, so the page still shows it open.
-  await page.route((u) => u.pathname === '/v1/escalations', () => {});
   const other = await resolve(srv, 'lena', id, 'deny', 'resolved from another tab');
   assert.equal(other.status, 200);
   await page.locator('[data-testid="inbox-approve"]').click();

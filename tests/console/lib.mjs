@@ -230,7 +230,8 @@ export async function launch() {
 
 // A fresh page (its own cookies) at 1280x800. page.dialogs collects every
 // alert/confirm/prompt opened (dismissed at once); page.errors every
-// uncaught page error and console error (a CSP violation shows there).
+// uncaught page error and every Content-Security-Policy violation the
+// console reports.
 export async function newPage(b) {
   const context = await b.browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(limit(8));
@@ -239,7 +240,10 @@ export async function newPage(b) {
   page.errors = [];
   page.on('dialog', (d) => { page.dialogs.push(d.message()); d.dismiss().catch(() => {}); });
   page.on('pageerror', (e) => page.errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text()))
+      page.errors.push(m.text());
+  });
   return page;
 }
 

@@ -8,7 +8,7 @@
 # chromium (/usr/bin/chromium, or CHARTER_CHROMIUM) is absent:
 # `bash scripts/deps.sh test` installs them.
 #
-# Each test has a timeout of its own (in the .mjs files; 30 s scaled by
+# Each test has a timeout of its own (in the .mjs files; 55 s scaled by
 # CHARTER_TEST_TIMEOUT_SCALE for one that names none), and the runner exits
 # when the tests are done even if a child process is still running.
 set -eu
@@ -32,5 +32,5 @@ want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   fi
 ) 9>"${TMPDIR:-/tmp}/charter-console-npm.lock"
 [ "$1" = --install ] && exit 0
-per_test_ms=$((30000 * ${CHARTER_TEST_TIMEOUT_SCALE:-1}))
+per_test_ms=$((55000 * ${CHARTER_TEST_TIMEOUT_SCALE:-1}))
 exec node --test --test-reporter=spec --test-force-exit --test-timeout="$per_test_ms" "$dir/$1"

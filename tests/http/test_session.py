@@ -92,7 +92,7 @@ def test_reads(srv, cookie, csrf):
          (200, csrf, "lena"), "GET /v1/session answers the session again")
     st, _, body = srv.call("GET", "/v1/session")
     t.eq((st, code(body)), (401, "unauthenticated"), "GET /v1/session without a cookie: 401")
-    st, _, body = with_cookie(srv, "GET", "/v1/escalations?status=open", cookie)
+    st, _, body = with_cookie(srv, "GET", "/v1/escalations?status=all", cookie)
     t.check(st == 200 and "escalations" in (body or {}),
             "the approver's cookie lists its escalations: %s %r" % (st, body))
     st, _, body = with_cookie(srv, "GET", "/v1/report", cookie)
@@ -220,6 +220,7 @@ def main():
             test_sign_out(srv, cookie, csrf)
             test_revoked(srv)
             test_console_files(srv, web)
+            t.eq(srv.stop(), 0, "the server stops cleanly (no sanitizer report)")
         # The files built in, and a Secure cookie for a server behind TLS.
         with Server(SHOP, approvers={"lena": (["leads"], ["support-lead"])},
                     extra_args=["--cookie-secure"]) as srv2:
@@ -230,6 +231,7 @@ def main():
             st, rh, _, _ = sign_in(srv2, "lena")
             t.check(st == 200 and rh.get("set-cookie", "").endswith("; Max-Age=28800; Secure"),
                     "--cookie-secure marks the cookie Secure: %r" % rh.get("set-cookie"))
+            t.eq(srv2.stop(), 0, "the second server stops cleanly")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     t.done()

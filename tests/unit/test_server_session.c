@@ -1,6 +1,7 @@
 /* test_server_session.c - the console's session store (src/server/session.c)
  * without HTTP: a session is found only by its whole id, until it expires or
- * ends; the store holds at most its maximum, dropping the oldest; expired
+ * ends; the store holds at most its maximum, dropping the oldest, and one
+ * key at most its share, dropping that key's oldest; expired
  * sessions make room; each session has its own id and CSRF token; and the
  * store takes threads creating and finding at once (run it under TSan). */
 #include <pthread.h>
@@ -17,7 +18,7 @@
 static srv_sessions *store(size_t max)
 {
     srv_sessions *ss = NULL;
-    CHECK_INT(srv_sessions_new(max, LIFE, &ss), CHARTER_OK);
+    CHECK_INT(srv_sessions_new(max, 4, LIFE, &ss), CHARTER_OK);
     return ss;
 }
 
@@ -70,7 +71,8 @@ static void test_an_ended_session_is_gone(void)
 
 static void test_one_more_than_the_maximum_drops_the_oldest(void)
 {
-    srv_sessions *ss = store(3);
+    srv_sessions *ss = NULL;
+    CHECK_INT(srv_sessions_new(3, 8, LIFE, &ss), CHARTER_OK);
     char id[5][SRV_SESSION_ID_CHARS + 1];
     struct srv_session_view v;
     for (int i = 0; i < 5; i++)
@@ -83,9 +85,27 @@ static void test_one_more_than_the_maximum_drops_the_oldest(void)
     srv_sessions_free(ss);
 }
 
+static void test_one_key_holds_at_most_its_share(void)
+{
+    srv_sessions *ss = store(16); /* 4 per key */
+    char other[SRV_SESSION_ID_CHARS + 1], id[6][SRV_SESSION_ID_CHARS + 1];
+    struct srv_session_view v;
+    srv_session_create(ss, "bbbbbbbbbbbb", 0, other, &v);
+    for (int i = 0; i < 6; i++)
+        srv_session_create(ss, "aaaaaaaaaaaa", i, id[i], &v);
+    CHECK_INT((long)srv_sessions_count(ss), 5);
+    CHECK(srv_session_find(ss, other, 10, &v)); /* another key's stays */
+    CHECK(!srv_session_find(ss, id[0], 10, &v));
+    CHECK(!srv_session_find(ss, id[1], 10, &v));
+    for (int i = 2; i < 6; i++)
+        CHECK(srv_session_find(ss, id[i], 10, &v));
+    srv_sessions_free(ss);
+}
+
 static void test_expired_sessions_make_room(void)
 {
-    srv_sessions *ss = store(2);
+    srv_sessions *ss = NULL;
+    CHECK_INT(srv_sessions_new(2, 8, LIFE, &ss), CHARTER_OK);
     char a[SRV_SESSION_ID_CHARS + 1], b[SRV_SESSION_ID_CHARS + 1],
         c[SRV_SESSION_ID_CHARS + 1];
     struct srv_session_view v;
@@ -119,7 +139,7 @@ static void *churn(void *arg)
 
 static void test_threads_create_find_and_end_at_once(void)
 {
-    shared = store(64);
+    CHECK_INT(srv_sessions_new(64, 64, LIFE, &shared), CHARTER_OK);
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         CHECK_INT(pthread_create(&t[i], NULL, churn, NULL), 0);
@@ -134,6 +154,7 @@ int main(void)
     RUN(test_a_session_is_found_by_its_whole_id_until_it_expires);
     RUN(test_an_ended_session_is_gone);
     RUN(test_one_more_than_the_maximum_drops_the_oldest);
+    RUN(test_one_key_holds_at_most_its_share);
     RUN(test_expired_sessions_make_room);
     RUN(test_threads_create_find_and_end_at_once);
     return TEST_DONE();

@@ -341,7 +341,8 @@
       'aria-describedby': 'signin-help', 'data-testid': 'signin-token' });
     const err = el('p', { class: 'error', role: 'alert', 'data-testid': 'signin-error' },
       message || '');
-    const button = el('button', { type: 'submit', 'data-testid': 'signin-submit' }, 'Sign in');
+    const button = el('button', { type: 'submit', class: 'primary',
+      'data-testid': 'signin-submit' }, 'Sign in');
     const form = el('form', { class: 'signin', 'data-testid': 'signin-form',
       onsubmit: async (ev) => {
         ev.preventDefault();

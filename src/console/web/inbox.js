@@ -128,12 +128,13 @@
       el('kbd', {}, '/'), ' filters, ', el('kbd', {}, 'Esc'), ' back to the list.');
 
     box.append(
-      el('h1', {}, 'Inbox'),
-      canResolve ? null : el('p', { class: 'readonly', 'data-testid': 'inbox-readonly' },
+      el('div', { class: 'inbox-head' },
+        el('h1', {}, 'Inbox'),
+        el('div', { class: 'filters', role: 'search', 'aria-label': 'Filter the inbox' },
+          fq.field, fw.field, fa.field),
+        count),
+      canResolve ? el('span', { hidden: true }) : el('p', { class: 'readonly', 'data-testid': 'inbox-readonly' },
         `Read-only: an ${me.role} sees every queue; only an approver of a queue resolves its escalations.`),
-      el('div', { class: 'filters', role: 'search', 'aria-label': 'Filter the inbox' },
-        fq.field, fw.field, fa.field),
-      count,
       el('div', { class: 'inbox' }, el('div', {}, list, shortcuts), detail));
     fillSelects();
 
@@ -155,6 +156,8 @@
       if (ui.gone)
         return;
       ui.abort = new AbortController();
+      const asked = Date.now();
+      const was = ui.version;
       const r = await C.api('GET', query(!first), null, { signal: ui.abort.signal });
       if (ui.gone || (r.body && r.body.error && r.body.error.code === 'aborted'))
         return;
@@ -166,6 +169,8 @@
         take(r.body);
         if (!hasVersion)
           delay = FALLBACK_POLL;
+        else if (!first && ui.version === was && Date.now() - asked < 1000)
+          delay = 2000; // answered at once with nothing new: never a storm
       } else if (r.status === 401) {
         return; // the shell shows the sign-in form
       } else {
@@ -291,7 +296,7 @@
         : (answer.values || []).map((id) => ({ id }));
       const onTimeout = e.on_timeout;
 
-      const note = el('textarea', { id: 'inbox-note', 'data-testid': 'inbox-note', rows: 3,
+      const note = el('textarea', { id: 'inbox-note', 'data-testid': 'inbox-note', rows: 2,
         'aria-describedby': 'inbox-note-help' });
       const err = el('p', { class: 'error', role: 'alert', 'data-testid': 'inbox-error' }, notice || '');
       const approve = el('button', { type: 'button', class: 'approve', 'data-testid': 'inbox-approve',
@@ -318,6 +323,7 @@
         el('article', { 'aria-labelledby': 'inbox-detail-title', 'data-id': e.decision_id },
           el('h2', { id: 'inbox-detail-title', 'data-testid': 'inbox-detail-title' },
             `${e.workflow} / ${e.action}`),
+          el('div', { class: 'detail-grid' }, el('div', {},
           el('dl', { class: 'kv' },
             el('dt', {}, 'agent'), el('dd', { 'data-testid': 'inbox-agent' }, show(e.agent)),
             el('dt', {}, 'queue'), el('dd', {}, show(e.queue)),
@@ -335,7 +341,8 @@
               el('dt', {}, 'rationale'), el('dd', { 'data-testid': 'inbox-rationale' },
                 request.rationale ? show(request.rationale) : '(none given)'),
               el('dt', {}, 'confidence'), el('dd', { 'data-testid': 'inbox-confidence' },
-                typeof request.confidence === 'number' ? request.confidence.toFixed(2) : '(none given)'))),
+                typeof request.confidence === 'number' ? request.confidence.toFixed(2) : '(none given)')))),
+          el('div', {},
           el('section', {}, el('h3', {}, 'Why it waits for a person'),
             el('p', { 'data-testid': 'inbox-explanation' }, show(answer.explanation)),
             fired.length ? el('ul', { 'data-testid': 'inbox-fired' }, fired.map((f) => el('li', {},
@@ -352,7 +359,7 @@
               'Kept in the ledger with your name. Required to deny; optional to approve.'),
             el('div', { class: 'buttons' }, approve, deny),
             err)
-            : el('p', { class: 'readonly' }, 'Read-only: you cannot resolve this escalation.')));
+            : el('p', { class: 'readonly' }, 'Read-only: you cannot resolve this escalation.')))));
     }
 
     function ruleHistory(rule) {
