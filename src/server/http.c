@@ -347,12 +347,16 @@ static bool path_matches(const route *rt, const char *path, const char **tail)
     return !strcmp(path, rt->path);
 }
 
+/* What authenticate looks at: public routes read only a session cookie
+ * (for the session routes and the gate), the others a bearer token too. */
+typedef enum { AUTH_COOKIE_ONLY, AUTH_BEARER_OR_COOKIE } auth_kind;
+
 /* The key of a bearer token, or, when the request has no Authorization
  * header, of a live session cookie (rq->by_cookie and rq->session set):
  * the session's key id looked up in the keys loaded now, so a key revoked
- * and reloaded ends its sessions. `bearer`: whether a bearer token is
- * looked at (not on public routes). */
-static const srv_key *authenticate(srv *s, srv_request *rq, bool bearer, srv_keys **held)
+ * and reloaded ends its sessions. */
+static const srv_key *authenticate(srv *s, srv_request *rq, auth_kind kind,
+                                   srv_keys **held)
 {
     const char *auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
                                                    MHD_HTTP_HEADER_AUTHORIZATION);
@@ -360,7 +364,7 @@ static const srv_key *authenticate(srv *s, srv_request *rq, bool bearer, srv_key
     rq->by_cookie = false;
     const char *cookie = NULL;
     if (auth) {
-        if (!bearer || strncasecmp(auth, "Bearer ", 7))
+        if (kind != AUTH_BEARER_OR_COOKIE || strncasecmp(auth, "Bearer ", 7))
             return NULL;
     } else {
         cookie = MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, SRV_SESSION_COOKIE);
@@ -458,10 +462,10 @@ static const route *route_request(srv *s, srv_request *rq, srv_response *rs,
     if (match->roles == PUBLIC) {
         /* A session cookie is looked up on public routes too: the session
          * routes read it, and it proves the connection to the gate. */
-        rq->who = authenticate(s, rq, false, held);
+        rq->who = authenticate(s, rq, AUTH_COOKIE_ONLY, held);
         return match;
     }
-    rq->who = authenticate(s, rq, true, held);
+    rq->who = authenticate(s, rq, AUTH_BEARER_OR_COOKIE, held);
     if (!rq->who) {
         srv_add_header(rs, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"charter\"");
         srv_reply_error(rs, 401, "unauthenticated",

@@ -221,8 +221,11 @@ charter_status charter_server_start(const charter_server_options *opt,
     s->opt.console_dir = s->console_dir;
     if ((st = srv_sessions_new(CHARTER_MAX_SESSIONS, CHARTER_MAX_SESSIONS_PER_KEY,
                                (int64_t)CHARTER_SESSION_LIFETIME_S * 1000,
-                               &s->sessions)) != CHARTER_OK)
+                               &s->sessions)) != CHARTER_OK) {
+        base_fail(err, st, "cannot make the console's session store (out of memory, "
+                           "or libsodium did not start)");
         goto fail;
+    }
     if ((st = charter_load(s->charter_path, &s->charter, err)) != CHARTER_OK ||
         (st = srv_keys_load(s->keys_dir, &s->keys, err)) != CHARTER_OK)
         goto fail;

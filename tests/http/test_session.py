@@ -7,13 +7,15 @@ keys are refused. A request with the cookie reads what its key may read and no
 more; one that changes something needs X-CSRF-Token and, when it has an Origin,
 this server's own. Sign-out, and a revoked key after a reload, end the session.
 The console's files (GET /, /console/NAME) and SVG pictures carry their
-Content-Security-Policy, every answer nosniff. Every request has a timeout of
+Content-Security-Policy, every answer nosniff. A connection made with a live
+cookie leaves the unproven connections, as one made with a bearer token does. Every request has a timeout of
 its own, and the whole script is bounded by ctest's TIMEOUT.
 """
 import json
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -197,6 +199,52 @@ def test_console_files(srv, web):
     t.eq(rh.get("x-content-type-options"), "nosniff", "/healthz carries nosniff")
 
 
+def held_through_crowd(srv, cookie, csrf, crowd=15):
+    """Sends a resolve's headers with the cookie and half its body, then opens
+    `crowd` silent connections (the server allows 16, 2 kept for requests
+    made with a key); returns the status line once the body is finished, or
+    None when the server closed the connection as the oldest unproven one."""
+    body = json.dumps({"resolution": "approve", "note": "x" * 40}).encode()
+    head = ("POST /v1/escalations/d-999/resolve HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+            "Cookie: charter_session=%s\r\nX-CSRF-Token: %s\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % (srv.port, cookie, csrf, len(body))).encode()
+    a = socket.create_connection((srv.host, srv.port), timeout=10)
+    others = []
+    try:
+        a.sendall(head + body[:10])
+        time.sleep(0.3)
+        for _ in range(crowd):
+            others.append(socket.create_connection((srv.host, srv.port), timeout=10))
+            time.sleep(0.05)
+        time.sleep(0.3)
+        try:
+            a.sendall(body[10:])
+            data = a.recv(200)
+        except OSError:
+            return None
+        return data.split(b"\r\n", 1)[0] if data else None
+    finally:
+        a.close()
+        for o in others:
+            o.close()
+
+
+def test_gate_counts_sessions():
+    """A connection whose request carries a live session cookie leaves the
+    unproven connections as a bearer token's does: a crowd of silent
+    connections does not close it while its body comes."""
+    with Server(SHOP, approvers={"lena": (["leads"], ["support-lead"])},
+                extra_args=["--max-connections", "16"]) as srv:
+        st, _, body, cookie = sign_in(srv, "lena")
+        line = held_through_crowd(srv, cookie, body["csrf"])
+        t.check(line is not None and b" 404 " in line,
+                "a cookie's connection outlives the crowd and is answered: %r" % line)
+        time.sleep(0.3)
+        line = held_through_crowd(srv, "x" * 43, body["csrf"])
+        t.eq(line, None, "a connection with an unknown cookie is closed for the crowd")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="charter-session-")
     try:
@@ -232,6 +280,7 @@ def main():
             t.check(st == 200 and rh.get("set-cookie", "").endswith("; Max-Age=28800; Secure"),
                     "--cookie-secure marks the cookie Secure: %r" % rh.get("set-cookie"))
             t.eq(srv2.stop(), 0, "the second server stops cleanly")
+        test_gate_counts_sessions()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     t.done()
