@@ -120,6 +120,7 @@
   ];
 
   async function renderAlignment(box, params) {
+    box.classList.add('pages');
     put(box, el('h1', {}, 'Alignment'), reportForm(params));
     const q = query(Object.assign({ by: 'day' }, params), REPORT_KEYS);
     const body = el('div', { 'aria-busy': 'true' }, el('p', { class: 'muted' }, 'Reading the ledger…'));
@@ -195,6 +196,7 @@
   }
 
   async function renderMap(box) {
+    box.classList.add('pages');
     put(box, el('h1', {}, 'Readiness map'));
     const r = await api('GET', '/v1/map');
     if (r.status !== 200 || !r.body || typeof r.body !== 'object') {

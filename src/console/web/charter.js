@@ -199,6 +199,7 @@
   }
 
   async function renderCharter(box, params) {
+    box.classList.add('pages');
     put(box, el('h1', {}, 'Charter'));
     let body = null;
     let warnings = null;
@@ -347,6 +348,7 @@
   }
 
   async function renderDiff(box, params) {
+    box.classList.add('pages');
     put(box, el('p', {}, el('a', { href: '#/charter' }, '← Charter')),
       el('h1', {}, 'Difference of two charter versions'));
     if (!params.from || !params.to) {
@@ -409,6 +411,7 @@
   }
 
   function renderReplay(box) {
+    box.classList.add('pages');
     const d = new Date(Date.now() - 30 * 86400000);
     const since = d.toISOString().slice(0, 10);
     const files = el('input', { type: 'file', id: 'rp-files', name: 'files', multiple: true,

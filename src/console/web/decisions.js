@@ -193,6 +193,7 @@
   ];
 
   async function renderSearch(box, params) {
+    box.classList.add('pages');
     put(box, el('h1', {}, 'Decisions'),
       el('p', { class: 'help' }, 'Search the ledger. Every filter is exact except the time range; ' +
         'the address of this page keeps the filters, so it can be shared.'),
@@ -288,7 +289,10 @@
     const esc = b.escalation;
     let rows = Array.isArray(b.history) ? b.history : null;
     if (!rows && esc) { // before the index's history: what the escalation itself says
-      rows = [{ event: 'escalated', time: esc.time, queue: esc.queue }];
+      const first = (b.answer && b.answer.escalation && b.answer.escalation.queue) || esc.queue;
+      rows = [{ event: 'escalated', time: esc.time, queue: first }];
+      if (first !== esc.queue) // moved at a deadline; when is in the ledger, not in this answer
+        rows.push({ event: 'moved', queue: esc.queue });
       if (esc.status && esc.status !== 'open')
         rows.push({ event: esc.timed_out ? 'timed_out' : esc.status, time: esc.resolved_at,
           queue: esc.queue, by: esc.resolved_by, note: esc.note });
@@ -323,6 +327,7 @@
   }
 
   async function renderDecision(box, params) {
+    box.classList.add('pages');
     const id = params.id || '';
     put(box, el('p', {}, el('a', { href: '#/decisions' }, '← Decisions')),
       el('h1', {}, 'Decision ', el('span', { class: 'mono', 'data-testid': 'decision-id' }, id)));
