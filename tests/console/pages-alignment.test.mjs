@@ -7,23 +7,20 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { setup, shot, teardown } from './pages-fixture.mjs';
-import { limit, newPage, signIn, waitFor } from './lib.mjs';
+import { open, setup, shot, teardown } from './pages-fixture.mjs';
+import { limit, waitFor } from './lib.mjs';
 
 let ctx;
 let srv;
-let browser;
 let ids;
 before(async () => {
   ctx = await setup();
-  ({ srv, browser, ids } = ctx);
+  ({ srv, ids } = ctx);
 });
 after(() => teardown(ctx));
 
 test('the alignment page shows the warning first, then the charts picture', { timeout: limit(20) }, async () => {
-  const page = await newPage(browser);
-  await signIn(page, srv, 'audra');
-  await page.goto(`${srv.base}/#/alignment?by=day`);
+  const page = await open(ctx, '#/alignment?by=day');
   const warn = page.locator('[data-testid="alignment-warnings"]');
   await warn.waitFor();
   assert.equal(await warn.getAttribute('role'), 'alert');
@@ -52,9 +49,7 @@ test('the alignment page shows the warning first, then the charts picture', { ti
 });
 
 test('the readiness map shows the picture and each workflow\'s recommendation', { timeout: limit(20) }, async () => {
-  const page = await newPage(browser);
-  await signIn(page, srv, 'audra');
-  await page.goto(`${srv.base}/#/map`);
+  const page = await open(ctx, '#/map');
   const img = page.locator('img[data-testid="map-picture"]');
   await img.waitFor({ state: 'attached' });
   await waitFor(() => img.evaluate((i) => i.complete && i.naturalWidth > 0), limit(8), 'the map picture');

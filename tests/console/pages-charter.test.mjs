@@ -8,23 +8,20 @@ import { after, before, test } from 'node:test';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { setup, shot, teardown } from './pages-fixture.mjs';
-import { call, limit, newPage, signIn } from './lib.mjs';
+import { open, setup, shot, teardown } from './pages-fixture.mjs';
+import { call, limit } from './lib.mjs';
 
 let ctx;
 let srv;
-let browser;
 let ids;
 before(async () => {
   ctx = await setup();
-  ({ srv, browser, ids } = ctx);
+  ({ srv, ids } = ctx);
 });
 after(() => teardown(ctx));
 
 test('the charter page lists the values in rank order', { timeout: limit(20) }, async () => {
-  const page = await newPage(browser);
-  await signIn(page, srv, 'audra');
-  await page.goto(`${srv.base}/#/charter`);
+  const page = await open(ctx, '#/charter');
   await page.locator('[data-testid="charter-values"]').waitFor();
   const values = await page.locator('[data-testid="charter-value"]')
     .evaluateAll((ls) => ls.map((l) => l.getAttribute('data-id')));
@@ -43,9 +40,7 @@ test('the difference of two versions shows the changed rule', { timeout: limit(2
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.changed, true);
 
-  const page = await newPage(browser);
-  await signIn(page, srv, 'audra');
-  await page.goto(`${srv.base}/#/charter`);
+  const page = await open(ctx, '#/charter');
   await page.locator('[data-testid="diff-form"]').waitFor();
   assert.equal(await page.getByLabel('From version').inputValue(), r.body.previous);
   assert.equal(await page.getByLabel('To version').inputValue(), r.body.version);
@@ -69,9 +64,7 @@ test('the replay preview of a tightened draft lists the decisions it changes', {
         .replace('when: input.amount > 100', 'when: input.amount > 10');
     return { name, mimeType: 'application/yaml', buffer: Buffer.from(text) };
   });
-  const page = await newPage(browser);
-  await signIn(page, srv, 'audra');
-  await page.goto(`${srv.base}/#/replay`);
+  const page = await open(ctx, '#/replay');
   await page.getByLabel('Draft charter files (YAML)').setInputFiles(files);
   await page.getByRole('button', { name: 'Preview' }).click();
   const changes = page.locator('[data-testid="replay-changes"]');
@@ -88,7 +81,7 @@ test('the replay preview of a tightened draft lists the decisions it changes', {
   await page.locator('[data-testid="decision-request"]').waitFor();
 
   // A draft that does not load: its file:line:col.
-  await page.goto(`${srv.base}/#/replay`);
+  await open(ctx, '#/replay');
   await page.getByLabel('Draft charter files (YAML)').setInputFiles(files.map((f) => (f.name === 'support.yaml'
     ? { ...f, buffer: Buffer.from(f.buffer.toString().replace('effect: escalate', 'effect: maybe')) } : f)));
   await page.getByRole('button', { name: 'Preview' }).click();

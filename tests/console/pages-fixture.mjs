@@ -11,7 +11,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { SOURCE, call, launch, limit, startServer, stopAll, waitFor } from './lib.mjs';
+import { SOURCE, call, launch, limit, newPage, signIn, startServer, stopAll, waitFor } from './lib.mjs';
 import { smallPng } from './png.mjs';
 
 export const AGENT = 'support-agent';
@@ -29,7 +29,8 @@ async function decide(srv, request) {
   return r.body.decision_id;
 }
 
-// setup() -> {srv, browser, charterDir, ids: {small, large, denied, hostile}}.
+// setup() -> {srv, browser, page, charterDir, ids: {small, large, denied,
+// hostile}}; page is signed in as the auditor 'audra'.
 export async function setup() {
   const charterDir = mkdtempSync(join(tmpdir(), 'charter-pages-'));
   cpSync(`${SOURCE}/examples/fintech-support/charter`, charterDir, { recursive: true });
@@ -58,7 +59,17 @@ export async function setup() {
     }
   }
   const browser = await launch();
-  return { srv, browser, charterDir, ids };
+  const page = await newPage(browser);
+  await signIn(page, srv, 'audra');
+  return { srv, browser, page, charterDir, ids, loads: 0 };
+}
+
+// open(ctx, hash) -> ctx.page, loaded afresh at '/?n=N#/...' (a new document:
+// nothing of the page before stays; the session cookie keeps it signed in).
+export async function open(ctx, hash) {
+  ctx.loads += 1;
+  await ctx.page.goto(`${ctx.srv.base}/?n=${ctx.loads}${hash}`);
+  return ctx.page;
 }
 
 export async function teardown(ctx) {
