@@ -95,7 +95,7 @@
       ].concat(periods.map((p) => ({ head: p, num: true, cell: (m) => {
         const s = (m.series || []).find((x) => x.period === p);
         return s ? el('span', { class: s.status === 'breached' || s.status === 'missed' ? 'bad' : null,
-          title: s.status }, `${fmtNum(s.value)}${s.status === 'breached' ? ' (breached)' : ''}`) : '';
+          title: s.status }, `${fmtNum(s.value)}${s.status === 'breached' || s.status === 'missed' ? ` (${s.status})` : ''}`) : '';
       } }))).concat([{ head: 'Trend', cell: (m) => m.trend }]);
       return el('section', { class: 'goal' },
         el('h3', {}, `Goal ${g.id}`),
