@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { open, setup, shot, teardown } from './pages-fixture.mjs';
+import { noCspViolation, open, setup, shot, teardown } from './pages-fixture.mjs';
 import { limit, waitFor } from './lib.mjs';
 
 let ctx;
@@ -46,6 +46,7 @@ test('the alignment page shows the warning first, then the charts picture', { ti
   assert.match(rules, /refund-large-needs-lead/);
   assert.match(await page.locator('[data-testid="alignment-agents"]').innerText(), /support-agent\s+12\s+7\s+3\s+2/);
   await shot(page, 'alignment');
+  noCspViolation(page);
 });
 
 test('the readiness map shows the picture and each workflow\'s recommendation', { timeout: limit(20) }, async () => {
@@ -56,4 +57,5 @@ test('the readiness map shows the picture and each workflow\'s recommendation', 
   const row = page.locator('[data-testid="map-table"] tbody tr').filter({ hasText: 'refunds' });
   assert.match(await row.innerText(), /agent-ready[\s\S]*step-back[\s\S]*agent-augmented/);
   await shot(page, 'map');
+  noCspViolation(page);
 });

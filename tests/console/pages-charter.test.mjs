@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { open, setup, shot, teardown } from './pages-fixture.mjs';
+import { noCspViolation, open, setup, shot, teardown } from './pages-fixture.mjs';
 import { call, limit } from './lib.mjs';
 
 let ctx;
@@ -29,6 +29,7 @@ test('the charter page lists the values in rank order', { timeout: limit(20) }, 
   assert.match(await page.locator('[data-testid="charter-autonomy-agent-ready"]').innerText(), /refunds/);
   assert.match(await page.locator('[data-testid="charter-queues"]').innerText(), /support-leads[\s\S]*4h/);
   await shot(page, 'charter');
+  noCspViolation(page);
 });
 
 test('the difference of two versions shows the changed rule', { timeout: limit(20) }, async () => {
@@ -54,6 +55,7 @@ test('the difference of two versions shows the changed rule', { timeout: limit(2
   assert.equal(await page.locator('[data-testid="diff-result"] [data-testid^="diff-section-"]').count(), 1,
     'nothing else changed');
   await shot(page, 'charter-diff');
+  noCspViolation(page);
 });
 
 test('the replay preview of a tightened draft lists the decisions it changes', { timeout: limit(20) }, async () => {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { HOSTILE, indexed as indexedOn, open, setup, shot, teardown } from './pages-fixture.mjs';
+import { HOSTILE, indexed as indexedOn, noCspViolation, open, setup, shot, teardown } from './pages-fixture.mjs';
 import { limit, waitFor } from './lib.mjs';
 
 let ctx;
@@ -119,4 +119,5 @@ test('a hostile request field renders as text on the decision page', { timeout: 
   assert.ok(hrefs.every((h) => h.startsWith('#/') || h.startsWith('/')), hrefs.join(' '));
   await page.waitForTimeout(300);
   assert.deepEqual(page.dialogs, [], 'no script ran');
+  noCspViolation(page);
 });

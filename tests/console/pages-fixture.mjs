@@ -96,3 +96,9 @@ export async function shot(page, name) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.png`), smallPng(await page.screenshot()));
 }
+
+// No Content-Security-Policy violation on the page so far (lib.mjs's
+// newPage collects the console's errors in page.errors).
+export function noCspViolation(page) {
+  assert.deepEqual(page.errors.filter((e) => /Content Security Policy|Refused to/i.test(e)), []);
+}
