@@ -5,7 +5,8 @@
 // escalated, refunds to another card denied by a boundary, one request with
 // hostile fields, and four days of outcome reports that make the alignment
 // warning), a headless chromium, and an auditor ('audra') to sign in as.
-// Each test file starts its own (Node's runner gives a file 30 s).
+// Each test file starts its own, so each stays well inside the time run.sh
+// gives a file.
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
