@@ -101,7 +101,7 @@ test('an escalation made while the page is open appears without a reload, its fi
   const hist = await call(srv, 'GET', '/v1/rules/history?rule=large-refund&days=30',
     { token: srv.tokens.lena });
   if (hist.status === 200)
-    await detail.locator('[data-testid="inbox-rule-history"]').filter({ hasText: /escalated/ }).waitFor();
+    await detail.locator('[data-testid="inbox-rule-history"]').filter({ hasText: /^Rule large-refund .*30 days/ }).waitFor();
   await screenshot(page, 'inbox');
   assert.deepEqual(page.errors, []);
   await page.context().close();

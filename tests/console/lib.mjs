@@ -63,11 +63,19 @@ if (total > 0) {
   }, at * 1000).unref();
 }
 
-// Stops every server and browser still running (each within its own bound).
+// Stops every server and browser still running (each within its own bound);
+// fails when a server did not exit 0 on SIGTERM (a sanitizer's report at
+// exit, a leak), with what it printed.
 export async function stopAll() {
-  for (const r of [...running])
-    await r.stop().catch(() => {});
+  const bad = [];
+  for (const r of [...running]) {
+    const code = await r.stop().catch((e) => String(e));
+    if (r.log && code !== 0)
+      bad.push(`charter serve exited ${code} on SIGTERM:\n${r.log()}`);
+  }
   killChildren();
+  if (bad.length)
+    throw new Error(bad.join('\n'));
 }
 
 // ---- bounded waits --------------------------------------------------------------
@@ -148,11 +156,18 @@ export async function startServer(opts = {}) {
     });
   });
   proc.removeAllListeners('exit');
+  // A server that dies under a test says why (a sanitizer's report).
+  proc.on('exit', (code, sig) => {
+    if (!stopping)
+      console.error(`charter serve exited (${code ?? sig}) while the tests ran:\n${log.slice(-8000)}`);
+  });
+  let stopping = false;
   const srv = {
     base, tokens, ledger, dir,
     log: () => log.slice(-4000),
-    async stop() {
+    async stop() { // the exit code (null when it had to be killed)
       running.delete(srv);
+      stopping = true;
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((resolve) => proc.on('exit', resolve));
         proc.kill('SIGTERM');
@@ -161,6 +176,7 @@ export async function startServer(opts = {}) {
         clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
+      return proc.exitCode;
     },
   };
   running.add(srv);

@@ -61,6 +61,14 @@ test('an auditor sees the inbox read-only, and its forged resolve is refused', q
   assert.equal(forged.body.error.code, 'forbidden');
   assert.equal((await decision(srv, id)).escalation.status, 'open');
   await page.context().close();
+  // An admin's inbox is read-only too: only approvers resolve.
+  const admin = await newPage(b);
+  await signIn(admin, srv, 'admin');
+  await admin.locator('[data-testid="inbox-readonly"]').waitFor();
+  await item(admin, id).click();
+  await admin.locator(`article[data-id="${id}"]`).waitFor();
+  assert.equal(await admin.locator('[data-testid="inbox-resolve"]').count(), 0);
+  await admin.context().close();
 });
 
 test('a cross-site POST is refused: no CSRF header, or a foreign Origin', quick, async () => {
@@ -121,6 +129,24 @@ test('a hostile request field renders as inert text', quick, async () => {
     links: [...document.querySelectorAll('[href]')].filter((a) => /^javascript:/i.test(a.getAttribute('href'))).length,
   }));
   assert.deepEqual(found, { scripts: 0, imgs: 0, links: 0 });
+  // The shell's el() itself refuses an address or markup from data.
+  const refused = await page.evaluate(() => ['javascript:alert(4)', '//evil.example/x', 'data:text/html,x']
+    .map((href) => {
+      try {
+        window.Charter.el('a', { href });
+        return 'made';
+      } catch {
+        return 'refused';
+      }
+    }).concat((() => {
+      try {
+        window.Charter.el('div', { innerHTML: '<b>x</b>' });
+        return 'made';
+      } catch {
+        return 'refused';
+      }
+    })()));
+  assert.deepEqual(refused, ['refused', 'refused', 'refused', 'refused']);
   await page.waitForTimeout(300); // an onerror handler would have run by now
   assert.deepEqual(page.dialogs, [], 'no dialog opened');
   await page.context().close();

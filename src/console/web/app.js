@@ -359,6 +359,7 @@
           token.value = '';
           toast(`Signed in as ${r.body.who.name}.`);
           signedIn(r.body);
+          $('#main').focus(); // the keyboard starts on the page, not lost on a removed form
         } else {
           err.textContent = r.status === 401
             ? 'This token is not known here (mistyped, revoked, or from another server).'

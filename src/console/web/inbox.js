@@ -313,9 +313,10 @@
         ruleHistory(rule).then((h) => {
           if (!h)
             return;
-          hist.textContent = `Rule ${rule}, last ${h.days || 30} days: ${h.escalated} escalated — ` +
-            `${h.approved} approved, ${h.denied} denied, ${h.timed_out} timed out` +
-            (h.open ? `, ${h.open} open` : '') + '.';
+          const days = h.days || 30;
+          hist.textContent = h.escalated === 0 ? `Rule ${rule} escalated nothing else in the last ${days} days.`
+            : `Rule ${rule} in the last ${days} days: ${h.approved} approved, ${h.denied} denied, ` +
+              `${h.timed_out} timed out (of ${h.escalated} escalated${h.open ? `, ${h.open} open` : ''}).`;
           hist.hidden = false;
         });
 
@@ -362,11 +363,15 @@
             : el('p', { class: 'readonly' }, 'Read-only: you cannot resolve this escalation.')))));
     }
 
+    // A rule's last 30 days, asked once per rule and listing version (so at
+    // most once per item drawn, and again only after something changed);
+    // null when the server keeps no history (404) or fails.
     function ruleHistory(rule) {
-      if (!ui.history.has(rule))
-        ui.history.set(rule, C.api('GET', `/v1/rules/history?rule=${encodeURIComponent(rule)}&days=30`)
+      const key = `${rule}\n${ui.version}`;
+      if (!ui.history.has(key))
+        ui.history.set(key, C.api('GET', `/v1/rules/history?rule=${encodeURIComponent(rule)}&days=30`)
           .then((r) => (r.status === 200 && r.body && typeof r.body.escalated === 'number' ? r.body : null)));
-      return ui.history.get(rule);
+      return ui.history.get(key);
     }
 
     async function resolve(e, resolution, note, err, buttons) {
