@@ -52,5 +52,10 @@
 /* Egress logs and host lists read by `charter shadow`: a longer line is
  * skipped (counted as unrecognized), never held whole. */
 #define CHARTER_MAX_LOG_LINE_BYTES  (64u * 1024u)
+/* Searching decisions (src/server/api_search.c): a page holds at most
+ * CHARTER_MAX_SEARCH_LIMIT decisions; an export (format=jsonl|csv) at most
+ * CHARTER_MAX_EXPORT_ROWS, and says where to go on when there are more. */
+#define CHARTER_MAX_SEARCH_LIMIT    1000u
+#define CHARTER_MAX_EXPORT_ROWS     100000u
 
 #endif
