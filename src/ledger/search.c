@@ -35,6 +35,7 @@
 #define SEARCH_FORMAT 1
 #define SEARCH_CHUNK 4096        /* entries per index transaction */
 #define SEARCH_BUSY_MS 2000
+#define SEARCH_HOUR_MS 3600000LL
 
 static const char schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -58,11 +59,17 @@ static const char schema_sql[] =
     "CREATE INDEX events_decision ON events(decision, seq);"
     "CREATE TABLE outcomes(decision INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " metric TEXT NOT NULL, value REAL NOT NULL, note TEXT, time_ms INTEGER NOT NULL);"
-    "CREATE INDEX outcomes_decision ON outcomes(decision, seq);";
+    "CREATE INDEX outcomes_decision ON outcomes(decision, seq);"
+    /* Escalations per fired id, hour of the decision and status, kept as
+     * they open and resolve: a rule's history is a sum over a few hundred
+     * rows, not a walk over every escalation it ever fired in. */
+    "CREATE TABLE rule_hours(id TEXT NOT NULL, hour INTEGER NOT NULL,"
+    " status INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(id, hour, status))"
+    " WITHOUT ROWID;";
 
 enum {
     ST_DECISION, ST_FIRED, ST_ESCALATED, ST_RESOLVE, ST_RESOLVE_EVENT, ST_MOVE,
-    ST_MOVE_EVENT, ST_OUTCOME, ST_CHARTER, ST_FIND_CHARTER, ST_META, ST_COUNT
+    ST_MOVE_EVENT, ST_OUTCOME, ST_CHARTER, ST_FIND_CHARTER, ST_META, ST_RULE_HOUR, ST_ESCALATION, ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -87,6 +94,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " VALUES(?,?,?,?)",
     [ST_FIND_CHARTER] = "SELECT id FROM charters WHERE version=?",
     [ST_META] = "INSERT OR REPLACE INTO meta(key,value) VALUES('through',?1),('hash',?2)",
+    [ST_RULE_HOUR] = "INSERT INTO rule_hours(id,hour,status,n) VALUES(?,?,?,?)"
+                     " ON CONFLICT(id,hour,status) DO UPDATE SET n = n + excluded.n",
+    [ST_ESCALATION] = "SELECT status, time_ms, rules FROM decisions WHERE seq=?"
+                      " AND status IS NOT NULL",
 };
 
 /* A growing buffer a decoded JSON string lands in. */
@@ -394,6 +405,29 @@ static int64_t charter_id(ledger_search *x, const char *version, uint64_t seq,
     return id;
 }
 
+/* Adds n to the (id, hour, status) count of every id in `rules` (a JSON
+ * array of strings). */
+static int count_rules(ledger_search *x, const char *rules, size_t len, int64_t time_ms,
+                       int status, int n)
+{
+    jspan arr, id;
+    size_t pos = 0;
+    if (!jspan_value(rules, len, &arr))
+        return 0;
+    int64_t hour = time_ms >= 0 ? time_ms / SEARCH_HOUR_MS
+                                : -((-time_ms + SEARCH_HOUR_MS - 1) / SEARCH_HOUR_MS);
+    sqlite3_stmt *h = x->st[ST_RULE_HOUR];
+    while (jspan_next(arr, &pos, &id)) {
+        sqlite3_bind_text(h, 1, span_text(id, &x->sc[SC_ID]), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(h, 2, hour);
+        sqlite3_bind_int(h, 3, status);
+        sqlite3_bind_int(h, 4, n);
+        if (run(h) != SQLITE_OK)
+            return -1;
+    }
+    return 0;
+}
+
 static int index_decision(ledger_search *x, const ledger_entry *e, jspan p)
 {
     static const char *const top[] = {"answer", "charter_version", "request", "time_ms"};
@@ -467,7 +501,8 @@ static int index_decision(ledger_search *x, const ledger_entry *e, jspan p)
         if (queue.n)
             sqlite3_bind_text(ev, 3, span_text(queue, &x->sc[SC_QUEUE]), -1,
                               SQLITE_STATIC);
-        if (run(ev) != SQLITE_OK)
+        if (run(ev) != SQLITE_OK ||
+            count_rules(x, rules->p, rules->n, time_ms, LEDGER_SEARCH_OPEN, 1))
             return -1;
     }
     return 0;
@@ -491,6 +526,27 @@ static int index_resolved(ledger_search *x, const ledger_entry *e, jspan p)
     bool timeout = f[5].n && jspan_is_true(f[5]);
     int status = timeout ? LEDGER_SEARCH_TIMED_OUT
                          : approve ? LEDGER_SEARCH_APPROVED : LEDGER_SEARCH_DENIED;
+    /* Its fired ids move from the old status's count to the new one's. */
+    sqlite3_stmt *q = x->st[ST_ESCALATION];
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)dseq);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        int old = sqlite3_column_int(q, 0);
+        int64_t time_ms = sqlite3_column_int64(q, 1);
+        x->rules.n = 0;
+        strbuf_add(&x->rules, (const char *)sqlite3_column_text(q, 2),
+                   (size_t)sqlite3_column_bytes(q, 2));
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+        if (x->rules.failed || count_rules(x, x->rules.p, x->rules.n, time_ms, old, -1) ||
+            count_rules(x, x->rules.p, x->rules.n, time_ms, status, 1))
+            return -1;
+    } else {
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+        if (rc != SQLITE_DONE)
+            return -1;
+    }
     sqlite3_stmt *u = x->st[ST_RESOLVE];
     sqlite3_bind_int64(u, 1, (sqlite3_int64)dseq);
     sqlite3_bind_int(u, 2, status);
@@ -1079,16 +1135,18 @@ charter_status ledger_search_rule_history(const char *ledger_path, const char *r
     if (st != CHARTER_OK)
         return st;
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, "SELECT d.status, count(*) FROM fired AS f CROSS JOIN"
-                               " decisions AS d ON d.seq = f.seq WHERE f.id = ?1"
-                               " AND d.status IS NOT NULL AND d.time_ms >= ?2"
-                               " GROUP BY d.status", -1, &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT status, sum(n) FROM rule_hours WHERE id = ?1"
+                               " AND hour >= ?2 GROUP BY status", -1, &s, NULL) !=
+        SQLITE_OK) {
         st = reader_fail(db, ledger_path, err, "cannot count a rule's escalations");
         reader_close(db);
         return st;
     }
     sqlite3_bind_text(s, 1, rule, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, since_ms);
+    /* By the hour: the hour since_ms falls in counts whole. */
+    sqlite3_bind_int64(s, 2, since_ms >= 0 ? since_ms / SEARCH_HOUR_MS
+                                           : -((-since_ms + SEARCH_HOUR_MS - 1) /
+                                               SEARCH_HOUR_MS));
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         uint64_t n = (uint64_t)sqlite3_column_int64(s, 1);

@@ -157,8 +157,10 @@ typedef struct ledger_search_rule_counts {
     uint64_t escalated, approved, denied, timed_out, open;
 } ledger_search_rule_counts;
 
-/* Over the escalated decisions with decision time >= since_ms in whose
- * answer `rule` (any fired id) appears. */
+/* Over the escalated decisions in whose answer `rule` (any fired id)
+ * appears and whose decision time is in the hour containing since_ms or
+ * later (counted by the hour, so it costs a sum over at most a few rows
+ * per hour, however many escalations there are). */
 charter_status ledger_search_rule_history(const char *ledger_path, const char *rule,
                                           int64_t since_ms,
                                           ledger_search_rule_counts *out,
