@@ -60,4 +60,10 @@
 #define CHARTER_SESSION_LIFETIME_S  28800u  /* 8 hours */
 #define CHARTER_MAX_CONSOLE_FILE_BYTES (8u * 1024u * 1024u)
 
+/* Searching decisions (src/server/api_search.c): a page holds at most
+ * CHARTER_MAX_SEARCH_LIMIT decisions; an export (format=jsonl|csv) at most
+ * CHARTER_MAX_EXPORT_ROWS, and says where to go on when there are more. */
+#define CHARTER_MAX_SEARCH_LIMIT    1000u
+#define CHARTER_MAX_EXPORT_ROWS     100000u
+
 #endif

@@ -256,6 +256,13 @@ void api_decision_get(const srv_request *rq, const char *tail, srv_response *rs)
                             final, "final", !esc_status || strcmp(esc_status, "open"),
                             "answer", answer, "request", request, "escalation",
                             esc ? esc : json_null());
+    /* The version that decided it, and from the search index its outcomes
+     * and (an escalation) its history. */
+    json_t *version = json_object_get(p, "charter_version");
+    json_object_set(out, "charter_version", json_is_string(version) ? version : json_null());
+    uint64_t seq = 0;
+    charter_decision_id_parse(tail, &seq);
+    api_decision_index_json(s, seq, effect && !strcmp(effect, "escalate"), out);
     json_decref(p);
     srv_reply_json(rs, 200, out);
 }

@@ -80,6 +80,12 @@ typedef struct route {
 static const route routes[] = {
     {"POST", "/v1/decide", false, AGENT, INLINE, api_decide},
     {"GET", "/v1/decisions/", true, AGENT | APPROVER | ADMIN | AUDITOR, WORKER, api_decision_get},
+    /* ---- search, versions, history (api_search.c) ---- */
+    {"GET", "/v1/decisions", false, ADMIN | AUDITOR, WORKER, api_decisions_search},
+    {"GET", "/v1/charters", false, APPROVER | ADMIN | AUDITOR, WORKER, api_charters_list},
+    {"GET", "/v1/charters/", true, APPROVER | ADMIN | AUDITOR, WORKER, api_charter_version},
+    {"GET", "/v1/rules/history", false, APPROVER | ADMIN | AUDITOR, WORKER, api_rule_history},
+    /* ---- end search ---- */
     {"GET", "/v1/escalations", false, APPROVER | ADMIN | AUDITOR, WORKER, api_escalations_list},
     {"POST", "/v1/escalations/", true, APPROVER, WORKER, api_escalation_resolve},
     {"POST", "/v1/outcomes", false, AGENT | ADMIN, WORKER, api_outcomes},

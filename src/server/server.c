@@ -243,6 +243,13 @@ charter_status charter_server_start(const charter_server_options *opt,
             CHARTER_OK ||
         (st = srv_mcp_open(s, err)) != CHARTER_OK)
         goto fail_ledger;
+    /* The search index is derived: without it the server decides and
+     * records as ever, and only searching answers 503. */
+    charter_error ierr;
+    memset(&ierr, 0, sizeof ierr);
+    if (srv_indexer_start(s, &ierr) != CHARTER_OK)
+        srv_log(s, "search index: cannot be opened: %s; searching is unavailable",
+                ierr.message);
     if (pthread_create(&s->expire_thread, NULL, expire_main, s) != 0) {
         st = CHARTER_E_NOMEM;
         goto fail_ledger;
@@ -259,6 +266,7 @@ fail_thread:
     pthread_mutex_unlock(&s->stop_mu);
     pthread_join(s->expire_thread, NULL);
 fail_ledger:
+    srv_indexer_stop(s->indexer);
     srv_mcp_close(s);
     charter_ledger_close(s->ledger, NULL);
 fail:
@@ -322,6 +330,7 @@ charter_status charter_server_stop(charter_server *s, charter_error *err)
     pthread_mutex_unlock(&s->stop_mu);
     if (s->expire_started)
         pthread_join(s->expire_thread, NULL);
+    srv_indexer_stop(s->indexer);
     srv_mcp_close(s);
     charter_status st = charter_ledger_close(s->ledger, err);
     server_free(s);

@@ -141,6 +141,7 @@ void srv_gate_closed(srv_gate *g, srv_gate_conn *c);
 /* ---- The server ------------------------------------------------------------ */
 
 struct mcp_server;
+typedef struct srv_indexer srv_indexer;
 
 struct charter_server {
     charter_server_options opt;
@@ -157,6 +158,7 @@ struct charter_server {
     srv_workers *workers;           /* the handlers that may block */
     srv_gate *gate;                 /* connection deadlines (http.c) */
     struct mcp_server *mcp;         /* /mcp (api_mcp.c) */
+    srv_indexer *indexer;           /* the search index's thread (indexer.c) */
     const char **mcp_origins;       /* NULL-terminated copy of the options' */
     srv_metrics metrics;
     _Atomic int inflight;           /* requests between read and sent */
@@ -411,6 +413,26 @@ bool api_key_has_queue(const srv_key *k, const char *q);
  * for it (charter_queue_approver: a member, or holding one of its roles).
  * Listing, reading and resolving all ask this. */
 bool api_approver_of(const srv_key *k, const charter *c, const char *q);
+
+/* ---- Search, versions, history (indexer.c, api_search.c) ----
+ * The derived index `<ledger>.search` (src/ledger/search.h), followed by a
+ * thread of its own; the handlers read it with connections of their own,
+ * on workers. */
+
+/* Opens (or rebuilds) the index and starts its thread; s->indexer. */
+charter_status srv_indexer_start(srv *s, charter_error *err);
+/* Stops the thread, closes the index and frees `ix` (NULL: nothing). */
+void srv_indexer_stop(srv_indexer *ix);
+/* The ledger's last seq as the thread last saw it (0 before it looked). */
+uint64_t srv_indexer_ledger_seq(srv_indexer *ix);
+
+void api_decisions_search(const srv_request *rq, const char *tail, srv_response *rs);
+void api_charters_list(const srv_request *rq, const char *tail, srv_response *rs);
+void api_charter_version(const srv_request *rq, const char *tail, srv_response *rs);
+void api_rule_history(const srv_request *rq, const char *tail, srv_response *rs);
+/* Adds "outcomes" and (when `escalated`) "history" of decision `seq` from
+ * the index to `out` (api_decision_get). */
+void api_decision_index_json(srv *s, uint64_t seq, bool escalated, struct json_t *out);
 
 /* api_mcp.c: the MCP server behind /mcp, created once the ledger is open. */
 charter_status srv_mcp_open(srv *s, charter_error *err);
