@@ -364,7 +364,8 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
     state_escalation *e = ledger_state_escalation(&l->state, ch->seq);
     if (ch->to) {
         e->status = ESC_OPEN;
-        if (ledger_state_escalation_move(e, ch->to->id, ch->deadline_ms) != CHARTER_OK)
+        if (ledger_state_escalation_move(&l->state, e, ch->to->id, ch->deadline_ms) !=
+            CHARTER_OK)
             st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory moving %s", id);
     } else if (ledger_state_escalation_resolve(&l->state, e, ch->approve, ch->who,
                                                ch->note, ch->time_ms,
@@ -379,12 +380,14 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
 }
 
 /* Wakes every charter_ledger_escalation waiting for a change (each looks
- * whether its own escalation changed). A deadline pass that changes a
- * thousand escalations wakes them once, not a thousand times. */
+ * whether its own escalation changed), and every
+ * charter_ledger_escalations_wait. A deadline pass that changes a thousand
+ * escalations wakes them once, not a thousand times. */
 static void wake_waiters(charter_ledger *l)
 {
     pthread_mutex_lock(&l->mu);
     pthread_cond_broadcast(&l->resolved_cv);
+    pthread_cond_broadcast(&l->version_cv);
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -604,7 +607,34 @@ void charter_ledger_interrupt_waits(charter_ledger *l)
     pthread_mutex_lock(&l->mu);
     l->waits_interrupted = true;
     pthread_cond_broadcast(&l->resolved_cv);
+    pthread_cond_broadcast(&l->version_cv);
     pthread_mutex_unlock(&l->mu);
+}
+
+uint64_t charter_ledger_escalations_version(charter_ledger *l)
+{
+    if (!l)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    uint64_t v = l->state.esc_version;
+    pthread_mutex_unlock(&l->mu);
+    return v;
+}
+
+uint64_t charter_ledger_escalations_wait(charter_ledger *l, uint64_t since_version,
+                                         uint32_t timeout_ms)
+{
+    if (!l)
+        return 0;
+    struct timespec until;
+    deadline_after(&until, timeout_ms);
+    pthread_mutex_lock(&l->mu);
+    while (timeout_ms && l->state.esc_version == since_version && !l->waits_interrupted)
+        if (pthread_cond_timedwait(&l->version_cv, &l->mu, &until) == ETIMEDOUT)
+            break;
+    uint64_t v = l->state.esc_version;
+    pthread_mutex_unlock(&l->mu);
+    return v;
 }
 
 /* ---- Deadlines ------------------------------------------------------------- */
