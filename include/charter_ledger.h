@@ -303,9 +303,9 @@ typedef int (*charter_escalation_fn)(const charter_escalation *e, void *user);
 CHARTER_API size_t charter_ledger_open_count(charter_ledger *l);
 
 /* Calls fn for the escalations of `queue` (NULL: every queue), only the open
- * ones when `open_only`, in decision order. The escalations are copied one
- * at a time, so listing a long queue does not hold up decisions; one
- * resolved before its turn comes shows resolved (or, in an open-only
+ * ones when `open_only`, in decision order. The escalations are copied a
+ * few dozen at a time, so listing a long queue does not hold up decisions;
+ * one resolved before its turn comes shows resolved (or, in an open-only
  * listing, not at all). */
 CHARTER_API charter_status charter_ledger_escalations(charter_ledger *l,
                                                       const char *queue,

@@ -498,6 +498,11 @@ size_t charter_ledger_open_count(charter_ledger *l)
     return n;
 }
 
+/* Escalations copied per hold of the state's lock: few enough that a
+ * decision waiting for the lock waits microseconds, enough that listing
+ * ten thousand does not take the lock ten thousand times. */
+#define LIST_CHUNK 64
+
 charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
                                           bool open_only, charter_escalation_fn fn,
                                           void *user, charter_error *err)
@@ -528,23 +533,31 @@ charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
     pthread_mutex_unlock(&l->mu);
     if (!open_only)
         qsort(seqs, n, sizeof *seqs, by_seq);
-    esc_copy c;
-    memset(&c, 0, sizeof c);
+    esc_copy *c = calloc(LIST_CHUNK, sizeof *c);
     charter_status st = CHARTER_OK;
-    for (size_t i = 0; i < n; i++) {
+    if (!c)
+        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory listing escalations");
+    bool stopped = false;
+    for (size_t i = 0; c && i < n && st == CHARTER_OK && !stopped;) {
+        size_t k = 0;
         pthread_mutex_lock(&l->mu);
-        const state_escalation *e = ledger_state_escalation(&l->state, seqs[i]);
-        bool wanted = e && (!queue || !strcmp(queue, e->queue)) && (!open_only || is_open(e));
-        bool copied = wanted && copy_escalation(e, &c);
-        pthread_mutex_unlock(&l->mu);
-        if (wanted && !copied) {
-            st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory listing escalations");
-            break;
+        for (; i < n && k < LIST_CHUNK; i++) {
+            const state_escalation *e = ledger_state_escalation(&l->state, seqs[i]);
+            if (!e || (queue && strcmp(queue, e->queue)) || (open_only && !is_open(e)))
+                continue;
+            if (!copy_escalation(e, &c[k])) {
+                st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory listing escalations");
+                break;
+            }
+            k++;
         }
-        if (copied && fn(&c.x, user))
-            break;
+        pthread_mutex_unlock(&l->mu);
+        for (size_t j = 0; j < k && !stopped; j++)
+            stopped = fn(&c[j].x, user) != 0;
     }
-    free(c.text.p);
+    for (size_t j = 0; c && j < LIST_CHUNK; j++)
+        free(c[j].text.p);
+    free(c);
     free(seqs);
     return st;
 }
