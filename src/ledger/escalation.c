@@ -523,7 +523,8 @@ charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory listing escalations");
     }
     if (open_only) {
-        memcpy(seqs, open, cap * sizeof *seqs);
+        if (cap) /* none ever opened: `open` is NULL */
+            memcpy(seqs, open, cap * sizeof *seqs);
         n = cap;
     } else {
         for (size_t i = 0; i < s->esc_cap && n < cap; i++)

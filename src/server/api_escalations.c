@@ -282,7 +282,8 @@ static json_t *values_ranked(const charter *c, json_t *values)
             r[k].rank = 0;
         k++;
     }
-    qsort(r, k, sizeof *r, by_rank);
+    if (k > 1)
+        qsort(r, k, sizeof *r, by_rank);
     for (size_t i = 0; i < k; i++)
         json_array_append_new(out, json_pack("{s:s,s:o,s:s?}", "id", r[i].id, "rank",
                                              r[i].rank ? json_integer(r[i].rank)
@@ -407,7 +408,8 @@ void api_escalations_list(const srv_request *rq, const char *tail, srv_response 
         st = CHARTER_E_NOMEM;
     size_t from = 0;
     if (q.by_deadline) {
-        qsort(l.m, l.n, sizeof *l.m, by_deadline);
+        if (l.n > 1)
+            qsort(l.m, l.n, sizeof *l.m, by_deadline);
         from = q.offset < l.n ? q.offset : l.n;
     } else {
         while (from < l.n && l.m[from].seq <= q.after) /* decision order already */
@@ -540,10 +542,10 @@ void api_escalation_resolve(const srv_request *rq, const char *tail, srv_respons
     bool approve = !strcmp(res, "approve");
     if (!approve && is_blank(json_string_value(note_j))) {
         /* A person who says no says why: the agent and the auditor read it. */
-        json_decref(body);
         srv_reply_error(rs, 400, "note_required",
                         "denying %s needs a note saying why; found %s", id,
                         note_j && json_is_string(note_j) ? "an empty note" : "no note");
+        json_decref(body);
         return;
     }
     current cur = {0};
