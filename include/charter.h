@@ -136,6 +136,32 @@ CHARTER_API bool charter_queue_approver(const charter *c, const char *queue,
                                         const char *const *roles,
                                         size_t role_count);
 
+/* ---- What a person judging an escalation reads (the inbox) ---------------- */
+
+/* Receives one field name ("input.amount", "subject.tier", "context.channel",
+ * "confidence"); the string lives until it returns. Nonzero stops. */
+typedef int (*charter_field_fn)(const char *field, void *user);
+
+/* Calls fn for each request field the condition (`when`) of rule, boundary
+ * or stop rule `id` reads, in the order the condition names them (a field
+ * named twice is given twice). Stop rules are looked up in `workflow` first
+ * (may be NULL), then in every workflow. Returns how many were given: 0
+ * when there is no such item, it has no condition, or its condition reads
+ * no request field. */
+CHARTER_API size_t charter_condition_reads(const charter *c, const char *workflow,
+                                           const char *id, charter_field_fn fn,
+                                           void *user);
+
+/* Value `id`'s rank (1: the most important) and statement (lives as long as
+ * the charter); false when the charter has no such value. Either out
+ * pointer may be NULL. */
+CHARTER_API bool charter_value_info(const charter *c, const char *id, unsigned *rank,
+                                    const char **statement);
+
+/* What queue `queue` does when an escalation's deadline passes: "deny",
+ * "allow" or "next" (static strings); NULL when there is no such queue. */
+CHARTER_API const char *charter_queue_on_timeout(const charter *c, const char *queue);
+
 /* ---- Decision requests --------------------------------------------------- */
 
 typedef struct charter_request charter_request; /* parsed, owns its memory */

@@ -303,9 +303,9 @@ typedef int (*charter_escalation_fn)(const charter_escalation *e, void *user);
 CHARTER_API size_t charter_ledger_open_count(charter_ledger *l);
 
 /* Calls fn for the escalations of `queue` (NULL: every queue), only the open
- * ones when `open_only`, in decision order. The escalations are copied one
- * at a time, so listing a long queue does not hold up decisions; one
- * resolved before its turn comes shows resolved (or, in an open-only
+ * ones when `open_only`, in decision order. The escalations are copied a
+ * few dozen at a time, so listing a long queue does not hold up decisions;
+ * one resolved before its turn comes shows resolved (or, in an open-only
  * listing, not at all). */
 CHARTER_API charter_status charter_ledger_escalations(charter_ledger *l,
                                                       const char *queue,
@@ -326,9 +326,24 @@ CHARTER_API charter_status charter_ledger_escalation(charter_ledger *l,
                                                      void *user,
                                                      charter_error *err);
 
-/* Wakes every waiting charter_ledger_escalation and makes later waits
- * return at once (for a server that is shutting down). */
+/* Wakes every waiting charter_ledger_escalation and
+ * charter_ledger_escalations_wait and makes later waits return at once
+ * (for a server that is shutting down). */
 CHARTER_API void charter_ledger_interrupt_waits(charter_ledger *l);
+
+/* The version of the escalations: a counter that bumps whenever one opens,
+ * is resolved (by a person or a deadline) or moves to another queue. It
+ * starts anew when the ledger opens; two equal readings mean nothing the
+ * listing shows changed in between (an inbox polls on it). */
+CHARTER_API uint64_t charter_ledger_escalations_version(charter_ledger *l);
+
+/* Waits up to timeout_ms for the version to differ from since_version and
+ * returns the version then: at once when it differs already, or after
+ * charter_ledger_interrupt_waits (a server shutting down), else when it
+ * changes or the time is up (then it equals since_version). */
+CHARTER_API uint64_t charter_ledger_escalations_wait(charter_ledger *l,
+                                                     uint64_t since_version,
+                                                     uint32_t timeout_ms);
 
 /* Applies the deadline: every open escalation whose deadline is at or
  * before now_ms gets its queue's on-timeout behaviour as `c` defines it:

@@ -364,7 +364,8 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
     state_escalation *e = ledger_state_escalation(&l->state, ch->seq);
     if (ch->to) {
         e->status = ESC_OPEN;
-        if (ledger_state_escalation_move(e, ch->to->id, ch->deadline_ms) != CHARTER_OK)
+        if (ledger_state_escalation_move(&l->state, e, ch->to->id, ch->deadline_ms) !=
+            CHARTER_OK)
             st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory moving %s", id);
     } else if (ledger_state_escalation_resolve(&l->state, e, ch->approve, ch->who,
                                                ch->note, ch->time_ms,
@@ -379,12 +380,14 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
 }
 
 /* Wakes every charter_ledger_escalation waiting for a change (each looks
- * whether its own escalation changed). A deadline pass that changes a
- * thousand escalations wakes them once, not a thousand times. */
+ * whether its own escalation changed), and every
+ * charter_ledger_escalations_wait. A deadline pass that changes a thousand
+ * escalations wakes them once, not a thousand times. */
 static void wake_waiters(charter_ledger *l)
 {
     pthread_mutex_lock(&l->mu);
     pthread_cond_broadcast(&l->resolved_cv);
+    pthread_cond_broadcast(&l->version_cv);
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -495,6 +498,11 @@ size_t charter_ledger_open_count(charter_ledger *l)
     return n;
 }
 
+/* Escalations copied per hold of the state's lock: few enough that a
+ * decision waiting for the lock waits microseconds, enough that listing
+ * ten thousand does not take the lock ten thousand times. */
+#define LIST_CHUNK 64
+
 charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
                                           bool open_only, charter_escalation_fn fn,
                                           void *user, charter_error *err)
@@ -526,23 +534,31 @@ charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
     pthread_mutex_unlock(&l->mu);
     if (!open_only)
         qsort(seqs, n, sizeof *seqs, by_seq);
-    esc_copy c;
-    memset(&c, 0, sizeof c);
+    esc_copy *c = calloc(LIST_CHUNK, sizeof *c);
     charter_status st = CHARTER_OK;
-    for (size_t i = 0; i < n; i++) {
+    if (!c)
+        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory listing escalations");
+    bool stopped = false;
+    for (size_t i = 0; c && i < n && st == CHARTER_OK && !stopped;) {
+        size_t k = 0;
         pthread_mutex_lock(&l->mu);
-        const state_escalation *e = ledger_state_escalation(&l->state, seqs[i]);
-        bool wanted = e && (!queue || !strcmp(queue, e->queue)) && (!open_only || is_open(e));
-        bool copied = wanted && copy_escalation(e, &c);
-        pthread_mutex_unlock(&l->mu);
-        if (wanted && !copied) {
-            st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory listing escalations");
-            break;
+        for (; i < n && k < LIST_CHUNK; i++) {
+            const state_escalation *e = ledger_state_escalation(&l->state, seqs[i]);
+            if (!e || (queue && strcmp(queue, e->queue)) || (open_only && !is_open(e)))
+                continue;
+            if (!copy_escalation(e, &c[k])) {
+                st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory listing escalations");
+                break;
+            }
+            k++;
         }
-        if (copied && fn(&c.x, user))
-            break;
+        pthread_mutex_unlock(&l->mu);
+        for (size_t j = 0; j < k && !stopped; j++)
+            stopped = fn(&c[j].x, user) != 0;
     }
-    free(c.text.p);
+    for (size_t j = 0; c && j < LIST_CHUNK; j++)
+        free(c[j].text.p);
+    free(c);
     free(seqs);
     return st;
 }
@@ -605,7 +621,34 @@ void charter_ledger_interrupt_waits(charter_ledger *l)
     pthread_mutex_lock(&l->mu);
     l->waits_interrupted = true;
     pthread_cond_broadcast(&l->resolved_cv);
+    pthread_cond_broadcast(&l->version_cv);
     pthread_mutex_unlock(&l->mu);
+}
+
+uint64_t charter_ledger_escalations_version(charter_ledger *l)
+{
+    if (!l)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    uint64_t v = l->state.esc_version;
+    pthread_mutex_unlock(&l->mu);
+    return v;
+}
+
+uint64_t charter_ledger_escalations_wait(charter_ledger *l, uint64_t since_version,
+                                         uint32_t timeout_ms)
+{
+    if (!l)
+        return 0;
+    struct timespec until;
+    deadline_after(&until, timeout_ms);
+    pthread_mutex_lock(&l->mu);
+    while (timeout_ms && l->state.esc_version == since_version && !l->waits_interrupted)
+        if (pthread_cond_timedwait(&l->version_cv, &l->mu, &until) == ETIMEDOUT)
+            break;
+    uint64_t v = l->state.esc_version;
+    pthread_mutex_unlock(&l->mu);
+    return v;
 }
 
 /* ---- Deadlines ------------------------------------------------------------- */

@@ -227,7 +227,8 @@ static charter_status rebuild_move(rebuild *rb, jspan payload)
     state_escalation *esc = ledger_state_escalation(&rb->l->state, seq);
     if (!esc || esc->status != ESC_OPEN)
         return CHARTER_OK;
-    return ledger_state_escalation_move(esc, text_of(rb, f[2]), int_of(f[0]));
+    return ledger_state_escalation_move(&rb->l->state, esc, text_of(rb, f[2]),
+                                        int_of(f[0]));
 }
 
 static int rebuild_entry(const ledger_entry *e, void *user)
@@ -285,6 +286,7 @@ static void ledger_free(charter_ledger *l)
     pthread_mutex_destroy(&l->mu);
     pthread_mutex_destroy(&l->reader_mu);
     pthread_cond_destroy(&l->resolved_cv);
+    pthread_cond_destroy(&l->version_cv);
     free(l->path);
     for (int i = 0; i < BUDGET_LOCKS; i++)
         pthread_mutex_destroy(&l->budget[i]);
@@ -315,6 +317,7 @@ charter_status ledger_open_with(const char *path, const charter_ledger_options *
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&l->resolved_cv, &ca);
+    pthread_cond_init(&l->version_cv, &ca);
     pthread_condattr_destroy(&ca);
     for (int i = 0; i < BUDGET_LOCKS; i++)
         pthread_mutex_init(&l->budget[i], NULL);
@@ -700,6 +703,8 @@ static charter_status decide_settle(charter_ledger_ticket *t, charter_status st,
                                         .deadline_ms = t->deadline_ms,
                                         .spend = t->spend};
             ledger_state_escalation_add(&l->state, seq, &ei);
+            /* An inbox waiting for a change learns of it. */
+            pthread_cond_broadcast(&l->version_cv);
         }
     }
     pthread_mutex_unlock(&l->mu);

@@ -27,6 +27,11 @@ struct charter_ledger {
     /* Broadcast (with mu) whenever an escalation is resolved or moved, and
      * when waits are interrupted. */
     pthread_cond_t resolved_cv;
+    /* Broadcast (with mu) whenever state.esc_version bumps, and when waits
+     * are interrupted (charter_ledger_escalations_wait). Apart from
+     * resolved_cv so that a new escalation does not wake every agent
+     * waiting for its own. */
+    pthread_cond_t version_cv;
     bool waits_interrupted;
     /* A read-only connection for looking entries up, opened on first use. */
     pthread_mutex_t reader_mu;

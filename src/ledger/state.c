@@ -257,6 +257,7 @@ charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
     s->open_seqs[s->open_n++] = seq;
     *e = n;
     s->esc_count++;
+    s->esc_version++;
     return CHARTER_OK;
 }
 
@@ -288,6 +289,7 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
 {
     charter_status st = CHARTER_OK;
     e->status = ESC_RESOLVED;
+    s->esc_version++;
     e->approved = approve;
     e->timed_out = timed_out;
     e->resolved_ms = when;
@@ -300,12 +302,13 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
     return st;
 }
 
-charter_status ledger_state_escalation_move(state_escalation *e, const char *queue,
-                                            int64_t deadline_ms)
+charter_status ledger_state_escalation_move(ledger_state *s, state_escalation *e,
+                                            const char *queue, int64_t deadline_ms)
 {
     char *q = dup_or_empty(queue);
     if (!q)
         return CHARTER_E_NOMEM;
+    s->esc_version++;
     free(e->queue);
     e->queue = q;
     e->deadline_ms = deadline_ms;

@@ -70,6 +70,10 @@ typedef struct ledger_state {
     size_t open_n, open_cap;
     unsigned char *is_decision; /* bit per seq */
     size_t decision_bytes;
+    /* Bumps whenever an escalation opens, is resolved (by a person or a
+     * deadline) or moves to another queue: a list of escalations taken at
+     * one version is still true while the version is the same. */
+    uint64_t esc_version;
 } ledger_state;
 
 void ledger_state_init(ledger_state *s);
@@ -92,12 +96,12 @@ void ledger_state_counters(const ledger_state *s, const char *agent,
 charter_status ledger_state_mark_decision(ledger_state *s, uint64_t seq);
 bool ledger_state_is_decision(const ledger_state *s, uint64_t seq);
 
-/* Records an open escalation. */
+/* Records an open escalation (bumps esc_version). */
 charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
                                            const state_escalation_info *info);
 /* The escalation of decision `seq`, or NULL. */
 state_escalation *ledger_state_escalation(ledger_state *s, uint64_t seq);
-/* Marks it resolved by `who` (copied) at `when`. It counts nothing: an
+/* Marks it resolved by `who` (copied) at `when` (bumps esc_version). It counts nothing: an
  * approval's action is counted by the caller (the recorder reserves it
  * when it re-checks the approval; a rebuild counts what the entry says). */
 charter_status ledger_state_escalation_resolve(ledger_state *s,
@@ -108,8 +112,9 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
  * after dropping resolved ones; *n receives how many. Points into `s`,
  * valid until the state changes. */
 const uint64_t *ledger_state_open(ledger_state *s, size_t *n);
-/* Moves an open escalation to another queue with a new deadline. */
-charter_status ledger_state_escalation_move(state_escalation *e, const char *queue,
-                                            int64_t deadline_ms);
+/* Moves an open escalation to another queue with a new deadline (bumps
+ * esc_version). */
+charter_status ledger_state_escalation_move(ledger_state *s, state_escalation *e,
+                                            const char *queue, int64_t deadline_ms);
 
 #endif

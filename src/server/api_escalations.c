@@ -1,5 +1,12 @@
-/* api_escalations.c - the escalation queue: GET /v1/escalations and
- * POST /v1/escalations/{id}/resolve.
+/* api_escalations.c - the escalation queue: GET /v1/escalations (the
+ * inbox: filters, decision or deadline order, detail, and a long poll on the
+ * ledger's escalation version) and POST /v1/escalations/{id}/resolve.
+ *
+ * A listing collects the matching escalations (decision id and deadline
+ * only), sorts and pages them, then reads the page's escalations in full,
+ * and with detail=1 their recorded decisions, so its cost grows with the
+ * page, not with the number open. A deny needs a note: the agent waiting
+ * and the auditor later read why.
  *
  * Only an approver key bound to the escalation's current queue, and whom
  * the charter serving now accepts for that queue (its members or roles),
@@ -13,7 +20,10 @@
 
 #include "server/server.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,100 +31,427 @@
 #define LIST_DEFAULT 1000
 #define LIST_MAX 10000
 
+/* ---- Listing ------------------------------------------------------------------ */
+
+/* One escalation that matched: enough to sort and page; the page's
+ * escalations are read again in full. */
+typedef struct match {
+    uint64_t seq;
+    int64_t deadline_ms;   /* 0: none */
+} match;
+
 typedef struct listing {
-    json_t *list;
-    const srv_key *who;  /* approvers see only their queues */
-    const charter *c;    /* ... as the charter serving now has them */
+    const srv_key *who;    /* approvers see only their queues */
+    const charter *c;      /* ... as the charter serving now has them */
     bool resolved_only;
-    uint64_t after;      /* only escalations of later decisions */
-    size_t limit;
-    char last[32];       /* the decision id listed last */
-    bool more;           /* another one matched after the page was full */
+    const char *workflow, *agent, *resolved_by; /* exact filters, or NULL */
+    match *m;
+    size_t n, cap;
+    bool failed;           /* out of memory */
 } listing;
 
-static int add_escalation(const charter_escalation *e, void *user)
+/* The query: filters, order, page, detail and the long poll. */
+typedef struct query {
+    const char *queue, *status, *workflow, *agent;
+    bool resolved_by_me, by_deadline, detail;
+    uint64_t after;        /* default order: only escalations of later decisions */
+    size_t offset;         /* sort=deadline: skip this many */
+    size_t limit;
+    uint32_t wait_ms;      /* with has_version: wait this long for a change */
+    bool has_version;
+    uint64_t version;
+} query;
+
+static int add_match(const charter_escalation *e, void *user)
 {
     listing *l = user;
-    if (e->seq <= l->after)
-        return 0;
     if (l->who->role == CHARTER_ROLE_APPROVER && !api_approver_of(l->who, l->c, e->queue))
         return 0;
     if (l->resolved_only && e->status == CHARTER_ESC_OPEN)
         return 0;
-    if (json_array_size(l->list) == l->limit) {
-        l->more = true;
-        return 1;
+    if ((l->workflow && strcmp(l->workflow, e->workflow)) ||
+        (l->agent && strcmp(l->agent, e->agent)))
+        return 0;
+    if (l->resolved_by && (e->status == CHARTER_ESC_OPEN || !e->resolved_by ||
+                           strcmp(l->resolved_by, e->resolved_by)))
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        match *m = realloc(l->m, cap * sizeof *m);
+        if (!m) {
+            l->failed = true;
+            return 1;
+        }
+        l->m = m;
+        l->cap = cap;
     }
-    json_array_append_new(l->list, api_escalation_json(e));
-    snprintf(l->last, sizeof l->last, "%s", e->decision_id);
+    l->m[l->n++] = (match){.seq = e->seq, .deadline_ms = e->deadline_ms};
     return 0;
 }
 
-/* ?limit=N (1 .. LIST_MAX) and ?after=d-N; false after replying 400. */
-static bool page_params(const srv_request *rq, listing *l, srv_response *rs)
+/* Earliest deadline first, none last, then decision order. */
+static int by_deadline(const void *a, const void *b)
 {
-    const char *limit = srv_query(rq, "limit"), *after = srv_query(rq, "after");
-    l->limit = LIST_DEFAULT;
+    const match *x = a, *y = b;
+    if (x->deadline_ms != y->deadline_ms) {
+        if (!x->deadline_ms || !y->deadline_ms)
+            return x->deadline_ms ? -1 : 1;
+        return x->deadline_ms < y->deadline_ms ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* A non-negative whole number of at most `max`; false when it is not. */
+static bool whole_number(const char *text, uint64_t max, uint64_t *out)
+{
+    if (!text || *text < '0' || *text > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end || errno || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Reads the query string into *q; false after replying 400. */
+static bool query_parse(const srv_request *rq, query *q, srv_response *rs)
+{
+    memset(q, 0, sizeof *q);
+    q->queue = srv_query(rq, "queue");
+    q->workflow = srv_query(rq, "workflow");
+    q->agent = srv_query(rq, "agent");
+    q->status = srv_query(rq, "status");
+    const char *by = srv_query(rq, "resolved_by"), *sort = srv_query(rq, "sort");
+    const char *detail = srv_query(rq, "detail"), *limit = srv_query(rq, "limit");
+    const char *after = srv_query(rq, "after"), *offset = srv_query(rq, "offset");
+    const char *wait = srv_query(rq, "wait"), *version = srv_query(rq, "version");
+    uint64_t v = 0;
+    if (by && strcmp(by, "me")) {
+        srv_reply_error(rs, 400, "invalid_request",
+                        "expected resolved_by=me, found '%.40s'", by);
+        return false;
+    }
+    q->resolved_by_me = by != NULL;
+    if (!q->status)
+        q->status = q->resolved_by_me ? "resolved" : "open";
+    if (strcmp(q->status, "open") && strcmp(q->status, "resolved") &&
+        strcmp(q->status, "all")) {
+        srv_reply_error(rs, 400, "invalid_request",
+                        "expected status=open, resolved or all; found '%.40s'", q->status);
+        return false;
+    }
+    if (sort && strcmp(sort, "deadline") && strcmp(sort, "decision")) {
+        srv_reply_error(rs, 400, "invalid_request",
+                        "expected sort=deadline or sort=decision, found '%.40s'", sort);
+        return false;
+    }
+    q->by_deadline = sort && !strcmp(sort, "deadline");
+    if (detail && strcmp(detail, "0") && strcmp(detail, "1")) {
+        srv_reply_error(rs, 400, "invalid_request", "expected detail=0 or 1, found '%.40s'",
+                        detail);
+        return false;
+    }
+    q->detail = detail && !strcmp(detail, "1");
+    q->limit = LIST_DEFAULT;
     if (limit) {
-        char *end;
-        long v = strtol(limit, &end, 10);
-        if (*end || end == limit || v < 1 || v > LIST_MAX) {
+        if (!whole_number(limit, LIST_MAX, &v) || v < 1) {
             srv_reply_error(rs, 400, "invalid_request",
                             "expected limit=1 to %d, found '%.40s'", LIST_MAX, limit);
             return false;
         }
-        l->limit = (size_t)v;
+        q->limit = (size_t)v;
     }
-    if (after && !charter_decision_id_parse(after, &l->after)) {
+    if (after && q->by_deadline) {
+        srv_reply_error(rs, 400, "invalid_request",
+                        "after= pages the decision order; with sort=deadline use offset=N");
+        return false;
+    }
+    if (after && !charter_decision_id_parse(after, &q->after)) {
         srv_reply_error(rs, 400, "invalid_request",
                         "expected after=<decision id> such as d-42, found '%.40s'", after);
         return false;
     }
+    if (offset && !q->by_deadline) {
+        srv_reply_error(rs, 400, "invalid_request",
+                        "offset= pages sort=deadline; in decision order use after=d-N");
+        return false;
+    }
+    if (offset && !whole_number(offset, SIZE_MAX / 2, &v)) {
+        srv_reply_error(rs, 400, "invalid_request",
+                        "expected offset=N (a whole number >= 0), found '%.40s'", offset);
+        return false;
+    }
+    q->offset = offset ? (size_t)v : 0;
+    if (version && !whole_number(version, UINT64_MAX, &q->version)) {
+        srv_reply_error(rs, 400, "invalid_request",
+                        "expected version=N (the version of an earlier answer), found "
+                        "'%.40s'", version);
+        return false;
+    }
+    q->has_version = version != NULL;
+    if (wait) {
+        char *end;
+        double secs = strtod(wait, &end);
+        if (*end || end == wait || !(secs >= 0)) {
+            srv_reply_error(rs, 400, "invalid_request",
+                            "expected wait=SECONDS (a number >= 0), found '%.40s'", wait);
+            return false;
+        }
+        if (!q->has_version) {
+            srv_reply_error(rs, 400, "invalid_request",
+                            "wait= waits for a change of version=N; give the version "
+                            "of the last answer");
+            return false;
+        }
+        if (secs > rq->s->opt.max_wait_s)
+            secs = rq->s->opt.max_wait_s;
+        q->wait_ms = (uint32_t)(secs * 1000);
+    }
+    return true;
+}
+
+/* ---- Detail: what a person needs to judge it -------------------------------- */
+
+typedef struct reads_ctx {
+    json_t *reads;
+    bool failed;
+} reads_ctx;
+
+static int add_read(const char *field, void *user)
+{
+    reads_ctx *r = user;
+    size_t i;
+    json_t *v;
+    json_array_foreach(r->reads, i, v)
+        if (!strcmp(json_string_value(v), field))
+            return 0;
+    if (json_array_append_new(r->reads, json_string(field)))
+        r->failed = true;
+    return 0;
+}
+
+/* The fields the fired items' conditions read, first-fired first. */
+static json_t *reads_of(const charter *c, const char *workflow, json_t *fired)
+{
+    reads_ctx r = {.reads = json_array()};
+    size_t i;
+    json_t *f;
+    json_array_foreach(fired, i, f) {
+        const char *id = json_string_value(json_object_get(f, "id"));
+        if (id && r.reads)
+            charter_condition_reads(c, workflow, id, add_read, &r);
+    }
+    return r.reads;
+}
+
+typedef struct ranked {
+    const char *id, *statement;
+    unsigned rank;          /* 0: not in the charter serving now */
+    size_t at;              /* position in the answer */
+} ranked;
+
+static int by_rank(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    unsigned rx = x->rank ? x->rank : UINT32_MAX, ry = y->rank ? y->rank : UINT32_MAX;
+    if (rx != ry)
+        return rx < ry ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* The answer's values in the charter's rank order; a value the charter
+ * serving now no longer has comes last, with rank and statement null. */
+static json_t *values_ranked(const charter *c, json_t *values)
+{
+    size_t n = json_array_size(values), k = 0;
+    ranked *r = n ? calloc(n, sizeof *r) : NULL;
+    json_t *out = json_array();
+    if ((n && !r) || !out) {
+        free(r);
+        json_decref(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_string_value(json_array_get(values, i));
+        if (!id)
+            continue;
+        r[k] = (ranked){.id = id, .at = i};
+        if (!charter_value_info(c, id, &r[k].rank, &r[k].statement))
+            r[k].rank = 0;
+        k++;
+    }
+    if (k > 1)
+        qsort(r, k, sizeof *r, by_rank);
+    for (size_t i = 0; i < k; i++)
+        json_array_append_new(out, json_pack("{s:s,s:o,s:s?}", "id", r[i].id, "rank",
+                                             r[i].rank ? json_integer(r[i].rank)
+                                                       : json_null(),
+                                             "statement", r[i].rank ? r[i].statement
+                                                                    : NULL));
+    free(r);
+    return out;
+}
+
+/* Adds request, answer, reads, values_ranked and on_timeout to escalation
+ * `j`; CHARTER_OK, or the ledger's status reading its decision. */
+static charter_status detail_add(srv *s, const charter *c, json_t *j, charter_error *err)
+{
+    const char *id = json_string_value(json_object_get(j, "decision_id"));
+    char *payload = NULL;
+    size_t len = 0;
+    charter_status st = charter_ledger_decision(s->ledger, id, &payload, &len, err);
+    if (st != CHARTER_OK)
+        return st;
+    json_t *p = json_loadb(payload, len, 0, NULL);
+    free(payload);
+    json_t *request = json_object_get(p, "request"), *answer = json_object_get(p, "answer");
+    const char *workflow = json_string_value(json_object_get(j, "workflow"));
+    const char *on_timeout = charter_queue_on_timeout(
+        c, json_string_value(json_object_get(j, "queue")));
+    json_object_set(j, "request", request ? request : json_null());
+    json_object_set(j, "answer", answer ? answer : json_null());
+    json_t *reads = reads_of(c, workflow, json_object_get(answer, "fired"));
+    json_t *values = values_ranked(c, json_object_get(answer, "values"));
+    json_object_set_new(j, "reads", reads ? reads : json_array());
+    json_object_set_new(j, "values_ranked", values ? values : json_array());
+    json_object_set_new(j, "on_timeout", on_timeout ? json_string(on_timeout) : json_null());
+    json_decref(p);
+    return CHARTER_OK;
+}
+
+static int take_json(const charter_escalation *e, void *user)
+{
+    *(json_t **)user = api_escalation_json(e);
+    return 1;
+}
+
+/* The page items[from .. from + count) as JSON, with detail when asked. */
+static charter_status page_json(srv *s, const charter *c, const listing *l, size_t from,
+                                size_t count, bool detail, json_t **out,
+                                charter_error *err)
+{
+    json_t *list = json_array();
+    if (!list)
+        return CHARTER_E_NOMEM;
+    charter_status st = CHARTER_OK;
+    for (size_t i = from; i < from + count && st == CHARTER_OK; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "d-%" PRIu64, l->m[i].seq);
+        json_t *j = NULL;
+        st = charter_ledger_escalation(s->ledger, id, 0, take_json, &j, err);
+        if (st == CHARTER_OK && !j)
+            st = CHARTER_E_NOMEM;
+        if (st == CHARTER_OK && detail)
+            st = detail_add(s, c, j, err);
+        if (st == CHARTER_OK && json_array_append_new(list, j))
+            st = CHARTER_E_NOMEM;
+        else if (st != CHARTER_OK)
+            json_decref(j);
+    }
+    if (st != CHARTER_OK) {
+        json_decref(list);
+        return st;
+    }
+    *out = list;
+    return CHARTER_OK;
+}
+
+/* An approver naming a queue it may not see: 403 (and true). */
+static bool queue_refused(const srv_request *rq, const charter *c, const query *q,
+                          srv_response *rs)
+{
+    if (!q->queue || rq->who->role != CHARTER_ROLE_APPROVER ||
+        api_approver_of(rq->who, c, q->queue))
+        return false;
+    srv_reply_error(rs, 403, "forbidden", "'%s' is not an approver of queue '%.128s'",
+                    rq->who->name, q->queue);
     return true;
 }
 
 void api_escalations_list(const srv_request *rq, const char *tail, srv_response *rs)
 {
     (void)tail;
-    const char *queue = srv_query(rq, "queue");
-    const char *status = srv_query(rq, "status");
-    if (!status)
-        status = "open";
-    if (strcmp(status, "open") && strcmp(status, "resolved") && strcmp(status, "all")) {
-        srv_reply_error(rs, 400, "invalid_request",
-                        "expected status=open, resolved or all; found '%.40s'", status);
+    srv *s = rq->s;
+    query q;
+    if (!query_parse(rq, &q, rs))
+        return;
+    charter *c = srv_charter(s);
+    if (queue_refused(rq, c, &q, rs)) {
+        charter_release(c);
         return;
     }
-    charter *c = srv_charter(rq->s);
-    listing l = {.who = rq->who, .c = c, .resolved_only = !strcmp(status, "resolved")};
+    uint64_t version;
+    if (q.has_version && q.wait_ms) {
+        /* The long poll: an unchanged inbox waits here, on its worker. A
+         * reload meanwhile is seen by the listing below. */
+        charter_release(c);
+        version = charter_ledger_escalations_wait(s->ledger, q.version, q.wait_ms);
+        c = srv_charter(s);
+        if (queue_refused(rq, c, &q, rs)) {
+            charter_release(c);
+            return;
+        }
+    } else {
+        version = charter_ledger_escalations_version(s->ledger);
+    }
+    listing l = {.who = rq->who, .c = c, .resolved_only = !strcmp(q.status, "resolved"),
+                 .workflow = q.workflow, .agent = q.agent,
+                 .resolved_by = q.resolved_by_me ? rq->who->name : NULL};
     charter_error err;
     memset(&err, 0, sizeof err);
-    charter_status st = CHARTER_OK;
-    if (queue && rq->who->role == CHARTER_ROLE_APPROVER &&
-        !api_approver_of(rq->who, c, queue)) {
-        srv_reply_error(rs, 403, "forbidden", "'%s' is not an approver of queue '%.128s'",
-                        rq->who->name, queue);
-    } else if (!page_params(rq, &l, rs)) {
-        /* replied */
-    } else if (!(l.list = json_array())) {
-        srv_reply_error(rs, 500, "internal", "out of memory");
-    } else if ((st = charter_ledger_escalations(rq->s->ledger, queue,
-                                                !strcmp(status, "open"), add_escalation,
-                                                &l, &err)) != CHARTER_OK) {
-        json_decref(l.list);
-        srv_reply_status(rq->s, rs, st, &err);
+    charter_status st = charter_ledger_escalations(s->ledger, q.queue,
+                                                   !strcmp(q.status, "open"), add_match,
+                                                   &l, &err);
+    if (st == CHARTER_OK && l.failed)
+        st = CHARTER_E_NOMEM;
+    size_t from = 0;
+    if (q.by_deadline) {
+        if (l.n > 1)
+            qsort(l.m, l.n, sizeof *l.m, by_deadline);
+        from = q.offset < l.n ? q.offset : l.n;
     } else {
-        size_t n = json_array_size(l.list);
-        srv_reply_json(rs, 200, json_pack("{s:o,s:I,s:s*}", "escalations", l.list, "count",
-                                          (json_int_t)n, "next", l.more ? l.last : NULL));
+        while (from < l.n && l.m[from].seq <= q.after) /* decision order already */
+            from++;
     }
+    size_t count = l.n - from < q.limit ? l.n - from : q.limit;
+    bool more = from + count < l.n;
+    json_t *list = NULL;
+    if (st == CHARTER_OK)
+        st = page_json(s, c, &l, from, count, q.detail, &list, &err);
+    if (st == CHARTER_E_NOMEM) {
+        srv_reply_error(rs, 500, "internal", "out of memory listing escalations");
+    } else if (st != CHARTER_OK) {
+        srv_reply_status(s, rs, st, &err);
+    } else {
+        json_t *j = json_pack("{s:o,s:I,s:I,s:I}", "escalations", list, "count",
+                              (json_int_t)count, "total", (json_int_t)l.n, "version",
+                              (json_int_t)version);
+        char last[32];
+        if (j && more && !q.by_deadline) {
+            snprintf(last, sizeof last, "d-%" PRIu64, l.m[from + count - 1].seq);
+            json_object_set_new(j, "next", json_string(last));
+        } else if (j && more) {
+            json_object_set_new(j, "next_offset", json_integer((json_int_t)(from + count)));
+        }
+        srv_reply_json(rs, 200, j);
+    }
+    free(l.m);
     charter_release(c);
 }
 
+/* ---- Resolving ------------------------------------------------------------------- */
+
+/* The escalation as it stands, copied for the checks and messages below. */
 typedef struct current {
     bool found;
     charter_escalation_status status;
+    bool timed_out;
     char queue[256];
+    char who[256];
+    char note[512];
+    int64_t deadline_ms, resolved_ms;
 } current;
 
 static int take_current(const charter_escalation *e, void *user)
@@ -122,8 +459,44 @@ static int take_current(const charter_escalation *e, void *user)
     current *c = user;
     c->found = true;
     c->status = e->status;
+    c->timed_out = e->timed_out;
+    c->deadline_ms = e->deadline_ms;
+    c->resolved_ms = e->resolved_ms;
     snprintf(c->queue, sizeof c->queue, "%s", e->queue);
+    snprintf(c->who, sizeof c->who, "%s", e->resolved_by ? e->resolved_by : "");
+    snprintf(c->note, sizeof c->note, "%s", e->note ? e->note : "");
     return 1;
+}
+
+/* 409 already_resolved, saying who resolved it and when, or that its
+ * deadline passed and what its queue's on_timeout applied. */
+static void reply_resolved(srv_response *rs, const char *id, const current *cur)
+{
+    char at[40], dl[40];
+    charter_time_format(cur->resolved_ms, at);
+    charter_time_format(cur->deadline_ms, dl);
+    const char *what = cur->status == CHARTER_ESC_APPROVED ? "approved" : "denied";
+    if (cur->timed_out)
+        srv_reply_error(rs, 409, "already_resolved",
+                        "decision %s is no longer open: it timed out at its deadline %s "
+                        "and its queue's on_timeout was applied at %s: it was %s (%s)",
+                        id, cur->deadline_ms ? dl : at, at,
+                        cur->status == CHARTER_ESC_APPROVED ? "allowed" : "denied",
+                        cur->note[0] ? cur->note : "no note");
+    else
+        srv_reply_error(rs, 409, "already_resolved",
+                        "decision %s was already %s by %s at %s%s%s%s", id, what, cur->who,
+                        at, cur->note[0] ? " (note: \"" : "", cur->note,
+                        cur->note[0] ? "\")" : "");
+}
+
+/* Only spaces (or nothing) in `s`. */
+static bool is_blank(const char *s)
+{
+    for (; s && *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            return false;
+    return true;
 }
 
 /* The error code of a refused approval (docs/http-api.md). */
@@ -139,12 +512,6 @@ static const char *refusal_code(charter_refusal r)
     default:
         return "recheck_failed";
     }
-}
-
-static int take_json(const charter_escalation *e, void *user)
-{
-    *(json_t **)user = api_escalation_json(e);
-    return 1;
 }
 
 void api_escalation_resolve(const srv_request *rq, const char *tail, srv_response *rs)
@@ -173,6 +540,14 @@ void api_escalation_resolve(const srv_request *rq, const char *tail, srv_respons
         return;
     }
     bool approve = !strcmp(res, "approve");
+    if (!approve && is_blank(json_string_value(note_j))) {
+        /* A person who says no says why: the agent and the auditor read it. */
+        srv_reply_error(rs, 400, "note_required",
+                        "denying %s needs a note saying why; found %s", id,
+                        note_j && json_is_string(note_j) ? "an empty note" : "no note");
+        json_decref(body);
+        return;
+    }
     current cur = {0};
     charter_error err;
     memset(&err, 0, sizeof err);
@@ -191,8 +566,7 @@ void api_escalation_resolve(const srv_request *rq, const char *tail, srv_respons
                         "'%s' is not an approver of queue '%s', where %s waits", k->name,
                         cur.queue, id);
     } else if (cur.status != CHARTER_ESC_OPEN) {
-        srv_reply_error(rs, 409, "already_resolved", "decision %s is already %s", id,
-                        cur.status == CHARTER_ESC_APPROVED ? "approved" : "denied");
+        reply_resolved(rs, id, &cur);
     } else {
         /* The ledger re-checks an approval under `c` and refuses it when the
          * charter serving now would not allow the action. */
@@ -202,7 +576,13 @@ void api_escalation_resolve(const srv_request *rq, const char *tail, srv_respons
         if (st == CHARTER_E_REFUSED) {
             srv_reply_error(rs, 409, refusal_code(done.refusal), "%s", err.message);
         } else if (st == CHARTER_E_DUPLICATE) {
-            srv_reply_error(rs, 409, "already_resolved", "%s", err.message);
+            /* Someone (or the deadline) was faster: say who, once it is known. */
+            current now = {0};
+            charter_ledger_escalation(s->ledger, id, 0, take_current, &now, NULL);
+            if (now.found && now.status != CHARTER_ESC_OPEN)
+                reply_resolved(rs, id, &now);
+            else
+                srv_reply_error(rs, 409, "already_resolved", "%s", err.message);
         } else if (st != CHARTER_OK) {
             srv_reply_status(rq->s, rs, st, &err);
         } else {

@@ -116,7 +116,7 @@ def test_escalation_flow(srv):
     t.check(answered == [200] * 20 and time.time() - t0 < 5,
             "decisions answered while 24 long polls wait")
     st, _, _ = srv.call("POST", "/v1/escalations/%s/resolve" % many["decision_id"],
-                        {"resolution": "deny"}, token=lena)
+                        {"resolution": "deny", "note": "not now"}, token=lena)
     for th in crowd:
         th.join(30)
     t.check(len(polls) == 24 and all(p[0] == 200 and p[2]["decision"] == "deny"
@@ -148,7 +148,7 @@ def test_escalation_flow(srv):
     t.eq(polled["escalation"]["resolved_by"], "lena", "who approved")
     t.check(result["t1"] - result["t0"] < 10, "long poll returned at the resolution")
     st, _, _ = srv.call("POST", "/v1/escalations/%s/resolve" % did,
-                        {"resolution": "deny"}, token=lena)
+                        {"resolution": "deny", "note": "not now"}, token=lena)
     t.eq(st, 409, "resolving twice is a conflict")
     st, _, small = srv.call("POST", "/v1/decide", req(amount=1), token=bot)
     st, _, _ = srv.call("POST", "/v1/escalations/%s/resolve" % small["decision_id"],
@@ -191,7 +191,7 @@ def test_boundary_not_approvable(srv, charter_copy):
                           {"resolution": "approve"}, token=lena)
     t.eq((st, err["error"]["code"]), (409, "boundary"), "a boundary cannot be approved away")
     st, _, res = srv.call("POST", "/v1/escalations/%s/resolve" % esc["decision_id"],
-                          {"resolution": "deny"}, token=lena)
+                          {"resolution": "deny", "note": "not now"}, token=lena)
     t.eq((st, res["status"]), (200, "denied"), "it can still be denied")
 
 

@@ -76,7 +76,8 @@ class Load:
             res = rng.choice(["approve", "deny"])
             try:
                 st, _, _ = self.srv.call("POST", "/v1/escalations/%s/resolve" % did,
-                                         {"resolution": res}, token=self.srv.tokens["lena"],
+                                         {"resolution": res, "note": "crash test"},
+                                         token=self.srv.tokens["lena"],
                                          timeout=5)
             except (OSError, ValueError):
                 # In flight when the server died: it may or may not have

@@ -67,7 +67,8 @@ def main():
                     time.sleep(0.01)
                     continue
                 st, _, _ = srv.call("POST", "/v1/escalations/%s/resolve" % did,
-                                    {"resolution": "deny"}, token=srv.tokens["lena"])
+                                    {"resolution": "deny", "note": "soak"},
+                                    token=srv.tokens["lena"])
                 with lock:
                     counts["resolved" if st == 200 else "errors"] += 1
 

@@ -198,6 +198,74 @@ static void test_now_ms_is_the_clock(void)
     CHECK(charter_now_ms() >= now);
 }
 
+static int collect_field(const char *field, void *user)
+{
+    char *buf = user;
+    size_t n = strlen(buf);
+    snprintf(buf + n, 512 - n, "%s,", field);
+    return 0;
+}
+
+/* What the inbox reads from the charter: the fields a condition reads in
+ * the order it names them, values by rank, a queue's on_timeout. */
+static void test_condition_reads_values_and_on_timeout(void)
+{
+    static const char yaml[] =
+        "charter: 1\n"
+        "organization: {name: Tiny, purpose: Test.}\n"
+        "values:\n"
+        "  - {id: safety, statement: Nobody gets hurt.}\n"
+        "  - {id: cost, statement: Money is spent with care.}\n"
+        "workflows:\n"
+        "  - id: refunds\n"
+        "    owner: ana@tiny.example\n"
+        "    autonomy: agent-ready\n"
+        "    actions: [refund]\n"
+        "    escalate_to: leads\n"
+        "    stop_rules:\n"
+        "      - {id: odd, when: 'context.channel == \"fax\"', max_actions_per_run: 9}\n"
+        "agents:\n"
+        "  - {id: bot, owner: ana@tiny.example, workflows: [refunds]}\n"
+        "rules:\n"
+        "  - id: big\n"
+        "    workflows: [refunds]\n"
+        "    when: 'input.amount > 100 && (!has(input.to.iban) || "
+        "input[\"to\"].iban != \"x\") && confidence < 0.5 && input.amount < 9e9'\n"
+        "    effect: escalate\n"
+        "    protects: cost\n"
+        "    message: Big.\n"
+        "  - id: always\n"
+        "    workflows: [refunds]\n"
+        "    effect: escalate\n"
+        "    message: Always.\n"
+        "escalation:\n"
+        "  queues:\n"
+        "    - {id: leads, sla: 1h, on_timeout: next, next: last}\n"
+        "    - {id: last, sla: 1h, on_timeout: allow}\n";
+    charter *c = NULL;
+    charter_error err;
+    CHECK_INT(charter_load_string("reads.yaml", yaml, sizeof yaml - 1, &c, &err), CHARTER_OK);
+    char got[512] = "";
+    size_t n = charter_condition_reads(c, "refunds", "big", collect_field, got);
+    CHECK_STR(got, "input.amount,input.to.iban,input.to.iban,confidence,input.amount,");
+    CHECK_INT((long long)n, 5);
+    got[0] = '\0';
+    CHECK_INT((long long)charter_condition_reads(c, "refunds", "odd", collect_field, got), 1);
+    CHECK_STR(got, "context.channel,");
+    CHECK_INT((long long)charter_condition_reads(c, NULL, "always", collect_field, got), 0);
+    CHECK_INT((long long)charter_condition_reads(c, NULL, "nope", collect_field, got), 0);
+    unsigned rank = 0;
+    const char *statement = NULL;
+    CHECK(charter_value_info(c, "cost", &rank, &statement));
+    CHECK_INT(rank, 2);
+    CHECK_STR(statement, "Money is spent with care.");
+    CHECK(!charter_value_info(c, "nope", NULL, NULL));
+    CHECK_STR(charter_queue_on_timeout(c, "leads"), "next");
+    CHECK_STR(charter_queue_on_timeout(c, "last"), "allow");
+    CHECK(charter_queue_on_timeout(c, "nope") == NULL);
+    charter_release(c);
+}
+
 int main(void)
 {
     RUN(test_status_names_follow_the_map);
@@ -208,5 +276,6 @@ int main(void)
     RUN(test_eval);
     RUN(test_eval_errors);
     RUN(test_now_ms_is_the_clock);
+    RUN(test_condition_reads_values_and_on_timeout);
     return TEST_DONE();
 }

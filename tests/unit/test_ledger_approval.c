@@ -496,6 +496,93 @@ static void test_run_counters_are_per_agent(void)
     charter_release(c);
 }
 
+/* ---- The inbox's version and its long poll ---------------------------------- */
+
+/* The version bumps when an escalation opens, is resolved or times out,
+ * and not for a decision that does not escalate. */
+static void test_escalations_version_bumps_on_every_change(void)
+{
+    charter *c = shop(SPEND_ONLY, "");
+    charter_ledger *l = open_ledger();
+    char id[32], fee[32];
+    charter_error err;
+    uint64_t v0 = charter_ledger_escalations_version(l);
+    CHECK_STR(decide(l, c, "support-bot", "issue_refund", 5, "r1", id), "allow");
+    CHECK(charter_ledger_escalations_version(l) == v0);
+    CHECK_STR(decide(l, c, "support-bot", "issue_refund", 500, "r1", id), "escalate");
+    CHECK(charter_ledger_escalations_version(l) == v0 + 1);
+    CHECK_STR(decide(l, c, "support-bot", "waive_fee", 5, "r1", fee), "escalate");
+    CHECK(charter_ledger_escalations_version(l) == v0 + 2);
+    /* A refused resolution changes nothing; a recorded one bumps it. */
+    CHECK_INT(charter_ledger_resolve(l, c, "d-1", "lena", CHARTER_RESOLVE_DENY, "x", 0,
+                                     NULL, &err), CHARTER_E_REF);
+    CHECK(charter_ledger_escalations_version(l) == v0 + 2);
+    CHECK_INT(charter_ledger_resolve(l, c, id, "lena", CHARTER_RESOLVE_DENY, "no", 0, NULL,
+                                     &err), CHARTER_OK);
+    CHECK(charter_ledger_escalations_version(l) == v0 + 3);
+    size_t n = 0;
+    CHECK_INT(charter_ledger_expire(l, c, T0 + 31 * MIN, &n, &err), CHARTER_OK);
+    CHECK_INT((long long)n, 1);
+    CHECK(charter_ledger_escalations_version(l) == v0 + 4);
+    /* Nothing due: nothing changes. */
+    CHECK_INT(charter_ledger_expire(l, c, T0 + 32 * MIN, &n, &err), CHARTER_OK);
+    CHECK(charter_ledger_escalations_version(l) == v0 + 4);
+    close_and_remove(l);
+    charter_release(c);
+}
+
+typedef struct waiter {
+    charter_ledger *l;
+    uint64_t since, got;
+    uint32_t timeout_ms;
+    int64_t took_ms;
+} waiter;
+
+static void *wait_version(void *arg)
+{
+    waiter *w = arg;
+    int64_t t0 = charter_now_ms();
+    w->got = charter_ledger_escalations_wait(w->l, w->since, w->timeout_ms);
+    w->took_ms = charter_now_ms() - t0;
+    return NULL;
+}
+
+/* A wait returns at once when the version differs already, at its limit
+ * when nothing changes, as soon as an escalation opens, and at once when
+ * waits are interrupted (a server shutting down). */
+static void test_escalations_wait_returns_on_change_limit_and_interrupt(void)
+{
+    charter *c = shop(SPEND_ONLY, "");
+    charter_ledger *l = open_ledger();
+    char id[32];
+    uint64_t v = charter_ledger_escalations_version(l);
+    int64_t t0 = charter_now_ms();
+    CHECK(charter_ledger_escalations_wait(l, v + 7, 5000) == v);
+    CHECK(charter_now_ms() - t0 < 1000);
+    t0 = charter_now_ms();
+    CHECK(charter_ledger_escalations_wait(l, v, 300) == v);
+    CHECK(charter_now_ms() - t0 >= 250);
+
+    waiter w = {.l = l, .since = v, .timeout_ms = 20000};
+    pthread_t th;
+    pthread_create(&th, NULL, wait_version, &w);
+    usleep(200 * 1000);
+    CHECK_STR(decide(l, c, "support-bot", "issue_refund", 500, "r1", id), "escalate");
+    pthread_join(th, NULL);
+    CHECK(w.got == v + 1);
+    CHECK(w.took_ms < 5000);
+
+    w = (waiter){.l = l, .since = v + 1, .timeout_ms = 20000};
+    pthread_create(&th, NULL, wait_version, &w);
+    usleep(200 * 1000);
+    charter_ledger_interrupt_waits(l);
+    pthread_join(th, NULL);
+    CHECK(w.got == v + 1);
+    CHECK(w.took_ms < 5000);
+    close_and_remove(l);
+    charter_release(c);
+}
+
 int main(void)
 {
     test_dir_make("ledger-approval", tmpdir, sizeof tmpdir);
@@ -507,6 +594,8 @@ int main(void)
     RUN(test_concurrent_approvals_and_decisions_keep_the_budget);
     RUN(test_timeout_allow_past_a_boundary_is_denied);
     RUN(test_run_counters_are_per_agent);
+    RUN(test_escalations_version_bumps_on_every_change);
+    RUN(test_escalations_wait_returns_on_change_limit_and_interrupt);
     test_dir_remove(tmpdir);
     return TEST_DONE();
 }
