@@ -6,7 +6,8 @@ bench_console.sh: their latency, or a browsing client looping over them.
                                             a client calling them in turn, PAUSE
                                             seconds apart (default 0), for SECONDS
 
-Tokens come from the environment: CHARTER_APPROVER_TOKEN (the inbox: an
+With CHARTER_BENCH_SERVER_PID set, latency also prints the server's CPU
+time per call (from /proc). Tokens come from the environment: CHARTER_APPROVER_TOKEN (the inbox: an
 approver of every queue) and CHARTER_AUDITOR_TOKEN (decisions). The ledger is
 bench_console_ledger's: agents agent-00 .. agent-23, decisions over the 30
 days before it was built. A call answered 404 is an endpoint this build does
@@ -90,6 +91,17 @@ def calls(c):
     return out
 
 
+def server_cpu():
+    """The server's CPU seconds so far (user + system), or None."""
+    pid = os.environ.get("CHARTER_BENCH_SERVER_PID")
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
 def latency(port, n):
     c = Client(port)
     for name, token, make in calls(c):
@@ -98,16 +110,19 @@ def latency(port, n):
             print("%-52s not available" % name)
             continue
         ts, bad = [], 0
+        cpu0 = server_cpu()
         for _ in range(n):
             path = make()
             t0 = time.perf_counter()
             st, _ = c.get(path, token)
             ts.append(time.perf_counter() - t0)
             bad += st != 200
+        cpu1 = server_cpu()
         ts.sort()
-        print("%-52s p50 %7.1f ms  p95 %7.1f ms  (%d calls, %d not 200)" % (
+        cpu = " server CPU %5.1f ms/call" % ((cpu1 - cpu0) / n * 1e3) if cpu0 is not None else ""
+        print("%-52s p50 %7.1f ms  p95 %7.1f ms %s (%d calls, %d not 200)" % (
             name, ts[len(ts) // 2] * 1e3, ts[min(len(ts) - 1, int(len(ts) * 0.95))] * 1e3,
-            len(ts), bad))
+            cpu, len(ts), bad))
         sys.stdout.flush()
 
 
