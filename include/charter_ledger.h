@@ -299,6 +299,10 @@ typedef struct charter_escalation {
  * until it returns. */
 typedef int (*charter_escalation_fn)(const charter_escalation *e, void *user);
 
+/* The seq of the last entry durable in the ledger (0: empty): every
+ * decision answered so far has a seq at or below it. Any thread. */
+CHARTER_API uint64_t charter_ledger_last_seq(charter_ledger *l);
+
 /* How many escalations are open (waiting for a person or their deadline). */
 CHARTER_API size_t charter_ledger_open_count(charter_ledger *l);
 

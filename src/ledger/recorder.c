@@ -410,6 +410,11 @@ void charter_ledger_stats_get(charter_ledger *l, charter_ledger_stats *out)
     ledger_writer_stats(l->writer, out);
 }
 
+uint64_t charter_ledger_last_seq(charter_ledger *l)
+{
+    return ledger_writer_durable_seq(l->writer);
+}
+
 void charter_ledger_health_get(charter_ledger *l, charter_ledger_health *out)
 {
     ledger_writer_health(l->writer, out);

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,6 +39,10 @@ struct ledger_writer {
     pthread_t thread;
     bool started, stopping;
     ledger_append *head, *tail;
+
+    /* The seq of the last entry durable in the file: written by the
+     * writer thread, read by any. */
+    _Atomic uint64_t durable_seq;
 
     /* Owned by the writer thread once started. */
     uint64_t last_seq;
@@ -198,6 +203,7 @@ charter_status ledger_writer_new(const ledger_writer_config *cfg,
     w->checkpoint_every = cfg->checkpoint_every ? cfg->checkpoint_every : 1000;
     w->checkpoint_ms = cfg->checkpoint_ms ? cfg->checkpoint_ms : 10000;
     w->last_seq = cfg->last_seq;
+    atomic_store(&w->durable_seq, cfg->last_seq);
     memcpy(w->last_hash, cfg->last_hash, LEDGER_HASH_SIZE);
     w->last_checkpoint_seq = cfg->last_checkpoint_seq;
     w->last_checkpoint_mono_ms = mono_ms();
@@ -396,6 +402,7 @@ static void commit_batch(ledger_writer *w, ledger_append *batch)
     }
     for (size_t i = 0; i < new_versions; i++)
         ledger_writer_note_version(w, batch_versions[i]);
+    atomic_store(&w->durable_seq, seq);
     for (ledger_append *a = batch; a; a = a->next)
         a->status = CHARTER_OK;
     w->last_seq = seq;
@@ -681,4 +688,9 @@ charter_status ledger_writer_stop(ledger_writer *w, charter_error *err)
     pthread_cond_destroy(&w->work);
     free(w);
     return st;
+}
+
+uint64_t ledger_writer_durable_seq(ledger_writer *w)
+{
+    return atomic_load(&w->durable_seq);
 }

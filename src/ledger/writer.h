@@ -128,6 +128,9 @@ charter_status ledger_writer_append_all(ledger_writer *w, ledger_append *a, size
 /* The ledger's health now. Any thread. */
 void ledger_writer_health(ledger_writer *w, charter_ledger_health *out);
 
+/* The seq of the last entry durable in the file (0: none). Any thread. */
+uint64_t ledger_writer_durable_seq(ledger_writer *w);
+
 /* What the batches committed so far looked like. Any thread. */
 void ledger_writer_stats(ledger_writer *w, charter_ledger_stats *out);
 /* Drains the queue, writes a final checkpoint when entries are not yet

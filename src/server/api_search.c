@@ -6,8 +6,9 @@
  * Every handler runs on a worker and opens its own connection to the
  * index, so a search never waits for the indexer nor holds up a decision.
  * Answers say how far the index has got (`indexed_through`) and how far
- * the ledger was when the indexer last looked (`ledger_seq`): a decision
- * recorded a moment ago may not be found yet.
+ * the ledger is (`ledger_seq`, the last durable entry): a decision
+ * recorded a moment ago may not be found yet, and every decision answered
+ * before the query is found once indexed_through reaches ledger_seq.
  */
 #include "base/banned.h"
 
@@ -291,6 +292,9 @@ void api_decisions_search(const srv_request *rq, const char *tail, srv_response 
     char next[32];
     snprintf(next, sizeof next, "d-%" PRIu64, o.last_seq);
     uint64_t ledger_seq = srv_indexer_ledger_seq(s->indexer);
+    uint64_t durable = charter_ledger_last_seq(s->ledger);
+    if (ledger_seq < durable)
+        ledger_seq = durable;
     if (ledger_seq < pos.indexed_through)
         ledger_seq = pos.indexed_through;
     if (o.format == OUT_JSON) {

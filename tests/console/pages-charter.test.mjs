@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { noCspViolation, open, setup, shot, teardown } from './pages-fixture.mjs';
-import { call, limit } from './lib.mjs';
+import { call, limit, waitFor } from './lib.mjs';
 
 let ctx;
 let srv;
@@ -40,6 +40,12 @@ test('the difference of two versions shows the changed rule', { timeout: limit(2
   const r = await call(srv, 'POST', '/v1/admin/reload', { token: srv.tokens.admin });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.changed, true);
+  // The list of versions comes from the search index, which follows the
+  // ledger a moment behind (docs/ledger.md): wait until it has the new one.
+  await waitFor(async () => {
+    const v = await call(srv, 'GET', '/v1/charters', { token: srv.tokens.admin });
+    return v.status === 200 && v.body.charters.length === 2;
+  }, limit(10), 'the search index lists the reloaded version');
 
   const page = await open(ctx, '#/charter');
   await page.locator('[data-testid="diff-form"]').waitFor();
