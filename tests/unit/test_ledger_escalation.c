@@ -13,52 +13,8 @@
 
 #include "charter_ledger.h"
 
-static const char charter_yaml[] =
-    "charter: 1\n"
-    "organization: {name: Tiny Shop, purpose: Sell tea.}\n"
-    "values:\n"
-    "  - {id: customer-trust, statement: Customers can rely on us.}\n"
-    "workflows:\n"
-    "  - id: refunds\n"
-    "    department: support\n"
-    "    owner: ana@tiny.example\n"
-    "    autonomy: agent-ready\n"
-    "    actions: [issue_refund, close_account, waive_fee]\n"
-    "    escalate_to: leads\n"
-    "agents:\n"
-    "  - {id: support-bot, department: support, owner: ana@tiny.example,"
-    " workflows: [refunds]}\n"
-    "rules:\n"
-    "  - id: large-refund\n"
-    "    workflows: [refunds]\n"
-    "    actions: [issue_refund]\n"
-    "    when: input.amount > 100\n"
-    "    effect: escalate\n"
-    "    protects: customer-trust\n"
-    "    message: Large refunds need a lead.\n"
-    "  - id: closing\n"
-    "    workflows: [refunds]\n"
-    "    actions: [close_account]\n"
-    "    when: 'true'\n"
-    "    effect: escalate\n"
-    "    escalate_to: tier1\n"
-    "    protects: customer-trust\n"
-    "    message: Closing an account needs a person.\n"
-    "  - id: fees\n"
-    "    workflows: [refunds]\n"
-    "    actions: [waive_fee]\n"
-    "    when: 'true'\n"
-    "    effect: escalate\n"
-    "    escalate_to: lenient\n"
-    "    protects: customer-trust\n"
-    "    message: Fee waivers need a look.\n"
-    "escalation:\n"
-    "  queues:\n"
-    "    - {id: leads, approvers: {roles: [support-lead]}, sla: 4h, on_timeout: deny}\n"
-    "    - {id: tier1, approvers: {roles: [agent]}, sla: 1h, on_timeout: next,"
-    " next: tier2}\n"
-    "    - {id: tier2, approvers: {roles: [lead]}, sla: 2h, on_timeout: deny}\n"
-    "    - {id: lenient, approvers: {roles: [lead]}, sla: 30m, on_timeout: allow}\n";
+#include "tiny_queues.h"
+
 
 #define T0 1795000000000LL /* a fixed decision time */
 #define HOUR 3600000LL
@@ -146,7 +102,7 @@ static seen lookup(charter_ledger *l, const char *id, uint32_t wait_ms,
 
 static void test_list_and_lookup(void)
 {
-    charter *c = load(charter_yaml);
+    charter *c = load(tiny_queues_yaml);
     charter_ledger *l = open_ledger();
     char small[32], big[32], close_id[32];
     decide(l, c, "issue_refund", 20, small);
@@ -247,7 +203,7 @@ static int64_t mono_ms(void)
 
 static void test_wait(void)
 {
-    charter *c = load(charter_yaml);
+    charter *c = load(tiny_queues_yaml);
     charter_ledger *l = open_ledger();
     char id[32];
     decide(l, c, "issue_refund", 500, id);
@@ -298,7 +254,7 @@ static void close_verified(charter_ledger *l, charter *c)
 
 static void test_deadlines(void)
 {
-    charter *c = load(charter_yaml);
+    charter *c = load(tiny_queues_yaml);
     charter_ledger *l = open_ledger();
     char big[32], close_id[32], fee[32];
     decide(l, c, "issue_refund", 500, big);    /* leads: 4h, deny */
@@ -353,7 +309,7 @@ static void test_deadlines(void)
  * left alone. 1,100 escalations: more than one slice of the pass. */
 static void test_many_deadlines_in_one_pass(void)
 {
-    charter *c = load(charter_yaml);
+    charter *c = load(tiny_queues_yaml);
     charter_ledger *l = open_ledger();
     char id[32], person[32] = "";
     for (int i = 0; i < 1100; i++) {
@@ -395,7 +351,7 @@ static int count_charters(const charter_ledger_entry *e, void *user)
 
 static void test_record_charter(void)
 {
-    charter *c = load(charter_yaml);
+    charter *c = load(tiny_queues_yaml);
     charter_ledger *l = open_ledger();
     charter_error err;
     bool recorded = false;

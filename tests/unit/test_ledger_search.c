@@ -15,52 +15,8 @@
 #include "charter_ledger.h"
 #include "ledger/search.h"
 
-static const char charter_yaml[] =
-    "charter: 1\n"
-    "organization: {name: Tiny Shop, purpose: Sell tea.}\n"
-    "values:\n"
-    "  - {id: customer-trust, statement: Customers can rely on us.}\n"
-    "workflows:\n"
-    "  - id: refunds\n"
-    "    department: support\n"
-    "    owner: ana@tiny.example\n"
-    "    autonomy: agent-ready\n"
-    "    actions: [issue_refund, close_account, waive_fee]\n"
-    "    escalate_to: leads\n"
-    "agents:\n"
-    "  - {id: support-bot, department: support, owner: ana@tiny.example,"
-    " workflows: [refunds]}\n"
-    "rules:\n"
-    "  - id: large-refund\n"
-    "    workflows: [refunds]\n"
-    "    actions: [issue_refund]\n"
-    "    when: input.amount > 100\n"
-    "    effect: escalate\n"
-    "    protects: customer-trust\n"
-    "    message: Large refunds need a lead.\n"
-    "  - id: closing\n"
-    "    workflows: [refunds]\n"
-    "    actions: [close_account]\n"
-    "    when: 'true'\n"
-    "    effect: escalate\n"
-    "    escalate_to: tier1\n"
-    "    protects: customer-trust\n"
-    "    message: Closing an account needs a person.\n"
-    "  - id: fees\n"
-    "    workflows: [refunds]\n"
-    "    actions: [waive_fee]\n"
-    "    when: 'true'\n"
-    "    effect: escalate\n"
-    "    escalate_to: lenient\n"
-    "    protects: customer-trust\n"
-    "    message: Fee waivers need a look.\n"
-    "escalation:\n"
-    "  queues:\n"
-    "    - {id: leads, approvers: {roles: [support-lead]}, sla: 4h, on_timeout: deny}\n"
-    "    - {id: tier1, approvers: {roles: [agent]}, sla: 1h, on_timeout: next,"
-    " next: tier2}\n"
-    "    - {id: tier2, approvers: {roles: [lead]}, sla: 2h, on_timeout: deny}\n"
-    "    - {id: lenient, approvers: {roles: [lead]}, sla: 30m, on_timeout: allow}\n";
+#include "tiny_queues.h"
+
 
 #define T0 1795000000000LL
 #define MIN 60000LL
@@ -71,7 +27,7 @@ static charter *load(void)
 {
     charter *c = NULL;
     charter_error err;
-    if (charter_load_string("s.yaml", charter_yaml, strlen(charter_yaml), &c, &err) !=
+    if (charter_load_string("s.yaml", tiny_queues_yaml, strlen(tiny_queues_yaml), &c, &err) !=
         CHARTER_OK) {
         fprintf(stderr, "cannot load the test charter: %s\n", err.message);
         exit(1);
