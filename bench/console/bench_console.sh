@@ -81,6 +81,26 @@ printf 'charter serve listening after %.1f s (rebuilding its state from the ledg
 open=$(curl -s -H "Authorization: Bearer $CHARTER_APPROVER_TOKEN" \
     "http://127.0.0.1:$port/v1/escalations?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
 echo "open escalations: $open"
+# The search index (<ledger>.search) is built by the server's indexer from
+# the ledger; the search figures are taken once it has caught up.
+t0=$(date +%s.%N)
+for _ in $(seq 3000); do
+  st=$(curl -s -H "Authorization: Bearer $CHARTER_AUDITOR_TOKEN" \
+      "http://127.0.0.1:$port/v1/decisions?limit=1" | python3 -c '
+import json, sys
+try:
+    b = json.load(sys.stdin)
+    print("%d %d" % (b["indexed_through"], b["ledger_seq"]))
+except Exception:
+    print("-")')
+  case $st in
+    -) break ;;                             # no search on this build
+    *) set -- $st; [ "$1" -ge "$2" ] && break ;;
+  esac
+  sleep 0.2
+done
+[ "$st" != - ] && printf 'search index caught up with the ledger (%s entries) in %.1f s\n' \
+    "${st% *}" "$(echo "$(date +%s.%N) - $t0" | bc)"
 CHARTER_BENCH_SERVER_PID=$srv_pid python3 bench/console/browse.py latency $port 40
 
 # ---- 3. /v1/decide alone and while someone browses ----
