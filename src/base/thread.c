@@ -1,10 +1,11 @@
 /* thread.c - see thread.h. PTHREAD_MUTEX_ADAPTIVE_NP and
- * pthread_setname_np are GNU extensions. */
+ * pthread_setname_np and SCHED_IDLE are GNU extensions. */
 #define _GNU_SOURCE
 #include "base/banned.h"
 
 #include "base/thread.h"
 
+#include <sched.h>
 #include <time.h>
 
 void base_mutex_init_hot(pthread_mutex_t *m)
@@ -69,4 +70,14 @@ void base_thread_name(const char *name)
         n[i] = name[i];
     n[i] = '\0';
     pthread_setname_np(pthread_self(), n);
+}
+
+bool base_thread_background(void)
+{
+#ifdef SCHED_IDLE
+    struct sched_param sp = {.sched_priority = 0};
+    return pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) == 0;
+#else
+    return false;
+#endif
 }

@@ -14,6 +14,7 @@
 #define CHARTER_BASE_THREAD_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,12 @@ void base_latch_destroy(base_latch *l);
 /* Names the calling thread (at most 15 characters are kept), so `top -H`
  * and debuggers show which thread is the ledger writer. */
 void base_thread_name(const char *name);
+
+/* Makes the calling thread run only on CPU time no other thread of the
+ * machine wants (Linux's SCHED_IDLE): for derived, catch-up-later work such
+ * as the search index, which must never take time from decisions. False
+ * (and the thread unchanged) where the system refuses. */
+bool base_thread_background(void);
 
 /* CLOCK_MONOTONIC in microseconds (latencies, intervals; never a date). */
 int64_t base_mono_us(void);

@@ -64,6 +64,13 @@ static void *indexer_main(void *arg)
     srv_indexer *ix = arg;
     srv *s = ix->s;
     base_thread_name("charter-index");
+    /* The index is derived and may lag: it gets only CPU time that the
+     * decisions (and everything else) leave, so following the ledger
+     * never slows /v1/decide; under full load it falls behind, and catches
+     * up as soon as the load eases (answers say how far it is). */
+    if (!base_thread_background())
+        srv_log(s, "search index: cannot lower the indexer's priority (SCHED_IDLE); "
+                   "it runs at normal priority");
     bool failing = false;
     /* A catch-up: from where the index was to the ledger's end as first
      * seen; logged when it is long. */
