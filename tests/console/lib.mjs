@@ -10,12 +10,16 @@
 // ends the file, its child processes killed, shortly before the ctest
 // TIMEOUT (CHARTER_TEST_TIMEOUT), so a hang fails fast and leaves nothing
 // running. Each file calls stopAll() in its after() hook.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { chromium } from 'playwright-core';
+
+import { killChildren, limit, spawnServe, watchdog } from '../lib/procs.mjs';
+
+export { killChildren, limit };
 
 export const CHARTER = process.env.CHARTER_BIN;
 export const SOURCE = process.env.CHARTER_SOURCE_DIR;
@@ -24,44 +28,8 @@ export const CONSOLE_CHARTER = `${SOURCE}/tests/console/data/console.yaml`;
 if (!CHARTER || !SOURCE)
   throw new Error('CHARTER_BIN and CHARTER_SOURCE_DIR must be set (ctest does)');
 
-const SCALE = Number(process.env.CHARTER_TEST_TIMEOUT_SCALE || 1);
-export const limit = (seconds) => seconds * 1000 * SCALE;
-
-// ---- processes ----------------------------------------------------------------
 const running = new Set(); // servers and browsers not yet stopped
-
-// SIGKILL to every process whose parent is this one (read from /proc).
-export function killChildren() {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name))
-      continue;
-    let stat;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === process.pid) {
-      try {
-        process.kill(Number(name), 'SIGKILL');
-      } catch {
-        // gone meanwhile
-      }
-    }
-  }
-}
-
-const total = Number(process.env.CHARTER_TEST_TIMEOUT || 0);
-if (total > 0) {
-  const at = Math.max(total - 5, total * 0.8);
-  setTimeout(() => {
-    console.error(`FAIL: still running after ${at}s, shortly before the ctest TIMEOUT ` +
-      '(CHARTER_TEST_TIMEOUT); killing the processes it started');
-    killChildren();
-    process.exit(1);
-  }, at * 1000).unref();
-}
+watchdog();
 
 // Stops every server and browser still running (each within its own bound);
 // fails when a server did not exit 0 on SIGTERM (a sanitizer's report at
@@ -131,40 +99,18 @@ export async function startServer(opts = {}) {
   for (const a of opts.auditors ?? [])
     tokens[a] = token(cli(['keys', 'auditor', '--dir', keys, '--name', a]), 'auditor');
 
-  const proc = spawn(CHARTER, ['serve', '--charter', opts.charter ?? CONSOLE_CHARTER,
-    '--ledger', ledger, '--keys', keys, '--listen', '127.0.0.1:0', ...(opts.args ?? [])],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`charter serve did not start within ${limit(10)} ms:\n${log}`));
-    }, limit(10));
-    const onData = (d) => {
-      log += d.toString();
-      const m = log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`charter serve exited ${code}:\n${log}`));
-    });
-  });
-  proc.removeAllListeners('exit');
+  const { proc, base, log: printed } = await spawnServe(CHARTER, ['--charter',
+    opts.charter ?? CONSOLE_CHARTER, '--ledger', ledger, '--keys', keys,
+    '--listen', '127.0.0.1:0', ...(opts.args ?? [])]);
   // A server that dies under a test says why (a sanitizer's report).
   proc.on('exit', (code, sig) => {
     if (!stopping)
-      console.error(`charter serve exited (${code ?? sig}) while the tests ran:\n${log.slice(-8000)}`);
+      console.error(`charter serve exited (${code ?? sig}) while the tests ran:\n${printed().slice(-8000)}`);
   });
   let stopping = false;
   const srv = {
     base, tokens, ledger, dir,
-    log: () => log.slice(-4000),
+    log: () => printed().slice(-4000),
     async stop() { // the exit code (null when it had to be killed)
       running.delete(srv);
       stopping = true;

@@ -5,10 +5,13 @@
 // `charter export`; and the time limits every test file keeps.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { Client as ModernClient } from '@modelcontextprotocol/client';
+
+import { killChildren, limit, watchdog } from '../lib/procs.mjs';
+
+export { killChildren, limit };
 
 export const CHARTER = process.env.CHARTER_BIN;
 export const SOURCE = process.env.CHARTER_SOURCE_DIR;
@@ -18,7 +21,7 @@ export const AGENT = 'support-bot';
 if (!CHARTER || !SOURCE)
   throw new Error('CHARTER_BIN and CHARTER_SOURCE_DIR must be set (ctest does)');
 
-// ---- Time limits -------------------------------------------------------------
+// ---- Time limits (../lib/procs.mjs, shared with tests/console) ----------------
 // Every test has a timeout of its own (limit(seconds), stretched by
 // CHARTER_TEST_TIMEOUT_SCALE in the sanitizer builds), and when a test ends
 // every process it left running is killed (killChildren: the SDK clients
@@ -26,42 +29,7 @@ if (!CHARTER || !SOURCE)
 // watchdog also ends the whole file, its child processes killed, shortly
 // before its ctest TIMEOUT (CHARTER_TEST_TIMEOUT), so a hang in charter
 // fails in seconds and leaves nothing running.
-const SCALE = Number(process.env.CHARTER_TEST_TIMEOUT_SCALE || 1);
-export const limit = (seconds) => seconds * 1000 * SCALE;
-
-// SIGKILL to every process whose parent is this one (read from /proc).
-export function killChildren() {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name))
-      continue;
-    let stat;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // "pid (command) state ppid ...": the command may hold spaces and ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === process.pid) {
-      try {
-        process.kill(Number(name), 'SIGKILL');
-      } catch {
-        // gone meanwhile
-      }
-    }
-  }
-}
-
-const total = Number(process.env.CHARTER_TEST_TIMEOUT || 0);
-if (total > 0) {
-  const at = Math.max(total - 5, total * 0.8);
-  setTimeout(() => {
-    console.error(`FAIL: still running after ${at}s, shortly before the ctest TIMEOUT ` +
-      '(CHARTER_TEST_TIMEOUT); killing the charter processes it started');
-    killChildren();
-    process.exit(1);
-  }, at * 1000).unref();
-}
+watchdog();
 
 export function legacyClient() {
   return new LegacyClient({ name: 'charter-test-legacy', version: '1.0.0' }, { capabilities: {} });
