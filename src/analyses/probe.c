@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "cel/cel_int.h"
+#include "engine/reads.h"
 
 #define NEUTRAL_STRING "example"
 #define OTHER_STRING "(none of the named)"
@@ -32,38 +33,18 @@ void probe_set_release(probe_set *s)
 
 /* ---- Reading trees -------------------------------------------------------- */
 
-typedef struct path {
-    int slot;
-    const char *keys[PROBE_MAX_KEYS];
-    size_t lens[PROBE_MAX_KEYS];
-    size_t nkeys;
-} path;
+/* A field as ch_field_path_of reads it (has() tests are not fields here:
+ * the field a has() tests gets no candidate values of its own), with keys
+ * short enough for a probe_field. */
+typedef ch_field_path path;
 
 static bool path_of(const cel_node *n, path *p)
 {
-    if (!n)
+    if (!ch_field_path_of(n, false, p))
         return false;
-    if (n->op == CEL_OP_VAR) {
-        p->slot = n->slot;
-        p->nkeys = 0;
-        return n->slot == CH_SLOT_INPUT || n->slot == CH_SLOT_SUBJECT ||
-               n->slot == CH_SLOT_CONTEXT || n->slot == CH_SLOT_CONFIDENCE;
-    }
-    const char *key = NULL;
-    size_t len = 0;
-    if (n->op == CEL_OP_SELECT) {
-        key = n->name;
-        len = n->name_n;
-    } else if (n->op == CEL_OP_INDEX && n->b && n->b->op == CEL_OP_LIT &&
-               n->b->lit.kind == CEL_STRING) {
-        key = n->b->lit.v.s.p;
-        len = n->b->lit.v.s.n;
-    }
-    if (!key || !path_of(n->a, p) || p->slot == CH_SLOT_CONFIDENCE ||
-        p->nkeys == PROBE_MAX_KEYS || len >= CHARTER_MAX_ID_BYTES)
-        return false;
-    p->keys[p->nkeys] = key;
-    p->lens[p->nkeys++] = len;
+    for (size_t k = 0; k < p->nkeys; k++)
+        if (p->lens[k] >= CHARTER_MAX_ID_BYTES)
+            return false;
     return true;
 }
 
@@ -106,16 +87,6 @@ static bool literal_of(const cel_node *n, json_t **out)
     }
 }
 
-static const char *slot_name(int slot)
-{
-    switch (slot) {
-    case CH_SLOT_INPUT: return "input";
-    case CH_SLOT_SUBJECT: return "subject";
-    case CH_SLOT_CONTEXT: return "context";
-    default: return "confidence";
-    }
-}
-
 static probe_field *field_get(probe_set *s, const path *p)
 {
     for (size_t i = 0; i < s->n; i++) {
@@ -143,7 +114,7 @@ static probe_field *field_get(probe_set *s, const path *p)
     memset(f, 0, sizeof *f);
     f->slot = p->slot;
     f->nkeys = p->nkeys;
-    size_t used = (size_t)snprintf(f->name, sizeof f->name, "%s", slot_name(p->slot));
+    size_t used = (size_t)snprintf(f->name, sizeof f->name, "%s", ch_slot_name(p->slot));
     for (size_t k = 0; k < p->nkeys; k++) {
         memcpy(f->keys[k], p->keys[k], p->lens[k]);
         f->keys[k][p->lens[k]] = '\0';
@@ -445,7 +416,7 @@ void probe_apply(const probe_set *s, size_t f, json_t *request)
         return;
     }
     json_t *o = request;
-    const char *key = slot_name(pf->slot);
+    const char *key = ch_slot_name(pf->slot);
     for (size_t k = 0; k <= pf->nkeys; k++) {
         if (k == pf->nkeys) {
             json_object_set(o, key, v);

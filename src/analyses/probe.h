@@ -24,8 +24,9 @@
 
 #include "base/limits.h"
 #include "charter/model.h"
+#include "engine/reads.h"
 
-#define PROBE_MAX_KEYS 8
+#define PROBE_MAX_KEYS CH_FIELD_MAX_KEYS /* ch_field_path's keys fit */
 
 typedef struct probe_field {
     int slot;                       /* CH_SLOT_INPUT, _SUBJECT, _CONTEXT, _CONFIDENCE */

@@ -3,10 +3,9 @@
  * rule's, boundary's or stop rule's condition reads, a value's rank and
  * statement, and what a queue does at its deadline.
  *
- * The fields are found as the consistency analysis finds them
- * (analyses/probe.c): a field is a chain of selections, has() tests or
- * literal-string indexes on the `input`, `subject` or `context` variable,
- * or `confidence` itself, named as written ("input.amount").
+ * A field is found by ch_field_path_of (reads.h), which the consistency
+ * analysis (analyses/probe.c) uses too, and named as written
+ * ("input.amount"); here a has() test reads the field it tests.
  */
 #include "base/banned.h"
 
@@ -14,13 +13,10 @@
 #include <string.h>
 
 #include "base/strbuf.h"
-#include "cel/cel_int.h"
 #include "charter/model.h"
+#include "engine/reads.h"
 
-/* Deeper chains are named by their first keys only. */
-#define READS_MAX_KEYS 8
-
-static const char *slot_name(int slot)
+const char *ch_slot_name(int slot)
 {
     switch (slot) {
     case CH_SLOT_INPUT: return "input";
@@ -31,22 +27,18 @@ static const char *slot_name(int slot)
     }
 }
 
-/* Writes the field node `n` stands for into *b ("input.amount"); false
- * when it is not a field. Keys are taken outermost last. */
-static bool field_name(const cel_node *n, strbuf *b, int depth)
+static bool path_of(const cel_node *n, bool with_has, ch_field_path *p)
 {
-    if (!n || depth > READS_MAX_KEYS)
+    if (!n)
         return false;
     if (n->op == CEL_OP_VAR) {
-        const char *v = slot_name(n->slot);
-        if (!v)
-            return false;
-        strbuf_add(b, v, strlen(v));
-        return true;
+        p->slot = n->slot;
+        p->nkeys = 0;
+        return ch_slot_name(n->slot) != NULL;
     }
     const char *key = NULL;
     size_t len = 0;
-    if (n->op == CEL_OP_SELECT || n->op == CEL_OP_HAS) {
+    if (n->op == CEL_OP_SELECT || (with_has && n->op == CEL_OP_HAS)) {
         key = n->name;
         len = n->name_n;
     } else if (n->op == CEL_OP_INDEX && n->b && n->b->op == CEL_OP_LIT &&
@@ -54,12 +46,29 @@ static bool field_name(const cel_node *n, strbuf *b, int depth)
         key = n->b->lit.v.s.p;
         len = n->b->lit.v.s.n;
     }
-    if (!key || !field_name(n->a, b, depth + 1) || (n->a->op == CEL_OP_VAR &&
-                                                     n->a->slot == CH_SLOT_CONFIDENCE))
+    /* Only the outermost step may be a has() test. */
+    if (!key || !path_of(n->a, false, p) || p->slot == CH_SLOT_CONFIDENCE ||
+        p->nkeys == CH_FIELD_MAX_KEYS)
         return false;
-    strbuf_add(b, ".", 1);
-    strbuf_add(b, key, len);
+    p->keys[p->nkeys] = key;
+    p->lens[p->nkeys++] = len;
     return true;
+}
+
+bool ch_field_path_of(const cel_node *n, bool with_has, ch_field_path *p)
+{
+    return path_of(n, with_has, p);
+}
+
+/* Writes the field's name into *b ("input.amount"). */
+static void field_name(const ch_field_path *p, strbuf *b)
+{
+    const char *v = ch_slot_name(p->slot);
+    strbuf_add(b, v, strlen(v));
+    for (size_t k = 0; k < p->nkeys; k++) {
+        strbuf_add(b, ".", 1);
+        strbuf_add(b, p->keys[k], p->lens[k]);
+    }
 }
 
 typedef struct walker {
@@ -76,8 +85,9 @@ static void walk(walker *w, const cel_node *n)
 {
     if (!n || w->stopped)
         return;
+    ch_field_path f;
     w->name.n = 0;
-    if (field_name(n, &w->name, 0) && !w->name.failed) {
+    if (ch_field_path_of(n, true, &f) && (field_name(&f, &w->name), !w->name.failed)) {
         w->count++;
         if (w->fn(w->name.p, w->user))
             w->stopped = true;
