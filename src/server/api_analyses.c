@@ -63,19 +63,6 @@ static void reply(const srv_request *rq, srv_response *rs, charter_status st,
     srv_reply_text(rs, 200, out, strlen(out));
 }
 
-static bool time_arg(const srv_request *rq, srv_response *rs, const char *name,
-                     int64_t *out)
-{
-    const char *v = srv_query(rq, name);
-    if (!v)
-        return true;
-    if (charter_time_parse(v, out))
-        return true;
-    srv_reply_error(rs, 400, "invalid_request",
-                    "expected %s=an RFC 3339 time or a date; found '%.60s'", name, v);
-    return false;
-}
-
 void api_report(const srv_request *rq, const char *tail, srv_response *rs)
 {
     (void)tail;
@@ -88,7 +75,8 @@ void api_report(const srv_request *rq, const char *tail, srv_response *rs)
     }
     if (by && !strcmp(by, "week"))
         o.by = CHARTER_PERIOD_WEEK;
-    if (!time_arg(rq, rs, "since", &o.since_ms) || !time_arg(rq, rs, "until", &o.until_ms))
+    if (!srv_query_time(rq, rs, "since", &o.since_ms) ||
+        !srv_query_time(rq, rs, "until", &o.until_ms))
         return;
     charter *c = srv_charter(rq->s);
     char *json = NULL;

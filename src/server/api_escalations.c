@@ -20,7 +20,6 @@
 
 #include "server/server.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -101,20 +100,6 @@ static int by_deadline(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* A non-negative whole number of at most `max`; false when it is not. */
-static bool whole_number(const char *text, uint64_t max, uint64_t *out)
-{
-    if (!text || *text < '0' || *text > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (*end || errno || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* Reads the query string into *q; false after replying 400. */
 static bool query_parse(const srv_request *rq, query *q, srv_response *rs)
 {
@@ -156,7 +141,7 @@ static bool query_parse(const srv_request *rq, query *q, srv_response *rs)
     q->detail = detail && !strcmp(detail, "1");
     q->limit = LIST_DEFAULT;
     if (limit) {
-        if (!whole_number(limit, LIST_MAX, &v) || v < 1) {
+        if (!srv_parse_uint(limit, LIST_MAX, &v) || v < 1) {
             srv_reply_error(rs, 400, "invalid_request",
                             "expected limit=1 to %d, found '%.40s'", LIST_MAX, limit);
             return false;
@@ -178,13 +163,13 @@ static bool query_parse(const srv_request *rq, query *q, srv_response *rs)
                         "offset= pages sort=deadline; in decision order use after=d-N");
         return false;
     }
-    if (offset && !whole_number(offset, SIZE_MAX / 2, &v)) {
+    if (offset && !srv_parse_uint(offset, SIZE_MAX / 2, &v)) {
         srv_reply_error(rs, 400, "invalid_request",
                         "expected offset=N (a whole number >= 0), found '%.40s'", offset);
         return false;
     }
     q->offset = offset ? (size_t)v : 0;
-    if (version && !whole_number(version, UINT64_MAX, &q->version)) {
+    if (version && !srv_parse_uint(version, UINT64_MAX, &q->version)) {
         srv_reply_error(rs, 400, "invalid_request",
                         "expected version=N (the version of an earlier answer), found "
                         "'%.40s'", version);

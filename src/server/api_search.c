@@ -14,7 +14,6 @@
 
 #include "server/server.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -48,32 +47,14 @@ static const char *param(const srv_request *rq, const char *name)
     return v && *v ? v : NULL;
 }
 
-static bool param_time(const srv_request *rq, srv_response *rs, const char *name,
-                       int64_t *out)
-{
-    const char *v = param(rq, name);
-    if (!v)
-        return true;
-    if (!charter_time_parse(v, out)) {
-        srv_reply_error(rs, 400, "invalid_request",
-                        "expected %s=TIME as RFC 3339 (2026-11-24T10:00:00Z), a date "
-                        "(2026-11-24) or Unix milliseconds; found '%.60s'",
-                        name, v);
-        return false;
-    }
-    return true;
-}
-
 static bool param_uint(const srv_request *rq, srv_response *rs, const char *name,
                        uint64_t lo, uint64_t hi, uint64_t *out)
 {
     const char *v = param(rq, name);
     if (!v)
         return true;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (*v < '0' || *v > '9' || *end || errno || n < lo || n > hi) {
+    uint64_t n = 0;
+    if (!srv_parse_uint(v, hi, &n) || n < lo) {
         srv_reply_error(rs, 400, "invalid_request",
                         "expected %s=N, a whole number from %" PRIu64 " to %" PRIu64
                         "; found '%.40s'",
@@ -231,8 +212,8 @@ static bool read_filter(const srv_request *rq, srv_response *rs, ledger_search_f
     f->reason = param(rq, "reason");
     f->rule = param(rq, "rule");
     f->run_id = param(rq, "run_id");
-    if (!param_time(rq, rs, "since", &f->since_ms) ||
-        !param_time(rq, rs, "until", &f->until_ms))
+    if (!srv_query_time(rq, rs, "since", &f->since_ms) ||
+        !srv_query_time(rq, rs, "until", &f->until_ms))
         return false;
     static const char *const statuses[] = {"open", "approved", "denied", "timed_out"};
     static const char *const formats[] = {"json", "jsonl", "csv"};

@@ -39,6 +39,7 @@
 #include "server/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -156,6 +157,31 @@ const char *srv_header(const srv_request *rq, const char *name)
 const char *srv_query(const srv_request *rq, const char *name)
 {
     return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool srv_query_time(const srv_request *rq, srv_response *rs, const char *name,
+                    int64_t *out)
+{
+    const char *v = srv_query(rq, name);
+    if (!v || !*v || charter_time_parse(v, out))
+        return true;
+    srv_reply_error(rs, 400, "invalid_request",
+                    "expected %s=TIME as RFC 3339 (2026-11-24T10:00:00Z), a date "
+                    "(2026-11-24) or Unix milliseconds; found '%.60s'", name, v);
+    return false;
+}
+
+bool srv_parse_uint(const char *text, uint64_t max, uint64_t *out)
+{
+    if (!text || *text < '0' || *text > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*end || errno || v > max)
+        return false;
+    *out = v;
+    return true;
 }
 
 void srv_reply_text(srv_response *rs, int status, char *text, size_t len)

@@ -238,6 +238,13 @@ typedef struct srv_response {
 /* A request header or query argument, or NULL. */
 const char *srv_header(const srv_request *rq, const char *name);
 const char *srv_query(const srv_request *rq, const char *name);
+/* Query argument `name` as a time (RFC 3339, a date, or Unix ms) into
+ * *out; absent or empty leaves *out alone. False after replying 400. */
+bool srv_query_time(const srv_request *rq, srv_response *rs, const char *name,
+                    int64_t *out);
+/* `text` as a whole number (digits only) of at most `max`; false when it
+ * is not (NULL included). */
+bool srv_parse_uint(const char *text, uint64_t max, uint64_t *out);
 
 /* Sets the body to `j` serialized compactly (takes the reference). */
 void srv_reply_json(srv_response *rs, int status, struct json_t *j);
