@@ -155,6 +155,26 @@ typedef struct ch_rule {
 
 typedef enum ch_on_timeout { CH_TIMEOUT_DENY, CH_TIMEOUT_ALLOW, CH_TIMEOUT_NEXT } ch_on_timeout;
 
+/* Where a queue's notifications go (docs/charter-reference.md#escalation). */
+typedef enum ch_notify_format {
+    CH_NOTIFY_WEBHOOK,             /* Standard Webhooks JSON, signed */
+    CH_NOTIFY_SLACK,               /* Slack incoming-webhook message */
+    CH_NOTIFY_EMAIL                /* url is "mailto:address" */
+} ch_notify_format;
+
+typedef struct ch_notify_target {
+    const char *url;               /* http(s):// URL, or mailto:address */
+    ch_notify_format format;
+} ch_notify_target;
+
+/* Which resolutions need a note. */
+typedef enum ch_note_policy { CH_NOTE_DENY, CH_NOTE_ALWAYS } ch_note_policy;
+
+/* Shares of the SLA at which reminders go out when a queue has no
+ * `reminders` (and has notify targets and an SLA). */
+#define CH_REMINDERS_DEFAULT {0.5, 0.9}
+#define CH_REMINDERS_MAX 8
+
 struct ch_queue {
     const char *id;
     const char *description;       /* or NULL */
@@ -163,7 +183,20 @@ struct ch_queue {
     int64_t sla_ms;                /* 0: no deadline */
     ch_on_timeout on_timeout;
     const ch_queue *next;          /* CH_TIMEOUT_NEXT */
-    const char *notify;            /* hook URL, or NULL */
+    const char *notify;            /* the first target's url, or NULL */
+    size_t notify_count;
+    const ch_notify_target *notify_targets;
+    /* Reminder times as shares of the SLA, ascending, each in (0, 1); the
+     * defaults when `reminders` is absent; none without an SLA. */
+    size_t reminder_count;
+    double reminders[CH_REMINDERS_MAX];
+    /* Approvals needed: `quorum` when quorum_when is NULL or true for the
+     * escalated request, else 1. Always >= 1. */
+    int64_t quorum;
+    const cel_program *quorum_when;
+    ch_note_policy require_note;   /* default CH_NOTE_DENY */
+    bool self_approval;            /* the agent's owner may approve (default no) */
+    int64_t grant_max_ms;          /* longest standing approval; 0: none allowed */
     ch_pos pos;
 };
 
