@@ -425,7 +425,8 @@ CHARTER_API uint64_t charter_ledger_escalations_wait(charter_ledger *l,
  * before now_ms gets its queue's on-timeout behaviour as `c` defines it:
  * "deny" and "allow" record a resolution by "timeout"; an allow is
  * re-checked under `c` exactly as a person's approval is (see
- * charter_ledger_resolve) and counts against the budgets like one, and
+ * charter_ledger_resolve) and counts against the budgets like one (it is
+ * the whole quorum, whatever approvals came before; no note is needed), and
  * when the re-check refuses it the escalation is denied by timeout with
  * the reason in its note; "next" records an
  * "escalation_moved" entry to the next queue, with the deadline moved on by
