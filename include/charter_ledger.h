@@ -336,7 +336,9 @@ typedef struct charter_escalation {
     bool timed_out;
     /* The approvals recorded, in order: the votes so far of a quorum while
      * open; every approver once approved (the last is resolved_by; none
-     * when a deadline approved it). */
+     * when a deadline approved it); once denied, the approvals given before
+     * the deny. The array and its strings live as the other pointers do
+     * (until the callback returns). */
     size_t approval_count;
     const char *const *approvers;
     const char *grant_id;              /* approved by this standing approval

@@ -1,7 +1,8 @@
 /* state.h - what a recording ledger keeps in memory, rebuilt from its
  * entries when it opens: the stop-rule counters (actions and spend per
  * agent's run and per agent per UTC day), the escalated decisions and whether each is
- * resolved, and which seqs are decisions.
+ * resolved (with the approvals of a quorum so far), and which seqs are
+ * decisions. A quorum's approvals ("escalation_approval") count nothing.
  *
  * What counts against a budget: an allowed decision counts at once; an
  * escalated one counts when it is resolved "approve" (against the run and
