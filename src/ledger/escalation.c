@@ -30,6 +30,7 @@
 #include "charter/model.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
+#include "ledger/grant.h"
 
 /* ---- Re-checking an approval ---------------------------------------------- */
 
@@ -236,6 +237,7 @@ typedef struct esc_change {
     approval ap;           /* an approval's re-check (ap.c, ap.d set by the caller) */
     char *payload;         /* owned, until finish_change */
     char note_buf[1024];
+    uint64_t grant_seq;    /* an approval by this standing approval (grant.c); 0: none */
 } esc_change;
 
 /* Marks escalation `seq` ESC_RESOLVING; *deadline_ms receives its deadline.
@@ -330,6 +332,11 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
         /* What the approval counted, so a restart counts the same. */
         if (j && ch->approve)
             json_object_set_new(j, "spend", json_real(ch->ap.spend));
+        if (j && ch->grant_seq) {
+            char gid[32];
+            ledger_grant_id(ch->grant_seq, gid);
+            json_object_set_new(j, "grant", json_string(gid));
+        }
     }
     size_t len = 0;
     if (!(ch->payload = ledger_payload_json(j, &len))) {
@@ -374,6 +381,12 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
         st = ledger_fail(err, CHARTER_E_NOMEM,
                          "the resolution of %s is recorded, but keeping it in "
                          "memory failed", id);
+    } else if (ch->grant_seq) {
+        state_grant *g = ledger_state_grant(&l->state, ch->grant_seq);
+        if (g && ledger_state_grant_use(&l->state, g, e, ch->ap.spend) != CHARTER_OK)
+            st = ledger_fail(err, CHARTER_E_NOMEM,
+                             "the approval of %s by a grant is recorded, but keeping "
+                             "it in memory failed", id);
     }
     pthread_mutex_unlock(&l->mu);
     return st;
@@ -435,6 +448,47 @@ charter_status charter_ledger_resolve(charter_ledger *l, const charter *c,
         wake_waiters(l);
     }
     charter_decider_free(ch.ap.d);
+    return st;
+}
+
+charter_status ledger_escalation_grant_approve(charter_ledger *l, const charter *c,
+                                               charter_decider *d, uint64_t seq,
+                                               const char *who, const char *note,
+                                               uint64_t grant_seq, double max_spend,
+                                               int64_t time_ms,
+                                               charter_resolve_result *out,
+                                               charter_error *err)
+{
+    memset(out, 0, sizeof *out);
+    esc_change ch = {.seq = seq, .who = who, .note = note, .approve = true,
+                     .time_ms = time_ms, .grant_seq = grant_seq};
+    ch.ap.c = c;
+    ch.ap.d = d;
+    ledger_append a;
+    charter_status st = prepare_change(l, &ch, NULL, &a, err);
+    if (st == CHARTER_E_REFUSED) {
+        out->refusal = ch.ap.refusal;
+        memcpy(out->stopped_by, ch.ap.stopped_by, sizeof out->stopped_by);
+        return st;
+    }
+    if (st != CHARTER_OK)
+        return st;
+    if (max_spend >= 0 && ch.ap.spend > max_spend) {
+        char id[32], gid[32];
+        ledger_decision_id(seq, id);
+        ledger_grant_id(grant_seq, gid);
+        finish_change(l, &ch, CHARTER_E_REFUSED, err); /* gives it all back */
+        out->refusal = CHARTER_REFUSAL_NO_GRANTS;
+        return ledger_fail(err, CHARTER_E_REFUSED,
+                           "approving %s by standing approval %s is refused: it spends "
+                           "%.15g and the grant has %.15g of its amount cap left",
+                           id, gid, ch.ap.spend, max_spend);
+    }
+    st = ledger_writer_append(l->writer, &a, err);
+    if (st == CHARTER_OK)
+        out->seq = a.seq;
+    st = finish_change(l, &ch, st, err);
+    wake_waiters(l);
     return st;
 }
 
