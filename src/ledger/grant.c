@@ -558,30 +558,44 @@ static void mark_refused(charter_ledger *l, uint64_t seq, uint64_t gen)
     pthread_mutex_unlock(&l->mu);
 }
 
-/* What one approval by grant `gseq` of escalation `seq` needs, read under
- * mu; false when the grant is no longer active or the escalation open. */
+/* What one approval by grant `grant_seq` of escalation `seq` needs,
+ * copied under mu (strings in `text`); false when the grant is no longer
+ * active or the escalation no longer open (or out of memory: the next pass
+ * tries again). */
 typedef struct use {
-    char who[256], note[1024], queue[256], agent[256];
-    bool has_note;
-    double max_spend; /* < 0: no cap */
+    const char *who, *note, *queue, *agent; /* note may be NULL */
+    double max_spend;                       /* < 0: no cap */
+    strbuf text;
 } use;
 
 static bool use_read(charter_ledger *l, const candidate *cd, int64_t now_ms, use *u)
 {
+    u->text.n = 0;
     pthread_mutex_lock(&l->mu);
     const state_grant *g = ledger_state_grant(&l->state, cd->grant_seq);
     const state_escalation *e = ledger_state_escalation(&l->state, cd->seq);
     bool ok = g && e && e->status == ESC_OPEN && grant_active(g, now_ms);
+    const char *src[4] = {NULL};
+    size_t at[4] = {0};
     if (ok) {
-        snprintf(u->who, sizeof u->who, "%s", g->who);
-        u->has_note = g->note != NULL;
-        snprintf(u->note, sizeof u->note, "%s", g->note ? g->note : "");
-        snprintf(u->queue, sizeof u->queue, "%s", e->queue);
-        snprintf(u->agent, sizeof u->agent, "%s", e->agent);
+        src[0] = g->who;
+        src[1] = g->note;
+        src[2] = e->queue;
+        src[3] = e->agent;
+        for (int i = 0; i < 4; i++) {
+            at[i] = u->text.n;
+            if (src[i])
+                strbuf_add(&u->text, src[i], strlen(src[i]) + 1);
+        }
         u->max_spend = g->max_amount ? g->max_amount - g->used_amount : -1;
     }
     pthread_mutex_unlock(&l->mu);
-    return ok;
+    if (!ok || u->text.failed)
+        return false;
+    const char **dst[4] = {&u->who, &u->note, &u->queue, &u->agent};
+    for (int i = 0; i < 4; i++)
+        *dst[i] = src[i] ? u->text.p + at[i] : NULL;
+    return true;
 }
 
 charter_status charter_ledger_apply_grants(charter_ledger *l, const charter *c,
@@ -611,8 +625,9 @@ charter_status charter_ledger_apply_grants(charter_ledger *l, const charter *c,
     charter_decider *d = NULL;
     if (n && st == CHARTER_OK && charter_decider_new(&d) != CHARTER_OK)
         st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory applying standing approvals");
+    use u;
+    memset(&u, 0, sizeof u);
     for (size_t i = 0; i < n && st == CHARTER_OK; i++) {
-        use u;
         if (!use_read(l, &list[i], now_ms, &u))
             continue; /* resolved meanwhile, or the grant reached a cap */
         const ch_queue *q = ch_find_queue(c, u.queue);
@@ -624,8 +639,8 @@ charter_status charter_ledger_apply_grants(charter_ledger *l, const charter *c,
         charter_resolve_result r;
         charter_error e1;
         charter_status one = ledger_escalation_grant_approve(
-            l, c, d, list[i].seq, u.who, u.has_note ? u.note : NULL, list[i].grant_seq,
-            u.max_spend, now_ms, &r, &e1);
+            l, c, d, list[i].seq, u.who, u.note, list[i].grant_seq, u.max_spend, now_ms,
+            &r, &e1);
         if (one == CHARTER_OK && count)
             (*count)++;
         else if (one == CHARTER_E_REFUSED)
@@ -633,6 +648,7 @@ charter_status charter_ledger_apply_grants(charter_ledger *l, const charter *c,
         else if (one != CHARTER_OK && one != CHARTER_E_DUPLICATE)
             st = ledger_fail(err, one, "%s", e1.message);
     }
+    free(u.text.p);
     charter_decider_free(d);
     free(list);
     pthread_mutex_unlock(&l->grant_mu);
