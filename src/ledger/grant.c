@@ -26,6 +26,7 @@
 #include "charter/model.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
+#include "ledger/policy.h"
 #include "ledger/recorder.h"
 
 /* ---- Ids and the escalating rule --------------------------------------------- */
@@ -186,34 +187,6 @@ static bool grant_matches(const state_grant *g, const state_escalation *e)
            !strcmp(g->rule, e->rule ? e->rule : "");
 }
 
-static bool ascii_eq_nocase(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++) {
-        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
-        char y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
-        if (x != y)
-            return false;
-    }
-    return *a == *b;
-}
-
-/* The approvals escalation `seq` in queue q needs. Until the quorum policy
- * can evaluate a queue's `when` on the request, a `when` counts as true
- * (fail closed: a grant never stands in for a second approver). */
-static int64_t approvals_needed(const ch_queue *q)
-{
-    return q->quorum > 1 ? q->quorum : 1;
-}
-
-/* Whether `who` may approve an escalation of `agent` in q under c: the
- * agent's owner may not, unless the queue allows self-approval. */
-static bool self_approval_refused(const charter *c, const ch_queue *q, const char *agent,
-                                  const char *who)
-{
-    const ch_agent *a = ch_find_agent(c, agent);
-    return !q->self_approval && a && a->owner && ascii_eq_nocase(a->owner, who);
-}
-
 /* ---- Granting ------------------------------------------------------------------ */
 
 /* The scope of an open escalation, copied. */
@@ -334,6 +307,12 @@ charter_status charter_ledger_grant(charter_ledger *l, const charter *c,
                                       g->note, t, out, err);
     }
     const ch_queue *q = ch_find_queue(c, s.queue);
+    int needed = 1;
+    if (q && q->grant_max_ms && g->duration_ms <= q->grant_max_ms &&
+        (st = ledger_policy_needed(l, c, NULL, seq, &needed, err)) != CHARTER_OK) {
+        free(s.text.p);
+        return st;
+    }
     char max[32] = "";
     if (q && q->grant_max_ms)
         snprintf(max, sizeof max, "%.15gh", (double)q->grant_max_ms / 3600000.0);
@@ -345,14 +324,18 @@ charter_status charter_ledger_grant(charter_ledger *l, const charter *c,
         st = refuse_grant(out, CHARTER_REFUSAL_NO_GRANTS, err,
                           "queue '%s' allows standing approvals of at most %s; a "
                           "longer one was asked for", s.queue, max);
-    else if (approvals_needed(q) > 1)
+    else if (needed > 1)
         st = refuse_grant(out, CHARTER_REFUSAL_QUORUM, err,
                           "%s needs more than one approval (queue '%s' has a quorum); "
                           "a standing approval cannot stand in for a second approver",
                           decision_id, s.queue);
+    /* The person's own approval, with every rule of one; single_only
+     * refuses it should the quorum have changed since (a race). */
+    ledger_resolve_args ra = {.c = c, .seq = seq, .who = who, .approve = true,
+                              .note = g->note, .time_ms = t,
+                              .single_only = CHARTER_REFUSAL_QUORUM};
     if (st == CHARTER_OK)
-        st = charter_ledger_resolve(l, c, decision_id, who, CHARTER_RESOLVE_APPROVE,
-                                    g->note, t, out, err);
+        st = ledger_resolve(l, &ra, out, err);
     uint64_t gseq = 0;
     if (st == CHARTER_OK) {
         json_t *j = grant_json(decision_id, who, g, t, &s);
@@ -563,7 +546,7 @@ static void mark_refused(charter_ledger *l, uint64_t seq, uint64_t gen)
  * active or the escalation no longer open (or out of memory: the next pass
  * tries again). */
 typedef struct use {
-    const char *who, *note, *queue, *agent; /* note may be NULL */
+    const char *who, *note, *queue; /* note may be NULL */
     double max_spend;                       /* < 0: no cap */
     strbuf text;
 } use;
@@ -575,14 +558,13 @@ static bool use_read(charter_ledger *l, const candidate *cd, int64_t now_ms, use
     const state_grant *g = ledger_state_grant(&l->state, cd->grant_seq);
     const state_escalation *e = ledger_state_escalation(&l->state, cd->seq);
     bool ok = g && e && e->status == ESC_OPEN && grant_active(g, now_ms);
-    const char *src[4] = {NULL};
-    size_t at[4] = {0};
+    const char *src[3] = {NULL};
+    size_t at[3] = {0};
     if (ok) {
         src[0] = g->who;
         src[1] = g->note;
         src[2] = e->queue;
-        src[3] = e->agent;
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 3; i++) {
             at[i] = u->text.n;
             if (src[i])
                 strbuf_add(&u->text, src[i], strlen(src[i]) + 1);
@@ -592,8 +574,8 @@ static bool use_read(charter_ledger *l, const candidate *cd, int64_t now_ms, use
     pthread_mutex_unlock(&l->mu);
     if (!ok || u->text.failed)
         return false;
-    const char **dst[4] = {&u->who, &u->note, &u->queue, &u->agent};
-    for (int i = 0; i < 4; i++)
+    const char **dst[3] = {&u->who, &u->note, &u->queue};
+    for (int i = 0; i < 3; i++)
         *dst[i] = src[i] ? u->text.p + at[i] : NULL;
     return true;
 }
@@ -622,25 +604,29 @@ charter_status charter_ledger_apply_grants(charter_ledger *l, const charter *c,
     pthread_mutex_unlock(&l->mu);
     if (st != CHARTER_OK)
         st = ledger_fail(err, st, "out of memory applying standing approvals");
-    charter_decider *d = NULL;
-    if (n && st == CHARTER_OK && charter_decider_new(&d) != CHARTER_OK)
-        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory applying standing approvals");
     use u;
     memset(&u, 0, sizeof u);
     for (size_t i = 0; i < n && st == CHARTER_OK; i++) {
         if (!use_read(l, &list[i], now_ms, &u))
             continue; /* resolved meanwhile, or the grant reached a cap */
+        /* The queue (under c) must still allow standing approvals; the
+         * rest (self-approval, quorum, re-check, amount cap) is
+         * ledger_resolve's, as for a person's approval. */
         const ch_queue *q = ch_find_queue(c, u.queue);
-        if (!q || !q->grant_max_ms || approvals_needed(q) > 1 ||
-            self_approval_refused(c, q, u.agent, u.who)) {
+        if (!q || !q->grant_max_ms) {
             mark_refused(l, list[i].seq, gen);
             continue;
         }
+        char gid[32];
+        ledger_grant_id(list[i].grant_seq, gid);
+        ledger_resolve_args ra = {.c = c, .seq = list[i].seq, .who = u.who, .approve = true,
+                                  .note = u.note, .time_ms = now_ms, .grant_id = gid,
+                                  .single_only = CHARTER_REFUSAL_QUORUM,
+                                  .cap_spend = u.max_spend >= 0,
+                                  .max_spend = u.max_spend};
         charter_resolve_result r;
         charter_error e1;
-        charter_status one = ledger_escalation_grant_approve(
-            l, c, d, list[i].seq, u.who, u.note, list[i].grant_seq, u.max_spend, now_ms,
-            &r, &e1);
+        charter_status one = ledger_resolve(l, &ra, &r, &e1);
         if (one == CHARTER_OK && count)
             (*count)++;
         else if (one == CHARTER_E_REFUSED)
@@ -649,7 +635,6 @@ charter_status charter_ledger_apply_grants(charter_ledger *l, const charter *c,
             st = ledger_fail(err, one, "%s", e1.message);
     }
     free(u.text.p);
-    charter_decider_free(d);
     free(list);
     pthread_mutex_unlock(&l->grant_mu);
     return st;

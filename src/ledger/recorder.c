@@ -224,15 +224,35 @@ static charter_status rebuild_resolution(rebuild *rb, jspan payload)
     if (st == CHARTER_OK)
         st = ledger_state_escalation_resolve(s, esc, approve, text_of(rb, f[6]), note,
                                              int_of(f[4]), jspan_is_true(f[5]));
-    /* An approval by a standing approval counts against its caps. */
+    /* Approved by a standing approval ("grant": "g-<seq>"): noted, and
+     * counted against the grant's caps. */
     uint64_t gseq;
     state_grant *g = NULL;
-    if (st == CHARTER_OK && approve && f[7].p &&
-        ledger_grant_id_parse(text_of(rb, f[7]), &gseq))
-        g = ledger_state_grant(s, gseq);
-    if (g)
-        st = ledger_state_grant_use(s, g, esc, spend);
+    if (st == CHARTER_OK && approve && f[7].p && f[7].p[0] == '"') {
+        const char *gid = text_of(rb, f[7]);
+        st = ledger_state_escalation_grant(esc, gid);
+        if (ledger_grant_id_parse(gid, &gseq))
+            g = ledger_state_grant(s, gseq);
+    }
+    if (st == CHARTER_OK && g)
+        ledger_state_grant_use(g, spend);
     return st;
+}
+
+/* One approval of a quorum: a vote, counting nothing (the approval that
+ * completes the quorum counts the action). */
+static charter_status rebuild_approval(rebuild *rb, jspan payload)
+{
+    static const char *const keys[] = {"decision_id", "who"};
+    jspan f[2];
+    jspan_fields(payload, keys, 2, f);
+    uint64_t seq;
+    if (!ledger_decision_id_parse(text_of(rb, f[0]), &seq) || !f[1].p || f[1].p[0] != '"')
+        return CHARTER_E_JSON;
+    state_escalation *esc = ledger_state_escalation(&rb->l->state, seq);
+    if (!esc || esc->status != ESC_OPEN)
+        return CHARTER_OK; /* verify reports such oddities */
+    return ledger_state_escalation_vote(&rb->l->state, esc, text_of(rb, f[1]));
 }
 
 static charter_status rebuild_move(rebuild *rb, jspan payload)
@@ -278,6 +298,8 @@ static int rebuild_entry(const ledger_entry *e, void *user)
         st = rebuild_resolution(rb, payload);
     else if (!strcmp(e->kind, "escalation_moved"))
         st = rebuild_move(rb, payload);
+    else if (!strcmp(e->kind, "escalation_approval"))
+        st = rebuild_approval(rb, payload);
     else if (!strcmp(e->kind, "grant"))
         st = ledger_grant_rebuild(rb->l, e->seq, payload.p, payload.n);
     else if (!strcmp(e->kind, "grant_revoked"))

@@ -156,7 +156,8 @@ static bool known_kind(const char *k)
 {
     return !strcmp(k, "decision") || !strcmp(k, "charter") ||
            !strcmp(k, "escalation_resolved") || !strcmp(k, "escalation_moved") ||
-           !strcmp(k, "outcome") || !strcmp(k, "grant") || !strcmp(k, "grant_revoked");
+           !strcmp(k, "escalation_approval") || !strcmp(k, "outcome") ||
+           !strcmp(k, "grant") || !strcmp(k, "grant_revoked");
 }
 
 /* A charter entry's content must hash to the version it claims. */
@@ -442,8 +443,8 @@ static int walk_entry(const ledger_entry *e, void *user)
     if (!known_kind(e->kind)) {
         note(&w->problem, e->seq, "malformed",
              "entry %" PRIu64 " has kind '%.40s'; expected charter, decision, "
-             "escalation_resolved, escalation_moved, outcome, grant or grant_revoked",
-             s, e->kind);
+             "escalation_resolved, escalation_approval, escalation_moved, outcome, "
+             "grant or grant_revoked", s, e->kind);
         return 1;
     }
     unsigned char h[LEDGER_HASH_SIZE];

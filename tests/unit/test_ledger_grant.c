@@ -6,8 +6,8 @@
  * caps, expiry, revocation, boundaries, budgets, self-approval, quorum).
  *
  * Each case builds its charter from YAML text and records into a real
- * SQLite ledger in a temporary directory. The queue policies are set on the
- * loaded charter's queue (set_policy) rather than in the YAML, so these
+ * SQLite ledger in a temporary directory. The queue's policies are set on
+ * the loaded charter (shop_with) rather than written in the YAML, so these
  * tests do not depend on the loader's reading of the new queue keys.
  */
 #include "test.h"
@@ -65,6 +65,15 @@ static const char shop_fmt[] =
     "  queues:\n"
     "    - {id: leads, approvers: {roles: [lead]}, sla: 4h, on_timeout: deny}\n";
 
+/* The leads queue's policies (shop_with). */
+typedef struct policy {
+    int64_t grant_max_ms; /* 0: no standing approvals */
+    int64_t quorum;
+} policy;
+#define GRANTS_8H ((policy){8 * 3600000LL, 1})
+#define NO_GRANTS ((policy){0, 1})
+#define QUORUM_2 ((policy){8 * 3600000LL, 2})
+
 /* A spend counter only (a limit nobody reaches): the spend a grant's
  * amount cap counts is the charter's (its stop rules' `spend`). */
 #define SPEND_ONLY                                                            \
@@ -85,7 +94,8 @@ static const char shop_fmt[] =
 
 static char tmpdir[256], path[512];
 
-static charter *shop_with(const char *stop, const char *bounds, const char *owner)
+static charter *shop_with(const char *stop, const char *bounds, const char *owner,
+                          policy p)
 {
     char yaml[4096];
     snprintf(yaml, sizeof yaml, shop_fmt, stop, owner, owner, bounds);
@@ -95,23 +105,16 @@ static charter *shop_with(const char *stop, const char *bounds, const char *owne
         fprintf(stderr, "cannot load the test charter: %s\n%s\n", err.message, yaml);
         exit(1);
     }
+    ch_queue *q = (ch_queue *)ch_find_queue(c, "leads");
+    q->grant_max_ms = p.grant_max_ms;
+    q->quorum = p.quorum;
     return c;
 }
 
-/* The queue's policy, set on the loaded charter (see the file comment). */
-static void set_policy(charter *c, int64_t grant_max_ms, int64_t quorum)
-{
-    ch_queue *q = (ch_queue *)ch_find_queue(c, "leads");
-    q->grant_max_ms = grant_max_ms;
-    q->quorum = quorum;
-}
-
-/* stop "": SPEND_ONLY. */
+/* Standing approvals of up to 8h; stop "": SPEND_ONLY. */
 static charter *shop(const char *stop, const char *bounds)
 {
-    charter *c = shop_with(*stop ? stop : SPEND_ONLY, bounds, "ana@tiny.example");
-    set_policy(c, 8 * HOUR, 1);
-    return c;
+    return shop_with(*stop ? stop : SPEND_ONLY, bounds, "ana@tiny.example", GRANTS_8H);
 }
 
 static charter_ledger *open_ledger(void)
@@ -508,6 +511,8 @@ static void test_grant_meets_a_new_boundary(void)
 static void test_grants_refused_by_queue_policy(void)
 {
     charter *c = shop("", "");
+    charter *none = shop_with(SPEND_ONLY, "", "ana@tiny.example", NO_GRANTS);
+    charter *four_eyes = shop_with(SPEND_ONLY, "", "ana@tiny.example", QUORUM_2);
     charter_ledger *l = open_ledger();
     char d1[32], gid[32];
     escalate(l, c, 500, 0, d1);
@@ -519,15 +524,19 @@ static void test_grants_refused_by_queue_policy(void)
     CHECK_INT(res.refusal, CHARTER_REFUSAL_NO_GRANTS);
     CHECK_HAS(err.message, "at most 8h");
     /* A queue without standing approvals. */
-    set_policy(c, 0, 1);
-    CHECK_INT(grant(l, c, d1, "lena", 1, 0, 0, MIN, gid, &res, &err), CHARTER_E_REFUSED);
+    CHECK_INT(grant(l, none, d1, "lena", 1, 0, 0, MIN, gid, &res, &err), CHARTER_E_REFUSED);
     CHECK_INT(res.refusal, CHARTER_REFUSAL_NO_GRANTS);
     CHECK_HAS(err.message, "allows no standing approvals");
     /* Four eyes: one person cannot grant. */
-    set_policy(c, 8 * HOUR, 2);
-    CHECK_INT(grant(l, c, d1, "lena", 1, 0, 0, MIN, gid, &res, &err), CHARTER_E_REFUSED);
+    CHECK_INT(grant(l, four_eyes, d1, "lena", 1, 0, 0, MIN, gid, &res, &err),
+              CHARTER_E_REFUSED);
     CHECK_INT(res.refusal, CHARTER_REFUSAL_QUORUM);
     CHECK_INT(res.seq, 0);
+    CHECK_INT(state_of(l, d1).status, CHARTER_ESC_OPEN);
+    /* The agent's owner may not approve it, so may not grant either. */
+    CHECK_INT(grant(l, c, d1, "ANA@tiny.example", 1, 0, 0, MIN, gid, &res, &err),
+              CHARTER_E_REFUSED);
+    CHECK_INT(res.refusal, CHARTER_REFUSAL_SELF_APPROVAL);
     CHECK_INT(state_of(l, d1).status, CHARTER_ESC_OPEN);
     CHECK_INT(grants(l, false, MIN).n, 0);
     /* Bad requests. */
@@ -535,23 +544,33 @@ static void test_grants_refused_by_queue_policy(void)
     CHECK_INT(grant(l, c, "d-999", "lena", 1, 0, 0, MIN, gid, &res, &err), CHARTER_E_REF);
     close_and_remove(l);
     charter_release(c);
+    charter_release(none);
+    charter_release(four_eyes);
 }
 
-/* The queue's quorum rises to 2 after the grant: it approves nothing more
- * (a grant never stands in for a second approver). */
+/* A grant never stands in for a second approver: under a charter whose
+ * queue needs two approvals, it approves nothing. */
 static void test_quorum_escalation_not_approved_by_grant(void)
 {
     charter *c = shop("", "");
+    /* (Another owner too: a charter of another version, as a changed quorum
+     * would be in the YAML.) */
+    charter *four_eyes = shop_with(SPEND_ONLY, "", "bob@tiny.example", QUORUM_2);
     charter_ledger *l = open_ledger();
-    char d1[32], d2[32], gid[32];
+    char d1[32], d2[32], later[32], gid[32];
     escalate(l, c, 500, 0, d1);
     CHECK_INT(grant(l, c, d1, "lena", 8, 0, 0, MIN, gid, NULL, NULL), CHARTER_OK);
-    set_policy(c, 8 * HOUR, 2);
-    escalate(l, c, 500, 2 * MIN, d2);
-    CHECK_INT(apply(l, c, 3 * MIN), 0);
+    escalate(l, c, 600, 2 * MIN, d2);
+    CHECK_INT(apply(l, four_eyes, 3 * MIN), 0);
     CHECK_INT(state_of(l, d2).status, CHARTER_ESC_OPEN);
+    escalate(l, c, 600, 4 * MIN, later);
+    CHECK_INT(apply(l, four_eyes, 5 * MIN), 0);
+    CHECK_INT(state_of(l, later).status, CHARTER_ESC_OPEN);
+    /* Back to one approval: both approved. */
+    CHECK_INT(apply(l, c, 6 * MIN), 2);
     close_and_remove(l);
     charter_release(c);
+    charter_release(four_eyes);
 }
 
 /* The grantor owns the agent (under the charter serving now): the grant
@@ -559,8 +578,7 @@ static void test_quorum_escalation_not_approved_by_grant(void)
 static void test_self_approval_refused(void)
 {
     charter *c = shop("", "");
-    charter *owned = shop_with(SPEND_ONLY, "", "Lena");
-    set_policy(owned, 8 * HOUR, 1);
+    charter *owned = shop_with(SPEND_ONLY, "", "Lena", GRANTS_8H);
     charter_ledger *l = open_ledger();
     char d1[32], d2[32], gid[32];
     escalate(l, c, 500, 0, d1);
