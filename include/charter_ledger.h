@@ -343,7 +343,9 @@ typedef struct charter_escalation {
     bool timed_out;
     /* The approvals recorded, in order: the votes so far of a quorum while
      * open; every approver once approved (the last is resolved_by; none
-     * when a deadline approved it). */
+     * when a deadline approved it); once denied, the approvals given before
+     * the deny. The array and its strings live as the other pointers do
+     * (until the callback returns). */
     size_t approval_count;
     const char *const *approvers;
     const char *grant_id;              /* approved by this standing approval
@@ -432,7 +434,8 @@ CHARTER_API uint64_t charter_ledger_escalations_wait(charter_ledger *l,
  * before now_ms gets its queue's on-timeout behaviour as `c` defines it:
  * "deny" and "allow" record a resolution by "timeout"; an allow is
  * re-checked under `c` exactly as a person's approval is (see
- * charter_ledger_resolve) and counts against the budgets like one, and
+ * charter_ledger_resolve) and counts against the budgets like one (it is
+ * the whole quorum, whatever approvals came before; no note is needed), and
  * when the re-check refuses it the escalation is denied by timeout with
  * the reason in its note; "next" records an
  * "escalation_moved" entry to the next queue, with the deadline moved on by

@@ -329,10 +329,6 @@ static charter_status check_policies(charter_ledger *l, esc_change *ch, char ***
              !ledger_policy_may_approve(ap->c, queue, agent, ch->who, why, sizeof why))
         refuse(ap, CHARTER_REFUSAL_SELF_APPROVAL, queue, "approving %s is refused: %s", id,
                why);
-    else if (ch->approve && voted)
-        refuse(ap, CHARTER_REFUSAL_ALREADY_APPROVED, queue,
-               "%s already approved %s; its quorum needs the approval of someone else",
-               ch->who, id);
     if (ap->refusal != CHARTER_REFUSAL_NONE) {
         give_back(l, ch->seq);
         return ledger_fail(err, CHARTER_E_REFUSED, "%s", ap->why);
@@ -345,7 +341,17 @@ static charter_status check_policies(charter_ledger *l, esc_change *ch, char ***
         give_back(l, ch->seq);
         return st;
     }
-    ch->approvals = (int)*approver_count + 1;
+    /* A second approval by the same person adds nothing, unless the votes
+     * already make the quorum (it shrank: a move to a queue that needs
+     * fewer, or a new charter); then any approver's approval completes it. */
+    if (voted && (int)*approver_count < ch->needed) {
+        refuse(ap, CHARTER_REFUSAL_ALREADY_APPROVED, queue,
+               "%s already approved %s; its quorum of %d needs the approval of someone "
+               "else", ch->who, id, ch->needed);
+        give_back(l, ch->seq);
+        return ledger_fail(err, CHARTER_E_REFUSED, "%s", ap->why);
+    }
+    ch->approvals = (int)*approver_count + (voted ? 0 : 1);
     ch->vote = ch->approvals < ch->needed;
     if (ch->single_only && ch->needed > 1) {
         refuse(ap, ch->single_only, queue,
@@ -435,7 +441,8 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
         if (j && ch->approve && ch->needed > 1) {
             json_t *arr = json_array();
             for (size_t i = 0; arr && i < approver_count; i++)
-                json_array_append_new(arr, json_string(approvers[i]));
+                if (!ledger_same_person(approvers[i], ch->who))
+                    json_array_append_new(arr, json_string(approvers[i]));
             if (arr)
                 json_array_append_new(arr, json_string(ch->who));
             json_object_set_new(j, "approvers", arr);

@@ -320,8 +320,18 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
     e->note = note ? strdup(note) : NULL;
     if (!e->who || (note && !e->note))
         st = CHARTER_E_NOMEM;
-    if (st == CHARTER_OK && approve && !timed_out)
+    if (st == CHARTER_OK && approve && !timed_out) {
+        /* The approver who resolved it comes last. */
+        for (size_t i = 0; i + 1 < e->approver_count; i++)
+            if (ledger_same_person(e->approvers[i], who)) {
+                char *w = e->approvers[i];
+                memmove(e->approvers + i, e->approvers + i + 1,
+                        (e->approver_count - i - 1) * sizeof *e->approvers);
+                e->approvers[e->approver_count - 1] = w;
+                break;
+            }
         st = ledger_state_escalation_vote(s, e, who);
+    }
     return st;
 }
 

@@ -1,7 +1,9 @@
 /* state.h - what a recording ledger keeps in memory, rebuilt from its
  * entries when it opens: the stop-rule counters (actions and spend per
  * agent's run and per agent per UTC day), the escalated decisions and whether each is
- * resolved, which seqs are decisions, and the standing approvals (grants).
+ * resolved (with the approvals of a quorum so far), which seqs are
+ * decisions, and the standing approvals (grants). A quorum's approvals
+ * ("escalation_approval") count nothing.
  *
  * What counts against a budget: an allowed decision counts at once; an
  * escalated one counts when it is resolved "approve" (against the run and
