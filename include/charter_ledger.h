@@ -489,10 +489,14 @@ typedef int (*charter_grant_fn)(const charter_grant *g, void *user);
  * out->refusal CHARTER_REFUSAL_NO_GRANTS when the queue (under `c`) allows
  * no standing approvals or none as long as duration_ms, and
  * CHARTER_REFUSAL_QUORUM when this escalation needs more than one
- * approval. The resolution is recorded first and the "grant" entry after
- * it (normally in the same commit); should the second fail, the escalation
- * stays approved by `who`, no grant exists, and the call returns the
- * append's error. `out` (may be NULL) receives the resolution; grant_id
+ * approval (checked again as the approval is recorded, so a quorum that
+ * changes meanwhile refuses it too). The resolution is recorded first and the "grant" entry
+ * after it, two appends: should the second fail (or the process die
+ * between them), the escalation stays approved by `who`, no grant exists,
+ * and the call returns the append's error; nothing is ever approved by a
+ * grant that was not recorded. The grant applies to the escalations open
+ * now and later (charter_ledger_apply_grants; the server's deadline thread
+ * wakes for it). `out` (may be NULL) receives the resolution; grant_id
  * (may be NULL; size 32) receives "g-N". Errors: those of
  * charter_ledger_resolve. */
 CHARTER_API charter_status charter_ledger_grant(charter_ledger *l, const charter *c,
