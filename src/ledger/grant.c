@@ -195,34 +195,51 @@ typedef struct scope {
     strbuf text;
 } scope;
 
-static bool scope_of(charter_ledger *l, uint64_t seq, scope *s)
+/* Copies the scope of escalation `seq` (open, or with a change under way
+ * that ledger_resolve will wait for); the errors a resolution would give
+ * otherwise. */
+static charter_status scope_of(charter_ledger *l, uint64_t seq, const char *id, scope *s,
+                               charter_error *err)
 {
     memset(s, 0, sizeof *s);
     pthread_mutex_lock(&l->mu);
     const state_escalation *e = ledger_state_escalation(&l->state, seq);
-    bool open = e && e->status == ESC_OPEN;
+    charter_status st = CHARTER_OK;
+    if (!ledger_state_is_decision(&l->state, seq))
+        st = ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger", id);
+    else if (!e)
+        st = ledger_fail(err, CHARTER_E_REF,
+                         "decision %s was not escalated; only escalations are resolved",
+                         id);
+    else if (e->status == ESC_RESOLVED)
+        st = ledger_fail(err, CHARTER_E_DUPLICATE, "decision %s is already resolved", id);
     const char *src[5] = {NULL};
-    if (open) {
+    size_t at[5] = {0};
+    if (st == CHARTER_OK) {
         src[0] = e->queue;
         src[1] = e->agent;
         src[2] = e->workflow;
         src[3] = e->action;
         src[4] = e->rule ? e->rule : "";
-    }
-    size_t at[5] = {0};
-    for (int i = 0; open && i < 5; i++) {
-        at[i] = s->text.n;
-        strbuf_add(&s->text, src[i], strlen(src[i]) + 1);
+        for (int i = 0; i < 5; i++) {
+            at[i] = s->text.n;
+            strbuf_add(&s->text, src[i], strlen(src[i]) + 1);
+        }
     }
     pthread_mutex_unlock(&l->mu);
-    if (!open || s->text.failed)
-        return false;
+    if (st == CHARTER_OK && s->text.failed)
+        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory granting %s", id);
+    if (st != CHARTER_OK) {
+        free(s->text.p);
+        s->text.p = NULL;
+        return st;
+    }
     s->queue = s->text.p + at[0];
     s->agent = s->text.p + at[1];
     s->workflow = s->text.p + at[2];
     s->action = s->text.p + at[3];
     s->rule = s->text.p + at[4];
-    return true;
+    return CHARTER_OK;
 }
 
 static charter_status refuse_grant(charter_resolve_result *out, charter_refusal why,
@@ -297,15 +314,8 @@ charter_status charter_ledger_grant(charter_ledger *l, const charter *c,
                            decision_id ? decision_id : "(null)");
     int64_t t = time_ms ? time_ms : charter_now_ms();
     scope s;
-    if (!scope_of(l, seq, &s)) {
-        free(s.text.p);
-        if (s.text.failed)
-            return ledger_fail(err, CHARTER_E_NOMEM, "out of memory granting %s",
-                               decision_id);
-        /* Not an open escalation: the resolution says which error it is. */
-        return charter_ledger_resolve(l, c, decision_id, who, CHARTER_RESOLVE_APPROVE,
-                                      g->note, t, out, err);
-    }
+    if ((st = scope_of(l, seq, decision_id, &s, err)) != CHARTER_OK)
+        return st;
     const ch_queue *q = ch_find_queue(c, s.queue);
     int needed = 1;
     if (q && q->grant_max_ms && g->duration_ms <= q->grant_max_ms &&

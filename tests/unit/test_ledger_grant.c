@@ -542,6 +542,12 @@ static void test_grants_refused_by_queue_policy(void)
     /* Bad requests. */
     CHECK_INT(grant(l, c, d1, "lena", 0, 0, 0, MIN, gid, &res, &err), CHARTER_E_INVALID);
     CHECK_INT(grant(l, c, "d-999", "lena", 1, 0, 0, MIN, gid, &res, &err), CHARTER_E_REF);
+    /* Resolved already: no approval and no grant. */
+    CHECK_INT(charter_ledger_resolve(l, c, d1, "omar", CHARTER_RESOLVE_DENY, "no", 0, NULL,
+                                     NULL),
+              CHARTER_OK);
+    CHECK_INT(grant(l, c, d1, "lena", 1, 0, 0, MIN, gid, &res, &err), CHARTER_E_DUPLICATE);
+    CHECK_INT(grants(l, false, MIN).n, 0);
     close_and_remove(l);
     charter_release(c);
     charter_release(none);
