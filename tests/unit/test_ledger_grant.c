@@ -17,6 +17,7 @@
 
 #include "charter_ledger.h"
 #include "charter/model.h"
+#include "ledger/search.h"
 
 /* A shop whose refunds over 100 escalate (rule large-refund), whose VIP
  * refunds escalate (rule vip-refund), and whose other actions escalate by
@@ -662,6 +663,68 @@ static void test_verify_accepts_grants(void)
     charter_release(c);
 }
 
+/* The search index shows the grant and its revocation as events of the
+ * decision it came from, and names the grant on the approvals it gave. */
+typedef struct history {
+    int n;
+    char line[8][300];
+} history;
+
+static int take_event(const ledger_search_event *e, void *user)
+{
+    history *h = user;
+    if (h->n < 8)
+        snprintf(h->line[h->n], sizeof h->line[0], "%s %s %s", e->event,
+                 e->by ? e->by : "-", e->note ? e->note : "-");
+    h->n++;
+    return 0;
+}
+
+static void test_search_shows_grant_events(void)
+{
+    charter *c = shop("", "");
+    charter_ledger *l = open_ledger();
+    char d1[32], d2[32], gid[32];
+    escalate(l, c, 500, 0, d1);
+    CHECK_INT(grant(l, c, d1, "lena", 8, 0, 0, MIN, gid, NULL, NULL), CHARTER_OK);
+    escalate(l, c, 500, 2 * MIN, d2);
+    CHECK_INT(apply(l, c, 2 * MIN), 1);
+    CHECK_INT(charter_ledger_revoke_grant(l, gid, "omar", "enough", T0 + 3 * MIN, NULL),
+              CHARTER_OK);
+    charter_ledger_close(l, NULL);
+
+    ledger_search *x = NULL;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    CHECK_INT(ledger_search_open(path, &x, NULL, &err), CHARTER_OK);
+    CHECK_INT(ledger_search_update(x, 0, NULL, &err), CHARTER_OK);
+    uint64_t s1 = 0, s2 = 0;
+    charter_decision_id_parse(d1, &s1);
+    charter_decision_id_parse(d2, &s2);
+    history h = {0};
+    CHECK_INT(ledger_search_decision_events(path, s1, take_event, &h, &err), CHARTER_OK);
+    CHECK_INT(h.n, 4);
+    char want[128];
+    CHECK_STR(h.line[1], "approved lena same for today");
+    snprintf(want, sizeof want, "granted lena standing approval %s until ", gid);
+    CHECK_HAS(h.line[2], want);
+    CHECK_HAS(h.line[2], ": same for today");
+    snprintf(want, sizeof want, "grant_revoked omar standing approval %s revoked: enough",
+             gid);
+    CHECK_STR(h.line[3], want);
+    memset(&h, 0, sizeof h);
+    CHECK_INT(ledger_search_decision_events(path, s2, take_event, &h, &err), CHARTER_OK);
+    CHECK_INT(h.n, 2);
+    snprintf(want, sizeof want, "approved lena by standing approval %s: same for today", gid);
+    CHECK_STR(h.line[1], want);
+    ledger_search_close(x);
+    char idx[600];
+    snprintf(idx, sizeof idx, "%s.search", path);
+    unlink(idx);
+    unlink(path);
+    charter_release(c);
+}
+
 int main(void)
 {
     test_dir_make("ledger-grant", tmpdir, sizeof tmpdir);
@@ -677,6 +740,7 @@ int main(void)
     RUN(test_self_approval_refused);
     RUN(test_restart_rebuilds_grants);
     RUN(test_verify_accepts_grants);
+    RUN(test_search_shows_grant_events);
     test_dir_remove(tmpdir);
     return TEST_DONE();
 }
