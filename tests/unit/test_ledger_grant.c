@@ -12,11 +12,13 @@
  */
 #include "test.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "charter_ledger.h"
 #include "charter/model.h"
+#include "ledger/recorder.h"
 #include "ledger/search.h"
 
 /* A shop whose refunds over 100 escalate (rule large-refund), whose VIP
@@ -640,7 +642,8 @@ static void test_restart_rebuilds_grants(void)
     charter_release(c);
 }
 
-/* verify refuses an approval "by a grant" that names none recorded before. */
+/* verify accepts grants, revocations and approvals by grants, and refuses
+ * an approval "by a grant" that names none recorded before. */
 static void test_verify_accepts_grants(void)
 {
     charter *c = shop("", "");
@@ -659,6 +662,22 @@ static void test_verify_accepts_grants(void)
     CHECK_INT(charter_ledger_verify(path, NULL, &rep, &err), CHARTER_OK);
     CHECK(rep.ok);
     CHECK_STR(rep.problem, "");
+
+    /* A well-chained approval "by" a grant that was never made. */
+    l = open_ledger();
+    char d3[32];
+    escalate(l, c, 500, 4 * MIN, d3);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:f}", "decision_id", d3, "who", "lena",
+                          "resolution", "approve", "grant", "g-2", "time_ms",
+                          (json_int_t)(T0 + 5 * MIN), "spend", 500.0);
+    uint64_t bad = 0;
+    CHECK_INT(ledger_append_json(l, "escalation_resolved", j, &bad, &err), CHARTER_OK);
+    charter_ledger_close(l, NULL);
+    CHECK_INT(charter_ledger_verify(path, NULL, &rep, &err), CHARTER_OK);
+    CHECK(!rep.ok);
+    CHECK_STR(rep.problem, "malformed");
+    CHECK_INT(rep.first_bad_seq, bad);
+    CHECK_HAS(rep.message, "names no earlier grant entry");
     unlink(path);
     charter_release(c);
 }
