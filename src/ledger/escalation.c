@@ -30,6 +30,7 @@
 #include "charter/model.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
+#include "ledger/grant.h"
 #include "ledger/policy.h"
 
 /* ---- Re-checking an approval ---------------------------------------------- */
@@ -499,6 +500,14 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
         st = ledger_fail(err, CHARTER_E_NOMEM,
                          "the resolution of %s is recorded, but keeping it in "
                          "memory failed", id);
+    } else if (ch->grant_id && ch->approve) {
+        /* Counted against the grant's caps (grant.c). */
+        uint64_t gseq;
+        state_grant *g = ledger_grant_id_parse(ch->grant_id, &gseq)
+                             ? ledger_state_grant(&l->state, gseq)
+                             : NULL;
+        if (g)
+            ledger_state_grant_use(g, ch->ap.spend);
     }
     pthread_mutex_unlock(&l->mu);
     return st;
@@ -541,6 +550,17 @@ charter_status ledger_resolve(charter_ledger *l, ledger_resolve_args *ra,
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory re-checking %s", id);
     ledger_append a;
     charter_status st = prepare_change(l, &ch, NULL, &a, err);
+    if (st == CHARTER_OK && ch.approve && !ch.vote && ra->cap_spend &&
+        ch.ap.spend > ra->max_spend) {
+        /* A grant's amount cap: what the re-check found is more than is left. */
+        finish_change(l, &ch, CHARTER_E_REFUSED, err); /* gives it all back */
+        ch.ap.refusal = CHARTER_REFUSAL_NO_GRANTS;
+        ch.ap.stopped_by[0] = '\0';
+        st = ledger_fail(err, CHARTER_E_REFUSED,
+                         "approving %s by standing approval %s is refused: it spends "
+                         "%.15g and the grant has %.15g of its amount cap left", id,
+                         ra->grant_id ? ra->grant_id : "", ch.ap.spend, ra->max_spend);
+    }
     if (st == CHARTER_E_REFUSED && out) {
         out->refusal = ch.ap.refusal;
         memcpy(out->stopped_by, ch.ap.stopped_by, sizeof out->stopped_by);

@@ -84,6 +84,11 @@ typedef struct ledger_resolve_args {
     /* Filled on success of an approval that resolved: the spend its
      * re-check counted (a grant's cap on amount). */
     double spend;
+    /* With cap_spend: an approval whose re-checked spend is above
+     * max_spend is refused (CHARTER_REFUSAL_NO_GRANTS) and nothing is
+     * recorded or counted (what a grant's amount cap has left; grant.c). */
+    bool cap_spend;
+    double max_spend;
 } ledger_resolve_args;
 
 /* Resolves (or records the vote of) escalation a->seq: the rules of
