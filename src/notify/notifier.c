@@ -91,6 +91,7 @@ typedef struct pass {
     seen *open;
     size_t open_count, open_cap;
     size_t added;                  /* messages written */
+    int64_t next_ms;               /* the next reminder's time (INT64_MAX: none) */
     bool failed;
 } pass;
 
@@ -156,7 +157,7 @@ static void emit(pass *p, ntf_event_kind kind, const charter_escalation *e,
 /* Marks every reminder of the escalation's queue whose time has come;
  * returns the index of the latest one newly due, or -1. The window of
  * the shares is the queue's SLA ending at the deadline. */
-static int reminders_due(const pass *p, const char *queue, int64_t deadline_ms,
+static int reminders_due(pass *p, const char *queue, int64_t deadline_ms,
                          uint32_t *reminded)
 {
     const ch_queue *q = ch_find_queue(p->c, queue);
@@ -171,6 +172,8 @@ static int reminders_due(const pass *p, const char *queue, int64_t deadline_ms,
         if (p->now_ms >= at && !(*reminded & (1u << i))) {
             *reminded |= 1u << i;
             latest = (int)i;
+        } else if (p->now_ms < at && at < p->next_ms) {
+            p->next_ms = at;       /* the next pass comes in time for it */
         }
     }
     return latest;
@@ -255,17 +258,19 @@ static bool charter_has_targets(const charter *c)
     return false;
 }
 
-static void pass_run(ntf *n, sqlite3 *db)
+/* One pass; returns when the next one must come at the latest for a
+ * reminder (INT64_MAX: none is waiting). */
+static int64_t pass_run(ntf *n, sqlite3 *db)
 {
     charter *c = n->opt.charter_get(n->opt.charter_user);
     if (!c)
-        return;
-    pass p = {.n = n, .db = db, .c = c};
+        return INT64_MAX;
+    pass p = {.n = n, .db = db, .c = c, .next_ms = INT64_MAX};
     int64_t tracked_count = 0;
     if (!charter_has_targets(c) && ntf_tracked_count(db, &tracked_count) &&
         tracked_count == 0) {
         charter_release(c);
-        return;
+        return INT64_MAX;
     }
     charter_error err;
     ntf_tracked *tracked = NULL;
@@ -305,6 +310,7 @@ done:
         free(p.open[j].strings);
     free(p.open);
     charter_release(c);
+    return p.next_ms;
 }
 
 static sqlite3 *events_db(ntf *n)
@@ -323,17 +329,20 @@ void *ntf_events_main(void *arg)
     sqlite3 *db = events_db(n);
     if (!db)
         return NULL;
-    uint64_t version = 0;
     while (!is_stopping(n)) {
         int64_t t0 = base_mono_us();
-        uint64_t v = charter_ledger_escalations_version(n->ledger);
-        pass_run(n, db);
-        version = v;
+        uint64_t version = charter_ledger_escalations_version(n->ledger);
+        int64_t next_ms = pass_run(n, db);
         nap(n, t0 + NTF_MIN_PASS_MS * 1000);
         if (is_stopping(n))
             break;
-        /* A change, or a second for the reminders. */
-        charter_ledger_escalations_wait(n->ledger, version, 1000 - NTF_MIN_PASS_MS);
+        /* A change, the next reminder, or a second at most (the clock may
+         * jump; a reload may add targets). */
+        int64_t wait = 1000 - NTF_MIN_PASS_MS;
+        if (next_ms != INT64_MAX && next_ms - charter_now_ms() < wait)
+            wait = next_ms - charter_now_ms();
+        if (wait > 0)
+            charter_ledger_escalations_wait(n->ledger, version, (uint32_t)wait);
     }
     ntf_outbox_close(db);
     return NULL;
