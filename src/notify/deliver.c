@@ -122,7 +122,14 @@ static bool setup_smtp(deliverer *dv, transfer *t)
     ntf *n = dv->n;
     CURL *e = t->easy;
     char rcpt[512], from[512];
-    snprintf(rcpt, sizeof rcpt, "<%s>", t->d.target + 7); /* after "mailto:" */
+    /* The address after "mailto:", without ?headers; nothing that could
+     * end the SMTP command it goes into. */
+    const char *addr = t->d.target + 7;
+    size_t len = strcspn(addr, "?");
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)addr[i] <= 0x20 || addr[i] == '<' || addr[i] == '>')
+            return false;
+    snprintf(rcpt, sizeof rcpt, "<%.*s>", (int)len, addr);
     snprintf(from, sizeof from, "<%s>", n->smtp_from ? n->smtp_from : "charter@localhost");
     struct curl_slist *r = curl_slist_append(NULL, rcpt);
     if (!r)

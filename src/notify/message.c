@@ -260,7 +260,13 @@ static bool email_body(const ntf_event *ev, const ch_notify_target *t, const cha
     strbuf_puts(b, "From: ");
     header_value(b, from);
     strbuf_puts(b, "\r\nTo: ");
-    header_value(b, t->url + 7);
+    const char *addr = t->url + 7; /* after "mailto:", without ?headers */
+    size_t at = b->n;
+    header_value(b, addr);
+    if (!b->failed && strchr(addr, '?')) {
+        b->n = at + strcspn(addr, "?");
+        b->p[b->n] = '\0';
+    }
     strbuf_puts(b, "\r\nSubject: [Charter] ");
     header_value(b, summary);
     strbuf_printf(b, "\r\nDate: %s\r\nMessage-ID: <%s@charter>\r\nMIME-Version: 1.0\r\n"

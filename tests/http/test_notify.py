@@ -168,6 +168,8 @@ def test_retries_same_id():
             t.check(re.search(r"^charter_notifications_delivered_total [2-9]", text, re.M) and
                     re.search(r"^charter_notification_attempts_failed_total 2$", text, re.M),
                     "metrics count the deliveries and the failed attempts")
+            code = srv.stop()
+            t.eq(code, 0, "the server stops cleanly: %s" % srv.stderr_text()[-2000:])
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -206,6 +208,8 @@ def test_hanging_receiver():
             t.check(ok, "the other queue's receiver gets its message while one hangs")
             t.check(hang.max_hanging <= 4,
                     "at most 4 transfers wait on the hanging receiver (%d)" % hang.max_hanging)
+            code = srv.stop()   # with transfers still in flight
+            t.eq(code, 0, "the server stops cleanly: %s" % srv.stderr_text()[-2000:])
             hang.release()
     finally:
         hang.close()
@@ -351,6 +355,8 @@ def test_reminders_move_timeout():
                  "a timeout that denies")
             sent = [e[1]["timestamp"] for e in events_of(rcv.requests, a["decision_id"])]
             t.check(sent == sorted(sent), "in order")
+            code = srv.stop()
+            t.eq(code, 0, "the server stops cleanly: %s" % srv.stderr_text()[-2000:])
     shutil.rmtree(d, ignore_errors=True)
 
 
