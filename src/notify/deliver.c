@@ -49,6 +49,8 @@ typedef struct deliverer {
     size_t in_flight;
     int64_t last_log_ms;
     size_t unlogged;               /* failures since the last line */
+    bool changed;                  /* a transfer started or ended this round */
+    int64_t counted_ms;            /* when pending was last counted */
 } deliverer;
 
 static size_t discard(char *p, size_t size, size_t nmemb, void *user)
@@ -215,6 +217,7 @@ static void start(deliverer *dv, ntf_due *d)
         return;
     }
     memset(t, 0, sizeof *t);
+    dv->changed = true;
     t->used = true;
     t->d = *d;
     memset(d, 0, sizeof *d);
@@ -310,6 +313,7 @@ static void finished(deliverer *dv, CURL *e, CURLcode rc)
     curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
     if (!t)
         return;
+    dv->changed = true;
     long code = 0;
     bool email = !strcmp(t->d.format, "email");
     if (!email)
@@ -364,6 +368,18 @@ void *ntf_deliver_main(void *arg)
         while ((m = curl_multi_info_read(n->multi, &left)))
             if (m->msg == CURLMSG_DONE)
                 finished(dv, m->easy_handle, m->data.result);
+        /* What is owed, for /metrics: after any change, else each second. */
+        now = charter_now_ms();
+        if (dv->changed || now - dv->counted_ms >= 1000) {
+            uint64_t pending = 0;
+            int64_t oldest = 0;
+            if (ntf_pending_stats(dv->db, &pending, &oldest)) {
+                atomic_store(&n->pending, pending);
+                atomic_store(&n->oldest_pending_ms, oldest);
+            }
+            dv->counted_ms = now;
+            dv->changed = false;
+        }
         /* Sleep until the next row is due (a second at most: the clock
          * may jump), or a transfer moves, or the events thread wakes us.
          * Rows due but held back by their target's limit wait for a

@@ -542,11 +542,9 @@ void ntf_stats_get(ntf *n, ntf_stats *out)
     out->delivered = atomic_load(&n->delivered);
     out->attempts_failed = atomic_load(&n->attempts_failed);
     out->failed = atomic_load(&n->gave_up);
-    int64_t oldest = 0;
-    pthread_mutex_lock(&n->read_mu);
-    ntf_pending_stats(n->db_read, &out->pending, &oldest);
-    pthread_mutex_unlock(&n->read_mu);
-    if (oldest > 0) {
+    out->pending = atomic_load(&n->pending);
+    int64_t oldest = atomic_load(&n->oldest_pending_ms);
+    if (out->pending && oldest > 0) {
         int64_t age = charter_now_ms() - oldest;
         out->oldest_pending_s = age > 0 ? (double)age / 1000.0 : 0;
     }

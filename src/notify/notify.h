@@ -92,7 +92,9 @@ charter_status ntf_reload_secrets(ntf *n, charter_error *err);
  * webhooks go unsigned) and per e-mail target without --smtp. */
 void ntf_warn_unsigned(ntf *n, const charter *c);
 
-/* For /metrics. Counters count since ntf_new. */
+/* For /metrics (never waits on the outbox). Counters count since ntf_new;
+ * pending and its oldest are as the delivery thread counted them, at most
+ * about a second ago. */
 typedef struct ntf_stats {
     uint64_t delivered;            /* messages delivered */
     uint64_t attempts_failed;      /* attempts that failed (each retry counts) */

@@ -59,6 +59,11 @@ struct ntf {
     bool events_started, deliver_started;
 
     _Atomic uint64_t delivered, attempts_failed, gave_up;
+    /* What is owed, as the delivery thread last counted it (at most a
+     * second ago): /metrics reads these, never the outbox, so a scrape on
+     * an event thread cannot wait behind a listing. */
+    _Atomic uint64_t pending;
+    _Atomic int64_t oldest_pending_ms;
 };
 
 void ntf_log(ntf *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -122,7 +122,12 @@ static void test_slack_and_email_targets_owed_and_tried(void)
     CHECK(has_line(&r, "escalation.resolved email"));
 
     ntf_stats s;
-    ntf_stats_get(n, &s);
+    for (int i = 0; i < 60; i++) { /* counted by the delivery thread after each attempt */
+        ntf_stats_get(n, &s);
+        if (s.pending == 4 && s.attempts_failed == 4)
+            break;
+        usleep(50 * 1000);
+    }
     CHECK_INT(s.pending, 4);
     CHECK_INT(s.attempts_failed, 4);
     CHECK_INT(s.delivered, 0);
