@@ -89,6 +89,7 @@ static const route routes[] = {
     /* ---- end search ---- */
     {"GET", "/v1/escalations", false, APPROVER | ADMIN | AUDITOR, WORKER, api_escalations_list},
     {"POST", "/v1/escalations/", true, APPROVER, WORKER, api_escalation_resolve},
+    {"GET", "/v1/notifications", false, APPROVER | ADMIN | AUDITOR, WORKER, api_notifications},
     {"POST", "/v1/outcomes", false, AGENT | ADMIN, WORKER, api_outcomes},
     {"GET", "/v1/brief", false, AGENT | ADMIN, INLINE, api_brief},
     {"POST", "/v1/admin/reload", false, ADMIN, WORKER, api_reload},
