@@ -27,7 +27,7 @@ if [ ! -f "$data/keys/access.json" ]; then
   {
     echo "AGENT_TOKEN=$("$bin" keys agent --dir "$data/keys" --agent support-agent 2>/dev/null)"
     echo "APPROVER_TOKEN=$("$bin" keys approver --dir "$data/keys" \
-        --name ana.ruiz@northwindpay.example --queue support-leads \
+        --name lena.park@northwindpay.example --queue support-leads \
         --queue support-managers --role support-lead 2>/dev/null)"
     echo "ADMIN_TOKEN=$("$bin" keys admin --dir "$data/keys" --name ops 2>/dev/null)"
     echo "AUDITOR_TOKEN=$("$bin" keys auditor --dir "$data/keys" --name audit 2>/dev/null)"
@@ -35,6 +35,13 @@ if [ ! -f "$data/keys/access.json" ]; then
   echo
   echo "== access tokens (kept in $data/tokens.txt; only their hashes are in $data/keys)"
   cat "$data/tokens.txt"
+fi
+# The secret that signs support-leads' webhook notifications (the README
+# tour's receiver checks it); made once, kept with the tokens.
+if [ ! -f "$data/keys/webhooks.json" ]; then
+  umask 077
+  echo "WEBHOOK_SECRET=$("$bin" keys webhook --dir "$data/keys" --queue support-leads \
+      2>/dev/null)" >> "$data/tokens.txt"
 fi
 echo
 echo "== charter serve: the console is at http://${CHARTER_LISTEN:-127.0.0.1:8080}/ (sign in"
