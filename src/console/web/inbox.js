@@ -428,10 +428,9 @@
       const noteAlways = policy.require_note === 'always';
       const names = approvers(e);
       const waiting = waitingText(e);
-      const approveWhy = e.may_approve === false
-        ? (e.may_approve_why || 'You may not approve this escalation.')
-        : names.includes(me.name) ? `You approved it; ${waiting || 'its quorum needs another approver'}.`
-          : '';
+      const approveWhy = names.includes(me.name)
+        ? `You approved it; ${waiting || 'its quorum needs another approver'}.`
+        : e.may_approve === false ? (e.may_approve_why || 'You may not approve this escalation.') : '';
       const kept = keep ? detail.querySelector('#inbox-note') : null;
       const focused = kept && document.activeElement === kept;
       const note = el('textarea', { id: 'inbox-note', 'data-testid': 'inbox-note', rows: 2,
