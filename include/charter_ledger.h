@@ -225,27 +225,69 @@ typedef enum charter_refusal {
                                       stopped_by: the deny rule's id, or the
                                       reason code (unknown_agent,
                                       workflow_not_granted, human_only ...) */
-    CHARTER_REFUSAL_RECHECK = 4    /* the re-decision could not be made (the
+    CHARTER_REFUSAL_RECHECK = 4,   /* the re-decision could not be made (the
                                       recorded request unreadable, a limit,
                                       out of memory); stopped_by is "" */
+    /* The queue's approval policies (charter_ledger_resolve; stopped_by
+     * is the queue's id): */
+    CHARTER_REFUSAL_SELF_APPROVAL = 5,   /* who is the agent's owner and the
+                                            queue forbids self-approval */
+    CHARTER_REFUSAL_NOTE_REQUIRED = 6,   /* the queue's require_note needs a
+                                            note and none (or a blank one)
+                                            was given */
+    CHARTER_REFUSAL_ALREADY_APPROVED = 7 /* who already approved this
+                                            escalation; the quorum needs
+                                            someone else */
 } charter_refusal;
 
 #define CHARTER_STOPPED_BY_SIZE 160
 
 /* What charter_ledger_resolve did. */
 typedef struct charter_resolve_result {
-    uint64_t seq;              /* the resolution's entry; 0: none recorded */
+    uint64_t seq;              /* the entry recorded (the resolution, or the
+                                  approval of a quorum); 0: none recorded */
     charter_refusal refusal;   /* CHARTER_REFUSAL_NONE unless refused */
     char stopped_by[CHARTER_STOPPED_BY_SIZE];
+    bool pending;              /* an approval recorded as one of a quorum
+                                  ("escalation_approval"); the escalation
+                                  stays open */
+    int approvals;             /* distinct approvals recorded so far (after
+                                  this call; 0 for a deny) */
+    int needed;                /* approvals the quorum needs for this
+                                  escalation (set for approvals) */
 } charter_resolve_result;
 
 /* Records the resolution of an escalated decision ("d-<seq>") by `who`
- * (required) with an optional note, at `time_ms` (0: now).
+ * (required) with a note, at `time_ms` (0: now), under `c` (the charter
+ * serving now; required, for a deny too: its queue's policies live in it).
+ *
+ * The policies of the queue the escalation waits in now (as `c` defines
+ * it; a queue `c` no longer has: the defaults) come first, and nothing is
+ * recorded when one refuses (CHARTER_E_REFUSED, out->refusal, the queue's
+ * id in out->stopped_by, err a sentence for the approver):
+ *  - require_note: with "deny" (the default) a deny needs a note that is
+ *    not blank, with "always" every resolution does
+ *    (CHARTER_REFUSAL_NOTE_REQUIRED);
+ *  - self_approval: unless the queue allows it, `who` may not approve when
+ *    it names the escalated agent's `owner` in `c` (equal but for ASCII
+ *    case; CHARTER_REFUSAL_SELF_APPROVAL). The owner may deny;
+ *  - quorum: the escalation needs charter_ledger_quorum approvals from
+ *    distinct people (names compared as for the owner;
+ *    CHARTER_REFUSAL_ALREADY_APPROVED when `who` approved it already). An
+ *    approval short of the quorum is re-checked like any approval, gives
+ *    its reservation back at once and is recorded as an
+ *    "escalation_approval" entry: out->pending, out->approvals and
+ *    out->needed say where the quorum stands, and the escalation stays
+ *    open. The approval that reaches the quorum resolves it
+ *    ("escalation_resolved" with every approver in "approvers"). One deny
+ *    denies at once, whatever approvals came before. The approvals survive
+ *    a restart and a move to the next queue (whose quorum then applies).
+ * Two calls on one escalation at once are serialized: the second waits
+ * for the first to be recorded (or refused), then sees its result.
  *
  * An approval is re-checked first, so that the escalation path is never a
  * way around the charter: the request exactly as recorded (its bytes, not
- * a re-serialization) is decided again under `c` (the charter serving now;
- * required to approve, unused to deny) at its recorded time, with the
+ * a re-serialization) is decided again under `c` at its recorded time, with the
  * ledger's counters for its agent's run and day as they stand at this
  * moment. Unless that decision is allow or escalate, nothing is recorded,
  * the escalation stays open (it can still be denied) and the call returns
@@ -257,8 +299,8 @@ typedef struct charter_resolve_result {
  * decisions and approvals cannot together take a budget past its limit.
  *
  * Errors: CHARTER_E_REFUSED, CHARTER_E_REF (no such escalated decision),
- * CHARTER_E_DUPLICATE (already resolved), CHARTER_E_INVALID, CHARTER_E_IO.
- * `out` may be NULL. */
+ * CHARTER_E_DUPLICATE (already resolved), CHARTER_E_INVALID (no `who`, no
+ * `c`, not a decision id), CHARTER_E_IO. `out` may be NULL. */
 CHARTER_API charter_status charter_ledger_resolve(charter_ledger *l,
                                                   const charter *c,
                                                   const char *decision_id,
@@ -292,6 +334,13 @@ typedef struct charter_escalation {
     const char *resolved_by, *note;
     int64_t resolved_ms;
     bool timed_out;
+    /* The approvals recorded, in order: the votes so far of a quorum while
+     * open; every approver once approved (the last is resolved_by; none
+     * when a deadline approved it). */
+    size_t approval_count;
+    const char *const *approvers;
+    const char *grant_id;              /* approved by this standing approval
+                                          ("g-<seq>"), or NULL */
 } charter_escalation;
 
 /* Returns 0 to go on, nonzero to stop. Gets a copy, made under the state's
@@ -329,6 +378,29 @@ CHARTER_API charter_status charter_ledger_escalation(charter_ledger *l,
                                                      charter_escalation_fn fn,
                                                      void *user,
                                                      charter_error *err);
+
+/* The approvals escalation `decision_id` needs under `c`: its queue's
+ * (the queue it waits in now) `quorum`, or 1 when the queue has a quorum
+ * `when` that is false for the request as recorded (evaluated with the
+ * variables and counters its decision saw; a `when` that cannot be
+ * evaluated counts as true: fail closed). 1 when `c` no longer has the
+ * queue. Errors: CHARTER_E_INVALID, CHARTER_E_REF (no such decision, or it
+ * was not escalated), CHARTER_E_IO, CHARTER_E_NOMEM. */
+CHARTER_API charter_status charter_ledger_quorum(charter_ledger *l, const charter *c,
+                                                 const char *decision_id, int *needed,
+                                                 charter_error *err);
+
+/* Whether `who` may approve escalation `decision_id` under `c` now: false,
+ * with why (why_size bytes, may be NULL) a sentence such as "lena owns
+ * agent x; queue q does not allow self-approval", when the self-approval
+ * rule forbids it, when `who` already approved it (a quorum needs someone
+ * else), or when it is no longer open. Who may act on a queue at all (its
+ * approvers) is the caller's to know. Errors as charter_ledger_quorum. */
+CHARTER_API charter_status charter_ledger_may_approve(charter_ledger *l, const charter *c,
+                                                      const char *decision_id,
+                                                      const char *who, bool *may,
+                                                      char *why, size_t why_size,
+                                                      charter_error *err);
 
 /* Wakes every waiting charter_ledger_escalation and
  * charter_ledger_escalations_wait and makes later waits return at once
@@ -432,7 +504,8 @@ typedef struct charter_ledger_entry {
     uint64_t seq;
     int64_t time_ms;       /* when it was recorded (Unix ms) */
     const char *kind;      /* "charter", "decision", "escalation_resolved",
-                              "outcome" */
+                              "escalation_approval", "escalation_moved",
+                              "outcome" ... (docs/ledger.md) */
     const char *payload;   /* canonical JSON object */
     size_t payload_len;
     unsigned char prev_hash[CHARTER_HASH_SIZE];

@@ -190,9 +190,9 @@ static charter_status rebuild_decision(rebuild *rb, const ledger_entry *e, jspan
 static charter_status rebuild_resolution(rebuild *rb, jspan payload)
 {
     static const char *const keys[] = {"decision_id", "note", "resolution", "spend",
-                                       "time_ms", "timeout", "who"};
-    jspan f[7];
-    jspan_fields(payload, keys, 7, f);
+                                       "time_ms", "timeout", "who", "grant"};
+    jspan f[8];
+    jspan_fields(payload, keys, 8, f);
     uint64_t seq;
     if (!ledger_decision_id_parse(text_of(rb, f[0]), &seq))
         return CHARTER_E_JSON;
@@ -213,7 +213,26 @@ static charter_status rebuild_resolution(rebuild *rb, jspan payload)
     if (st == CHARTER_OK)
         st = ledger_state_escalation_resolve(s, esc, approve, text_of(rb, f[6]), note,
                                              int_of(f[4]), jspan_is_true(f[5]));
+    /* Approved by a standing approval ("grant": "g-<seq>"). */
+    if (st == CHARTER_OK && approve && f[7].p && f[7].p[0] == '"')
+        st = ledger_state_escalation_grant(esc, text_of(rb, f[7]));
     return st;
+}
+
+/* One approval of a quorum: a vote, counting nothing (the approval that
+ * completes the quorum counts the action). */
+static charter_status rebuild_approval(rebuild *rb, jspan payload)
+{
+    static const char *const keys[] = {"decision_id", "who"};
+    jspan f[2];
+    jspan_fields(payload, keys, 2, f);
+    uint64_t seq;
+    if (!ledger_decision_id_parse(text_of(rb, f[0]), &seq) || !f[1].p || f[1].p[0] != '"')
+        return CHARTER_E_JSON;
+    state_escalation *esc = ledger_state_escalation(&rb->l->state, seq);
+    if (!esc || esc->status != ESC_OPEN)
+        return CHARTER_OK; /* verify reports such oddities */
+    return ledger_state_escalation_vote(&rb->l->state, esc, text_of(rb, f[1]));
 }
 
 static charter_status rebuild_move(rebuild *rb, jspan payload)
@@ -259,6 +278,8 @@ static int rebuild_entry(const ledger_entry *e, void *user)
         st = rebuild_resolution(rb, payload);
     else if (!strcmp(e->kind, "escalation_moved"))
         st = rebuild_move(rb, payload);
+    else if (!strcmp(e->kind, "escalation_approval"))
+        st = rebuild_approval(rb, payload);
     if (st == CHARTER_E_JSON)
         return rebuild_fail(rb, e, CHARTER_E_IO, "the payload lacks required fields");
     if (st != CHARTER_OK)

@@ -56,6 +56,12 @@ charter_status ledger_append_json(charter_ledger *l, const char *kind,
                                   struct json_t *j, uint64_t *seq,
                                   charter_error *err);
 
+/* The payload of decision `seq` (known to be one; `id` its "d-<seq>" for
+ * messages) read back from the file through the ledger's reader
+ * connection; *out is malloc'd (escalation.c). */
+charter_status ledger_decision_read(charter_ledger *l, uint64_t seq, const char *id,
+                                    char **out, size_t *len, charter_error *err);
+
 charter_status ledger_open_with(const char *path, const charter_ledger_options *opt,
                                 const ledger_store_config *cfg,
                                 charter_ledger **out, charter_error *err);

@@ -49,6 +49,10 @@ void ledger_state_release(ledger_state *s)
         free(e->queue);
         free(e->who);
         free(e->note);
+        for (size_t k = 0; k < e->approver_count; k++)
+            free(e->approvers[k]);
+        free(e->approvers);
+        free(e->grant_id);
     }
     free(s->escalations);
     free(s->open_seqs);
@@ -299,7 +303,58 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
     e->note = note ? strdup(note) : NULL;
     if (!e->who || (note && !e->note))
         st = CHARTER_E_NOMEM;
+    if (st == CHARTER_OK && approve && !timed_out)
+        st = ledger_state_escalation_vote(s, e, who);
     return st;
+}
+
+bool ledger_same_person(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+        if (!x)
+            return true;
+    }
+}
+
+bool ledger_state_has_approver(const state_escalation *e, const char *who)
+{
+    for (size_t i = 0; i < e->approver_count; i++)
+        if (ledger_same_person(e->approvers[i], who))
+            return true;
+    return false;
+}
+
+charter_status ledger_state_escalation_vote(ledger_state *s, state_escalation *e,
+                                            const char *who)
+{
+    if (!who || ledger_state_has_approver(e, who))
+        return CHARTER_OK;
+    char **a = realloc(e->approvers, (e->approver_count + 1) * sizeof *a);
+    if (!a)
+        return CHARTER_E_NOMEM;
+    e->approvers = a;
+    if (!(a[e->approver_count] = strdup(who)))
+        return CHARTER_E_NOMEM;
+    e->approver_count++;
+    s->esc_version++;
+    return CHARTER_OK;
+}
+
+charter_status ledger_state_escalation_grant(state_escalation *e, const char *grant_id)
+{
+    char *g = grant_id ? strdup(grant_id) : NULL;
+    if (grant_id && !g)
+        return CHARTER_E_NOMEM;
+    free(e->grant_id);
+    e->grant_id = g;
+    return CHARTER_OK;
 }
 
 charter_status ledger_state_escalation_move(ledger_state *s, state_escalation *e,

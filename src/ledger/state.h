@@ -48,6 +48,13 @@ typedef struct state_escalation {
     bool timed_out;        /* resolved by its queue's on-timeout behaviour */
     char *who, *note;      /* owned; note may be NULL */
     int64_t resolved_ms;
+    /* The approvals recorded (owned, distinct by ledger_same_person, in
+     * order): a quorum's votes while open (they survive a move); once
+     * approved every approver, the last being `who` (a deadline's approval
+     * adds none). */
+    char **approvers;
+    size_t approver_count;
+    char *grant_id;        /* approved by this standing approval (owned), or NULL */
 } state_escalation;
 
 /* An escalation as a decision opens it (strings copied). */
@@ -101,7 +108,8 @@ charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
                                            const state_escalation_info *info);
 /* The escalation of decision `seq`, or NULL. */
 state_escalation *ledger_state_escalation(ledger_state *s, uint64_t seq);
-/* Marks it resolved by `who` (copied) at `when` (bumps esc_version). It counts nothing: an
+/* Marks it resolved by `who` (copied) at `when` (bumps esc_version); an
+ * approval not by timeout adds `who` to the approvers. It counts nothing: an
  * approval's action is counted by the caller (the recorder reserves it
  * when it re-checks the approval; a rebuild counts what the entry says). */
 charter_status ledger_state_escalation_resolve(ledger_state *s,
@@ -112,6 +120,17 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
  * after dropping resolved ones; *n receives how many. Points into `s`,
  * valid until the state changes. */
 const uint64_t *ledger_state_open(ledger_state *s, size_t *n);
+/* Adds `who` (copied) to the escalation's approvers unless it is there
+ * already (bumps esc_version). */
+charter_status ledger_state_escalation_vote(ledger_state *s, state_escalation *e,
+                                            const char *who);
+/* Whether `who` is one of the escalation's approvers. */
+bool ledger_state_has_approver(const state_escalation *e, const char *who);
+/* Notes the standing approval that approved it (copied; NULL clears). */
+charter_status ledger_state_escalation_grant(state_escalation *e, const char *grant_id);
+/* Whether two names are one person's: equal but for ASCII case. */
+bool ledger_same_person(const char *a, const char *b);
+
 /* Moves an open escalation to another queue with a new deadline (bumps
  * esc_version). */
 charter_status ledger_state_escalation_move(ledger_state *s, state_escalation *e,

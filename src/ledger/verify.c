@@ -149,6 +149,7 @@ static bool known_kind(const char *k)
 {
     return !strcmp(k, "decision") || !strcmp(k, "charter") ||
            !strcmp(k, "escalation_resolved") || !strcmp(k, "escalation_moved") ||
+           !strcmp(k, "escalation_approval") ||
            !strcmp(k, "outcome");
 }
 
@@ -382,7 +383,8 @@ static int walk_entry(const ledger_entry *e, void *user)
     if (!known_kind(e->kind)) {
         note(&w->problem, e->seq, "malformed",
              "entry %" PRIu64 " has kind '%.40s'; expected charter, decision, "
-             "escalation_resolved, escalation_moved or outcome", s, e->kind);
+             "escalation_resolved, escalation_approval, escalation_moved or "
+             "outcome", s, e->kind);
         return 1;
     }
     unsigned char h[LEDGER_HASH_SIZE];
