@@ -321,20 +321,6 @@ static int take_json(const charter_escalation *e, void *user)
 
 /* ---- Policy: what the queue asks of an approval -------------------------------- */
 
-/* Whether `name` is among escalation `j`'s approvals so far. */
-static bool has_approved(json_t *j, const char *name)
-{
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_object_get(j, "approvals"), i, a)
-    {
-        const char *w = json_string_value(json_object_get(a, "who"));
-        if (w && !strcmp(w, name))
-            return true;
-    }
-    return false;
-}
-
 /* Adds approvals_needed to escalation `j`, and with `detail` its queue's
  * policy and, for an approver key, may_approve and may_approve_why. */
 static void policy_add(srv *s, const charter *c, const srv_key *who, json_t *j,
@@ -362,18 +348,12 @@ static void policy_add(srv *s, const charter *c, const srv_key *who, json_t *j,
             : json_null());
     if (who->role != CHARTER_ROLE_APPROVER)
         return;
+    /* The ledger knows the rest: self-approval, an approver's second vote,
+     * an escalation no longer open. */
     bool may = false;
     char why[512] = "";
-    const char *status = json_string_value(json_object_get(j, "status"));
-    if (!status || strcmp(status, "open")) {
-        snprintf(why, sizeof why, "decision %s is no longer open: it was %s", id,
-                 status ? status : "resolved");
-    } else if (has_approved(j, who->name)) {
-        snprintf(why, sizeof why,
-                 "%s already approved %s; the quorum of %d needs another approver",
-                 who->name, id, needed);
-    } else if (charter_ledger_may_approve(s->ledger, c, id, who->name, &may, why, sizeof why,
-                                          NULL) != CHARTER_OK) {
+    if (charter_ledger_may_approve(s->ledger, c, id, who->name, &may, why, sizeof why, NULL) !=
+        CHARTER_OK) {
         may = false;
         if (!why[0])
             snprintf(why, sizeof why, "could not tell whether %s may approve %s", who->name,

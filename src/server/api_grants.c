@@ -144,6 +144,25 @@ static bool request_parse(json_t *body, charter_grant_request *g, srv_response *
     return true;
 }
 
+static int take_queue(const charter_escalation *e, void *user)
+{
+    snprintf(user, 256, "%s", e->queue);
+    return 1;
+}
+
+/* Whether escalation `id`'s queue allows standing approvals under `c`, but
+ * shorter ones than `g` asks for. */
+static bool longer_than_allowed(const charter *c, const char *id, srv *s,
+                                const charter_grant_request *g)
+{
+    char queue[256] = "";
+    charter_queue_policy p;
+    return charter_ledger_escalation(s->ledger, id, 0, take_queue, queue, NULL) ==
+               CHARTER_OK &&
+           charter_queue_policy_get(c, queue, &p) && p.grant_max_ms > 0 &&
+           g->duration_ms > p.grant_max_ms;
+}
+
 void api_escalation_grant(const srv_request *rq, const char *tail, srv_response *rs)
 {
     srv *s = rq->s;
@@ -176,7 +195,12 @@ void api_escalation_grant(const srv_request *rq, const char *tail, srv_response 
             st = grant_find(s, grant_id, &f, &err);
         if (st == CHARTER_OK && !f.json)
             st = CHARTER_E_REF;
-        if (st != CHARTER_OK) {
+        if (st == CHARTER_E_REFUSED && done.refusal == CHARTER_REFUSAL_NO_GRANTS &&
+            longer_than_allowed(c, id, s, &g)) {
+            /* The queue allows standing approvals, only not that long:
+             * the request is to be corrected, not refused for good. */
+            srv_reply_error(rs, 400, "invalid_request", "%s", err.message);
+        } else if (st != CHARTER_OK) {
             json_decref(esc);
             api_resolve_refused(rq, id, st, &done, &err, rs);
         } else {
