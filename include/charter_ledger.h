@@ -235,9 +235,16 @@ typedef enum charter_refusal {
     CHARTER_REFUSAL_NOTE_REQUIRED = 6,   /* the queue's require_note needs a
                                             note and none (or a blank one)
                                             was given */
-    CHARTER_REFUSAL_ALREADY_APPROVED = 7 /* who already approved this
-                                            escalation; the quorum needs
-                                            someone else */
+    CHARTER_REFUSAL_ALREADY_APPROVED = 7, /* who already approved this
+                                             escalation; the quorum needs
+                                             someone else */
+    /* Standing approvals (charter_ledger_grant): */
+    CHARTER_REFUSAL_NO_GRANTS = 8,       /* the queue allows no standing
+                                            approvals, or none that long (or,
+                                            for the grant pass, one past the
+                                            grant's amount cap) */
+    CHARTER_REFUSAL_QUORUM = 9           /* the escalation needs more than one
+                                            approval: a grant cannot give them */
 } charter_refusal;
 
 #define CHARTER_STOPPED_BY_SIZE 160
@@ -336,7 +343,9 @@ typedef struct charter_escalation {
     bool timed_out;
     /* The approvals recorded, in order: the votes so far of a quorum while
      * open; every approver once approved (the last is resolved_by; none
-     * when a deadline approved it). */
+     * when a deadline approved it); once denied, the approvals given before
+     * the deny. The array and its strings live as the other pointers do
+     * (until the callback returns). */
     size_t approval_count;
     const char *const *approvers;
     const char *grant_id;              /* approved by this standing approval
@@ -425,7 +434,8 @@ CHARTER_API uint64_t charter_ledger_escalations_wait(charter_ledger *l,
  * before now_ms gets its queue's on-timeout behaviour as `c` defines it:
  * "deny" and "allow" record a resolution by "timeout"; an allow is
  * re-checked under `c` exactly as a person's approval is (see
- * charter_ledger_resolve) and counts against the budgets like one, and
+ * charter_ledger_resolve) and counts against the budgets like one (it is
+ * the whole quorum, whatever approvals came before; no note is needed), and
  * when the re-check refuses it the escalation is denied by timeout with
  * the reason in its note; "next" records an
  * "escalation_moved" entry to the next queue, with the deadline moved on by
@@ -435,6 +445,101 @@ CHARTER_API uint64_t charter_ledger_escalations_wait(charter_ledger *l,
 CHARTER_API charter_status charter_ledger_expire(charter_ledger *l,
                                                  const charter *c, int64_t now_ms,
                                                  size_t *count, charter_error *err);
+
+/* ---- Standing approvals (grants) ------------------------------------------ */
+
+/* What a person asks for when approving an escalation "and the same kind
+ * for the next N hours" (charter_ledger_grant). */
+typedef struct charter_grant_request {
+    int64_t duration_ms;   /* > 0 and <= the queue's standing_approvals max */
+    int64_t max_count;     /* escalations it may approve besides the one it
+                              came from; 0: no cap */
+    double max_amount;     /* total spend it may approve; 0: no cap */
+    const char *note;      /* may be NULL; also the approval's note */
+} charter_grant_request;
+
+/* A standing approval as recorded, with what it approved so far. Pointers
+ * live for the duration of the callback that receives it. */
+typedef struct charter_grant {
+    const char *id;                /* "g-<seq of its grant entry>" */
+    const char *who, *note;        /* who granted it; note may be NULL */
+    const char *decision_id;       /* the escalation it came from */
+    /* The scope: an open escalation in this queue, of this agent, workflow
+     * and action, escalated by this rule ("": by the workflow's or the
+     * charter's default queue). */
+    const char *queue, *agent, *workflow, *action, *rule;
+    int64_t time_ms, expires_ms;
+    int64_t max_count, used_count; /* max_count 0: no cap */
+    double max_amount, used_amount; /* max_amount 0: no cap */
+    bool revoked;
+    const char *revoked_by;        /* NULL unless revoked */
+    int64_t revoked_ms;
+} charter_grant;
+
+/* Returns 0 to go on, nonzero to stop. Runs without the ledger's locks. */
+typedef int (*charter_grant_fn)(const charter_grant *g, void *user);
+
+/* Approves escalation `decision_id` as `who` and records a standing
+ * approval of the same scope (its queue, agent, workflow, action and the
+ * rule that escalated it) for g->duration_ms from time_ms (0: now).
+ *
+ * The approval is charter_ledger_resolve's, with every rule it applies
+ * (the re-check under `c`, the note and self-approval policies), note
+ * g->note; it is refused first with CHARTER_E_REFUSED and
+ * out->refusal CHARTER_REFUSAL_NO_GRANTS when the queue (under `c`) allows
+ * no standing approvals or none as long as duration_ms, and
+ * CHARTER_REFUSAL_QUORUM when this escalation needs more than one
+ * approval (checked again as the approval is recorded, so a quorum that
+ * changes meanwhile refuses it too). The resolution is recorded first and the "grant" entry
+ * after it, two appends: should the second fail (or the process die
+ * between them), the escalation stays approved by `who`, no grant exists,
+ * and the call returns the append's error; nothing is ever approved by a
+ * grant that was not recorded. The grant applies to the escalations open
+ * now and later (charter_ledger_apply_grants; the server's deadline thread
+ * wakes for it). `out` (may be NULL) receives the resolution; grant_id
+ * (may be NULL; size 32) receives "g-N". Errors: those of
+ * charter_ledger_resolve. */
+CHARTER_API charter_status charter_ledger_grant(charter_ledger *l, const charter *c,
+                                                const char *decision_id,
+                                                const char *who,
+                                                const charter_grant_request *g,
+                                                int64_t time_ms,
+                                                charter_resolve_result *out,
+                                                char *grant_id, charter_error *err);
+
+/* Records that `who` revoked grant `grant_id` ("g-N") at time_ms (0: now),
+ * with an optional note; from then on it approves nothing. Errors:
+ * CHARTER_E_INVALID, CHARTER_E_REF (no such grant), CHARTER_E_DUPLICATE
+ * (already revoked), CHARTER_E_IO. Who may revoke is the caller's to
+ * decide (the HTTP API: the grantor, an approver of its queue, admin). */
+CHARTER_API charter_status charter_ledger_revoke_grant(charter_ledger *l,
+                                                       const char *grant_id,
+                                                       const char *who,
+                                                       const char *note,
+                                                       int64_t time_ms,
+                                                       charter_error *err);
+
+/* Calls fn for every grant, newest first; with active_only, only those not
+ * revoked, not expired at now_ms and with their caps not reached. */
+CHARTER_API charter_status charter_ledger_grants(charter_ledger *l, bool active_only,
+                                                 int64_t now_ms, charter_grant_fn fn,
+                                                 void *user, charter_error *err);
+
+/* Approves each open escalation that an active grant's scope matches
+ * (queue, agent, workflow, action, rule), whose queue under `c` still
+ * allows standing approvals and needs one approval, whose agent's owner is
+ * not the grantor (unless the queue allows self-approval), within the
+ * grant's caps: re-checked under `c` exactly like a person's approval (a
+ * boundary or a budget refuses it, and it stays open for a person; such a
+ * refusal is not tried again until the grants or the charter change, or
+ * the escalation moves). Each is recorded as "escalation_resolved" with
+ * "grant" (its id) and who = the grantor. The oldest grant that matches
+ * is used. *count (may be NULL) receives how many it approved. Cheap when
+ * no grant is active: the server calls it on every escalation change. */
+CHARTER_API charter_status charter_ledger_apply_grants(charter_ledger *l,
+                                                       const charter *c,
+                                                       int64_t now_ms, size_t *count,
+                                                       charter_error *err);
 
 /* The payload of decision `decision_id` as recorded (the JSON object of
  * kind "decision" in docs/ledger.md: request, answer, counters ...).

@@ -30,6 +30,7 @@
 #include "charter/model.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
+#include "ledger/grant.h"
 #include "ledger/policy.h"
 
 /* ---- Re-checking an approval ---------------------------------------------- */
@@ -328,10 +329,6 @@ static charter_status check_policies(charter_ledger *l, esc_change *ch, char ***
              !ledger_policy_may_approve(ap->c, queue, agent, ch->who, why, sizeof why))
         refuse(ap, CHARTER_REFUSAL_SELF_APPROVAL, queue, "approving %s is refused: %s", id,
                why);
-    else if (ch->approve && voted)
-        refuse(ap, CHARTER_REFUSAL_ALREADY_APPROVED, queue,
-               "%s already approved %s; its quorum needs the approval of someone else",
-               ch->who, id);
     if (ap->refusal != CHARTER_REFUSAL_NONE) {
         give_back(l, ch->seq);
         return ledger_fail(err, CHARTER_E_REFUSED, "%s", ap->why);
@@ -344,7 +341,17 @@ static charter_status check_policies(charter_ledger *l, esc_change *ch, char ***
         give_back(l, ch->seq);
         return st;
     }
-    ch->approvals = (int)*approver_count + 1;
+    /* A second approval by the same person adds nothing, unless the votes
+     * already make the quorum (it shrank: a move to a queue that needs
+     * fewer, or a new charter); then any approver's approval completes it. */
+    if (voted && (int)*approver_count < ch->needed) {
+        refuse(ap, CHARTER_REFUSAL_ALREADY_APPROVED, queue,
+               "%s already approved %s; its quorum of %d needs the approval of someone "
+               "else", ch->who, id, ch->needed);
+        give_back(l, ch->seq);
+        return ledger_fail(err, CHARTER_E_REFUSED, "%s", ap->why);
+    }
+    ch->approvals = (int)*approver_count + (voted ? 0 : 1);
     ch->vote = ch->approvals < ch->needed;
     if (ch->single_only && ch->needed > 1) {
         refuse(ap, ch->single_only, queue,
@@ -434,7 +441,8 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
         if (j && ch->approve && ch->needed > 1) {
             json_t *arr = json_array();
             for (size_t i = 0; arr && i < approver_count; i++)
-                json_array_append_new(arr, json_string(approvers[i]));
+                if (!ledger_same_person(approvers[i], ch->who))
+                    json_array_append_new(arr, json_string(approvers[i]));
             if (arr)
                 json_array_append_new(arr, json_string(ch->who));
             json_object_set_new(j, "approvers", arr);
@@ -492,6 +500,14 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
         st = ledger_fail(err, CHARTER_E_NOMEM,
                          "the resolution of %s is recorded, but keeping it in "
                          "memory failed", id);
+    } else if (ch->grant_id && ch->approve) {
+        /* Counted against the grant's caps (grant.c). */
+        uint64_t gseq;
+        state_grant *g = ledger_grant_id_parse(ch->grant_id, &gseq)
+                             ? ledger_state_grant(&l->state, gseq)
+                             : NULL;
+        if (g)
+            ledger_state_grant_use(g, ch->ap.spend);
     }
     pthread_mutex_unlock(&l->mu);
     return st;
@@ -534,6 +550,17 @@ charter_status ledger_resolve(charter_ledger *l, ledger_resolve_args *ra,
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory re-checking %s", id);
     ledger_append a;
     charter_status st = prepare_change(l, &ch, NULL, &a, err);
+    if (st == CHARTER_OK && ch.approve && !ch.vote && ra->cap_spend &&
+        ch.ap.spend > ra->max_spend) {
+        /* A grant's amount cap: what the re-check found is more than is left. */
+        finish_change(l, &ch, CHARTER_E_REFUSED, err); /* gives it all back */
+        ch.ap.refusal = CHARTER_REFUSAL_NO_GRANTS;
+        ch.ap.stopped_by[0] = '\0';
+        st = ledger_fail(err, CHARTER_E_REFUSED,
+                         "approving %s by standing approval %s is refused: it spends "
+                         "%.15g and the grant has %.15g of its amount cap left", id,
+                         ra->grant_id ? ra->grant_id : "", ch.ap.spend, ra->max_spend);
+    }
     if (st == CHARTER_E_REFUSED && out) {
         out->refusal = ch.ap.refusal;
         memcpy(out->stopped_by, ch.ap.stopped_by, sizeof out->stopped_by);

@@ -229,8 +229,15 @@ charter_status charter_ledger_may_approve(charter_ledger *l, const charter *c,
     pthread_mutex_lock(&l->mu);
     const state_escalation *e = ledger_state_escalation(&l->state, seq);
     bool voted = e && ledger_state_has_approver(e, who);
+    size_t votes = e ? e->approver_count : 0;
     pthread_mutex_unlock(&l->mu);
-    if (voted) {
+    int needed = 1;
+    /* A voter may approve again only when the votes already make a quorum
+     * that shrank (as charter_ledger_resolve). */
+    if (voted && (st = ledger_policy_needed_in(l, c, NULL, seq, queue, &needed, err)) !=
+                     CHARTER_OK)
+        return st;
+    if (voted && (int)votes < needed) {
         if (why && why_size)
             snprintf(why, why_size,
                      "%s already approved %s; its quorum needs another approver", who,

@@ -73,8 +73,9 @@ typedef struct ledger_resolve_args {
     int64_t time_ms;           /* 0: now */
     /* A standing approval's approval: recorded as "grant": grant_id in the
      * escalation_resolved entry and kept in the state (charter_escalation
-     * .grant_id). The note rule does not apply (the grant was made with
-     * its own note). NULL: a person's resolution. */
+     * .grant_id; the rebuild on open reads "grant" back too, recorder.c).
+     * The note rule does not apply (the grant was made with its own note).
+     * NULL: a person's resolution. */
     const char *grant_id;
     /* Nonzero: an approval of an escalation that needs more than one
      * approval is refused with this refusal (a grant approves alone).
@@ -83,6 +84,11 @@ typedef struct ledger_resolve_args {
     /* Filled on success of an approval that resolved: the spend its
      * re-check counted (a grant's cap on amount). */
     double spend;
+    /* With cap_spend: an approval whose re-checked spend is above
+     * max_spend is refused (CHARTER_REFUSAL_NO_GRANTS) and nothing is
+     * recorded or counted (what a grant's amount cap has left; grant.c). */
+    bool cap_spend;
+    double max_spend;
 } ledger_resolve_args;
 
 /* Resolves (or records the vote of) escalation a->seq: the rules of

@@ -38,6 +38,10 @@ struct charter_ledger {
     ledger_store *reader;
     ledger_store_config reader_cfg;
     char *path;
+    /* Standing approvals (grant.c): one grant pass or revocation at a time,
+     * and the charter version the last pass applied grants under. */
+    pthread_mutex_t grant_mu;
+    char grant_charter[160];
 };
 
 /* Takes the budget locks a decision of `agent` in `run_id` reads; fills
@@ -74,6 +78,7 @@ typedef struct ledger_decision_info {
     int64_t deadline_ms;         /* an escalation's deadline (0: none) */
     int64_t time_ms;             /* the decision time */
     double spend;
+    const char *rule;            /* an escalation's rule ("" : none; grant.h) */
 } ledger_decision_info;
 
 #endif

@@ -1,7 +1,9 @@
 /* state.h - what a recording ledger keeps in memory, rebuilt from its
  * entries when it opens: the stop-rule counters (actions and spend per
  * agent's run and per agent per UTC day), the escalated decisions and whether each is
- * resolved, and which seqs are decisions.
+ * resolved (with the approvals of a quorum so far), which seqs are
+ * decisions, and the standing approvals (grants). A quorum's approvals
+ * ("escalation_approval") count nothing.
  *
  * What counts against a budget: an allowed decision counts at once; an
  * escalated one counts when it is resolved "approve" (against the run and
@@ -55,6 +57,14 @@ typedef struct state_escalation {
     char **approvers;
     size_t approver_count;
     char *grant_id;        /* approved by this standing approval (owned), or NULL */
+    /* Standing approvals (grant.c). */
+    char *rule;            /* the rule whose effect escalated it ("" : the
+                              workflow's or charter's default) */
+    /* The grants generation (ledger_state.grant_gen) at which the grant
+     * pass last looked at it and found no grant to match it or had a
+     * grant's approval of it refused; 0: never. Not looked at again while
+     * the generation is the same (grants only lapse within one). */
+    uint64_t grant_checked_gen;
 } state_escalation;
 
 /* An escalation as a decision opens it (strings copied). */
@@ -62,7 +72,24 @@ typedef struct state_escalation_info {
     const char *agent, *run_id, *workflow, *action, *queue;
     int64_t day, time_ms, deadline_ms;
     double spend;
+    const char *rule;      /* NULL or "" : none */
 } state_escalation_info;
+
+/* A standing approval (grant.c; charter_grant in charter_ledger.h). */
+typedef struct state_grant {
+    uint64_t seq;          /* of its "grant" entry; its id is "g-<seq>" */
+    uint64_t decision_seq; /* the escalation it came from */
+    char *who, *note;      /* owned; note may be NULL */
+    char *queue, *agent, *workflow, *action, *rule; /* the scope, owned */
+    int64_t time_ms, expires_ms;
+    int64_t max_count;     /* 0: no cap */
+    double max_amount;     /* 0: no cap */
+    int64_t used_count;
+    double used_amount;
+    bool revoked;
+    char *revoked_by;      /* owned, once revoked */
+    int64_t revoked_ms;
+} state_grant;
 
 typedef struct ledger_state {
     state_counter *counters;
@@ -78,9 +105,18 @@ typedef struct ledger_state {
     unsigned char *is_decision; /* bit per seq */
     size_t decision_bytes;
     /* Bumps whenever an escalation opens, is resolved (by a person or a
-     * deadline) or moves to another queue: a list of escalations taken at
+     * deadline) or moves to another queue, and when a grant is made or
+     * revoked (which may approve some): a list of escalations taken at
      * one version is still true while the version is the same. */
     uint64_t esc_version;
+    /* Standing approvals, in the order they were made (grant.c). */
+    state_grant *grants;
+    size_t grant_n, grant_cap;
+    /* Bumps whenever a grant is made or revoked, and when grants are
+     * applied under another charter than the last pass: an escalation whose
+     * approval by a grant was refused at one generation is not tried again
+     * at the same one. */
+    uint64_t grant_gen;
 } ledger_state;
 
 void ledger_state_init(ledger_state *s);
@@ -135,5 +171,19 @@ bool ledger_same_person(const char *a, const char *b);
  * esc_version). */
 charter_status ledger_state_escalation_move(ledger_state *s, state_escalation *e,
                                             const char *queue, int64_t deadline_ms);
+
+/* ---- Standing approvals (grant.c) ---- */
+
+/* Adds a grant (strings copied; g->revoked etc. as given); bumps grant_gen
+ * and esc_version (so the deadline thread wakes and applies it). */
+charter_status ledger_state_grant_add(ledger_state *s, const state_grant *g);
+/* The grant whose entry is `seq`, or NULL. */
+state_grant *ledger_state_grant(ledger_state *s, uint64_t seq);
+/* Marks it revoked by `who` (copied) at `when`; bumps grant_gen. */
+charter_status ledger_state_grant_revoke(ledger_state *s, state_grant *g,
+                                         const char *who, int64_t when);
+/* Counts one approval of `spend` by grant `g` (the escalation notes its
+ * grant with ledger_state_escalation_grant). */
+void ledger_state_grant_use(state_grant *g, double spend);
 
 #endif

@@ -515,6 +515,38 @@ static void test_votes_survive(void)
     unlink(path);
 }
 
+/* A quorum that shrinks below the votes (a new charter): a voter's second
+ * approval completes it rather than being refused. */
+static void test_quorum_shrinks(void)
+{
+    charter *c = load();
+    ch_queue *leads = queue(c, "leads");
+    leads->quorum = 2;
+    charter_ledger *l = open_ledger();
+    char a[32];
+    decide(l, c, "issue_refund", 500, a);
+    charter_resolve_result res;
+    charter_error err;
+    CHECK_INT(resolve(l, c, a, "lena", CHARTER_RESOLVE_APPROVE, NULL, &res, &err),
+              CHARTER_OK);
+    CHECK(res.pending);
+    leads->quorum = 1;
+    bool may = false;
+    CHECK_INT(charter_ledger_may_approve(l, c, a, "lena", &may, NULL, 0, &err), CHARTER_OK);
+    CHECK(may);
+    CHECK_INT(resolve(l, c, a, "lena", CHARTER_RESOLVE_APPROVE, NULL, &res, &err),
+              CHARTER_OK);
+    CHECK(!res.pending);
+    CHECK_INT(res.approvals, 1);
+    seen s = state_of(l, a);
+    CHECK_INT(s.status, CHARTER_ESC_APPROVED);
+    CHECK_INT(s.approvals, 1);
+    CHECK_INT(run_actions(l), 1);
+    charter_ledger_close(l, NULL);
+    charter_release(c);
+    unlink(path);
+}
+
 /* ---- Two approvers at once -------------------------------------------------- */
 
 #define RACE_N 40
@@ -592,6 +624,7 @@ int main(void)
     RUN(test_quorum_votes);
     RUN(test_quorum_when);
     RUN(test_votes_survive);
+    RUN(test_quorum_shrinks);
     RUN(test_concurrent_votes);
     test_dir_remove(tmpdir);
     return TEST_DONE();
