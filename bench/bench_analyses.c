@@ -158,7 +158,8 @@ static void *build_loop(void *arg)
         if (escalated && r2 % 10 != 0)
             charter_ledger_resolve(b->l, b->c, id, "lead@bench.example",
                                    r2 % 20 == 1 ? CHARTER_RESOLVE_DENY : CHARTER_RESOLVE_APPROVE,
-                                   NULL, t + (int64_t)(r2 % 90 + 5) * 60000, NULL, NULL);
+                                   r2 % 20 == 1 ? "bench deny" : NULL,
+                                   t + (int64_t)(r2 % 90 + 5) * 60000, NULL, NULL);
         if (!shadow && r2 % 20 == 3) {
             charter_outcome o = {.decision_id = id, .metric = "csat",
                                  .value = 3.5 + (double)(r2 % 15) / 10.0, .time_ms = t + 3600000};

@@ -225,27 +225,76 @@ typedef enum charter_refusal {
                                       stopped_by: the deny rule's id, or the
                                       reason code (unknown_agent,
                                       workflow_not_granted, human_only ...) */
-    CHARTER_REFUSAL_RECHECK = 4    /* the re-decision could not be made (the
+    CHARTER_REFUSAL_RECHECK = 4,   /* the re-decision could not be made (the
                                       recorded request unreadable, a limit,
                                       out of memory); stopped_by is "" */
+    /* The queue's approval policies (charter_ledger_resolve; stopped_by
+     * is the queue's id): */
+    CHARTER_REFUSAL_SELF_APPROVAL = 5,   /* who is the agent's owner and the
+                                            queue forbids self-approval */
+    CHARTER_REFUSAL_NOTE_REQUIRED = 6,   /* the queue's require_note needs a
+                                            note and none (or a blank one)
+                                            was given */
+    CHARTER_REFUSAL_ALREADY_APPROVED = 7, /* who already approved this
+                                             escalation; the quorum needs
+                                             someone else */
+    /* Standing approvals (charter_ledger_grant): */
+    CHARTER_REFUSAL_NO_GRANTS = 8,       /* the queue allows no standing
+                                            approvals, or none that long (or,
+                                            for the grant pass, one past the
+                                            grant's amount cap) */
+    CHARTER_REFUSAL_QUORUM = 9           /* the escalation needs more than one
+                                            approval: a grant cannot give them */
 } charter_refusal;
 
 #define CHARTER_STOPPED_BY_SIZE 160
 
 /* What charter_ledger_resolve did. */
 typedef struct charter_resolve_result {
-    uint64_t seq;              /* the resolution's entry; 0: none recorded */
+    uint64_t seq;              /* the entry recorded (the resolution, or the
+                                  approval of a quorum); 0: none recorded */
     charter_refusal refusal;   /* CHARTER_REFUSAL_NONE unless refused */
     char stopped_by[CHARTER_STOPPED_BY_SIZE];
+    bool pending;              /* an approval recorded as one of a quorum
+                                  ("escalation_approval"); the escalation
+                                  stays open */
+    int approvals;             /* distinct approvals recorded so far (after
+                                  this call; 0 for a deny) */
+    int needed;                /* approvals the quorum needs for this
+                                  escalation (set for approvals) */
 } charter_resolve_result;
 
 /* Records the resolution of an escalated decision ("d-<seq>") by `who`
- * (required) with an optional note, at `time_ms` (0: now).
+ * (required) with a note, at `time_ms` (0: now), under `c` (the charter
+ * serving now; required, for a deny too: its queue's policies live in it).
+ *
+ * The policies of the queue the escalation waits in now (as `c` defines
+ * it; a queue `c` no longer has: the defaults) come first, and nothing is
+ * recorded when one refuses (CHARTER_E_REFUSED, out->refusal, the queue's
+ * id in out->stopped_by, err a sentence for the approver):
+ *  - require_note: with "deny" (the default) a deny needs a note that is
+ *    not blank, with "always" every resolution does
+ *    (CHARTER_REFUSAL_NOTE_REQUIRED);
+ *  - self_approval: unless the queue allows it, `who` may not approve when
+ *    it names the escalated agent's `owner` in `c` (equal but for ASCII
+ *    case; CHARTER_REFUSAL_SELF_APPROVAL). The owner may deny;
+ *  - quorum: the escalation needs charter_ledger_quorum approvals from
+ *    distinct people (names compared as for the owner;
+ *    CHARTER_REFUSAL_ALREADY_APPROVED when `who` approved it already). An
+ *    approval short of the quorum is re-checked like any approval, gives
+ *    its reservation back at once and is recorded as an
+ *    "escalation_approval" entry: out->pending, out->approvals and
+ *    out->needed say where the quorum stands, and the escalation stays
+ *    open. The approval that reaches the quorum resolves it
+ *    ("escalation_resolved" with every approver in "approvers"). One deny
+ *    denies at once, whatever approvals came before. The approvals survive
+ *    a restart and a move to the next queue (whose quorum then applies).
+ * Two calls on one escalation at once are serialized: the second waits
+ * for the first to be recorded (or refused), then sees its result.
  *
  * An approval is re-checked first, so that the escalation path is never a
  * way around the charter: the request exactly as recorded (its bytes, not
- * a re-serialization) is decided again under `c` (the charter serving now;
- * required to approve, unused to deny) at its recorded time, with the
+ * a re-serialization) is decided again under `c` at its recorded time, with the
  * ledger's counters for its agent's run and day as they stand at this
  * moment. Unless that decision is allow or escalate, nothing is recorded,
  * the escalation stays open (it can still be denied) and the call returns
@@ -257,8 +306,8 @@ typedef struct charter_resolve_result {
  * decisions and approvals cannot together take a budget past its limit.
  *
  * Errors: CHARTER_E_REFUSED, CHARTER_E_REF (no such escalated decision),
- * CHARTER_E_DUPLICATE (already resolved), CHARTER_E_INVALID, CHARTER_E_IO.
- * `out` may be NULL. */
+ * CHARTER_E_DUPLICATE (already resolved), CHARTER_E_INVALID (no `who`, no
+ * `c`, not a decision id), CHARTER_E_IO. `out` may be NULL. */
 CHARTER_API charter_status charter_ledger_resolve(charter_ledger *l,
                                                   const charter *c,
                                                   const char *decision_id,
@@ -292,6 +341,15 @@ typedef struct charter_escalation {
     const char *resolved_by, *note;
     int64_t resolved_ms;
     bool timed_out;
+    /* The approvals recorded, in order: the votes so far of a quorum while
+     * open; every approver once approved (the last is resolved_by; none
+     * when a deadline approved it); once denied, the approvals given before
+     * the deny. The array and its strings live as the other pointers do
+     * (until the callback returns). */
+    size_t approval_count;
+    const char *const *approvers;
+    const char *grant_id;              /* approved by this standing approval
+                                          ("g-<seq>"), or NULL */
 } charter_escalation;
 
 /* Returns 0 to go on, nonzero to stop. Gets a copy, made under the state's
@@ -330,6 +388,29 @@ CHARTER_API charter_status charter_ledger_escalation(charter_ledger *l,
                                                      void *user,
                                                      charter_error *err);
 
+/* The approvals escalation `decision_id` needs under `c`: its queue's
+ * (the queue it waits in now) `quorum`, or 1 when the queue has a quorum
+ * `when` that is false for the request as recorded (evaluated with the
+ * variables and counters its decision saw; a `when` that cannot be
+ * evaluated counts as true: fail closed). 1 when `c` no longer has the
+ * queue. Errors: CHARTER_E_INVALID, CHARTER_E_REF (no such decision, or it
+ * was not escalated), CHARTER_E_IO, CHARTER_E_NOMEM. */
+CHARTER_API charter_status charter_ledger_quorum(charter_ledger *l, const charter *c,
+                                                 const char *decision_id, int *needed,
+                                                 charter_error *err);
+
+/* Whether `who` may approve escalation `decision_id` under `c` now: false,
+ * with why (why_size bytes, may be NULL) a sentence such as "lena owns
+ * agent x; queue q does not allow self-approval", when the self-approval
+ * rule forbids it, when `who` already approved it (a quorum needs someone
+ * else), or when it is no longer open. Who may act on a queue at all (its
+ * approvers) is the caller's to know. Errors as charter_ledger_quorum. */
+CHARTER_API charter_status charter_ledger_may_approve(charter_ledger *l, const charter *c,
+                                                      const char *decision_id,
+                                                      const char *who, bool *may,
+                                                      char *why, size_t why_size,
+                                                      charter_error *err);
+
 /* Wakes every waiting charter_ledger_escalation and
  * charter_ledger_escalations_wait and makes later waits return at once
  * (for a server that is shutting down). */
@@ -353,7 +434,8 @@ CHARTER_API uint64_t charter_ledger_escalations_wait(charter_ledger *l,
  * before now_ms gets its queue's on-timeout behaviour as `c` defines it:
  * "deny" and "allow" record a resolution by "timeout"; an allow is
  * re-checked under `c` exactly as a person's approval is (see
- * charter_ledger_resolve) and counts against the budgets like one, and
+ * charter_ledger_resolve) and counts against the budgets like one (it is
+ * the whole quorum, whatever approvals came before; no note is needed), and
  * when the re-check refuses it the escalation is denied by timeout with
  * the reason in its note; "next" records an
  * "escalation_moved" entry to the next queue, with the deadline moved on by
@@ -363,6 +445,101 @@ CHARTER_API uint64_t charter_ledger_escalations_wait(charter_ledger *l,
 CHARTER_API charter_status charter_ledger_expire(charter_ledger *l,
                                                  const charter *c, int64_t now_ms,
                                                  size_t *count, charter_error *err);
+
+/* ---- Standing approvals (grants) ------------------------------------------ */
+
+/* What a person asks for when approving an escalation "and the same kind
+ * for the next N hours" (charter_ledger_grant). */
+typedef struct charter_grant_request {
+    int64_t duration_ms;   /* > 0 and <= the queue's standing_approvals max */
+    int64_t max_count;     /* escalations it may approve besides the one it
+                              came from; 0: no cap */
+    double max_amount;     /* total spend it may approve; 0: no cap */
+    const char *note;      /* may be NULL; also the approval's note */
+} charter_grant_request;
+
+/* A standing approval as recorded, with what it approved so far. Pointers
+ * live for the duration of the callback that receives it. */
+typedef struct charter_grant {
+    const char *id;                /* "g-<seq of its grant entry>" */
+    const char *who, *note;        /* who granted it; note may be NULL */
+    const char *decision_id;       /* the escalation it came from */
+    /* The scope: an open escalation in this queue, of this agent, workflow
+     * and action, escalated by this rule ("": by the workflow's or the
+     * charter's default queue). */
+    const char *queue, *agent, *workflow, *action, *rule;
+    int64_t time_ms, expires_ms;
+    int64_t max_count, used_count; /* max_count 0: no cap */
+    double max_amount, used_amount; /* max_amount 0: no cap */
+    bool revoked;
+    const char *revoked_by;        /* NULL unless revoked */
+    int64_t revoked_ms;
+} charter_grant;
+
+/* Returns 0 to go on, nonzero to stop. Runs without the ledger's locks. */
+typedef int (*charter_grant_fn)(const charter_grant *g, void *user);
+
+/* Approves escalation `decision_id` as `who` and records a standing
+ * approval of the same scope (its queue, agent, workflow, action and the
+ * rule that escalated it) for g->duration_ms from time_ms (0: now).
+ *
+ * The approval is charter_ledger_resolve's, with every rule it applies
+ * (the re-check under `c`, the note and self-approval policies), note
+ * g->note; it is refused first with CHARTER_E_REFUSED and
+ * out->refusal CHARTER_REFUSAL_NO_GRANTS when the queue (under `c`) allows
+ * no standing approvals or none as long as duration_ms, and
+ * CHARTER_REFUSAL_QUORUM when this escalation needs more than one
+ * approval (checked again as the approval is recorded, so a quorum that
+ * changes meanwhile refuses it too). The resolution is recorded first and the "grant" entry
+ * after it, two appends: should the second fail (or the process die
+ * between them), the escalation stays approved by `who`, no grant exists,
+ * and the call returns the append's error; nothing is ever approved by a
+ * grant that was not recorded. The grant applies to the escalations open
+ * now and later (charter_ledger_apply_grants; the server's deadline thread
+ * wakes for it). `out` (may be NULL) receives the resolution; grant_id
+ * (may be NULL; size 32) receives "g-N". Errors: those of
+ * charter_ledger_resolve. */
+CHARTER_API charter_status charter_ledger_grant(charter_ledger *l, const charter *c,
+                                                const char *decision_id,
+                                                const char *who,
+                                                const charter_grant_request *g,
+                                                int64_t time_ms,
+                                                charter_resolve_result *out,
+                                                char *grant_id, charter_error *err);
+
+/* Records that `who` revoked grant `grant_id` ("g-N") at time_ms (0: now),
+ * with an optional note; from then on it approves nothing. Errors:
+ * CHARTER_E_INVALID, CHARTER_E_REF (no such grant), CHARTER_E_DUPLICATE
+ * (already revoked), CHARTER_E_IO. Who may revoke is the caller's to
+ * decide (the HTTP API: the grantor, an approver of its queue, admin). */
+CHARTER_API charter_status charter_ledger_revoke_grant(charter_ledger *l,
+                                                       const char *grant_id,
+                                                       const char *who,
+                                                       const char *note,
+                                                       int64_t time_ms,
+                                                       charter_error *err);
+
+/* Calls fn for every grant, newest first; with active_only, only those not
+ * revoked, not expired at now_ms and with their caps not reached. */
+CHARTER_API charter_status charter_ledger_grants(charter_ledger *l, bool active_only,
+                                                 int64_t now_ms, charter_grant_fn fn,
+                                                 void *user, charter_error *err);
+
+/* Approves each open escalation that an active grant's scope matches
+ * (queue, agent, workflow, action, rule), whose queue under `c` still
+ * allows standing approvals and needs one approval, whose agent's owner is
+ * not the grantor (unless the queue allows self-approval), within the
+ * grant's caps: re-checked under `c` exactly like a person's approval (a
+ * boundary or a budget refuses it, and it stays open for a person; such a
+ * refusal is not tried again until the grants or the charter change, or
+ * the escalation moves). Each is recorded as "escalation_resolved" with
+ * "grant" (its id) and who = the grantor. The oldest grant that matches
+ * is used. *count (may be NULL) receives how many it approved. Cheap when
+ * no grant is active: the server calls it on every escalation change. */
+CHARTER_API charter_status charter_ledger_apply_grants(charter_ledger *l,
+                                                       const charter *c,
+                                                       int64_t now_ms, size_t *count,
+                                                       charter_error *err);
 
 /* The payload of decision `decision_id` as recorded (the JSON object of
  * kind "decision" in docs/ledger.md: request, answer, counters ...).
@@ -432,7 +609,8 @@ typedef struct charter_ledger_entry {
     uint64_t seq;
     int64_t time_ms;       /* when it was recorded (Unix ms) */
     const char *kind;      /* "charter", "decision", "escalation_resolved",
-                              "outcome" */
+                              "escalation_approval", "escalation_moved",
+                              "outcome" ... (docs/ledger.md) */
     const char *payload;   /* canonical JSON object */
     size_t payload_len;
     unsigned char prev_hash[CHARTER_HASH_SIZE];

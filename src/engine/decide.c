@@ -596,6 +596,35 @@ static charter_status judge_conditions(judge *j, const ch_rule_set *set,
                   default_explanation(w->default_effect), err);
 }
 
+/* A condition of the rule environment evaluated for `req` under `c` at
+ * time_ms, with the slots a rule's `when` sees (decide.h). */
+int ch_decide_eval_when(charter_decider *d, const charter *c, const charter_request *req,
+                        int64_t time_ms, const cel_program *p, const char **error)
+{
+    *error = NULL;
+    if (!p)
+        return 1;
+    if (!d || !c || !c->index || !req) {
+        *error = "no charter or request to evaluate the condition for";
+        return -1;
+    }
+    arena_reset(&d->scratch);
+    d->scratch.limit = 0;
+    const struct ch_index *ix = c->index;
+    const ch_agent_entry *ae = ch_index_agent(ix, req->agent_hash, req->agent.p, req->agent.n);
+    const ch_wf_entry *we = ae ? ch_index_workflow(ix, req->workflow_hash, req->workflow.p,
+                                                   req->workflow.n)
+                               : NULL;
+    if (!ae || !we) {
+        *error = ae ? "the request's workflow is not in the charter"
+                    : "the request's agent is not in the charter";
+        return -1;
+    }
+    slots_fill(d, ae, we, req, time_ms);
+    cond_result r = eval_condition(d, p, error);
+    return r == COND_TRUE ? 1 : r == COND_FALSE ? 0 : -1;
+}
+
 static charter_status bad_arg(charter_error *err, const char *what)
 {
     if (err) {

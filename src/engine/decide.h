@@ -20,4 +20,14 @@ struct charter_decider {
     size_t out_cap;
 };
 
+/* Evaluates `p` (a bool condition compiled in the rule environment, e.g. a
+ * queue's quorum `when`) for request `req` under charter `c` at time_ms,
+ * with exactly the variables a rule's `when` sees when `req` is decided:
+ * 1 true, 0 false, -1 when it cannot be evaluated (*error, static or in the
+ * decider's scratch, says why: an unknown agent or workflow, an evaluation
+ * error, not a bool). A NULL `p` is true. Uses (and resets) the decider's
+ * scratch, like charter_decide. */
+int ch_decide_eval_when(charter_decider *d, const charter *c, const charter_request *req,
+                        int64_t time_ms, const cel_program *p, const char **error);
+
 #endif

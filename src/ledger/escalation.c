@@ -30,6 +30,8 @@
 #include "charter/model.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
+#include "ledger/grant.h"
+#include "ledger/policy.h"
 
 /* ---- Re-checking an approval ---------------------------------------------- */
 
@@ -54,9 +56,6 @@ typedef struct approval {
  * charter_ledger_decide out, so only optimistic decisions can get between
  * its reading and its counting, and each of those that does counts once. */
 #define APPROVAL_TRIES 64
-
-static charter_status decision_read(charter_ledger *l, uint64_t seq, const char *id,
-                                    char **out, size_t *len, charter_error *err);
 
 static void refuse(approval *ap, charter_refusal why, const char *stopped_by,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -130,7 +129,7 @@ static charter_status approval_check(charter_ledger *l, uint64_t seq, approval *
                "approving %s is refused: no charter to re-check it against", id);
         goto done;
     }
-    if (decision_read(l, seq, id, &payload, &len, &e2) != CHARTER_OK) {
+    if (ledger_decision_read(l, seq, id, &payload, &len, &e2) != CHARTER_OK) {
         refuse(ap, CHARTER_REFUSAL_RECHECK, NULL,
                "approving %s is refused: its recorded decision could not be read to "
                "re-check it (%.400s)", id, e2.message);
@@ -236,17 +235,41 @@ typedef struct esc_change {
     approval ap;           /* an approval's re-check (ap.c, ap.d set by the caller) */
     char *payload;         /* owned, until finish_change */
     char note_buf[1024];
+    /* A person's (or a grant's) resolution: the queue's policies apply
+     * (policy.h), and a change already under way is waited for. */
+    bool policies;
+    const char *grant_id;         /* approved by this standing approval */
+    charter_refusal single_only;  /* refuse an approval needing a quorum */
+    /* Set by the policies: an approval short of the quorum (recorded as
+     * "escalation_approval"), the approvals after it and those needed. */
+    bool vote;
+    int approvals, needed;
 } esc_change;
 
+/* How long a person's resolution waits for another change of the same
+ * escalation (a quorum's other approver, a deadline) to be recorded. */
+#define TAKE_WAIT_MS 30000
+
+static void deadline_after(struct timespec *ts, uint32_t ms);
+
 /* Marks escalation `seq` ESC_RESOLVING; *deadline_ms receives its deadline.
- * CHARTER_E_DUPLICATE when it is no longer open. */
-static charter_status take_open(charter_ledger *l, uint64_t seq, int64_t *deadline_ms,
-                                charter_error *err)
+ * CHARTER_E_DUPLICATE when it is no longer open. With `wait`, a change
+ * under way (ESC_RESOLVING) is waited for first, so two approvers of a
+ * quorum acting at once are recorded one after the other. */
+static charter_status take_open(charter_ledger *l, uint64_t seq, bool wait,
+                                int64_t *deadline_ms, charter_error *err)
 {
     char id[32];
     ledger_decision_id(seq, id);
+    struct timespec until;
+    deadline_after(&until, TAKE_WAIT_MS);
     pthread_mutex_lock(&l->mu);
     state_escalation *esc = ledger_state_escalation(&l->state, seq);
+    while (wait && esc && esc->status == ESC_RESOLVING && !l->waits_interrupted) {
+        if (pthread_cond_timedwait(&l->resolved_cv, &l->mu, &until) == ETIMEDOUT)
+            break;
+        esc = ledger_state_escalation(&l->state, seq); /* the table may have moved */
+    }
     charter_status st = CHARTER_OK;
     if (!ledger_state_is_decision(&l->state, seq))
         st = ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger", id);
@@ -265,11 +288,79 @@ static charter_status take_open(charter_ledger *l, uint64_t seq, int64_t *deadli
     return st;
 }
 
+/* Gives the escalation back open, and tells a resolution waiting for it
+ * (take_open). */
 static void give_back(charter_ledger *l, uint64_t seq)
 {
     pthread_mutex_lock(&l->mu);
     ledger_state_escalation(&l->state, seq)->status = ESC_OPEN;
+    pthread_cond_broadcast(&l->resolved_cv);
     pthread_mutex_unlock(&l->mu);
+}
+
+/* The queue's policies for a person's (or grant's) resolution of the
+ * escalation taken (ESC_RESOLVING, so its queue and approvers stay put):
+ * the note, self-approval, distinct approvers, and the quorum (ch->vote,
+ * ch->approvals, ch->needed). A refusal gives the escalation back and
+ * returns CHARTER_E_REFUSED with ch->ap.refusal and ch->ap.why. */
+static charter_status check_policies(charter_ledger *l, esc_change *ch, char ***approvers,
+                                     size_t *approver_count, charter_error *err)
+{
+    char id[32];
+    ledger_decision_id(ch->seq, id);
+    pthread_mutex_lock(&l->mu);
+    const state_escalation *e = ledger_state_escalation(&l->state, ch->seq);
+    const char *queue = e->queue, *agent = e->agent;
+    *approvers = e->approvers;
+    *approver_count = e->approver_count;
+    bool voted = ledger_state_has_approver(e, ch->who);
+    pthread_mutex_unlock(&l->mu);
+    const ch_queue *q = ch_find_queue(ch->ap.c, queue);
+    approval *ap = &ch->ap;
+    char why[512];
+    if (!ch->grant_id && ledger_policy_note_needed(q, ch->approve) &&
+        ledger_policy_blank(ch->note))
+        refuse(ap, CHARTER_REFUSAL_NOTE_REQUIRED, queue,
+               "%s %s needs a note saying why (queue %s: require_note %s); found %s",
+               ch->approve ? "approving" : "denying", id, *queue ? queue : "(none)",
+               q && q->require_note == CH_NOTE_ALWAYS ? "always" : "deny",
+               ch->note ? "a blank note" : "no note");
+    else if (ch->approve &&
+             !ledger_policy_may_approve(ap->c, queue, agent, ch->who, why, sizeof why))
+        refuse(ap, CHARTER_REFUSAL_SELF_APPROVAL, queue, "approving %s is refused: %s", id,
+               why);
+    if (ap->refusal != CHARTER_REFUSAL_NONE) {
+        give_back(l, ch->seq);
+        return ledger_fail(err, CHARTER_E_REFUSED, "%s", ap->why);
+    }
+    if (!ch->approve)
+        return CHARTER_OK;
+    charter_status st = ledger_policy_needed_in(l, ap->c, ap->d, ch->seq, queue,
+                                                &ch->needed, err);
+    if (st != CHARTER_OK) {
+        give_back(l, ch->seq);
+        return st;
+    }
+    /* A second approval by the same person adds nothing, unless the votes
+     * already make the quorum (it shrank: a move to a queue that needs
+     * fewer, or a new charter); then any approver's approval completes it. */
+    if (voted && (int)*approver_count < ch->needed) {
+        refuse(ap, CHARTER_REFUSAL_ALREADY_APPROVED, queue,
+               "%s already approved %s; its quorum of %d needs the approval of someone "
+               "else", ch->who, id, ch->needed);
+        give_back(l, ch->seq);
+        return ledger_fail(err, CHARTER_E_REFUSED, "%s", ap->why);
+    }
+    ch->approvals = (int)*approver_count + (voted ? 0 : 1);
+    ch->vote = ch->approvals < ch->needed;
+    if (ch->single_only && ch->needed > 1) {
+        refuse(ap, ch->single_only, queue,
+               "%s needs %d approvals (queue %s's quorum); it can only be approved one "
+               "approver at a time", id, ch->needed, queue);
+        give_back(l, ch->seq);
+        return ledger_fail(err, CHARTER_E_REFUSED, "%s", ap->why);
+    }
+    return CHARTER_OK;
 }
 
 /* An approval passes its re-check or does not happen: a person's refused
@@ -304,11 +395,20 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
                                      charter_error *err)
 {
     int64_t old_deadline = 0;
-    charter_status st = take_open(l, ch->seq, &old_deadline, err);
+    charter_status st = take_open(l, ch->seq, ch->policies, &old_deadline, err);
     if (st != CHARTER_OK)
+        return st;
+    char **approvers = NULL;
+    size_t approver_count = 0;
+    if (!ch->to && ch->policies &&
+        (st = check_policies(l, ch, &approvers, &approver_count, err)) != CHARTER_OK)
         return st;
     if (!ch->to && ch->approve && (st = check_approval(l, ch, err)) != CHARTER_OK)
         return st;
+    /* An approval short of the quorum counts nothing: its re-check's
+     * reservation goes back at once. */
+    if (ch->vote)
+        approval_unreserve(l, ch->seq, &ch->ap);
     char id[32], ts[40], ds[40];
     ledger_decision_id(ch->seq, id);
     ch_time_format(ch->time_ms, ts);
@@ -321,6 +421,11 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
                       ch->deadline_ms ? ds : NULL, "deadline_ms",
                       (json_int_t)ch->deadline_ms, "time", ts, "time_ms",
                       (json_int_t)ch->time_ms);
+    } else if (ch->vote) {
+        j = json_pack("{s:s,s:s,s:s?,s:s,s:I,s:i,s:i}", "decision_id", id, "who",
+                      ch->who, "note", ch->note, "time", ts, "time_ms",
+                      (json_int_t)ch->time_ms, "approvals", ch->approvals, "needed",
+                      ch->needed);
     } else {
         j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:I}", "decision_id", id, "who", ch->who,
                       "resolution", ch->approve ? "approve" : "deny", "note", ch->note,
@@ -330,6 +435,18 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
         /* What the approval counted, so a restart counts the same. */
         if (j && ch->approve)
             json_object_set_new(j, "spend", json_real(ch->ap.spend));
+        if (j && ch->approve && ch->grant_id)
+            json_object_set_new(j, "grant", json_string(ch->grant_id));
+        /* Every approver of a quorum, in order, the last being who. */
+        if (j && ch->approve && ch->needed > 1) {
+            json_t *arr = json_array();
+            for (size_t i = 0; arr && i < approver_count; i++)
+                if (!ledger_same_person(approvers[i], ch->who))
+                    json_array_append_new(arr, json_string(approvers[i]));
+            if (arr)
+                json_array_append_new(arr, json_string(ch->who));
+            json_object_set_new(j, "approvers", arr);
+        }
     }
     size_t len = 0;
     if (!(ch->payload = ledger_payload_json(j, &len))) {
@@ -338,7 +455,8 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory recording %s", id);
     }
     memset(a, 0, sizeof *a);
-    a->kind = ch->to ? "escalation_moved" : "escalation_resolved";
+    a->kind = ch->to ? "escalation_moved"
+              : ch->vote ? "escalation_approval" : "escalation_resolved";
     a->payload = ch->payload;
     a->payload_len = len;
     return CHARTER_OK;
@@ -367,13 +485,29 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
         if (ledger_state_escalation_move(&l->state, e, ch->to->id, ch->deadline_ms) !=
             CHARTER_OK)
             st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory moving %s", id);
+    } else if (ch->vote) {
+        e->status = ESC_OPEN;
+        if (ledger_state_escalation_vote(&l->state, e, ch->who) != CHARTER_OK)
+            st = ledger_fail(err, CHARTER_E_NOMEM,
+                             "the approval of %s is recorded, but keeping it in memory "
+                             "failed", id);
     } else if (ledger_state_escalation_resolve(&l->state, e, ch->approve, ch->who,
                                                ch->note, ch->time_ms,
-                                               ch->timed_out) != CHARTER_OK) {
+                                               ch->timed_out) != CHARTER_OK ||
+               (ch->grant_id && ch->approve &&
+                ledger_state_escalation_grant(e, ch->grant_id) != CHARTER_OK)) {
         /* An approval's action was counted when it was re-checked. */
         st = ledger_fail(err, CHARTER_E_NOMEM,
                          "the resolution of %s is recorded, but keeping it in "
                          "memory failed", id);
+    } else if (ch->grant_id && ch->approve) {
+        /* Counted against the grant's caps (grant.c). */
+        uint64_t gseq;
+        state_grant *g = ledger_grant_id_parse(ch->grant_id, &gseq)
+                             ? ledger_state_grant(&l->state, gseq)
+                             : NULL;
+        if (g)
+            ledger_state_grant_use(g, ch->ap.spend);
     }
     pthread_mutex_unlock(&l->mu);
     return st;
@@ -391,38 +525,42 @@ static void wake_waiters(charter_ledger *l)
     pthread_mutex_unlock(&l->mu);
 }
 
-charter_status charter_ledger_resolve(charter_ledger *l, const charter *c,
-                                      const char *decision_id, const char *who,
-                                      charter_resolution r, const char *note,
-                                      int64_t time_ms, charter_resolve_result *out,
-                                      charter_error *err)
+charter_status ledger_resolve(charter_ledger *l, ledger_resolve_args *ra,
+                              charter_resolve_result *out, charter_error *err)
 {
-    uint64_t seq;
     if (out)
         memset(out, 0, sizeof *out);
-    if (!l || !who || !*who)
+    if (!l || !ra || !ra->who || !*ra->who)
         return ledger_fail(err, CHARTER_E_INVALID,
                            "a resolution needs the ledger and who resolved it");
-    if (r != CHARTER_RESOLVE_APPROVE && r != CHARTER_RESOLVE_DENY)
+    ra->spend = 0;
+    if (!ra->c)
         return ledger_fail(err, CHARTER_E_INVALID,
-                           "a resolution is approve or deny, found %d", (int)r);
-    if (r == CHARTER_RESOLVE_APPROVE && !c)
-        return ledger_fail(err, CHARTER_E_INVALID,
-                           "an approval is re-checked under the charter serving now; "
-                           "none was given");
-    if (!ledger_decision_id_parse(decision_id, &seq))
-        return ledger_fail(err, CHARTER_E_INVALID,
-                           "expected a decision id such as d-42, found '%s'",
-                           decision_id ? decision_id : "(null)");
-    esc_change ch = {.seq = seq, .who = who, .note = note,
-                     .approve = r == CHARTER_RESOLVE_APPROVE,
-                     .time_ms = time_ms ? time_ms : charter_now_ms()};
-    ch.ap.c = c;
+                           "a resolution is checked against the charter serving now "
+                           "(its queue's policies, an approval's re-check); none was "
+                           "given");
+    char id[32];
+    ledger_decision_id(ra->seq, id);
+    esc_change ch = {.seq = ra->seq, .who = ra->who, .note = ra->note,
+                     .approve = ra->approve, .policies = true, .grant_id = ra->grant_id,
+                     .single_only = ra->single_only,
+                     .time_ms = ra->time_ms ? ra->time_ms : charter_now_ms()};
+    ch.ap.c = ra->c;
     if (ch.approve && charter_decider_new(&ch.ap.d) != CHARTER_OK)
-        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory re-checking %s",
-                           decision_id);
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory re-checking %s", id);
     ledger_append a;
     charter_status st = prepare_change(l, &ch, NULL, &a, err);
+    if (st == CHARTER_OK && ch.approve && !ch.vote && ra->cap_spend &&
+        ch.ap.spend > ra->max_spend) {
+        /* A grant's amount cap: what the re-check found is more than is left. */
+        finish_change(l, &ch, CHARTER_E_REFUSED, err); /* gives it all back */
+        ch.ap.refusal = CHARTER_REFUSAL_NO_GRANTS;
+        ch.ap.stopped_by[0] = '\0';
+        st = ledger_fail(err, CHARTER_E_REFUSED,
+                         "approving %s by standing approval %s is refused: it spends "
+                         "%.15g and the grant has %.15g of its amount cap left", id,
+                         ra->grant_id ? ra->grant_id : "", ch.ap.spend, ra->max_spend);
+    }
     if (st == CHARTER_E_REFUSED && out) {
         out->refusal = ch.ap.refusal;
         memcpy(out->stopped_by, ch.ap.stopped_by, sizeof out->stopped_by);
@@ -434,8 +572,35 @@ charter_status charter_ledger_resolve(charter_ledger *l, const charter *c,
         st = finish_change(l, &ch, st, err);
         wake_waiters(l);
     }
+    if (st == CHARTER_OK && out && ch.approve) {
+        out->pending = ch.vote;
+        out->approvals = ch.approvals;
+        out->needed = ch.needed;
+    }
+    if (st == CHARTER_OK && ch.approve && !ch.vote)
+        ra->spend = ch.ap.spend;
     charter_decider_free(ch.ap.d);
     return st;
+}
+
+charter_status charter_ledger_resolve(charter_ledger *l, const charter *c,
+                                      const char *decision_id, const char *who,
+                                      charter_resolution r, const char *note,
+                                      int64_t time_ms, charter_resolve_result *out,
+                                      charter_error *err)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (r != CHARTER_RESOLVE_APPROVE && r != CHARTER_RESOLVE_DENY)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "a resolution is approve or deny, found %d", (int)r);
+    ledger_resolve_args a = {.c = c, .who = who, .approve = r == CHARTER_RESOLVE_APPROVE,
+                             .note = note, .time_ms = time_ms};
+    if (l && who && *who && c && !ledger_decision_id_parse(decision_id, &a.seq))
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "expected a decision id such as d-42, found '%s'",
+                           decision_id ? decision_id : "(null)");
+    return ledger_resolve(l, &a, out, err);
 }
 
 /* ---- Looking up and waiting ----------------------------------------------- */
@@ -452,30 +617,55 @@ static bool is_open(const state_escalation *e)
     return e->status == ESC_OPEN || e->status == ESC_RESOLVING;
 }
 
-/* An escalation copied out of the state (its strings in `text`). */
+/* An escalation copied out of the state (its strings in `text`, its
+ * approvers' pointers in `names`). */
 typedef struct esc_copy {
     charter_escalation x;
     char id[32];
     strbuf text;
+    const char **names;
+    size_t names_cap;
 } esc_copy;
+
+static void esc_copy_free(esc_copy *c)
+{
+    free(c->text.p);
+    free(c->names);
+}
 
 /* Copies e (state locked); false when out of memory. */
 static bool copy_escalation(const state_escalation *e, esc_copy *c)
 {
     bool resolved = e->status == ESC_RESOLVED;
-    const char *src[7] = {e->agent, e->run_id, e->workflow, e->action, e->queue,
-                          resolved ? e->who : NULL, resolved ? e->note : NULL};
-    size_t at[7];
+    enum { FIXED = 8 };
+    const char *src[FIXED] = {e->agent, e->run_id, e->workflow, e->action, e->queue,
+                              resolved ? e->who : NULL, resolved ? e->note : NULL,
+                              e->grant_id};
+    size_t at[FIXED];
     c->text.n = 0;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < FIXED; i++) {
         at[i] = c->text.n;
         if (src[i])
             strbuf_add(&c->text, src[i], strlen(src[i]) + 1);
     }
+    size_t first = c->text.n;
+    for (size_t i = 0; i < e->approver_count; i++)
+        strbuf_add(&c->text, e->approvers[i], strlen(e->approvers[i]) + 1);
     if (c->text.failed)
         return false;
-    const char *s[7];
-    for (int i = 0; i < 7; i++)
+    if (e->approver_count > c->names_cap) {
+        const char **n = realloc(c->names, e->approver_count * sizeof *n);
+        if (!n)
+            return false;
+        c->names = n;
+        c->names_cap = e->approver_count;
+    }
+    for (size_t i = 0, off = first; i < e->approver_count; i++) {
+        c->names[i] = c->text.p + off;
+        off += strlen(c->names[i]) + 1;
+    }
+    const char *s[FIXED];
+    for (int i = 0; i < FIXED; i++)
         s[i] = src[i] ? c->text.p + at[i] : NULL;
     ledger_decision_id(e->seq, c->id);
     c->x = (charter_escalation){
@@ -485,7 +675,10 @@ static bool copy_escalation(const state_escalation *e, esc_copy *c)
         .status = !resolved ? CHARTER_ESC_OPEN
                   : e->approved ? CHARTER_ESC_APPROVED : CHARTER_ESC_DENIED,
         .resolved_by = s[5], .note = s[6],
-        .resolved_ms = resolved ? e->resolved_ms : 0, .timed_out = e->timed_out};
+        .resolved_ms = resolved ? e->resolved_ms : 0, .timed_out = e->timed_out,
+        .approval_count = e->approver_count,
+        .approvers = e->approver_count ? c->names : NULL,
+        .grant_id = s[7]};
     return true;
 }
 
@@ -557,7 +750,7 @@ charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
             stopped = fn(&c[j].x, user) != 0;
     }
     for (size_t j = 0; c && j < LIST_CHUNK; j++)
-        free(c[j].text.p);
+        esc_copy_free(&c[j]);
     free(c);
     free(seqs);
     return st;
@@ -610,7 +803,7 @@ charter_status charter_ledger_escalation(charter_ledger *l, const char *decision
     pthread_mutex_unlock(&l->mu);
     if (copied)
         fn(&c.x, user);
-    free(c.text.p);
+    esc_copy_free(&c);
     return st;
 }
 
@@ -790,8 +983,8 @@ static int take_first(const ledger_entry *e, void *user)
 }
 
 /* The payload of decision `seq` (known to be one) read back from the file;
- * *out is malloc'd. */
-static charter_status decision_read(charter_ledger *l, uint64_t seq, const char *id,
+ * *out is malloc'd (recorder.h). */
+charter_status ledger_decision_read(charter_ledger *l, uint64_t seq, const char *id,
                                     char **out, size_t *len, charter_error *err)
 {
     pthread_mutex_lock(&l->reader_mu);
@@ -837,7 +1030,7 @@ charter_status charter_ledger_decision(charter_ledger *l, const char *decision_i
         return ledger_fail(err, CHARTER_E_REF, "there is no decision %s in this ledger",
                            decision_id);
     size_t n = 0;
-    charter_status st = decision_read(l, seq, decision_id, out, &n, err);
+    charter_status st = ledger_decision_read(l, seq, decision_id, out, &n, err);
     if (st == CHARTER_OK && len)
         *len = n;
     return st;

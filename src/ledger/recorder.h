@@ -38,6 +38,10 @@ struct charter_ledger {
     ledger_store *reader;
     ledger_store_config reader_cfg;
     char *path;
+    /* Standing approvals (grant.c): one grant pass or revocation at a time,
+     * and the charter version the last pass applied grants under. */
+    pthread_mutex_t grant_mu;
+    char grant_charter[160];
 };
 
 /* Takes the budget locks a decision of `agent` in `run_id` reads; fills
@@ -56,6 +60,12 @@ charter_status ledger_append_json(charter_ledger *l, const char *kind,
                                   struct json_t *j, uint64_t *seq,
                                   charter_error *err);
 
+/* The payload of decision `seq` (known to be one; `id` its "d-<seq>" for
+ * messages) read back from the file through the ledger's reader
+ * connection; *out is malloc'd (escalation.c). */
+charter_status ledger_decision_read(charter_ledger *l, uint64_t seq, const char *id,
+                                    char **out, size_t *len, charter_error *err);
+
 charter_status ledger_open_with(const char *path, const charter_ledger_options *opt,
                                 const ledger_store_config *cfg,
                                 charter_ledger **out, charter_error *err);
@@ -68,6 +78,7 @@ typedef struct ledger_decision_info {
     int64_t deadline_ms;         /* an escalation's deadline (0: none) */
     int64_t time_ms;             /* the decision time */
     double spend;
+    const char *rule;            /* an escalation's rule ("" : none; grant.h) */
 } ledger_decision_info;
 
 #endif

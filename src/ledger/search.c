@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -516,9 +517,9 @@ static bool decision_seq(jspan v, scratch *sc, uint64_t *seq)
 static int index_resolved(ledger_search *x, const ledger_entry *e, jspan p)
 {
     static const char *const k[] = {"decision_id", "who", "resolution", "note", "time_ms",
-                                    "timeout"};
-    jspan f[6];
-    jspan_fields(p, k, 6, f);
+                                    "timeout", "grant"};
+    jspan f[7];
+    jspan_fields(p, k, 7, f);
     uint64_t dseq;
     if (!decision_seq(f[0], &x->sc[SC_ID], &dseq))
         return 0;
@@ -559,7 +560,17 @@ static int index_resolved(ledger_search *x, const ledger_entry *e, jspan p)
     sqlite3_bind_text(ev, 3, ledger_search_status_name(status), -1, SQLITE_STATIC);
     sqlite3_bind_int64(ev, 4, f[4].n ? span_int(f[4]) : e->time_ms);
     bind_text_or_null(ev, 5, f[1], &x->sc[SC_WHO]);
-    bind_text_or_null(ev, 6, f[3], &x->sc[SC_NOTE]);
+    if (f[6].n && *f[6].p == '"') { /* approved by a standing approval: say which */
+        char note[512];
+        int n = snprintf(note, sizeof note, "by standing approval %s",
+                         span_text(f[6], &x->sc[SC_NAME]));
+        if (f[3].n && !jspan_is_null(f[3]) && n > 0 && (size_t)n < sizeof note)
+            snprintf(note + n, sizeof note - (size_t)n, ": %s",
+                     span_text(f[3], &x->sc[SC_NOTE]));
+        sqlite3_bind_text(ev, 6, note, -1, SQLITE_TRANSIENT);
+    } else {
+        bind_text_or_null(ev, 6, f[3], &x->sc[SC_NOTE]);
+    }
     return run(ev) == SQLITE_OK ? 0 : -1;
 }
 
@@ -586,6 +597,38 @@ static int index_moved(ledger_search *x, const ledger_entry *e, jspan p)
     sqlite3_bind_int64(ev, 3, f[3].n ? span_int(f[3]) : e->time_ms);
     sqlite3_bind_text(ev, 4, to, -1, SQLITE_STATIC);
     sqlite3_bind_text(ev, 5, note, -1, SQLITE_TRANSIENT);
+    return run(ev) == SQLITE_OK ? 0 : -1;
+}
+
+/* A standing approval made ("granted", on the escalation it came from) or
+ * revoked ("grant_revoked", the same escalation: the entry names it). */
+static int index_grant(ledger_search *x, const ledger_entry *e, jspan p, bool revoked)
+{
+    static const char *const k[] = {"decision_id", "who", "note", "time_ms",
+                                    "expires", "grant_id"};
+    jspan f[6];
+    jspan_fields(p, k, 6, f);
+    uint64_t dseq;
+    if (!decision_seq(f[0], &x->sc[SC_ID], &dseq))
+        return 0;
+    char note[512], gid[32];
+    if (revoked)
+        snprintf(gid, sizeof gid, "%s", span_text(f[5], &x->sc[SC_NAME]));
+    else
+        snprintf(gid, sizeof gid, "g-%" PRIu64, e->seq);
+    int n = revoked ? snprintf(note, sizeof note, "standing approval %s revoked", gid)
+                    : snprintf(note, sizeof note, "standing approval %s until %s", gid,
+                               span_text(f[4], &x->sc[SC_NAME]));
+    if (f[2].n && !jspan_is_null(f[2]) && n > 0 && (size_t)n < sizeof note)
+        snprintf(note + n, sizeof note - (size_t)n, ": %s",
+                 span_text(f[2], &x->sc[SC_NOTE]));
+    sqlite3_stmt *ev = x->st[ST_RESOLVE_EVENT];
+    sqlite3_bind_int64(ev, 1, (sqlite3_int64)dseq);
+    sqlite3_bind_int64(ev, 2, (sqlite3_int64)e->seq);
+    sqlite3_bind_text(ev, 3, revoked ? "grant_revoked" : "granted", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ev, 4, f[3].n ? span_int(f[3]) : e->time_ms);
+    bind_text_or_null(ev, 5, f[1], &x->sc[SC_WHO]);
+    sqlite3_bind_text(ev, 6, note, -1, SQLITE_TRANSIENT);
     return run(ev) == SQLITE_OK ? 0 : -1;
 }
 
@@ -662,6 +705,8 @@ static int chunk_entry(const ledger_entry *e, void *user)
             rc = index_moved(x, e, p);
         else if (!strcmp(e->kind, "outcome"))
             rc = index_outcome(x, e, p);
+        else if (!strcmp(e->kind, "grant") || !strcmp(e->kind, "grant_revoked"))
+            rc = index_grant(x, e, p, e->kind[5] == '_');
         else if (!strcmp(e->kind, "charter"))
             rc = index_charter(x, e, p);
     }

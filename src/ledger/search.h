@@ -170,7 +170,9 @@ charter_status ledger_search_rule_history(const char *ledger_path, const char *r
  * Strings (NULL when absent) live until the callback returns. */
 typedef struct ledger_search_event {
     const char *event;             /* "escalated", "moved", "approved",
-                                      "denied", "timed_out"; "outcome" */
+                                      "denied", "timed_out", "granted" (a
+                                      standing approval made from it),
+                                      "grant_revoked"; "outcome" */
     int64_t time_ms;
     const char *queue, *by, *note; /* events */
     const char *metric;            /* outcomes */

@@ -33,6 +33,7 @@ static uint64_t hash_u64(uint64_t x)
 void ledger_state_init(ledger_state *s)
 {
     memset(s, 0, sizeof *s);
+    s->grant_gen = 1; /* an escalation's grant_checked_gen 0 means "never" */
 }
 
 void ledger_state_release(ledger_state *s)
@@ -49,8 +50,25 @@ void ledger_state_release(ledger_state *s)
         free(e->queue);
         free(e->who);
         free(e->note);
+        free(e->rule);
+        for (size_t k = 0; k < e->approver_count; k++)
+            free(e->approvers[k]);
+        free(e->approvers);
+        free(e->grant_id);
     }
     free(s->escalations);
+    for (size_t i = 0; i < s->grant_n; i++) {
+        state_grant *g = &s->grants[i];
+        free(g->who);
+        free(g->note);
+        free(g->queue);
+        free(g->agent);
+        free(g->workflow);
+        free(g->action);
+        free(g->rule);
+        free(g->revoked_by);
+    }
+    free(s->grants);
     free(s->open_seqs);
     free(s->is_decision);
     memset(s, 0, sizeof *s);
@@ -231,8 +249,10 @@ charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
                           .action = dup_or_empty(info->action),
                           .queue = dup_or_empty(info->queue),
                           .day = info->day, .time_ms = info->time_ms,
-                          .deadline_ms = info->deadline_ms, .spend = info->spend};
-    if (!n.agent || !n.run_id || !n.workflow || !n.action || !n.queue) {
+                          .deadline_ms = info->deadline_ms, .spend = info->spend,
+                          .rule = dup_or_empty(info->rule)};
+    if (!n.agent || !n.run_id || !n.workflow || !n.action || !n.queue || !n.rule) {
+        free(n.rule);
         free(n.agent);
         free(n.run_id);
         free(n.workflow);
@@ -244,6 +264,7 @@ charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
         size_t cap = s->open_cap ? 2 * s->open_cap : 64;
         uint64_t *o = realloc(s->open_seqs, cap * sizeof *o);
         if (!o) {
+            free(n.rule);
             free(n.agent);
             free(n.run_id);
             free(n.workflow);
@@ -299,7 +320,68 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
     e->note = note ? strdup(note) : NULL;
     if (!e->who || (note && !e->note))
         st = CHARTER_E_NOMEM;
+    if (st == CHARTER_OK && approve && !timed_out) {
+        /* The approver who resolved it comes last. */
+        for (size_t i = 0; i + 1 < e->approver_count; i++)
+            if (ledger_same_person(e->approvers[i], who)) {
+                char *w = e->approvers[i];
+                memmove(e->approvers + i, e->approvers + i + 1,
+                        (e->approver_count - i - 1) * sizeof *e->approvers);
+                e->approvers[e->approver_count - 1] = w;
+                break;
+            }
+        st = ledger_state_escalation_vote(s, e, who);
+    }
     return st;
+}
+
+bool ledger_same_person(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+        if (!x)
+            return true;
+    }
+}
+
+bool ledger_state_has_approver(const state_escalation *e, const char *who)
+{
+    for (size_t i = 0; i < e->approver_count; i++)
+        if (ledger_same_person(e->approvers[i], who))
+            return true;
+    return false;
+}
+
+charter_status ledger_state_escalation_vote(ledger_state *s, state_escalation *e,
+                                            const char *who)
+{
+    if (!who || ledger_state_has_approver(e, who))
+        return CHARTER_OK;
+    char **a = realloc(e->approvers, (e->approver_count + 1) * sizeof *a);
+    if (!a)
+        return CHARTER_E_NOMEM;
+    e->approvers = a;
+    if (!(a[e->approver_count] = strdup(who)))
+        return CHARTER_E_NOMEM;
+    e->approver_count++;
+    s->esc_version++;
+    return CHARTER_OK;
+}
+
+charter_status ledger_state_escalation_grant(state_escalation *e, const char *grant_id)
+{
+    char *g = grant_id ? strdup(grant_id) : NULL;
+    if (grant_id && !g)
+        return CHARTER_E_NOMEM;
+    free(e->grant_id);
+    e->grant_id = g;
+    return CHARTER_OK;
 }
 
 charter_status ledger_state_escalation_move(ledger_state *s, state_escalation *e,
@@ -312,5 +394,80 @@ charter_status ledger_state_escalation_move(ledger_state *s, state_escalation *e
     free(e->queue);
     e->queue = q;
     e->deadline_ms = deadline_ms;
+    e->grant_checked_gen = 0; /* another queue: other grants may match */
     return CHARTER_OK;
+}
+
+/* ---- Standing approvals ------------------------------------------------------ */
+
+static void grant_strings_free(state_grant *g)
+{
+    free(g->who);
+    free(g->note);
+    free(g->queue);
+    free(g->agent);
+    free(g->workflow);
+    free(g->action);
+    free(g->rule);
+    free(g->revoked_by);
+}
+
+charter_status ledger_state_grant_add(ledger_state *s, const state_grant *g)
+{
+    if (s->grant_n == s->grant_cap) {
+        size_t cap = s->grant_cap ? 2 * s->grant_cap : 16;
+        state_grant *t = realloc(s->grants, cap * sizeof *t);
+        if (!t)
+            return CHARTER_E_NOMEM;
+        s->grants = t;
+        s->grant_cap = cap;
+    }
+    state_grant n = *g;
+    n.who = dup_or_empty(g->who);
+    n.note = g->note ? strdup(g->note) : NULL;
+    n.queue = dup_or_empty(g->queue);
+    n.agent = dup_or_empty(g->agent);
+    n.workflow = dup_or_empty(g->workflow);
+    n.action = dup_or_empty(g->action);
+    n.rule = dup_or_empty(g->rule);
+    n.revoked_by = g->revoked_by ? strdup(g->revoked_by) : NULL;
+    if (!n.who || (g->note && !n.note) || !n.queue || !n.agent || !n.workflow ||
+        !n.action || !n.rule || (g->revoked_by && !n.revoked_by)) {
+        grant_strings_free(&n);
+        return CHARTER_E_NOMEM;
+    }
+    s->grants[s->grant_n++] = n;
+    s->grant_gen++;
+    s->esc_version++;
+    return CHARTER_OK;
+}
+
+state_grant *ledger_state_grant(ledger_state *s, uint64_t seq)
+{
+    /* Grants are few (people make them by hand): a scan is enough. */
+    for (size_t i = 0; i < s->grant_n; i++)
+        if (s->grants[i].seq == seq)
+            return &s->grants[i];
+    return NULL;
+}
+
+charter_status ledger_state_grant_revoke(ledger_state *s, state_grant *g,
+                                         const char *who, int64_t when)
+{
+    char *w = dup_or_empty(who);
+    if (!w)
+        return CHARTER_E_NOMEM;
+    free(g->revoked_by);
+    g->revoked_by = w;
+    g->revoked = true;
+    g->revoked_ms = when;
+    s->grant_gen++;
+    s->esc_version++;
+    return CHARTER_OK;
+}
+
+void ledger_state_grant_use(state_grant *g, double spend)
+{
+    g->used_count++;
+    g->used_amount += spend;
 }

@@ -1,7 +1,9 @@
 /* state.h - what a recording ledger keeps in memory, rebuilt from its
  * entries when it opens: the stop-rule counters (actions and spend per
  * agent's run and per agent per UTC day), the escalated decisions and whether each is
- * resolved, and which seqs are decisions.
+ * resolved (with the approvals of a quorum so far), which seqs are
+ * decisions, and the standing approvals (grants). A quorum's approvals
+ * ("escalation_approval") count nothing.
  *
  * What counts against a budget: an allowed decision counts at once; an
  * escalated one counts when it is resolved "approve" (against the run and
@@ -48,6 +50,21 @@ typedef struct state_escalation {
     bool timed_out;        /* resolved by its queue's on-timeout behaviour */
     char *who, *note;      /* owned; note may be NULL */
     int64_t resolved_ms;
+    /* The approvals recorded (owned, distinct by ledger_same_person, in
+     * order): a quorum's votes while open (they survive a move); once
+     * approved every approver, the last being `who` (a deadline's approval
+     * adds none). */
+    char **approvers;
+    size_t approver_count;
+    char *grant_id;        /* approved by this standing approval (owned), or NULL */
+    /* Standing approvals (grant.c). */
+    char *rule;            /* the rule whose effect escalated it ("" : the
+                              workflow's or charter's default) */
+    /* The grants generation (ledger_state.grant_gen) at which the grant
+     * pass last looked at it and found no grant to match it or had a
+     * grant's approval of it refused; 0: never. Not looked at again while
+     * the generation is the same (grants only lapse within one). */
+    uint64_t grant_checked_gen;
 } state_escalation;
 
 /* An escalation as a decision opens it (strings copied). */
@@ -55,7 +72,24 @@ typedef struct state_escalation_info {
     const char *agent, *run_id, *workflow, *action, *queue;
     int64_t day, time_ms, deadline_ms;
     double spend;
+    const char *rule;      /* NULL or "" : none */
 } state_escalation_info;
+
+/* A standing approval (grant.c; charter_grant in charter_ledger.h). */
+typedef struct state_grant {
+    uint64_t seq;          /* of its "grant" entry; its id is "g-<seq>" */
+    uint64_t decision_seq; /* the escalation it came from */
+    char *who, *note;      /* owned; note may be NULL */
+    char *queue, *agent, *workflow, *action, *rule; /* the scope, owned */
+    int64_t time_ms, expires_ms;
+    int64_t max_count;     /* 0: no cap */
+    double max_amount;     /* 0: no cap */
+    int64_t used_count;
+    double used_amount;
+    bool revoked;
+    char *revoked_by;      /* owned, once revoked */
+    int64_t revoked_ms;
+} state_grant;
 
 typedef struct ledger_state {
     state_counter *counters;
@@ -71,9 +105,18 @@ typedef struct ledger_state {
     unsigned char *is_decision; /* bit per seq */
     size_t decision_bytes;
     /* Bumps whenever an escalation opens, is resolved (by a person or a
-     * deadline) or moves to another queue: a list of escalations taken at
+     * deadline) or moves to another queue, and when a grant is made or
+     * revoked (which may approve some): a list of escalations taken at
      * one version is still true while the version is the same. */
     uint64_t esc_version;
+    /* Standing approvals, in the order they were made (grant.c). */
+    state_grant *grants;
+    size_t grant_n, grant_cap;
+    /* Bumps whenever a grant is made or revoked, and when grants are
+     * applied under another charter than the last pass: an escalation whose
+     * approval by a grant was refused at one generation is not tried again
+     * at the same one. */
+    uint64_t grant_gen;
 } ledger_state;
 
 void ledger_state_init(ledger_state *s);
@@ -101,7 +144,8 @@ charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
                                            const state_escalation_info *info);
 /* The escalation of decision `seq`, or NULL. */
 state_escalation *ledger_state_escalation(ledger_state *s, uint64_t seq);
-/* Marks it resolved by `who` (copied) at `when` (bumps esc_version). It counts nothing: an
+/* Marks it resolved by `who` (copied) at `when` (bumps esc_version); an
+ * approval not by timeout adds `who` to the approvers. It counts nothing: an
  * approval's action is counted by the caller (the recorder reserves it
  * when it re-checks the approval; a rebuild counts what the entry says). */
 charter_status ledger_state_escalation_resolve(ledger_state *s,
@@ -112,9 +156,34 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
  * after dropping resolved ones; *n receives how many. Points into `s`,
  * valid until the state changes. */
 const uint64_t *ledger_state_open(ledger_state *s, size_t *n);
+/* Adds `who` (copied) to the escalation's approvers unless it is there
+ * already (bumps esc_version). */
+charter_status ledger_state_escalation_vote(ledger_state *s, state_escalation *e,
+                                            const char *who);
+/* Whether `who` is one of the escalation's approvers. */
+bool ledger_state_has_approver(const state_escalation *e, const char *who);
+/* Notes the standing approval that approved it (copied; NULL clears). */
+charter_status ledger_state_escalation_grant(state_escalation *e, const char *grant_id);
+/* Whether two names are one person's: equal but for ASCII case. */
+bool ledger_same_person(const char *a, const char *b);
+
 /* Moves an open escalation to another queue with a new deadline (bumps
  * esc_version). */
 charter_status ledger_state_escalation_move(ledger_state *s, state_escalation *e,
                                             const char *queue, int64_t deadline_ms);
+
+/* ---- Standing approvals (grant.c) ---- */
+
+/* Adds a grant (strings copied; g->revoked etc. as given); bumps grant_gen
+ * and esc_version (so the deadline thread wakes and applies it). */
+charter_status ledger_state_grant_add(ledger_state *s, const state_grant *g);
+/* The grant whose entry is `seq`, or NULL. */
+state_grant *ledger_state_grant(ledger_state *s, uint64_t seq);
+/* Marks it revoked by `who` (copied) at `when`; bumps grant_gen. */
+charter_status ledger_state_grant_revoke(ledger_state *s, state_grant *g,
+                                         const char *who, int64_t when);
+/* Counts one approval of `spend` by grant `g` (the escalation notes its
+ * grant with ledger_state_escalation_grant). */
+void ledger_state_grant_use(state_grant *g, double spend);
 
 #endif

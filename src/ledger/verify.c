@@ -38,7 +38,9 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "base/jspan.h"
 #include "ledger/chain.h"
+#include "ledger/grant.h"
 #include "ledger/keys.h"
 #include "ledger/store.h"
 #include "ledger/witness.h"
@@ -108,6 +110,11 @@ typedef struct walk {
     uint64_t over_seq;          /* first entry past the count, or 0 */
     uint64_t late_seq;          /* first entry past the time, or 0 */
     int64_t late_time;
+    /* The seqs of the "grant" entries walked so far (a bit each): an
+     * approval by a grant must name one recorded before it. */
+    unsigned char *grant_bits;
+    size_t grant_bytes;
+    bool grant_oom;
     bool late_uniform;          /* every entry since late_seq has late_time */
 } walk;
 
@@ -149,7 +156,8 @@ static bool known_kind(const char *k)
 {
     return !strcmp(k, "decision") || !strcmp(k, "charter") ||
            !strcmp(k, "escalation_resolved") || !strcmp(k, "escalation_moved") ||
-           !strcmp(k, "outcome");
+           !strcmp(k, "escalation_approval") || !strcmp(k, "outcome") ||
+           !strcmp(k, "grant") || !strcmp(k, "grant_revoked");
 }
 
 /* A charter entry's content must hash to the version it claims. */
@@ -364,6 +372,59 @@ static cp_group *cadence_groups(const cp_list *cps, const bool *valid, size_t *c
     return g;
 }
 
+/* Notes a "grant" entry; an "escalation_resolved" entry with a "grant"
+ * field must name an earlier one (grant ids are "g-<seq>"). false: noted
+ * as a problem. Out of memory skips the check (grant_oom) rather than
+ * report a ledger wrong. */
+static bool grant_entry_ok(walk *w, const ledger_entry *e)
+{
+    bool is_grant = !strcmp(e->kind, "grant");
+    if (!is_grant && strcmp(e->kind, "escalation_resolved"))
+        return true;
+    if (is_grant) {
+        size_t byte = (size_t)(e->seq / 8);
+        if (byte >= w->grant_bytes && !w->grant_oom) {
+            size_t n = w->grant_bytes ? w->grant_bytes : 1024;
+            while (n <= byte)
+                n *= 2;
+            unsigned char *b = realloc(w->grant_bits, n);
+            if (!b) {
+                w->grant_oom = true;
+                return true;
+            }
+            memset(b + w->grant_bytes, 0, n - w->grant_bytes);
+            w->grant_bits = b;
+            w->grant_bytes = n;
+        }
+        if (!w->grant_oom)
+            w->grant_bits[byte] |= (unsigned char)(1u << (e->seq % 8));
+        return true;
+    }
+    jspan p, g;
+    if (w->grant_oom || !jspan_value(e->payload, e->payload_len, &p) ||
+        !jspan_get(p, "grant", &g))
+        return true;
+    char id[40];
+    const char *str = "";
+    size_t len = 0;
+    uint64_t gseq = 0;
+    bool named = g.p[0] == '"' && jspan_str(g, id, sizeof id, &str, &len) &&
+                 len < sizeof id;
+    if (named) {
+        memmove(id, str, len);
+        id[len] = '\0';
+        named = ledger_grant_id_parse(id, &gseq);
+    }
+    if (named && gseq < e->seq && (size_t)(gseq / 8) < w->grant_bytes &&
+        (w->grant_bits[gseq / 8] >> (gseq % 8)) & 1u)
+        return true;
+    note(&w->problem, e->seq, "malformed",
+         "entry %" PRIu64 " (escalation_resolved) says a standing approval approved it, "
+         "but its \"grant\" (%.40s) names no earlier grant entry", e->seq,
+         named ? id : "not a grant id");
+    return false;
+}
+
 static int walk_entry(const ledger_entry *e, void *user)
 {
     walk *w = user;
@@ -382,7 +443,8 @@ static int walk_entry(const ledger_entry *e, void *user)
     if (!known_kind(e->kind)) {
         note(&w->problem, e->seq, "malformed",
              "entry %" PRIu64 " has kind '%.40s'; expected charter, decision, "
-             "escalation_resolved, escalation_moved or outcome", s, e->kind);
+             "escalation_resolved, escalation_approval, escalation_moved, outcome, "
+             "grant or grant_revoked", s, e->kind);
         return 1;
     }
     unsigned char h[LEDGER_HASH_SIZE];
@@ -406,6 +468,8 @@ static int walk_entry(const ledger_entry *e, void *user)
              "to the version it names", s);
         return 1;
     }
+    if (!grant_entry_ok(w, e))
+        return 1;
     if (!check_checkpoints_at(w, e->seq, e->hash) || !check_heads_at(w, e->seq, e->hash))
         return 1;
     memcpy(w->prev, e->hash, LEDGER_HASH_SIZE);
@@ -649,8 +713,10 @@ charter_status charter_ledger_verify_with(const char *path,
               .groups = groups, .group_count = group_count};
     if (w.cadence)
         cadence_gap(&w, SIZE_MAX);
-    if ((st = s->ops->read(s, 1, walk_entry, &w, err)) != CHARTER_OK)
+    if ((st = s->ops->read(s, 1, walk_entry, &w, err)) != CHARTER_OK) {
+        free(w.grant_bits);
         goto done;
+    }
     bool walked_all = !w.problem.found;
     if (walked_all) {
         /* A valid checkpoint, or witnessed head, past the end proves the
@@ -687,6 +753,7 @@ charter_status charter_ledger_verify_with(const char *path,
     } else {
         out->ok = true;
     }
+    free(w.grant_bits);
 done:
     s->ops->snapshot_end(s);
     free(groups);

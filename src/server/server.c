@@ -111,35 +111,80 @@ void srv_decide_end(srv *s, srv_decision *d)
 
 /* ---- The deadline thread ---------------------------------------------------- */
 
+static bool expire_stopping(srv *s)
+{
+    pthread_mutex_lock(&s->stop_mu);
+    bool stop = s->stopping;
+    pthread_mutex_unlock(&s->stop_mu);
+    return stop;
+}
+
+/* Sleeps on stop_cv until mono time until_us (or until stopped). */
+static void expire_sleep(srv *s, int64_t until_us)
+{
+    int64_t left = until_us - base_mono_us();
+    if (left <= 0)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += left / 1000000;
+    until.tv_nsec += (long)(left % 1000000) * 1000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->stop_mu);
+    if (!s->stopping)
+        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
+    pthread_mutex_unlock(&s->stop_mu);
+}
+
+/* The deadline thread: every expire_every_ms it applies the deadlines
+ * passed (charter_ledger_expire), and on every change of the escalations
+ * (one opening, above all) as well as on that tick it applies the standing
+ * approvals (charter_ledger_apply_grants), so an escalation a grant
+ * matches is approved moments after it opens. It waits on the ledger's
+ * escalation version; once the server stops, those waits are interrupted
+ * and return at once, so it then sleeps on stop_cv instead until told to
+ * stop. A failure (ledger unavailable) leaves the escalations open; the
+ * next round tries again. */
 static void *expire_main(void *arg)
 {
     srv *s = arg;
     base_thread_name("charter-expire");
-    pthread_mutex_lock(&s->stop_mu);
-    while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += s->opt.expire_every_ms / 1000;
-        until.tv_nsec += (long)(s->opt.expire_every_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
-        if (s->stopping)
+    int64_t every_us = (int64_t)s->opt.expire_every_ms * 1000;
+    int64_t tick = base_mono_us() + every_us;
+    uint64_t seen = charter_ledger_escalations_version(s->ledger);
+    while (!expire_stopping(s)) {
+        int64_t left_us = tick - base_mono_us();
+        uint64_t v = seen;
+        if (left_us > 0)
+            v = charter_ledger_escalations_wait(s->ledger, seen,
+                                                (uint32_t)((left_us + 999) / 1000));
+        if (expire_stopping(s))
             break;
-        pthread_mutex_unlock(&s->stop_mu);
+        bool due = base_mono_us() >= tick;
+        if (v == seen && !due) {
+            /* Returned early with nothing changed: the waits were
+             * interrupted (the server is stopping). */
+            expire_sleep(s, tick);
+            continue;
+        }
+        /* Taken before the pass: what changes during it (its own approvals
+         * included) wakes the next one. */
+        seen = v;
         charter *c = srv_charter(s);
-        size_t n = 0;
+        int64_t now = charter_now_ms();
         charter_error err;
-        /* A failure (ledger unavailable) leaves the escalations open; the
-         * next round tries again. */
-        charter_ledger_expire(s->ledger, c, charter_now_ms(), &n, &err);
+        if (due) {
+            size_t n = 0;
+            charter_ledger_expire(s->ledger, c, now, &n, &err);
+            atomic_fetch_add(&s->metrics.timeouts, n);
+            tick = base_mono_us() + every_us;
+        }
+        charter_ledger_apply_grants(s->ledger, c, now, NULL, &err);
         charter_release(c);
-        atomic_fetch_add(&s->metrics.timeouts, n);
-        pthread_mutex_lock(&s->stop_mu);
     }
-    pthread_mutex_unlock(&s->stop_mu);
     return NULL;
 }
 

@@ -104,7 +104,9 @@ static inline void planted_resolve(charter_ledger *l, const charter *c, uint64_t
 {
     char id[32];
     snprintf(id, sizeof id, "d-%llu", (unsigned long long)seq);
-    charter_ledger_resolve(l, c, id, "lead@shop.example", r, NULL, t_ms, NULL, NULL);
+    /* A deny needs a note (the queue's require_note: deny, the default). */
+    charter_ledger_resolve(l, c, id, "lead@shop.example", r,
+                           r == CHARTER_RESOLVE_DENY ? "planted deny" : NULL, t_ms, NULL, NULL);
 }
 
 static inline void planted_outcome(charter_ledger *l, const char *wf, const char *metric,

@@ -225,7 +225,7 @@ static void test_padded_request_meets_the_tightened_boundary(void)
     /* Nothing was recorded or counted; it can still be denied. */
     CHECK_INT(state_of(l, id).status, CHARTER_ESC_OPEN);
     CHECK(day_spend(l, "support-bot") == 0);
-    CHECK_INT(charter_ledger_resolve(l, after, id, "lena", CHARTER_RESOLVE_DENY, NULL, 0,
+    CHECK_INT(charter_ledger_resolve(l, after, id, "lena", CHARTER_RESOLVE_DENY, "no", 0,
                                      &res, &err),
               CHARTER_OK);
     CHECK_INT(state_of(l, id).status, CHARTER_ESC_DENIED);

@@ -402,7 +402,7 @@ static void test_escalation_counts_once_approved_and_resolves_once(void)
                                      &done, &err), CHARTER_OK);
     CHECK(done.seq > 0);
     CHECK_INT(charter_ledger_resolve(l, c, esc2.id, "lead@tiny.example",
-                                     CHARTER_RESOLVE_DENY, NULL, 0, NULL, &err),
+                                     CHARTER_RESOLVE_DENY, "no", 0, NULL, &err),
               CHARTER_OK);
     charter_ledger_counters(l, "support-bot", "run-e", charter_now_ms(), &cnt);
     CHECK_INT(cnt.run_actions, 2); /* the approval counts, the denial not */

@@ -1,0 +1,139 @@
+/* test_server_grant.c - the server's deadline thread applies standing
+ * approvals as escalations change, not only on its tick: a real
+ * charter_server (on 127.0.0.1, port picked by the kernel) with a tick of a
+ * minute, a grant made through the library on the server's own ledger, and
+ * escalations that a grant matches approved within moments, both those
+ * open when it is made and one that opens later. Stopping the server is
+ * prompt although the thread's tick is a minute away.
+ *
+ * The queue's standing_approvals max is set on the serving charter (as
+ * test_ledger_grant.c does), so this does not depend on the loader's
+ * reading of the new queue keys; the HTTP endpoints for grants belong to
+ * the API (tests/http).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "charter.h"
+#include "charter_ledger.h"
+#include "charter_server.h"
+#include "charter/model.h"
+#include "server/server.h"
+#include "test.h"
+
+static const char CHARTER_YAML[] =
+    "charter: 1\n"
+    "organization: {name: Test Shop, purpose: Sell tea.}\n"
+    "values:\n"
+    "  - {id: trust, statement: Customers can rely on us.}\n"
+    "workflows:\n"
+    "  - {id: refunds, owner: ana@shop.example,\n"
+    "     autonomy: agent-ready, actions: [issue_refund], escalate_to: leads}\n"
+    "agents:\n"
+    "  - {id: support-bot, owner: ana@shop.example, workflows: [refunds]}\n"
+    "rules:\n"
+    "  - {id: large, workflows: [refunds], actions: [issue_refund],\n"
+    "     when: input.amount > 100, effect: escalate, protects: trust,\n"
+    "     message: Large refunds need a lead.}\n"
+    "escalation:\n"
+    "  queues:\n"
+    "    - {id: leads, approvers: {roles: [support-lead]}, sla: 4h, on_timeout: deny}\n";
+
+#define HOUR 3600000LL
+
+static char dir[256];
+
+static void escalate(charter_server *s, const charter *c, char id[32])
+{
+    const char *req = "{\"agent\":\"support-bot\",\"workflow\":\"refunds\","
+                      "\"action\":\"issue_refund\",\"input\":{\"amount\":500}}";
+    charter_decider *d = NULL;
+    charter_decider_new(&d);
+    char *ans = NULL;
+    size_t n = 0;
+    charter_error err;
+    CHECK_INT(charter_ledger_decide(s->ledger, d, c, req, strlen(req), charter_now_ms(),
+                                    &ans, &n, &err),
+              CHARTER_OK);
+    id[0] = '\0';
+    const char *p = ans ? strstr(ans, "\"decision_id\":\"") : NULL;
+    if (p)
+        snprintf(id, 32, "%.*s", (int)strcspn(p + 15, "\""), p + 15);
+    CHECK(ans && strstr(ans, "\"decision\":\"escalate\""));
+    free(ans);
+    charter_decider_free(d);
+}
+
+static int take_status(const charter_escalation *e, void *user)
+{
+    *(charter_escalation_status *)user = e->status;
+    return 1;
+}
+
+/* Waits up to 5 s for `id` to be resolved; the status then, and in *ms how
+ * long it took. */
+static charter_escalation_status wait_resolved(charter_server *s, const char *id,
+                                               int64_t *ms)
+{
+    charter_escalation_status st = CHARTER_ESC_OPEN;
+    int64_t t0 = charter_now_ms();
+    CHECK_INT(charter_ledger_escalation(s->ledger, id, 5000, take_status, &st, NULL),
+              CHARTER_OK);
+    *ms = charter_now_ms() - t0;
+    return st;
+}
+
+static void test_deadline_thread_applies_grants_on_change(void)
+{
+    char charter_path[512], ledger_path[512], keys[512], token[CHARTER_TOKEN_SIZE];
+    snprintf(charter_path, sizeof charter_path, "%s/charter.yaml", dir);
+    snprintf(ledger_path, sizeof ledger_path, "%s/ledger.db", dir);
+    snprintf(keys, sizeof keys, "%s/keys", dir);
+    FILE *f = fopen(charter_path, "w");
+    fputs(CHARTER_YAML, f);
+    fclose(f);
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    CHECK_INT(charter_access_add(keys, CHARTER_ROLE_ADMIN, "root", NULL, 0, NULL, 0, token,
+                                 &err),
+              CHARTER_OK);
+    charter_server_options opt = {.charter_path = charter_path, .ledger_path = ledger_path,
+                                  .keys_dir = keys, .listen = "127.0.0.1:0",
+                                  .threads = 1, .expire_every_ms = 60000};
+    charter_server *s = NULL;
+    if (charter_server_start(&opt, &s, &err) != CHARTER_OK) {
+        fprintf(stderr, "cannot start the server: %s\n", err.message);
+        CHECK(0);
+        return;
+    }
+    charter *c = srv_charter(s);
+    ((ch_queue *)ch_find_queue(c, "leads"))->grant_max_ms = 8 * HOUR;
+
+    char d1[32], d2[32], d3[32], gid[32];
+    escalate(s, c, d1);
+    escalate(s, c, d2); /* open when the grant is made */
+    charter_grant_request g = {.duration_ms = HOUR, .note = "same today"};
+    CHECK_INT(charter_ledger_grant(s->ledger, c, d1, "lena", &g, 0, NULL, gid, &err),
+              CHARTER_OK);
+    int64_t ms = 0;
+    CHECK_INT(wait_resolved(s, d2, &ms), CHARTER_ESC_APPROVED);
+    CHECK(ms < 2000); /* the tick is a minute away */
+
+    escalate(s, c, d3); /* opened later */
+    CHECK_INT(wait_resolved(s, d3, &ms), CHARTER_ESC_APPROVED);
+    CHECK(ms < 2000);
+    charter_release(c);
+
+    int64_t t0 = charter_now_ms();
+    CHECK_INT(charter_server_stop(s, &err), CHARTER_OK);
+    CHECK(charter_now_ms() - t0 < 5000);
+}
+
+int main(void)
+{
+    test_dir_make("server-grant", dir, sizeof dir);
+    RUN(test_deadline_thread_applies_grants_on_change);
+    test_dir_remove(dir);
+    return TEST_DONE();
+}
