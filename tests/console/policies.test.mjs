@@ -1,8 +1,8 @@
 // policies.test.mjs - the inbox under a queue's approval policies, in
 // headless chromium against a real `charter serve` on 127.0.0.1 serving
-// tests/console/data/policies.yaml: a quorum of two (the first approval
-// leaves the item open, "waiting for a second approver"; the second resolves
-// it), a queue that wants a note with every resolution, the agent's owner
+// tests/console/data/policies.yaml: a quorum of two for payouts over 1,000
+// (the first approval leaves the item open, "waiting for a second
+// approver"; the second resolves it), a queue that wants a note with every resolution, the agent's owner
 // who may not approve, refusals shown as readable text, "approve and allow
 // the same for N hours" (its bound, its exact scope, the next matching
 // escalation approved by it), the Standing approvals page (#/grants) and
@@ -20,7 +20,7 @@ import { SOURCE, call, decide, decision, launch, limit, newPage, refund, resolve
   startServer, stopAll, waitFor, waiver } from './lib.mjs';
 
 const POLICIES = `${SOURCE}/tests/console/data/policies.yaml`;
-const payout = (amount = 900) => ({ workflow: 'payouts', action: 'send_payout', confidence: 0.9,
+const payout = (amount = 1500) => ({ workflow: 'payouts', action: 'send_payout', confidence: 0.9,
   rationale: 'Supplier invoice 118 is due.', input: { amount, currency: 'EUR', iban: 'DE00 1234' },
   subject: { supplier_id: 's-77' } });
 
@@ -98,7 +98,10 @@ async function clearQueue(queue, who) {
 
 test('quorum: the first approval leaves it open, waiting for a second approver; the second resolves it', quick, async () => {
   const id = await escalate(payout());
+  const small = await escalate(payout(500)); // one approval is enough under 1,000
   const lena = await open('lena', id);
+  await item(lena, small).waitFor();
+  assert.equal(await item(lena, small).locator('[data-testid="inbox-item-quorum"]').count(), 0);
   assert.equal(await item(lena, id).locator('[data-testid="inbox-item-quorum"]').textContent(), '0 of 2');
   assert.equal(await lena.locator('[data-testid="inbox-quorum"]').textContent(), 'Approvals 0 of 2');
   await lena.getByLabel('Note').fill('invoice checked');
@@ -130,6 +133,7 @@ test('quorum: the first approval leaves it open, waiting for a second approver; 
   assert.deepEqual(lena.errors.concat(omar.errors), []);
   await lena.context().close();
   await omar.context().close();
+  await resolve(srv, 'lena', small, 'deny', 'cleared by the test');
 });
 
 test('refusals are shown as readable text: already_approved, self_approval, quorum, grants_not_allowed', quick, async () => {
@@ -261,7 +265,7 @@ test('#/inbox?id=d-7 (a notification\'s link) opens that item, after signing in'
 test('approve and allow the same for N hours: bounded by the queue, the exact scope, the next one approved by it', quick, async () => {
   await clearQueue('leads', 'lena');
   // Not offered where two approvals are needed.
-  const pair = await escalate(payout(300));
+  const pair = await escalate(payout(3000));
   const id = await escalate(refund(400));
   const lena = await open('lena', pair);
   assert.equal(await lena.locator('[data-testid="inbox-grant"]').count(), 0);
