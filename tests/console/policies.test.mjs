@@ -230,7 +230,6 @@ test('self-approval: the agent\'s owner sees Approve disabled with the reason, a
   await ana.keyboard.press('a');
   await ana.waitForTimeout(300);
   assert.equal((await status(id)).status, 'open');
-  await screenshot(ana, 'inbox-self-approval');
   await ana.getByLabel('Note').fill('I asked for this one myself; not mine to judge');
   await ana.locator('[data-testid="inbox-deny"]').click();
   await ana.locator('[data-testid="status"]').filter({ hasText: `${id} denied` }).waitFor();
@@ -279,16 +278,19 @@ test('approve and allow the same for N hours: bounded by the queue, the exact sc
     rule: 'large-refund' });
   const hours = lena.getByLabel('Hours');
   assert.equal(await hours.getAttribute('max'), '8');
-  await hours.fill('9');
-  await lena.locator('[data-testid="inbox-grant-confirm"]').click();
-  await lena.locator('[data-testid="inbox-grant-error"]').filter({ hasText: 'at most 8' }).waitFor();
-  assert.equal((await status(id)).status, 'open', 'nothing sent');
+  const confirm = lena.locator('[data-testid="inbox-grant-confirm"]');
   await hours.fill('2');
   await lena.getByLabel('At most this many more (optional)').fill('1');
   await lena.getByLabel('Note').fill('damaged parcels from the flood; approve the same today');
-  const confirm = lena.locator('[data-testid="inbox-grant-confirm"]');
   assert.equal(await confirm.textContent(), 'Approve and allow the same for 2 hours');
+  await confirm.scrollIntoViewIfNeeded();
   await screenshot(lena, 'inbox-grant');
+  // More than the queue allows is refused before anything is sent.
+  await hours.fill('9');
+  await confirm.click();
+  await lena.locator('[data-testid="inbox-grant-error"]').filter({ hasText: 'at most 8' }).waitFor();
+  assert.equal((await status(id)).status, 'open', 'nothing sent');
+  await hours.fill('2');
   await confirm.click();
   const toast = lena.locator('[data-testid="status"]').filter({ hasText: new RegExp(`^${id} approved; standing approval g-\\d+ allows the same until `) });
   await toast.waitFor();
@@ -415,7 +417,8 @@ test('notification failures: a strip on the inbox lists them with their last err
   const row = strip.locator('[data-testid="inbox-notify-failure"]').first();
   const t = await row.textContent();
   assert.ok(t.includes(id), t);
-  assert.ok(t.includes('/hooks/charter'), t);
+  const mine = failing.find((n) => n.decision_id === id);
+  assert.ok(mine && t.includes(mine.target), `${t} shows ${JSON.stringify(mine)}`);
   assert.match(t, /failed attempts?/);
   const shown = await row.locator('[data-testid="inbox-notify-error"]').textContent();
   assert.ok(failing[0].last_error, 'the server records the last error');

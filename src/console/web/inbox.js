@@ -747,7 +747,7 @@
           `${n} notification${n === 1 ? '' : 's'} failing: the people of these queues may not know ` +
           'something is waiting'),
         el('ul', {}, rows.map(item)),
-        n > rows.length ? el('p', { class: 'help' }, `The first ${rows.length} shown.`) : null);
+        el('p', { class: 'help', hidden: n <= rows.length }, `The first ${rows.length} shown.`));
       failing.hidden = false;
     }
 
