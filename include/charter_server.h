@@ -66,7 +66,33 @@ CHARTER_API charter_status charter_access_revoke(const char *dir, const char *id
 CHARTER_API charter_status charter_access_list(const char *dir, char **out,
                                                charter_error *err);
 
+/* ---- Webhook secrets -------------------------------------------------------
+ * Standard Webhooks signing secrets, one per escalation queue, in
+ * DIR/webhooks.json (mode 0600, beside access.json): "whsec_" + the base64
+ * of 32 random bytes. The server signs every webhook of the queue with it
+ * (docs/http-api.md#notifications) and reads the file at start and reload. */
+
+#define CHARTER_WEBHOOK_SECRET_SIZE 64 /* a secret and its NUL fit */
+
+/* Creates the secret of queue `queue` (any id; the charter is not read) in
+ * DIR/webhooks.json (created, with DIR, when absent) and writes it into
+ * `secret`. With `rotate` an existing secret is replaced; without, it is
+ * kept and CHARTER_E_DUPLICATE returned. Errors: CHARTER_E_INVALID,
+ * CHARTER_E_DUPLICATE, CHARTER_E_IO. */
+CHARTER_API charter_status charter_webhook_secret_create(const char *dir,
+                                                         const char *queue,
+                                                         bool rotate,
+                                                         char secret[CHARTER_WEBHOOK_SECRET_SIZE],
+                                                         charter_error *err);
+
 /* ---- The server ------------------------------------------------------------ */
+
+/* How e-mail reaches an smtp:// server (smtps:// is TLS from the start). */
+typedef enum charter_smtp_tls {
+    CHARTER_SMTP_TLS_REQUIRED = 0, /* STARTTLS or nothing (default) */
+    CHARTER_SMTP_TLS_TRY = 1,      /* STARTTLS when offered, else plain */
+    CHARTER_SMTP_TLS_OFF = 2       /* plain text (a local relay) */
+} charter_smtp_tls;
 
 typedef struct charter_server_options {
     const char *charter_path;   /* required: a file or directory */
@@ -112,6 +138,23 @@ typedef struct charter_server_options {
     /* Marks the session cookie Secure: set it when a TLS proxy is in front
      * (charter itself serves plain HTTP). */
     bool cookie_secure;
+    /* Notifications (docs/http-api.md#notifications): the outbox file (NULL:
+     * "<ledger_path>.outbox"), the base of the console links they carry
+     * (NULL: "http://<the address listened on>"), the SMTP server for
+     * mailto: targets (NULL: e-mail targets fail, and the start says so)
+     * with its user, a file holding its password (first line), the From
+     * address (NULL: charter@localhost), a CA file to verify it with (NULL:
+     * the system's) and TLS; the first retry's delay (0: 5000 ms; each next
+     * one doubles, at most an hour). */
+    const char *outbox_path;
+    const char *public_url;
+    const char *smtp_url;
+    const char *smtp_user;
+    const char *smtp_password_file;
+    const char *smtp_from;
+    const char *smtp_ca;
+    charter_smtp_tls smtp_tls;
+    uint32_t notify_retry_base_ms;
 } charter_server_options;
 
 typedef struct charter_server charter_server;

@@ -1,6 +1,7 @@
 /* cmd_keys.c - `charter keys`: the key that signs ledger checkpoints
- * (init) and the access keys of `charter serve` (agent, approver, admin,
- * pep, auditor, list, revoke). */
+ * (init), the access keys of `charter serve` (agent, approver, admin,
+ * pep, auditor, list, revoke) and the queues' webhook signing secrets
+ * (webhook). */
 #include "base/banned.h"
 
 #include "cli/cli.h"
@@ -21,6 +22,7 @@ static const char usage[] =
     "       charter keys auditor --dir DIR --name NAME\n"
     "       charter keys list --dir DIR\n"
     "       charter keys revoke --dir DIR KEY_ID\n"
+    "       charter keys webhook --dir DIR --queue QUEUE [--rotate]\n"
     "\n"
     "init creates an Ed25519 key pair that signs ledger checkpoints:\n"
     "DIR/ledger.key (secret, mode 0600) and DIR/ledger.pub (public). DIR is\n"
@@ -41,6 +43,12 @@ static const char usage[] =
     "list prints the keys without their hashes; revoke removes one (a running\n"
     "server forgets it on its next reload, SIGHUP).\n"
     "\n"
+    "webhook creates the Standard Webhooks signing secret (whsec_...) of an\n"
+    "escalation queue in DIR/webhooks.json (mode 0600) and prints it once:\n"
+    "give it to the receiver, which verifies each webhook's signature with it.\n"
+    "A queue has one secret; --rotate replaces it (the old one stops working\n"
+    "at the server's next start or reload).\n"
+    "\n"
     "Exit: 0 done, 2 usage or a key already there, 3 cannot read or write.\n";
 
 #define MAX_LIST 32
@@ -58,6 +66,45 @@ static int keys_init(const char *dir)
     printf("%s\n", id);
     fprintf(stderr, "secret key: %s/ledger.key (keep it private)\n"
                     "public key: %s/ledger.pub\n", dir, dir);
+    return CLI_OK;
+}
+
+static int keys_webhook(int argc, char **argv)
+{
+    const char *dir = NULL, *queue = NULL, *v;
+    bool rotate = false;
+    for (int i = 2; i < argc; i++) {
+        int m;
+        if ((m = cli_option(argc, argv, &i, "--dir", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            dir = v;
+        } else if ((m = cli_option(argc, argv, &i, "--queue", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            queue = v;
+        } else if (!strcmp(argv[i], "--rotate")) {
+            rotate = true;
+        } else {
+            return cli_unknown_option("keys webhook", argv[i]);
+        }
+    }
+    if (!dir || !queue) {
+        fprintf(stderr, "charter keys webhook: --dir DIR and --queue QUEUE are required\n");
+        return CLI_INVALID;
+    }
+    char secret[CHARTER_WEBHOOK_SECRET_SIZE];
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status s = charter_webhook_secret_create(dir, queue, rotate, secret, &err);
+    if (s != CHARTER_OK) {
+        cli_print_error("error", &err);
+        return s == CHARTER_E_IO ? CLI_IO : CLI_INVALID;
+    }
+    printf("%s\n", secret);
+    fprintf(stderr, "webhook secret for queue '%s' %s in %s/webhooks.json; it is shown only "
+                    "now (a running server reads it on its next reload, SIGHUP)\n",
+            queue, rotate ? "set" : "added", dir);
     return CLI_OK;
 }
 
@@ -84,13 +131,15 @@ int cmd_keys(int argc, char **argv)
     if (cli_wants_help(argc, argv, usage))
         return CLI_OK;
     const char *verb = argc >= 2 ? argv[1] : "";
+    if (!strcmp(verb, "webhook"))
+        return keys_webhook(argc, argv);
     charter_access_role role = CHARTER_ROLE_AGENT;
     bool is_role = role_of(verb, &role);
     if (strcmp(verb, "init") && strcmp(verb, "list") && strcmp(verb, "revoke") &&
         !is_role) {
         fprintf(stderr, "charter keys: expected init, agent, approver, admin, pep, auditor, "
-                        "list "
-                        "or revoke; found '%s' (see 'charter keys --help')\n", verb);
+                        "list, revoke or webhook; found '%s' (see 'charter keys --help')\n",
+                verb);
         return CLI_INVALID;
     }
     const char *dir = NULL, *name = NULL, *revoke_id = NULL, *v;

@@ -60,6 +60,26 @@ static const char usage[] =
     "                      HTTP, and a browser keeps a Secure cookie only\n"
     "                      over HTTPS)\n"
     "\n"
+    "notifications (docs/http-api.md#notifications): a queue's `notify`\n"
+    "targets get webhooks, Slack messages or e-mail when an escalation opens,\n"
+    "at reminders, when it moves, times out or is resolved; owed messages wait\n"
+    "in an outbox and are retried until delivered (24 hours at most):\n"
+    "  --outbox FILE       the outbox (default: the ledger's path + .outbox)\n"
+    "  --public-url URL    base of the console links they carry (default\n"
+    "                      http://HOST:PORT as listened on)\n"
+    "  --smtp URL          SMTP server for mailto: targets: smtp://HOST:PORT\n"
+    "                      (STARTTLS required, see --smtp-tls) or smtps://\n"
+    "  --smtp-user USER    ... its user, and a file holding its password on\n"
+    "  --smtp-password-file FILE  the first line\n"
+    "  --smtp-from ADDRESS the sender (default charter@localhost)\n"
+    "  --smtp-ca FILE      CA certificates to verify the SMTP server with\n"
+    "  --smtp-tls required|try|off  STARTTLS on smtp:// (default required)\n"
+    "  --notify-retry-base DURATION  the first retry's delay, doubling on\n"
+    "                      each next one up to 1h (default 5s; e.g. 200ms)\n"
+    "Webhooks are signed with the queue's secret from DIR/webhooks.json\n"
+    "('charter keys webhook'); a queue without one sends them unsigned, and\n"
+    "the start says so.\n"
+    "\n"
     "People sign in to the console at http://HOST:PORT/ with an approver,\n"
     "admin or auditor token (sessions live in memory, 8 hours at most).\n"
     "Prints 'listening on http://HOST:PORT' once it accepts requests.\n"
@@ -91,6 +111,23 @@ static int parse_uint(const char *opt, const char *v, unsigned long max,
 }
 
 #define MAX_ORIGINS 16
+
+/* A duration: "250ms", "5s", "2m", or a number of milliseconds. */
+static int parse_duration_ms(const char *opt, const char *v, unsigned long *out)
+{
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    unsigned long mul = !strcmp(end, "ms") || !*end ? 1 : !strcmp(end, "s") ? 1000
+                        : !strcmp(end, "m")                                  ? 60000
+                                                                             : 0;
+    if (!*v || end == v || !mul || n == 0 || n > 3600000ul / mul) {
+        fprintf(stderr, "charter serve: %s expects a duration from 1ms to 1h such as "
+                        "'200ms', '5s' or '2m'; found '%s'\n", opt, v);
+        return -1;
+    }
+    *out = n * mul;
+    return 0;
+}
 
 /* The server's log: stderr, one line each, with the time. */
 static void log_line(void *user, const char *line)
@@ -182,6 +219,67 @@ int cmd_serve(int argc, char **argv)
             if (m < 0)
                 return CLI_INVALID;
             o.console_dir = v;
+        } else if ((m = cli_option(argc, argv, &i, "--outbox", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.outbox_path = v;
+        } else if ((m = cli_option(argc, argv, &i, "--public-url", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+                fprintf(stderr, "charter serve: --public-url expects an http:// or https:// "
+                                "URL; found '%s'\n", v);
+                return CLI_INVALID;
+            }
+            o.public_url = v;
+        } else if ((m = cli_option(argc, argv, &i, "--smtp", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            if (strncmp(v, "smtp://", 7) && strncmp(v, "smtps://", 8)) {
+                fprintf(stderr, "charter serve: --smtp expects smtp://HOST:PORT or "
+                                "smtps://HOST:PORT; found '%s'\n", v);
+                return CLI_INVALID;
+            }
+            o.smtp_url = v;
+        } else if ((m = cli_option(argc, argv, &i, "--smtp-user", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.smtp_user = v;
+        } else if ((m = cli_option(argc, argv, &i, "--smtp-password-file", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.smtp_password_file = v;
+        } else if ((m = cli_option(argc, argv, &i, "--smtp-from", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            if (strpbrk(v, "<>\r\n ") || !strchr(v, '@')) {
+                fprintf(stderr, "charter serve: --smtp-from expects an address such as "
+                                "charter@example.com; found '%s'\n", v);
+                return CLI_INVALID;
+            }
+            o.smtp_from = v;
+        } else if ((m = cli_option(argc, argv, &i, "--smtp-ca", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            o.smtp_ca = v;
+        } else if ((m = cli_option(argc, argv, &i, "--smtp-tls", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            if (!strcmp(v, "required"))
+                o.smtp_tls = CHARTER_SMTP_TLS_REQUIRED;
+            else if (!strcmp(v, "try"))
+                o.smtp_tls = CHARTER_SMTP_TLS_TRY;
+            else if (!strcmp(v, "off"))
+                o.smtp_tls = CHARTER_SMTP_TLS_OFF;
+            else {
+                fprintf(stderr, "charter serve: --smtp-tls expects required, try or off; "
+                                "found '%s'\n", v);
+                return CLI_INVALID;
+            }
+        } else if ((m = cli_option(argc, argv, &i, "--notify-retry-base", &v)) != 0) {
+            if (m < 0 || parse_duration_ms("--notify-retry-base", v, &n))
+                return CLI_INVALID;
+            o.notify_retry_base_ms = (uint32_t)n;
         } else if (!strcmp(argv[i], "--cookie-secure")) {
             o.cookie_secure = true;
         } else if ((m = cli_option(argc, argv, &i, "--allow-origin", &v)) != 0) {

@@ -94,6 +94,7 @@ static const route routes[] = {
     {"GET", "/v1/grants", false, APPROVER | ADMIN | AUDITOR, WORKER, api_grants_list},
     {"POST", "/v1/grants/", true, APPROVER | ADMIN, WORKER, api_grant_revoke},
     /* ---- end standing approvals ---- */
+    {"GET", "/v1/notifications", false, APPROVER | ADMIN | AUDITOR, WORKER, api_notifications},
     {"POST", "/v1/outcomes", false, AGENT | ADMIN, WORKER, api_outcomes},
     {"GET", "/v1/brief", false, AGENT | ADMIN, INLINE, api_brief},
     {"POST", "/v1/admin/reload", false, ADMIN, WORKER, api_reload},

@@ -1,6 +1,7 @@
 /* metrics.c - GET /metrics in the Prometheus text format (version 0.0.4):
  * decisions by result, decision latency, open escalations, ledger commit
- * batch sizes, requests and errors, reloads.
+ * batch sizes, requests and errors, reloads, notifications (delivered,
+ * failed attempts, given up, owed and the age of the oldest owed).
  *
  * Counters are atomics bumped on the request path; the histogram buckets
  * are kept per bucket and summed into Prometheus's cumulative form only
@@ -11,6 +12,7 @@
 #include "server/server.h"
 
 #include "base/strbuf.h"
+#include "notify/notify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +113,32 @@ void api_metrics(const srv_request *rq, const char *tail, srv_response *rs)
         (unsigned long long)atomic_load(&m->errors_5xx),
         (unsigned long long)atomic_load(&m->reloads),
         (unsigned long long)atomic_load(&m->reload_failures));
+    if (s->notify) {
+        ntf_stats ns;
+        ntf_stats_get(s->notify, &ns);
+        strbuf_printf(&o, "# HELP charter_notifications_delivered_total Notifications delivered.\n"
+                "# TYPE charter_notifications_delivered_total counter\n"
+                "charter_notifications_delivered_total %llu\n"
+                "# HELP charter_notification_attempts_failed_total Delivery attempts that "
+                "failed (each retry counts).\n"
+                "# TYPE charter_notification_attempts_failed_total counter\n"
+                "charter_notification_attempts_failed_total %llu\n"
+                "# HELP charter_notifications_failed_total Notifications given up on after "
+                "24 hours of retries.\n"
+                "# TYPE charter_notifications_failed_total counter\n"
+                "charter_notifications_failed_total %llu\n"
+                "# HELP charter_notifications_pending Notifications owed (in the outbox, "
+                "not yet delivered).\n"
+                "# TYPE charter_notifications_pending gauge\n"
+                "charter_notifications_pending %llu\n"
+                "# HELP charter_notification_oldest_pending_seconds Age of the oldest "
+                "notification owed (0: none).\n"
+                "# TYPE charter_notification_oldest_pending_seconds gauge\n"
+                "charter_notification_oldest_pending_seconds %.3f\n",
+            (unsigned long long)ns.delivered, (unsigned long long)ns.attempts_failed,
+            (unsigned long long)ns.failed, (unsigned long long)ns.pending,
+            ns.oldest_pending_s);
+    }
     charter *c = srv_charter(s);
     strbuf_printf(&o, "# HELP charter_info The charter serving now.\n# TYPE charter_info gauge\n"
             "charter_info{version=\"%s\"} 1\n", charter_version(c));

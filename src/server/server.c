@@ -17,6 +17,7 @@
 #include "base/fail.h"
 #include "base/limits.h"
 #include "base/thread.h"
+#include "notify/notify.h"
 
 void srv_log(srv *s, const char *fmt, ...)
 {
@@ -302,6 +303,11 @@ charter_status charter_server_start(const charter_server_options *opt,
     s->expire_started = true;
     if ((st = srv_http_start(s, err)) != CHARTER_OK)
         goto fail_thread;
+    if ((st = srv_notify_start(s, err)) != CHARTER_OK) {
+        srv_http_quiesce(s);
+        srv_http_stop(s);
+        goto fail_thread;
+    }
     *out = s;
     return CHARTER_OK;
 fail_thread:
@@ -351,6 +357,14 @@ charter_status charter_server_reload(charter_server *s, const char **version,
     /* Requests in flight hold their own references. */
     charter_release(old);
     srv_keys_release(old_keys);
+    if (s->notify) {
+        charter_error nerr;
+        if (ntf_reload_secrets(s->notify, &nerr) != CHARTER_OK)
+            srv_log(s, "notifications: %s; the webhook secrets in use stay", nerr.message);
+        charter *now = srv_charter(s);
+        ntf_warn_unsigned(s->notify, now);
+        charter_release(now);
+    }
     atomic_fetch_add(&s->metrics.reloads, 1);
     return CHARTER_OK;
 }
@@ -375,6 +389,7 @@ charter_status charter_server_stop(charter_server *s, charter_error *err)
     pthread_mutex_unlock(&s->stop_mu);
     if (s->expire_started)
         pthread_join(s->expire_thread, NULL);
+    ntf_stop(s->notify);
     srv_indexer_stop(s->indexer);
     srv_mcp_close(s);
     charter_status st = charter_ledger_close(s->ledger, err);

@@ -142,6 +142,7 @@ void srv_gate_closed(srv_gate *g, srv_gate_conn *c);
 
 struct mcp_server;
 typedef struct srv_indexer srv_indexer;
+struct ntf;
 
 struct charter_server {
     charter_server_options opt;
@@ -159,6 +160,7 @@ struct charter_server {
     srv_gate *gate;                 /* connection deadlines (http.c) */
     struct mcp_server *mcp;         /* /mcp (api_mcp.c) */
     srv_indexer *indexer;           /* the search index's thread (indexer.c) */
+    struct ntf *notify;             /* notifications (src/notify), or NULL */
     const char **mcp_origins;       /* NULL-terminated copy of the options' */
     srv_metrics metrics;
     _Atomic int inflight;           /* requests between read and sent */
@@ -399,6 +401,10 @@ void api_brief(const srv_request *rq, const char *tail, srv_response *rs);
 void api_reload(const srv_request *rq, const char *tail, srv_response *rs);
 void api_healthz(const srv_request *rq, const char *tail, srv_response *rs);
 void api_metrics(const srv_request *rq, const char *tail, srv_response *rs);
+/* GET /v1/notifications (api_notify.c). */
+void api_notifications(const srv_request *rq, const char *tail, srv_response *rs);
+/* Starts the notifications once the address is known (api_notify.c). */
+charter_status srv_notify_start(srv *s, charter_error *err);
 void api_mcp(const srv_request *rq, const char *tail, srv_response *rs);
 void api_report(const srv_request *rq, const char *tail, srv_response *rs);
 void api_map(const srv_request *rq, const char *tail, srv_response *rs);

@@ -240,3 +240,127 @@ class Checks:
     def done(self):
         print(f"{self.name}: {self.passed} passed, {self.failed} failed", flush=True)
         sys.exit(1 if self.failed else 0)
+
+
+# ---- Notification receivers (tests/http/test_notify*.py) ---------------------
+
+def webhook_signature_ok(secret, headers, body):
+    """Verifies a Standard Webhooks signature: HMAC-SHA256 with the key of
+    `secret` ("whsec_<base64>") over "id.timestamp.body", any of the
+    space-separated "v1,<base64>" values of webhook-signature."""
+    import base64
+    import hashlib
+    import hmac
+    key = base64.b64decode(secret.split("_", 1)[1])
+    signed = ("%s.%s." % (headers.get("webhook-id"), headers.get("webhook-timestamp"))
+              ).encode() + body
+    want = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    got = [s.split(",", 1)[1] for s in (headers.get("webhook-signature") or "").split()
+           if s.startswith("v1,")]
+    return any(hmac.compare_digest(want, g) for g in got)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 in a thread of this process.
+
+    behaviour(n, path, headers, body) -> HTTP status, or "hang" (the request
+    waits until release() or until the client closes; `hanging` counts those
+    waiting, `max_hanging` the most at once); n counts requests from 1. Every request is kept
+    in `requests` as (path, headers lower-cased, body bytes, status answered).
+    port=None: a port the kernel picks; a given port is bound with
+    SO_REUSEADDR (a receiver that comes up where one was down)."""
+
+    def __init__(self, behaviour=None, port=None):
+        import http.server
+        import socketserver
+        self.behaviour = behaviour or (lambda n, path, headers, body: 200)
+        self.requests = []
+        self.lock = threading.Condition()
+        self.hanging = 0
+        self.max_hanging = 0
+        self.released = threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with outer.lock:
+                    count = len(outer.requests) + 1
+                what = outer.behaviour(count, self.path, headers, body)
+                if what == "hang":
+                    with outer.lock:
+                        outer.hanging += 1
+                        outer.max_hanging = max(outer.max_hanging, outer.hanging)
+                    # Until released, or the client gives up (closes).
+                    import select
+                    import socket
+                    deadline = time.time() + 60
+                    while not outer.released.is_set() and time.time() < deadline:
+                        r, _, _ = select.select([self.connection], [], [], 0.1)
+                        if r and not self.connection.recv(1, socket.MSG_PEEK):
+                            break
+                    with outer.lock:
+                        outer.hanging -= 1
+                    what = 200
+                with outer.lock:
+                    outer.requests.append((self.path, headers, body, what))
+                    outer.lock.notify_all()
+                try:
+                    self.send_response(what)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        class Srv(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.httpd = Srv(("127.0.0.1", port or 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, pred, timeout):
+        """Waits (bounded) until pred(requests) is true; returns whether it was."""
+        deadline = time.time() + timeout * SCALE
+        with self.lock:
+            while not pred(self.requests):
+                left = deadline - time.time()
+                if left <= 0:
+                    return False
+                self.lock.wait(left)
+            return True
+
+    def release(self):
+        self.released.set()
+
+    def close(self):
+        self.released.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def free_port():
+    """A port nothing listens on now (for a receiver that is down)."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
