@@ -162,6 +162,22 @@ CHARTER_API bool charter_value_info(const charter *c, const char *id, unsigned *
  * "allow" or "next" (static strings); NULL when there is no such queue. */
 CHARTER_API const char *charter_queue_on_timeout(const charter *c, const char *queue);
 
+/* A queue's approval policy, as the charter states it (docs/charter-reference.md,
+ * the escalation section). */
+typedef struct charter_queue_policy {
+    int quorum;               /* approvals needed (>= 1); with quorum_when, only
+                                 when its condition holds for the request (else 1) */
+    bool quorum_when;         /* the quorum has a `when` condition */
+    bool note_always;         /* require_note: always (false: deny, the default) */
+    bool self_approval;       /* the agent's owner may approve */
+    int64_t grant_max_ms;     /* longest standing approval; 0: none allowed */
+} charter_queue_policy;
+
+/* Fills *out with queue `queue`'s approval policy; false (and *out left
+ * alone) when there is no such queue. */
+CHARTER_API bool charter_queue_policy_get(const charter *c, const char *queue,
+                                          charter_queue_policy *out);
+
 /* ---- Decision requests --------------------------------------------------- */
 
 typedef struct charter_request charter_request; /* parsed, owns its memory */

@@ -1,7 +1,7 @@
 /* reads.c - what a person judging an escalation needs from the charter
  * serving now (the inbox, docs/http-api.md): the request fields a fired
  * rule's, boundary's or stop rule's condition reads, a value's rank and
- * statement, and what a queue does at its deadline.
+ * statement, and what a queue does at its deadline and its approval policy.
  *
  * A field is found by ch_field_path_of (reads.h), which the consistency
  * analysis (analyses/probe.c) uses too, and named as written
@@ -152,4 +152,20 @@ const char *charter_queue_on_timeout(const charter *c, const char *queue)
     case CH_TIMEOUT_NEXT: return "next";
     default: return "deny";
     }
+}
+
+bool charter_queue_policy_get(const charter *c, const char *queue,
+                              charter_queue_policy *out)
+{
+    const ch_queue *q = c && queue && out ? ch_find_queue(c, queue) : NULL;
+    if (!q)
+        return false;
+    *out = (charter_queue_policy){
+        .quorum = q->quorum >= 1 ? (int)q->quorum : 1,
+        .quorum_when = q->quorum_when != NULL,
+        .note_always = q->require_note == CH_NOTE_ALWAYS,
+        .self_approval = q->self_approval,
+        .grant_max_ms = q->grant_max_ms,
+    };
+    return true;
 }

@@ -157,6 +157,19 @@ json_t *api_escalation_json(const charter_escalation *e)
         json_object_set_new(j, "note", e->note ? json_string(e->note) : json_null());
         json_object_set_new(j, "timed_out", json_boolean(e->timed_out));
     }
+    /* Approval policies (docs/http-api.md): the votes of a quorum so far
+     * (open) or every approver (resolved), and the standing approval that
+     * approved it. */
+    json_t *votes = j ? json_array() : NULL;
+    for (size_t i = 0; votes && i < e->approval_count; i++)
+        json_array_append_new(votes, json_pack("{s:s}", "who", e->approvers[i]));
+    if (votes && !e->approval_count && e->status == CHARTER_ESC_APPROVED && !e->timed_out &&
+        e->resolved_by)
+        json_array_append_new(votes, json_pack("{s:s}", "who", e->resolved_by));
+    if (votes)
+        json_object_set_new(j, "approvals", votes);
+    if (j && e->grant_id)
+        json_object_set_new(j, "grant", json_string(e->grant_id));
     return j;
 }
 

@@ -5,8 +5,15 @@
  * A listing collects the matching escalations (decision id and deadline
  * only), sorts and pages them, then reads the page's escalations in full,
  * and with detail=1 their recorded decisions, so its cost grows with the
- * page, not with the number open. A deny needs a note: the agent waiting
- * and the auditor later read why.
+ * page, not with the number open. GET /v1/escalations/{id} is one
+ * escalation with its detail, and can wait for it to be resolved.
+ *
+ * The queue's approval policy (quorum, notes, self-approval) lives in the
+ * ledger, which refuses what it forbids; here its refusals become HTTP
+ * errors (403 self_approval, 400 note_required, 409 already_approved), an
+ * approval that does not yet make the quorum is 202, and each escalation
+ * carries approvals_needed and, in detail, the policy and whether this
+ * approver may approve it. Standing approvals are api_grants.c.
  *
  * Only an approver key bound to the escalation's current queue, and whom
  * the charter serving now accepts for that queue (its members or roles),
@@ -312,10 +319,75 @@ static int take_json(const charter_escalation *e, void *user)
     return 1;
 }
 
+/* ---- Policy: what the queue asks of an approval -------------------------------- */
+
+/* Adds approvals_needed to escalation `j`, and with `detail` its queue's
+ * policy and, for an approver key, may_approve and may_approve_why. */
+static void policy_add(srv *s, const charter *c, const srv_key *who, json_t *j,
+                       bool detail)
+{
+    const char *id = json_string_value(json_object_get(j, "decision_id"));
+    const char *queue = json_string_value(json_object_get(j, "queue"));
+    charter_queue_policy p;
+    bool has = charter_queue_policy_get(c, queue, &p);
+    int needed = has ? p.quorum : 1;
+    /* A quorum with a `when` depends on the recorded request: the ledger
+     * evaluates it (a plain quorum needs no read of the decision). */
+    bool known = has && (!p.quorum_when ||
+                         charter_ledger_quorum(s->ledger, c, id, &needed, NULL) == CHARTER_OK);
+    json_object_set_new(j, "approvals_needed", known ? json_integer(needed) : json_null());
+    if (!detail)
+        return;
+    json_object_set_new(
+        j, "policy",
+        has ? json_pack("{s:i,s:s,s:b,s:o}", "quorum", p.quorum, "require_note",
+                        p.note_always ? "always" : "deny", "self_approval", p.self_approval,
+                        "standing_approvals_max_hours",
+                        p.grant_max_ms ? json_real((double)p.grant_max_ms / 3600000.0)
+                                       : json_null())
+            : json_null());
+    if (who->role != CHARTER_ROLE_APPROVER)
+        return;
+    /* The ledger knows the rest: self-approval, an approver's second vote,
+     * an escalation no longer open. */
+    bool may = false;
+    char why[512] = "";
+    if (charter_ledger_may_approve(s->ledger, c, id, who->name, &may, why, sizeof why, NULL) !=
+        CHARTER_OK) {
+        may = false;
+        if (!why[0])
+            snprintf(why, sizeof why, "could not tell whether %s may approve %s", who->name,
+                     id);
+    }
+    if (may)
+        why[0] = '\0';
+    json_object_set_new(j, "may_approve", json_boolean(may));
+    json_object_set_new(j, "may_approve_why", may ? json_null() : json_string(why));
+}
+
+charter_status api_escalation_view(srv *s, const charter *c, const srv_key *who,
+                                   const char *id, bool detail, json_t **out,
+                                   charter_error *err)
+{
+    json_t *j = NULL;
+    charter_status st = charter_ledger_escalation(s->ledger, id, 0, take_json, &j, err);
+    if (st == CHARTER_OK && !j)
+        st = CHARTER_E_NOMEM;
+    if (st == CHARTER_OK && detail)
+        st = detail_add(s, c, j, err);
+    if (st != CHARTER_OK) {
+        json_decref(j);
+        return st;
+    }
+    policy_add(s, c, who, j, detail);
+    *out = j;
+    return CHARTER_OK;
+}
+
 /* The page items[from .. from + count) as JSON, with detail when asked. */
-static charter_status page_json(srv *s, const charter *c, const listing *l, size_t from,
-                                size_t count, bool detail, json_t **out,
-                                charter_error *err)
+static charter_status page_json(srv *s, const charter *c, const srv_key *who,
+                                const listing *l, size_t from, size_t count, bool detail,
+                                json_t **out, charter_error *err)
 {
     json_t *list = json_array();
     if (!list)
@@ -325,11 +397,7 @@ static charter_status page_json(srv *s, const charter *c, const listing *l, size
         char id[32];
         snprintf(id, sizeof id, "d-%" PRIu64, l->m[i].seq);
         json_t *j = NULL;
-        st = charter_ledger_escalation(s->ledger, id, 0, take_json, &j, err);
-        if (st == CHARTER_OK && !j)
-            st = CHARTER_E_NOMEM;
-        if (st == CHARTER_OK && detail)
-            st = detail_add(s, c, j, err);
+        st = api_escalation_view(s, c, who, id, detail, &j, err);
         if (st == CHARTER_OK && json_array_append_new(list, j))
             st = CHARTER_E_NOMEM;
         else if (st != CHARTER_OK)
@@ -404,7 +472,7 @@ void api_escalations_list(const srv_request *rq, const char *tail, srv_response 
     bool more = from + count < l.n;
     json_t *list = NULL;
     if (st == CHARTER_OK)
-        st = page_json(s, c, &l, from, count, q.detail, &list, &err);
+        st = page_json(s, c, rq->who, &l, from, count, q.detail, &list, &err);
     if (st == CHARTER_E_NOMEM) {
         srv_reply_error(rs, 500, "internal", "out of memory listing escalations");
     } else if (st != CHARTER_OK) {
@@ -426,7 +494,7 @@ void api_escalations_list(const srv_request *rq, const char *tail, srv_response 
     charter_release(c);
 }
 
-/* ---- Resolving ------------------------------------------------------------------- */
+/* ---- One escalation ---------------------------------------------------------------- */
 
 /* The escalation as it stands, copied for the checks and messages below. */
 typedef struct current {
@@ -436,6 +504,7 @@ typedef struct current {
     char queue[256];
     char who[256];
     char note[512];
+    char grant[32];
     int64_t deadline_ms, resolved_ms;
 } current;
 
@@ -450,8 +519,78 @@ static int take_current(const charter_escalation *e, void *user)
     snprintf(c->queue, sizeof c->queue, "%s", e->queue);
     snprintf(c->who, sizeof c->who, "%s", e->resolved_by ? e->resolved_by : "");
     snprintf(c->note, sizeof c->note, "%s", e->note ? e->note : "");
+    snprintf(c->grant, sizeof c->grant, "%s", e->grant_id ? e->grant_id : "");
     return 1;
 }
+
+/* The decision id in `tail` before `suffix` ("" for none) into id[64];
+ * false after replying 404 `expected`. */
+static bool tail_id(const char *tail, const char *suffix, char id[64], const char *expected,
+                    srv_response *rs)
+{
+    size_t n = strlen(tail), k = strlen(suffix);
+    if (n <= k || strcmp(tail + n - k, suffix) || n - k >= 64 ||
+        memchr(tail, '/', n - k)) {
+        srv_reply_error(rs, 404, "not_found", "expected %s", expected);
+        return false;
+    }
+    memcpy(id, tail, n - k);
+    id[n - k] = '\0';
+    return true;
+}
+
+void api_escalation_get(const srv_request *rq, const char *tail, srv_response *rs)
+{
+    srv *s = rq->s;
+    char id[64];
+    if (!tail_id(tail, "", id, "GET /v1/escalations/{decision_id}", rs))
+        return;
+    const char *w = srv_query(rq, "wait");
+    uint32_t wait_ms = 0;
+    if (w) {
+        char *end;
+        double secs = strtod(w, &end);
+        if (*end || end == w || !(secs >= 0)) {
+            srv_reply_error(rs, 400, "invalid_request",
+                            "expected ?wait=SECONDS (a number >= 0), found '%.40s'", w);
+            return;
+        }
+        if (secs > s->opt.max_wait_s)
+            secs = s->opt.max_wait_s;
+        wait_ms = (uint32_t)(secs * 1000);
+    }
+    /* Looked at first without waiting: whether the caller may wait on it
+     * depends on the queue it is in. */
+    current cur = {0};
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status st = charter_ledger_escalation(s->ledger, id, 0, take_current, &cur, &err);
+    if (st != CHARTER_OK) {
+        srv_reply_status(s, rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
+        return;
+    }
+    charter *c = srv_charter(s);
+    bool refused = rq->who->role == CHARTER_ROLE_APPROVER &&
+                   !api_approver_of(rq->who, c, cur.queue);
+    charter_release(c);
+    if (refused) {
+        srv_reply_error(rs, 403, "forbidden", "'%s' is not an approver of queue '%s', where %s "
+                        "waits", rq->who->name, cur.queue, id);
+        return;
+    }
+    if (wait_ms && cur.status == CHARTER_ESC_OPEN)
+        charter_ledger_escalation(s->ledger, id, wait_ms, take_current, &cur, NULL);
+    c = srv_charter(s);
+    json_t *j = NULL;
+    st = api_escalation_view(s, c, rq->who, id, true, &j, &err);
+    charter_release(c);
+    if (st != CHARTER_OK)
+        srv_reply_status(s, rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
+    else
+        srv_reply_json(rs, 200, j);
+}
+
+/* ---- Resolving ------------------------------------------------------------------- */
 
 /* 409 already_resolved, saying who resolved it and when, or that its
  * deadline passed and what its queue's on_timeout applied. */
@@ -470,47 +609,82 @@ static void reply_resolved(srv_response *rs, const char *id, const current *cur)
                         cur->note[0] ? cur->note : "no note");
     else
         srv_reply_error(rs, 409, "already_resolved",
-                        "decision %s was already %s by %s at %s%s%s%s", id, what, cur->who,
-                        at, cur->note[0] ? " (note: \"" : "", cur->note,
+                        "decision %s was already %s by %s%s%s at %s%s%s%s", id, what,
+                        cur->who, cur->grant[0] ? " through standing approval " : "",
+                        cur->grant, at, cur->note[0] ? " (note: \"" : "", cur->note,
                         cur->note[0] ? "\")" : "");
 }
 
-/* Only spaces (or nothing) in `s`. */
-static bool is_blank(const char *s)
+bool api_escalation_open_for(const srv_request *rq, const charter *c, const char *id,
+                             srv_response *rs)
 {
-    for (; s && *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
-            return false;
+    current cur = {0};
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status st = charter_ledger_escalation(rq->s->ledger, id, 0, take_current, &cur,
+                                                  &err);
+    if (st != CHARTER_OK) {
+        srv_reply_status(rq->s, rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
+        return false;
+    }
+    if (!api_approver_of(rq->who, c, cur.queue)) {
+        srv_reply_error(rs, 403, "forbidden",
+                        "'%s' is not an approver of queue '%s', where %s waits", rq->who->name,
+                        cur.queue, id);
+        return false;
+    }
+    if (cur.status != CHARTER_ESC_OPEN) {
+        reply_resolved(rs, id, &cur);
+        return false;
+    }
     return true;
 }
 
-/* The error code of a refused approval (docs/http-api.md). */
-static const char *refusal_code(charter_refusal r)
+void api_resolve_refused(const srv_request *rq, const char *id, charter_status st,
+                         const charter_resolve_result *done, const charter_error *err,
+                         srv_response *rs)
 {
-    switch (r) {
-    case CHARTER_REFUSAL_BOUNDARY:
-        return "boundary";
-    case CHARTER_REFUSAL_STOP_RULE:
-        return "stop_rule";
-    case CHARTER_REFUSAL_DENIED:
-        return "charter_denies";
-    default:
-        return "recheck_failed";
+    if (st == CHARTER_E_REFUSED) {
+        int status = 409;
+        const char *code;
+        switch (done->refusal) {
+        case CHARTER_REFUSAL_BOUNDARY: code = "boundary"; break;
+        case CHARTER_REFUSAL_STOP_RULE: code = "stop_rule"; break;
+        case CHARTER_REFUSAL_DENIED: code = "charter_denies"; break;
+        case CHARTER_REFUSAL_SELF_APPROVAL: status = 403; code = "self_approval"; break;
+        case CHARTER_REFUSAL_NOTE_REQUIRED: status = 400; code = "note_required"; break;
+        case CHARTER_REFUSAL_ALREADY_APPROVED: code = "already_approved"; break;
+        case CHARTER_REFUSAL_NO_GRANTS: status = 403; code = "grants_not_allowed"; break;
+        case CHARTER_REFUSAL_QUORUM: code = "quorum"; break;
+        default: code = "recheck_failed"; break;
+        }
+        srv_reply_error(rs, status, code, "%s", err->message);
+    } else if (st == CHARTER_E_DUPLICATE) {
+        /* Someone (or the deadline, or a standing approval) was faster:
+         * say who, once it is known. */
+        current now = {0};
+        charter_ledger_escalation(rq->s->ledger, id, 0, take_current, &now, NULL);
+        if (now.found && now.status != CHARTER_ESC_OPEN)
+            reply_resolved(rs, id, &now);
+        else
+            srv_reply_error(rs, 409, "already_resolved", "%s", err->message);
+    } else {
+        srv_reply_status(rq->s, rs, st, err);
     }
 }
 
 void api_escalation_resolve(const srv_request *rq, const char *tail, srv_response *rs)
 {
-    srv *s = rq->s;
-    char id[64];
     const char *slash = strchr(tail, '/');
-    if (!slash || strcmp(slash, "/resolve") || (size_t)(slash - tail) >= sizeof id) {
-        srv_reply_error(rs, 404, "not_found",
-                        "expected POST /v1/escalations/{decision_id}/resolve");
+    if (slash && !strcmp(slash, "/grant")) {
+        api_escalation_grant(rq, tail, rs);
         return;
     }
-    memcpy(id, tail, (size_t)(slash - tail));
-    id[slash - tail] = '\0';
+    srv *s = rq->s;
+    char id[64];
+    if (!tail_id(tail, "/resolve", id,
+                 "POST /v1/escalations/{decision_id}/resolve or .../grant", rs))
+        return;
     json_t *body = srv_body_object(rq, rs);
     if (!body)
         return;
@@ -525,56 +699,29 @@ void api_escalation_resolve(const srv_request *rq, const char *tail, srv_respons
         return;
     }
     bool approve = !strcmp(res, "approve");
-    if (!approve && is_blank(json_string_value(note_j))) {
-        /* A person who says no says why: the agent and the auditor read it. */
-        srv_reply_error(rs, 400, "note_required",
-                        "denying %s needs a note saying why; found %s", id,
-                        note_j && json_is_string(note_j) ? "an empty note" : "no note");
-        json_decref(body);
-        return;
-    }
-    current cur = {0};
-    charter_error err;
-    memset(&err, 0, sizeof err);
-    charter_status st = charter_ledger_escalation(s->ledger, id, 0, take_current, &cur,
-                                                  &err);
-    if (st != CHARTER_OK) {
-        json_decref(body);
-        srv_reply_status(rq->s, rs, st == CHARTER_E_INVALID ? CHARTER_E_REF : st, &err);
-        return;
-    }
     charter *c = srv_charter(s);
-    const srv_key *k = rq->who;
-    charter_resolve_result done;
-    if (!api_approver_of(k, c, cur.queue)) {
-        srv_reply_error(rs, 403, "forbidden",
-                        "'%s' is not an approver of queue '%s', where %s waits", k->name,
-                        cur.queue, id);
-    } else if (cur.status != CHARTER_ESC_OPEN) {
-        reply_resolved(rs, id, &cur);
-    } else {
-        /* The ledger re-checks an approval under `c` and refuses it when the
+    if (api_escalation_open_for(rq, c, id, rs)) {
+        /* The ledger applies the queue's policy (notes, self-approval, the
+         * quorum) and re-checks an approval under `c`, refusing it when the
          * charter serving now would not allow the action. */
-        st = charter_ledger_resolve(s->ledger, c, id, k->name,
-                                    approve ? CHARTER_RESOLVE_APPROVE : CHARTER_RESOLVE_DENY,
-                                    json_string_value(note_j), 0, &done, &err);
-        if (st == CHARTER_E_REFUSED) {
-            srv_reply_error(rs, 409, refusal_code(done.refusal), "%s", err.message);
-        } else if (st == CHARTER_E_DUPLICATE) {
-            /* Someone (or the deadline) was faster: say who, once it is known. */
-            current now = {0};
-            charter_ledger_escalation(s->ledger, id, 0, take_current, &now, NULL);
-            if (now.found && now.status != CHARTER_ESC_OPEN)
-                reply_resolved(rs, id, &now);
-            else
-                srv_reply_error(rs, 409, "already_resolved", "%s", err.message);
-        } else if (st != CHARTER_OK) {
-            srv_reply_status(rq->s, rs, st, &err);
+        charter_resolve_result done;
+        memset(&done, 0, sizeof done);
+        charter_error err;
+        memset(&err, 0, sizeof err);
+        charter_status st = charter_ledger_resolve(
+            s->ledger, c, id, rq->who->name,
+            approve ? CHARTER_RESOLVE_APPROVE : CHARTER_RESOLVE_DENY,
+            json_string_value(note_j), 0, &done, &err);
+        json_t *j = NULL;
+        if (st == CHARTER_OK)
+            st = api_escalation_view(s, c, rq->who, id, false, &j, &err);
+        if (st != CHARTER_OK) {
+            api_resolve_refused(rq, id, st, &done, &err, rs);
         } else {
-            atomic_fetch_add(&s->metrics.resolutions, 1);
-            json_t *j = NULL;
-            charter_ledger_escalation(s->ledger, id, 0, take_json, &j, NULL);
-            srv_reply_json(rs, 200, j);
+            if (!done.pending)
+                atomic_fetch_add(&s->metrics.resolutions, 1);
+            /* 202: one approval of a quorum; the escalation stays open. */
+            srv_reply_json(rs, done.pending ? 202 : 200, j);
         }
     }
     charter_release(c);

@@ -88,7 +88,12 @@ static const route routes[] = {
     {"GET", "/v1/rules/history", false, APPROVER | ADMIN | AUDITOR, WORKER, api_rule_history},
     /* ---- end search ---- */
     {"GET", "/v1/escalations", false, APPROVER | ADMIN | AUDITOR, WORKER, api_escalations_list},
+    {"GET", "/v1/escalations/", true, APPROVER | ADMIN | AUDITOR, WORKER, api_escalation_get},
     {"POST", "/v1/escalations/", true, APPROVER, WORKER, api_escalation_resolve},
+    /* ---- standing approvals (api_grants.c); .../grant is under the POST above ---- */
+    {"GET", "/v1/grants", false, APPROVER | ADMIN | AUDITOR, WORKER, api_grants_list},
+    {"POST", "/v1/grants/", true, APPROVER | ADMIN, WORKER, api_grant_revoke},
+    /* ---- end standing approvals ---- */
     {"GET", "/v1/notifications", false, APPROVER | ADMIN | AUDITOR, WORKER, api_notifications},
     {"POST", "/v1/outcomes", false, AGENT | ADMIN, WORKER, api_outcomes},
     {"GET", "/v1/brief", false, AGENT | ADMIN, INLINE, api_brief},

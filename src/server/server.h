@@ -389,6 +389,13 @@ void api_decide(const srv_request *rq, const char *tail, srv_response *rs);
 void api_decision_get(const srv_request *rq, const char *tail, srv_response *rs);
 void api_escalations_list(const srv_request *rq, const char *tail, srv_response *rs);
 void api_escalation_resolve(const srv_request *rq, const char *tail, srv_response *rs);
+void api_escalation_get(const srv_request *rq, const char *tail, srv_response *rs);
+/* ---- Standing approvals (api_grants.c) ---- */
+/* POST /v1/escalations/{id}/grant; api_escalation_resolve hands it over. */
+void api_escalation_grant(const srv_request *rq, const char *tail, srv_response *rs);
+void api_grants_list(const srv_request *rq, const char *tail, srv_response *rs);
+void api_grant_revoke(const srv_request *rq, const char *tail, srv_response *rs);
+/* ---- end standing approvals ---- */
 void api_outcomes(const srv_request *rq, const char *tail, srv_response *rs);
 void api_brief(const srv_request *rq, const char *tail, srv_response *rs);
 void api_reload(const srv_request *rq, const char *tail, srv_response *rs);
@@ -426,6 +433,26 @@ bool api_key_has_queue(const srv_key *k, const char *q);
  * for it (charter_queue_approver: a member, or holding one of its roles).
  * Listing, reading and resolving all ask this. */
 bool api_approver_of(const srv_key *k, const charter *c, const char *q);
+
+/* ---- Escalations as the API shows them (api_escalations.c) ---- */
+/* Escalation `id` as JSON (api_escalation_json) with approvals_needed, and
+ * with `detail` the recorded request and answer, what the fired rules read,
+ * the ranked values, on_timeout, the queue's policy and, when `who` is an
+ * approver key, may_approve and may_approve_why; all under charter `c`.
+ * *out is the caller's. Errors: the ledger's, reading it. */
+charter_status api_escalation_view(srv *s, const charter *c, const srv_key *who,
+                                   const char *id, bool detail, struct json_t **out,
+                                   charter_error *err);
+/* Whether rq->who may act on escalation `id` now: it exists, the key is an
+ * approver of its queue under `c` (the charter serving now) and it is open.
+ * False after replying 404, 403 forbidden or 409 already_resolved. */
+bool api_escalation_open_for(const srv_request *rq, const charter *c, const char *id,
+                             srv_response *rs);
+/* Replies to a resolution or grant of escalation `id` that failed with `st`
+ * (done->refusal for CHARTER_E_REFUSED): the codes of docs/http-api.md. */
+void api_resolve_refused(const srv_request *rq, const char *id, charter_status st,
+                         const charter_resolve_result *done, const charter_error *err,
+                         srv_response *rs);
 
 /* ---- Search, versions, history (indexer.c, api_search.c) ----
  * The derived index `<ledger>.search` (src/ledger/search.h), followed by a

@@ -40,7 +40,8 @@ test('signing in through the form: who, the pages of the role, a session cookie 
   await page.locator('[data-testid="signin-error"]').filter({ hasText: 'not known' }).waitFor();
   await signIn(page, srv, 'lena');
   assert.equal(await page.locator('[data-testid="who-role"]').textContent(), 'approver');
-  assert.deepEqual(await page.locator('[data-testid="nav"] a').allTextContents(), ['Inbox', 'History']);
+  assert.deepEqual(await page.locator('[data-testid="nav"] a').allTextContents(), ['Inbox', 'History',
+    'Standing approvals']);
   await page.locator('[data-testid="inbox-count"]').filter({ hasText: /open escalation|Nothing waiting/ }).waitFor();
   assert.match(page.url(), /#\/inbox$/);
   // The token is nowhere in the page's storage; the session is an HttpOnly,

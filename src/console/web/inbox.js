@@ -10,6 +10,19 @@
 // GET /v1/decisions/{id}; when it has no rule history, that line is left
 // out. Every value is set as text.
 //
+// The queue's approval policy (docs/charter-reference.md) shows on the item:
+// how many approvals it needs and who gave them (a vote that does not yet
+// reach the quorum leaves it open, "waiting for a second approver"), whether
+// a note is required (policy.require_note: deny, or always), Approve disabled
+// with the reason when this person may not approve (may_approve_why: the
+// agent's owner), and, where the queue allows standing approvals and one
+// approval is enough, "Approve and allow the same for..." (POST .../grant)
+// with the exact scope shown before confirming. A strip above the list says
+// when notifications to a queue's targets are failing (GET
+// /v1/notifications?status=failing; left out quietly where the server has
+// no such endpoint or the key may not read it). '#/inbox?id=d-7' (the link a
+// notification carries) opens that item.
+//
 // Keyboard: j / k next / previous item, a approve, d deny, / the filters,
 // Escape back to the list from a field.
 'use strict';
@@ -20,6 +33,8 @@
   const LONG_POLL = 25;     // seconds a listing call may wait for a change
   const FALLBACK_POLL = 5000; // ms between calls when the server has no version
   const PAGE = 200;          // items listed at most
+  const FAILING_POLL = 30000; // ms between reads of the failing notifications
+  const FAILING_SHOWN = 20;   // failing notifications listed at most
 
   // ---- values as text ----------------------------------------------------------
   function show(v) {
@@ -68,6 +83,60 @@
     return rows;
   }
 
+  // What a refusal's code means, for the person who clicked (the server's
+  // own message, with the details, follows it).
+  const REFUSED = {
+    self_approval: 'you own the agent that asked, and this queue does not let an agent\'s owner approve it',
+    already_approved: 'you already approved this escalation; its quorum needs another approver',
+    quorum: 'this escalation needs more than one approver, so a standing approval cannot approve it',
+    grants_not_allowed: 'this queue does not allow standing approvals',
+    note_required: 'this queue needs a note for it',
+    already_resolved: 'someone was faster',
+    boundary: 'a boundary of the charter serving now forbids it',
+    stop_rule: 'a stop rule of the charter serving now forbids it',
+    charter_denies: 'the charter serving now denies it',
+    forbidden: 'your key may not do this',
+  };
+  function refusedText(r) {
+    const code = r && r.body && r.body.error && r.body.error.code;
+    const why = REFUSED[code];
+    return why ? `${why}. ${C.errorText(r)}` : C.errorText(r);
+  }
+
+  // The names of an escalation's approvals so far ([{who}] or [names]).
+  const approvers = (e) => (Array.isArray(e.approvals) ? e.approvals : [])
+    .map((a) => (a && typeof a === 'object' ? a.who : a)).filter((w) => typeof w === 'string');
+  const needed = (e) => (typeof e.approvals_needed === 'number' && e.approvals_needed > 0
+    ? e.approvals_needed : 1);
+  const ORDINAL = ['first', 'second', 'third', 'fourth', 'fifth'];
+  // 'waiting for a second approver' (or 'for 2 more approvers'), or null
+  // when no approval is recorded yet or the quorum is complete.
+  function waitingText(e) {
+    const have = approvers(e).length;
+    const left = needed(e) - have;
+    if (have === 0 || left <= 0)
+      return null;
+    return left === 1 ? `waiting for a ${ORDINAL[have] || `${have + 1}th`} approver`
+      : `waiting for ${left} more approvers`;
+  }
+
+  // The rule whose effect made the decision escalate ('' when the
+  // workflow's default did), as a standing approval's scope names it.
+  function escalatingRule(e, fired) {
+    if (typeof e.rule === 'string')
+      return e.rule;
+    const f = fired.find((x) => x.effect === 'escalate' && x.kind !== 'boundary');
+    return f && f.id ? String(f.id) : '';
+  }
+
+  // The pages' style sheet (pages.css holds the inbox's quorum, grant and
+  // notification pieces too); added once, as decisions.js does.
+  function ensureCss() {
+    if (!document.querySelector('link[data-pages-css]'))
+      document.head.append(el('link', { rel: 'stylesheet', href: '/console/pages.css',
+        'data-pages-css': '' }));
+  }
+
   const ON_TIMEOUT = {
     deny: 'it is denied',
     allow: 'it is approved (checked again against the charter)',
@@ -78,11 +147,14 @@
   function renderInbox(box, params) {
     const me = C.who();
     const canResolve = me.role === 'approver';
+    ensureCss();
     const ui = {
       items: [],          // the listing, earliest deadline first
-      selected: null,     // decision_id
+      selected: params.id || null, // decision_id ('#/inbox?id=d-7' asks for one)
+      wanted: params.id || null,   // the linked item, until the first listing says where it is
       version: null,
       detailFor: null,    // the decision_id the detail shows
+      detailKey: null,    // what of it the detail showed (approvals, may_approve)
       decisions: new Map(), // id -> {request, answer} read separately (fallback)
       history: new Map(), // rule id -> Promise of the history body or null
       abort: null,
@@ -118,6 +190,12 @@
     };
 
     const count = el('p', { class: 'muted', 'data-testid': 'inbox-count' }, 'Loading…');
+    // Notifications that keep failing (hidden while there are none).
+    const failing = el('section', { class: 'notify-failing', hidden: true,
+      'aria-labelledby': 'inbox-failing-title', 'data-testid': 'inbox-notify-failures' });
+    // What became of the item a link asked for when it is not in the list.
+    const linkNotice = el('p', { class: 'link-notice', role: 'status', hidden: true,
+      'data-testid': 'inbox-link-notice' });
     const list = el('ol', { class: 'inbox-list', 'data-testid': 'inbox-list',
       'aria-label': 'Open escalations, earliest deadline first' });
     const detail = el('div', { class: 'inbox-detail card', 'data-testid': 'inbox-detail',
@@ -135,6 +213,7 @@
         count),
       canResolve ? el('span', { hidden: true }) : el('p', { class: 'readonly', 'data-testid': 'inbox-readonly' },
         `Read-only: an ${me.role} sees every queue; only an approver of a queue resolves its escalations.`),
+      failing, linkNotice,
       el('div', { class: 'inbox' }, el('div', {}, list, shortcuts), detail));
     fillSelects();
 
@@ -211,6 +290,10 @@
       fillSelects();
       const before = ui.selected;
       ui.items = items;
+      const wanted = ui.wanted;
+      ui.wanted = null;
+      if (wanted && !items.some((e) => e.decision_id === wanted))
+        explainMissing(wanted);
       if (!items.some((e) => e.decision_id === ui.selected))
         ui.selected = items.length ? items[0].decision_id : null;
       const total = typeof body.total === 'number' ? body.total : items.length;
@@ -218,10 +301,48 @@
         : `${total} open escalation${total === 1 ? '' : 's'}` +
           (total > items.length ? ` (the first ${items.length} shown)` : '') + ', earliest deadline first.';
       drawList();
+      const sel = items.find((e) => e.decision_id === ui.selected);
       if (ui.selected !== ui.detailFor)
         drawDetail(before && before !== ui.selected && ui.detailFor === before ?
           `${before} is no longer open (resolved, timed out or moved).` : null);
+      else if (sel && detailKey(sel) !== ui.detailKey)
+        drawDetail(null, true); // a vote came in meanwhile: show it, keep the note
+      if (wanted && wanted === ui.selected) {
+        const b = list.querySelector(`[data-id="${CSS.escape(wanted)}"]`);
+        if (b) {
+          b.focus();
+          b.scrollIntoView({ block: 'nearest' });
+        }
+      }
     }
+
+    // The linked item is not among the open ones listed: say what became of
+    // it (from its decision, when this key may read it).
+    async function explainMissing(id) {
+      linkNotice.hidden = false;
+      linkNotice.textContent = `${id} is not in this list; reading it…`;
+      const r = await C.api('GET', `/v1/decisions/${encodeURIComponent(id)}`);
+      if (ui.gone)
+        return;
+      const x = r.status === 200 && r.body && r.body.escalation;
+      if (x && x.status && x.status !== 'open')
+        linkNotice.textContent = `${id} is no longer open: ${x.status}` +
+          (x.resolved_by ? ` by ${x.resolved_by}` : '') +
+          (x.resolved_at ? ` at ${C.fmtTime(x.resolved_at)}` : '') +
+          (x.note ? ` (note: "${x.note}")` : '') + '.';
+      else if (x && x.status === 'open')
+        linkNotice.textContent = `${id} is open in queue ${x.queue || '?'}, which the filters or your ` +
+          'queues leave out of this list.';
+      else if (r.status === 200)
+        linkNotice.textContent = `${id} is a decision that did not escalate.`;
+      else
+        linkNotice.textContent = `${id} cannot be shown: ${C.errorText(r)}.`;
+    }
+
+    // What of an item the detail depends on besides its request: a change
+    // (a vote by someone else) redraws it.
+    const detailKey = (e) => JSON.stringify([approvers(e), e.approvals_needed, e.may_approve,
+      e.may_approve_why]);
 
     function drawList() {
       const focusedId = document.activeElement && document.activeElement.dataset &&
@@ -230,7 +351,10 @@
         el('button', { type: 'button', class: 'inbox-item', 'data-testid': 'inbox-item',
           'data-id': e.decision_id, 'aria-current': e.decision_id === ui.selected ? 'true' : null,
           onclick: () => select(e.decision_id, true) },
-        el('span', { class: 'line1' }, `${e.workflow} / ${e.action}`),
+        el('span', { class: 'line1' }, `${e.workflow} / ${e.action}`,
+          needed(e) > 1 ? el('span', { class: 'quorum-badge', 'data-testid': 'inbox-item-quorum',
+            title: `${approvers(e).length} of ${needed(e)} approvals` },
+          `${approvers(e).length} of ${needed(e)}`) : null),
         el('span', { class: 'line2' },
           el('span', {}, `${e.agent} · ${e.queue} · ${e.decision_id}`),
           C.countdown(e.deadline)))));
@@ -267,7 +391,9 @@
     }
 
     // ---- one escalation ---------------------------------------------------------------
-    async function drawDetail(notice) {
+    // drawDetail(notice, keep): draws the selected item; keep: a redraw of
+    // the same item (a vote came in), keeping the note being written.
+    async function drawDetail(notice, keep) {
       const e = ui.items.find((x) => x.decision_id === ui.selected);
       ui.detailFor = e ? e.decision_id : null;
       if (!e) {
@@ -295,17 +421,51 @@
       const values = Array.isArray(e.values_ranked) && e.values_ranked.length ? e.values_ranked
         : (answer.values || []).map((id) => ({ id }));
       const onTimeout = e.on_timeout;
+      ui.detailKey = detailKey(e);
 
+      // The queue's policy: who may approve, whether a note is required.
+      const policy = e.policy && typeof e.policy === 'object' ? e.policy : {};
+      const noteAlways = policy.require_note === 'always';
+      const names = approvers(e);
+      const waiting = waitingText(e);
+      const approveWhy = names.includes(me.name)
+        ? `You approved it; ${waiting || 'its quorum needs another approver'}.`
+        : e.may_approve === false ? (e.may_approve_why || 'You may not approve this escalation.') : '';
+      const kept = keep ? detail.querySelector('#inbox-note') : null;
+      const focused = kept && document.activeElement === kept;
       const note = el('textarea', { id: 'inbox-note', 'data-testid': 'inbox-note', rows: 2,
-        'aria-describedby': 'inbox-note-help' });
+        'aria-describedby': 'inbox-note-help', 'aria-required': noteAlways ? 'true' : null });
+      if (kept)
+        note.value = kept.value;
       const err = el('p', { class: 'error', role: 'alert', 'data-testid': 'inbox-error' }, notice || '');
+      const buttons = [];
       const approve = el('button', { type: 'button', class: 'approve', 'data-testid': 'inbox-approve',
-        onclick: () => resolve(e, 'approve', note, err, [approve, deny]) }, 'Approve');
+        disabled: Boolean(approveWhy), 'data-off': approveWhy ? '1' : null,
+        'aria-describedby': approveWhy ? 'inbox-approve-why' : null,
+        onclick: () => resolve(e, 'approve', note, err, buttons) }, 'Approve');
       const deny = el('button', { type: 'button', class: 'deny', 'data-testid': 'inbox-deny',
-        onclick: () => resolve(e, 'deny', note, err, [approve, deny]) }, 'Deny (write a note first)');
-      note.addEventListener('input', () => {
-        deny.textContent = note.value.trim() ? 'Deny' : 'Deny (write a note first)';
-      });
+        onclick: () => resolve(e, 'deny', note, err, buttons) }, 'Deny');
+      buttons.push(approve, deny);
+      const labels = () => {
+        const empty = !note.value.trim();
+        approve.textContent = noteAlways && empty ? 'Approve (write a note first)' : 'Approve';
+        deny.textContent = empty ? 'Deny (write a note first)' : 'Deny';
+      };
+      labels();
+      note.addEventListener('input', labels);
+
+      // Approvals so far, when the quorum needs more than one.
+      const quorum = needed(e) > 1 ? el('section', { class: 'quorum', 'data-testid': 'inbox-quorum-box' },
+        el('h3', {}, 'Approvals'),
+        el('p', { 'data-testid': 'inbox-quorum' }, `Approvals ${names.length} of ${needed(e)}` +
+          (names.length ? `: ${names.join(', ')}` : '')),
+        waiting ? el('p', { class: 'waiting', 'data-testid': 'inbox-waiting' },
+          `${waiting[0].toUpperCase()}${waiting.slice(1)}.`)
+          : el('p', { class: 'muted' }, `${needed(e)} different people must approve it; one deny denies it.`))
+        : null;
+      const maxHours = policy.standing_approvals_max_hours;
+      const grant = canResolve && !approveWhy && needed(e) === 1 && typeof maxHours === 'number' && maxHours > 0
+        ? grantForm(e, fired, maxHours, noteAlways, note, buttons) : null;
 
       const hist = el('p', { class: 'muted', 'data-testid': 'inbox-rule-history', hidden: true });
       const rule = (fired.find((f) => f.effect === 'escalate') || fired[0] || {}).id;
@@ -353,14 +513,69 @@
           values.length ? el('section', {}, el('h3', {}, 'Values at stake, in rank order'),
             el('ol', { 'data-testid': 'inbox-values' }, values.map((v) => el('li', {},
               el('code', {}, show(v.id)), v.statement ? ` — ${v.statement}` : '')))) : null,
+          quorum,
           canResolve ? el('div', { class: 'resolve', 'data-testid': 'inbox-resolve' },
-            el('label', { for: 'inbox-note' }, 'Note'),
+            el('label', { for: 'inbox-note' }, noteAlways ? 'Note (required)' : 'Note'),
             note,
-            el('p', { id: 'inbox-note-help', class: 'help' },
-              'Kept in the ledger with your name. Required to deny; optional to approve.'),
+            el('p', { id: 'inbox-note-help', class: 'help', 'data-testid': 'inbox-note-help' },
+              noteAlways ? 'Kept in the ledger with your name. This queue requires a note to approve and to deny.'
+                : 'Kept in the ledger with your name. Required to deny; optional to approve.'),
             el('div', { class: 'buttons' }, approve, deny),
-            err)
+            approveWhy ? el('p', { id: 'inbox-approve-why', class: 'approve-why',
+              'data-testid': 'inbox-approve-why' }, approveWhy) : null,
+            err,
+            grant)
             : el('p', { class: 'readonly' }, 'Read-only: you cannot resolve this escalation.')))));
+      if (focused)
+        note.focus();
+    }
+
+    // "Approve and allow the same for...": the hours (at most the queue's
+    // standing_approvals max), optional caps, and the exact scope the
+    // standing approval will cover, shown before confirming.
+    function grantForm(e, fired, maxHours, noteAlways, note, buttons) {
+      const rule = escalatingRule(e, fired);
+      const start = Math.min(1, maxHours);
+      const hours = el('input', { type: 'number', id: 'grant-hours', name: 'hours', min: '0', max: String(maxHours),
+        step: 'any', value: String(start), required: true, 'aria-describedby': 'grant-hours-help',
+        'data-testid': 'inbox-grant-hours' });
+      const maxCount = el('input', { type: 'number', id: 'grant-max-count', name: 'max_count', min: '1', step: '1',
+        'aria-describedby': 'grant-caps-help', 'data-testid': 'inbox-grant-max-count' });
+      const maxAmount = el('input', { type: 'number', id: 'grant-max-amount', name: 'max_amount', min: '0',
+        step: 'any', 'aria-describedby': 'grant-caps-help', 'data-testid': 'inbox-grant-max-amount' });
+      const gerr = el('p', { class: 'error', role: 'alert', 'data-testid': 'inbox-grant-error' });
+      const confirm = el('button', { type: 'button', class: 'approve', 'data-testid': 'inbox-grant-confirm',
+        onclick: () => grant(e, { hours, maxCount, maxAmount, maxHours, noteAlways }, note, gerr,
+          [...buttons, confirm]) });
+      const label = () => {
+        const h = Number(hours.value);
+        confirm.textContent = h > 0 ? `Approve and allow the same for ${h} hour${h === 1 ? '' : 's'}`
+          : 'Approve and allow the same';
+      };
+      label();
+      hours.addEventListener('input', label);
+      const row = (id, text, input, help) => el('div', { class: 'field' },
+        el('label', { for: id }, text), input, help || null);
+      return el('details', { class: 'grant', 'data-testid': 'inbox-grant' },
+        el('summary', { 'data-testid': 'inbox-grant-open' }, 'Approve and allow the same for…'),
+        el('p', { class: 'help' }, 'Approves this escalation and, until the time is up, every escalation ' +
+          'of exactly this scope, in your name (each still checked against the charter\'s boundaries and ' +
+          `budgets). You or another approver of ${e.queue} can revoke it under Standing approvals.`),
+        el('dl', { class: 'kv scope', 'data-testid': 'inbox-grant-scope', 'aria-label': 'Scope of the standing approval' },
+          el('dt', {}, 'queue'), el('dd', { 'data-scope': 'queue' }, show(e.queue)),
+          el('dt', {}, 'agent'), el('dd', { 'data-scope': 'agent' }, show(e.agent)),
+          el('dt', {}, 'workflow'), el('dd', { 'data-scope': 'workflow' }, show(e.workflow)),
+          el('dt', {}, 'action'), el('dd', { 'data-scope': 'action' }, show(e.action)),
+          el('dt', {}, 'rule'), el('dd', { 'data-scope': 'rule' },
+            rule || '(none: the workflow\'s default escalated it)')),
+        el('div', { class: 'grant-fields' },
+          row('grant-hours', 'Hours', hours, el('span', { id: 'grant-hours-help', class: 'help' },
+            `at most ${maxHours}`)),
+          row('grant-max-count', 'At most this many more (optional)', maxCount),
+          row('grant-max-amount', 'At most this total amount (optional)', maxAmount)),
+        el('p', { id: 'grant-caps-help', class: 'help' }, 'Without a cap it approves every matching ' +
+          'escalation until it expires. The note above is kept with the approval and the standing approval.'),
+        confirm, gerr);
     }
 
     // A rule's last 30 days, asked once per rule and listing version (so at
@@ -374,44 +589,166 @@
       return ui.history.get(key);
     }
 
+    // Buttons back to what the policy allows (Approve stays disabled when
+    // this person may not approve).
+    const enable = (buttons, on) => {
+      for (const b of buttons)
+        b.disabled = !on || b.dataset.off === '1';
+    };
+
+    // The item is done (resolved, or approved by a grant): off the list, the
+    // next one selected.
+    async function done(e) {
+      ui.items = ui.items.filter((x) => x.decision_id !== e.decision_id);
+      const next = ui.items[0];
+      ui.selected = next ? next.decision_id : null;
+      drawList();
+      await drawDetail();
+      const b = next && list.querySelector(`[data-id="${CSS.escape(next.decision_id)}"]`);
+      if (b)
+        b.focus();
+      else
+        list.focus();
+    }
+
     async function resolve(e, resolution, note, err, buttons) {
       if (ui.busy)
         return;
       const text = note.value.trim();
-      if (resolution === 'deny' && !text) {
-        err.textContent = 'A note is required to deny: say why, for the agent and the ledger.';
-        C.toast('Not denied: a note is required to deny.', 'error');
+      const always = e.policy && e.policy.require_note === 'always';
+      if ((resolution === 'deny' || always) && !text) {
+        err.textContent = resolution === 'deny'
+          ? 'A note is required to deny: say why, for the agent and the ledger.'
+          : `A note is required to approve: queue ${e.queue} keeps a note with every resolution.`;
+        C.toast(`Not ${resolution === 'deny' ? 'denied' : 'approved'}: a note is required to ${resolution}.`, 'error');
         note.focus();
         return;
       }
       ui.busy = true;
-      for (const b of buttons)
-        b.disabled = true;
+      enable(buttons, false);
       const body = { resolution };
       if (text)
         body.note = text;
       const r = await C.api('POST', `/v1/escalations/${encodeURIComponent(e.decision_id)}/resolve`, body);
       ui.busy = false;
-      for (const b of buttons)
-        b.disabled = false;
+      enable(buttons, true);
       if (r.status === 200) {
-        const done = r.body && r.body.status ? r.body.status : `${resolution}d`;
-        C.toast(`${e.decision_id} ${done}.`);
-        ui.items = ui.items.filter((x) => x.decision_id !== e.decision_id);
-        const next = ui.items[0];
-        ui.selected = next ? next.decision_id : null;
+        const status = r.body && r.body.status ? r.body.status : `${resolution}d`;
+        const who = r.body ? approvers(r.body) : [];
+        C.toast(`${e.decision_id} ${status}${who.length > 1 ? ` (${who.join(', ')})` : ''}.`);
+        await done(e);
+      } else if (r.status === 202) {
+        // One vote of a quorum: the escalation stays open, with this vote.
+        const got = r.body && typeof r.body === 'object' ? (r.body.escalation || r.body) : {};
+        const upd = Object.assign({}, e, got);
+        if (!approvers(upd).includes(me.name))
+          upd.approvals = [...approvers(e).map((w) => ({ who: w })), { who: me.name }];
+        ui.items = ui.items.map((x) => (x.decision_id === e.decision_id ? upd : x));
+        C.toast(`${e.decision_id}: your approval is recorded (${approvers(upd).length} of ${needed(upd)}); ` +
+          `${waitingText(upd) || 'waiting for another approver'}.`);
         drawList();
         await drawDetail();
-        const b = next && list.querySelector(`[data-id="${CSS.escape(next.decision_id)}"]`);
-        if (b)
-          b.focus();
-        else
-          list.focus();
       } else {
-        const why = C.errorText(r);
+        const why = refusedText(r);
         err.textContent = `Not ${resolution === 'approve' ? 'approved' : 'denied'}: ${why}`;
         C.toast(`${e.decision_id}: ${why}`, 'error');
       }
+    }
+
+    // Approve and record a standing approval (POST .../grant).
+    async function grant(e, f, note, gerr, buttons) {
+      if (ui.busy)
+        return;
+      const bad = (text, field) => {
+        gerr.textContent = text;
+        C.toast(`Not approved: ${text}`, 'error');
+        field.focus();
+      };
+      const hours = Number(f.hours.value);
+      if (f.hours.value.trim() === '' || !(hours > 0) || hours > f.maxHours)
+        return bad(`the hours must be more than 0 and at most ${f.maxHours} (the longest standing approval ` +
+          `queue ${e.queue} allows).`, f.hours);
+      const body = { hours };
+      if (f.maxCount.value.trim() !== '') {
+        const n = Number(f.maxCount.value);
+        if (!Number.isInteger(n) || n < 1)
+          return bad('the most it may approve must be a whole number, 1 or more (or left empty: no cap).', f.maxCount);
+        body.max_count = n;
+      }
+      if (f.maxAmount.value.trim() !== '') {
+        const x = Number(f.maxAmount.value);
+        if (!(x > 0))
+          return bad('the total amount must be a number above 0 (or left empty: no cap).', f.maxAmount);
+        body.max_amount = x;
+      }
+      const text = note.value.trim();
+      if (f.noteAlways && !text)
+        return bad(`a note is required: queue ${e.queue} keeps a note with every resolution.`, note);
+      if (text)
+        body.note = text;
+      ui.busy = true;
+      enable(buttons, false);
+      const r = await C.api('POST', `/v1/escalations/${encodeURIComponent(e.decision_id)}/grant`, body);
+      ui.busy = false;
+      enable(buttons, true);
+      if (r.status === 201 || r.status === 200) {
+        const g = (r.body && r.body.grant) || {};
+        C.toast(`${e.decision_id} approved; standing approval ${g.id || ''} allows the same ` +
+          `until ${C.fmtTime(g.expires) || `${hours} hours from now`}.`);
+        await done(e);
+      } else {
+        const why = refusedText(r);
+        gerr.textContent = `Not approved: ${why}`;
+        C.toast(`${e.decision_id}: ${why}`, 'error');
+      }
+    }
+
+    // ---- notifications that keep failing -----------------------------------------------
+    // Read at the start and every 30 s; hidden while there are none, and for
+    // good when the server has no such endpoint (404) or the key may not read
+    // it (403).
+    async function loadFailing() {
+      if (ui.gone)
+        return;
+      const r = await C.api('GET', `/v1/notifications?status=failing&limit=${FAILING_SHOWN}`);
+      if (ui.gone)
+        return;
+      if (r.status === 404 || r.status === 403 || r.status === 401) {
+        failing.hidden = true;
+        return; // not on this server, or not for this key: stop asking
+      }
+      const rows = r.status === 200 && r.body && Array.isArray(r.body.notifications) ? r.body.notifications : null;
+      if (rows) {
+        const n = typeof r.body.failing === 'number' ? Math.max(r.body.failing, rows.length) : rows.length;
+        drawFailing(rows, n);
+      }
+      ui.failTimer = setTimeout(loadFailing, FAILING_POLL);
+    }
+
+    function drawFailing(rows, n) {
+      if (n === 0) {
+        failing.hidden = true;
+        failing.replaceChildren();
+        return;
+      }
+      const item = (x) => el('li', { 'data-testid': 'inbox-notify-failure', 'data-id': show(x.id) },
+        el('strong', {}, show(x.event) || 'notification'), ' for ',
+        x.decision_id ? el('a', { href: `#/inbox?id=${encodeURIComponent(x.decision_id)}` }, show(x.decision_id))
+          : '?',
+        x.queue ? ` (queue ${show(x.queue)})` : '', ' to ', el('code', {}, show(x.target)),
+        x.format ? ` as ${show(x.format)}` : '', `: ${Number(x.attempts) || 0} failed attempt` +
+          `${Number(x.attempts) === 1 ? '' : 's'}`,
+        x.next_attempt ? `, next ${C.fmtTime(x.next_attempt)}` : '',
+        el('br', {}),
+        el('span', { class: 'last-error', 'data-testid': 'inbox-notify-error' },
+          `Last error: ${show(x.last_error) || '(none recorded)'}`));
+      failing.replaceChildren(
+        el('h2', { id: 'inbox-failing-title' },
+          `${n} notification${n === 1 ? '' : 's'} failing: the people of these queues may not know ` +
+          'something is waiting'),
+        el('ul', {}, rows.map(item)),
+        el('p', { class: 'help', hidden: n <= rows.length }, `The first ${rows.length} shown.`));
+      failing.hidden = false;
     }
 
     // ---- keyboard ----------------------------------------------------------------------
@@ -446,11 +783,13 @@
     document.addEventListener('keydown', onKey);
 
     poll(true);
+    loadFailing();
     return () => {
       ui.gone = true;
       if (ui.abort)
         ui.abort.abort();
       clearTimeout(ui.timer);
+      clearTimeout(ui.failTimer);
       document.removeEventListener('keydown', onKey);
     };
   }
