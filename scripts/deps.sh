@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# deps.sh - installs the Debian 12 packages Charter builds with; with the
+# deps.sh - installs the Debian 12 packages Charter builds with (and Python 3
+# for the example's webhook receiver in the README tour); with the
 # argument "test", also what the test suite needs (curl for the HTTP tests,
 # python3-aiosmtpd for the e-mail test's SMTP sink, openssl for its certificate,
 # clang for the fuzzers, Python 3 for the HTTP tests, Node.js for the MCP
@@ -11,7 +12,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential cmake pkg-config ca-certificates
       libyaml-dev libjansson-dev libsodium-dev libssl-dev libpcre2-dev
-      libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev)
+      libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev python3)
 if [ "${1:-}" = test ]; then
   pkgs+=(curl clang libclang-rt-14-dev python3 python3-aiosmtpd openssl chromium)
   # Node.js for the MCP peers: Debian's nodejs + npm, unless a Node.js that
