@@ -104,9 +104,9 @@ void ledger_decision_id(uint64_t seq, char out[32])
     snprintf(out, 32, "d-%" PRIu64, seq);
 }
 
-bool ledger_decision_id_parse(const char *id, uint64_t *seq)
+bool ledger_seq_id_parse(const char *id, char prefix, uint64_t *seq)
 {
-    if (!id || id[0] != 'd' || id[1] != '-' || id[2] < '1' || id[2] > '9')
+    if (!id || id[0] != prefix || id[1] != '-' || id[2] < '1' || id[2] > '9')
         return false;
     uint64_t v = 0;
     for (const char *p = id + 2; *p; p++) {
@@ -116,4 +116,9 @@ bool ledger_decision_id_parse(const char *id, uint64_t *seq)
     }
     *seq = v;
     return true;
+}
+
+bool ledger_decision_id_parse(const char *id, uint64_t *seq)
+{
+    return ledger_seq_id_parse(id, 'd', seq);
 }

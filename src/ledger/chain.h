@@ -28,6 +28,9 @@ void ledger_hex(const unsigned char *p, size_t n, char *out);
 /* Parses exactly 2n hex digits (surrounding whitespace allowed). */
 bool ledger_unhex(const char *s, unsigned char *out, size_t n);
 
+/* "<prefix>-<seq>" (no sign, no leading zero, seq >= 1) -> seq: the ids of
+ * decisions (d-) and grants (g-). False for anything else. */
+bool ledger_seq_id_parse(const char *id, char prefix, uint64_t *seq);
 /* "d-<seq>" <-> seq. Parse returns false for anything else. */
 void ledger_decision_id(uint64_t seq, char out[32]);
 bool ledger_decision_id_parse(const char *id, uint64_t *seq);

@@ -39,16 +39,7 @@ void ledger_grant_id(uint64_t seq, char id[32])
 
 bool ledger_grant_id_parse(const char *id, uint64_t *seq)
 {
-    if (!id || id[0] != 'g' || id[1] != '-' || id[2] < '1' || id[2] > '9')
-        return false;
-    uint64_t v = 0;
-    for (const char *p = id + 2; *p; p++) {
-        if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    *seq = v;
-    return true;
+    return ledger_seq_id_parse(id, 'g', seq);
 }
 
 void ledger_escalation_rule(const char *answer, size_t n, char *out, size_t cap)

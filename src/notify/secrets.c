@@ -22,6 +22,7 @@
 
 #include "base/fail.h"
 #include "base/limits.h"
+#include "base/secfile.h"
 
 #define PREFIX "whsec_"
 #define KEY_BYTES 32
@@ -55,43 +56,19 @@ static charter_status file_load(const char *dir, json_t **out, charter_error *er
     return CHARTER_OK;
 }
 
-/* Atomically (temporary file, fsync, rename), mode 0600. */
+/* Atomically (temporary file, fsync, rename), mode 0600; the text, which
+ * holds the secrets, is wiped. */
 static charter_status file_save(const char *dir, json_t *j, charter_error *err)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return base_fail(err, CHARTER_E_IO, "cannot create %s: %s", dir, strerror(errno));
-    char path[4096], tmp[4200];
+    char path[4096];
     file_path(dir, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (!text)
         return base_fail(err, CHARTER_E_NOMEM, "out of memory writing %s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    size_t n = strlen(text);
-    bool ok = fd >= 0 && write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 &&
-              fsync(fd) == 0;
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    sodium_memzero(text, n);
+    charter_status st = base_secfile_write(dir, path, text, err);
+    sodium_memzero(text, strlen(text));
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok)
-            e = errno;
-        unlink(tmp);
-        return base_fail(err, CHARTER_E_IO, "cannot write %s: %s", path, strerror(e));
-    }
-    return CHARTER_OK;
-}
-
-static bool queue_ok(const char *q)
-{
-    if (!q || !*q || strlen(q) > CHARTER_MAX_ID_BYTES)
-        return false;
-    for (; *q; q++)
-        if ((unsigned char)*q < 0x21 || *q == '"' || *q == '\\')
-            return false;
-    return true;
+    return st;
 }
 
 charter_status charter_webhook_secret_create(const char *dir, const char *queue,
@@ -100,7 +77,7 @@ charter_status charter_webhook_secret_create(const char *dir, const char *queue,
                                              charter_error *err)
 {
     secret[0] = '\0';
-    if (!dir || !queue_ok(queue))
+    if (!dir || !base_secfile_name_ok(queue))
         return base_fail(err, CHARTER_E_INVALID,
                          "expected a queue id (printable, no spaces or quotes); found '%s'",
                          queue ? queue : "");

@@ -16,6 +16,7 @@
 
 #include "base/fail.h"
 #include "base/limits.h"
+#include "base/secfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,39 +84,14 @@ static charter_status file_load(const char *dir, bool missing_ok, json_t **out,
 /* Writes the file atomically (temporary file, fsync, rename), mode 0600. */
 static charter_status file_save(const char *dir, json_t *j, charter_error *err)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return base_fail(err, CHARTER_E_IO, "cannot create %s: %s", dir, strerror(errno));
-    char path[4096], tmp[4200];
+    char path[4096];
     keys_path(dir, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (!text)
         return base_fail(err, CHARTER_E_NOMEM, "out of memory writing the keys file");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    size_t n = strlen(text);
-    bool ok = fd >= 0 && write(fd, text, n) == (ssize_t)n && write(fd, "\n", 1) == 1 &&
-              fsync(fd) == 0;
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
+    charter_status st = base_secfile_write(dir, path, text, err);
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok)
-            e = errno;
-        unlink(tmp);
-        return base_fail(err, CHARTER_E_IO, "cannot write %s: %s", path, strerror(e));
-    }
-    return CHARTER_OK;
-}
-
-static bool id_ok(const char *s)
-{
-    if (!s || !*s || strlen(s) > CHARTER_MAX_ID_BYTES)
-        return false;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x21 || *s == '"' || *s == '\\')
-            return false;
-    return true;
+    return st;
 }
 
 charter_status charter_access_add(const char *dir, charter_access_role role,
@@ -129,7 +105,7 @@ charter_status charter_access_add(const char *dir, charter_access_role role,
     token[0] = '\0';
     if ((unsigned)role >= ROLE_COUNT)
         return base_fail(err, CHARTER_E_INVALID, "unknown role %d", (int)role);
-    if (!id_ok(name))
+    if (!base_secfile_name_ok(name))
         return base_fail(err, CHARTER_E_INVALID,
                     "expected a name (an agent id, a person or a system) of 1 to %d "
                     "printable characters without spaces or quotes, found '%s'",
@@ -141,10 +117,10 @@ charter_status charter_access_add(const char *dir, charter_access_role role,
         return base_fail(err, CHARTER_E_INVALID,
                     "only approver keys are bound to queues and roles");
     for (size_t i = 0; i < queue_count; i++)
-        if (!id_ok(queues[i]))
+        if (!base_secfile_name_ok(queues[i]))
             return base_fail(err, CHARTER_E_INVALID, "invalid queue id '%s'", queues[i]);
     for (size_t i = 0; i < role_count; i++)
-        if (!id_ok(roles[i]))
+        if (!base_secfile_name_ok(roles[i]))
             return base_fail(err, CHARTER_E_INVALID, "invalid role '%s'", roles[i]);
     if (sodium_init() < 0)
         return base_fail(err, CHARTER_E_IO, "libsodium could not be initialized");
