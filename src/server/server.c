@@ -140,11 +140,81 @@ static void expire_sleep(srv *s, int64_t until_us)
     pthread_mutex_unlock(&s->stop_mu);
 }
 
+/* A standing approval lives no longer than its grantor's right to approve
+ * its queue: once no approver key of that name is accepted for the queue
+ * (the key revoked, its queues or roles changed, or the charter's queue no
+ * longer taking them), the server revokes the grant in the ledger, before
+ * it can approve anything more in that person's name. */
+typedef struct orphan {
+    char id[32];
+    char who[CHARTER_MAX_ID_BYTES + 1];
+    char queue[CHARTER_MAX_ID_BYTES + 1];
+} orphan;
+
+typedef struct orphans {
+    const srv_keys *ks;
+    const charter *c;
+    orphan *v;
+    size_t n, cap;
+} orphans;
+
+static bool still_approver(const srv_keys *ks, const charter *c, const char *who,
+                           const char *queue)
+{
+    for (size_t i = 0; i < ks->count; i++) {
+        const srv_key *k = &ks->keys[i];
+        if (k->role == CHARTER_ROLE_APPROVER && !strcmp(k->name, who) &&
+            api_approver_of(k, c, queue))
+            return true;
+    }
+    return false;
+}
+
+static int find_orphan(const charter_grant *g, void *user)
+{
+    orphans *o = user;
+    if (still_approver(o->ks, o->c, g->who, g->queue))
+        return 0;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 8;
+        orphan *v = realloc(o->v, cap * sizeof *v);
+        if (!v)
+            return 1; /* the next pass tries again */
+        o->v = v;
+        o->cap = cap;
+    }
+    orphan *x = &o->v[o->n++];
+    snprintf(x->id, sizeof x->id, "%s", g->id);
+    snprintf(x->who, sizeof x->who, "%s", g->who);
+    snprintf(x->queue, sizeof x->queue, "%s", g->queue);
+    return 0;
+}
+
+static void grants_prune(srv *s, const charter *c, const srv_keys *ks, int64_t now)
+{
+    orphans o = {.ks = ks, .c = c};
+    charter_error err;
+    if (charter_ledger_grants(s->ledger, true, now, find_orphan, &o, &err) == CHARTER_OK) {
+        for (size_t i = 0; i < o.n; i++) {
+            char note[CHARTER_MAX_ID_BYTES * 2 + 128];
+            snprintf(note, sizeof note,
+                     "its grantor '%s' is no longer an approver of queue '%s' (the key "
+                     "revoked or changed, or the charter's queue no longer takes them)",
+                     o.v[i].who, o.v[i].queue);
+            if (charter_ledger_revoke_grant(s->ledger, o.v[i].id, "charter serve", note,
+                                            now, &err) == CHARTER_OK)
+                srv_log(s, "standing approval %s revoked: %s", o.v[i].id, note);
+        }
+    }
+    free(o.v);
+}
+
 /* The deadline thread: every expire_every_ms it applies the deadlines
  * passed (charter_ledger_expire), and on every change of the escalations
  * (one opening, above all) as well as on that tick it applies the standing
  * approvals (charter_ledger_apply_grants), so an escalation a grant
- * matches is approved moments after it opens. It waits on the ledger's
+ * matches is approved moments after it opens; before that it revokes the
+ * grants whose grantor may no longer approve (grants_prune). It waits on the ledger's
  * escalation version; once the server stops, those waits are interrupted
  * and return at once, so it then sleeps on stop_cv instead until told to
  * stop. A failure (ledger unavailable) leaves the escalations open; the
@@ -156,6 +226,7 @@ static void *expire_main(void *arg)
     int64_t every_us = (int64_t)s->opt.expire_every_ms * 1000;
     int64_t tick = base_mono_us() + every_us;
     uint64_t seen = charter_ledger_escalations_version(s->ledger);
+    const void *pruned_keys = NULL, *pruned_charter = NULL;
     while (!expire_stopping(s)) {
         int64_t left_us = tick - base_mono_us();
         uint64_t v = seen;
@@ -183,6 +254,17 @@ static void *expire_main(void *arg)
             atomic_fetch_add(&s->metrics.timeouts, n);
             tick = base_mono_us() + every_us;
         }
+        /* Grants whose grantor lost the right go first: on every tick, and
+         * at once after a reload brought other keys or another charter. */
+        pthread_mutex_lock(&s->swap_mu);
+        srv_keys *ks = srv_keys_retain(s->keys);
+        pthread_mutex_unlock(&s->swap_mu);
+        if (due || (const void *)ks != pruned_keys || (const void *)c != pruned_charter) {
+            grants_prune(s, c, ks, now);
+            pruned_keys = ks;
+            pruned_charter = c;
+        }
+        srv_keys_release(ks);
         charter_ledger_apply_grants(s->ledger, c, now, NULL, &err);
         charter_release(c);
     }

@@ -66,6 +66,21 @@ static void escalate(charter_server *s, const charter *c, char id[32])
     charter_decider_free(d);
 }
 
+/* Lena, the grantor of these tests, is an approver of queue leads (a grant
+ * outlives no grantor: the server revokes those whose grantor has no such
+ * key). Her key's id into key_id (size 32) when not NULL. */
+static void add_lena(const char *keys, char *key_id)
+{
+    static const char *const queues[] = {"leads"}, *const roles[] = {"support-lead"};
+    char token[CHARTER_TOKEN_SIZE];
+    charter_error err;
+    CHECK_INT(charter_access_add(keys, CHARTER_ROLE_APPROVER, "lena", queues, 1, roles, 1,
+                                 token, &err),
+              CHARTER_OK);
+    if (key_id) /* "chk_<id>_<secret>" */
+        snprintf(key_id, 32, "%.*s", (int)strcspn(token + 4, "_"), token + 4);
+}
+
 static int take_status(const charter_escalation *e, void *user)
 {
     *(charter_escalation_status *)user = e->status;
@@ -99,6 +114,7 @@ static void test_deadline_thread_applies_grants_on_change(void)
     CHECK_INT(charter_access_add(keys, CHARTER_ROLE_ADMIN, "root", NULL, 0, NULL, 0, token,
                                  &err),
               CHARTER_OK);
+    add_lena(keys, NULL);
     charter_server_options opt = {.charter_path = charter_path, .ledger_path = ledger_path,
                                   .keys_dir = keys, .listen = "127.0.0.1:0",
                                   .threads = 1, .expire_every_ms = 60000};
@@ -179,6 +195,7 @@ static void test_concurrent_escalations_respect_the_cap(void)
     CHECK_INT(charter_access_add(keys, CHARTER_ROLE_ADMIN, "root", NULL, 0, NULL, 0, token,
                                  &err),
               CHARTER_OK);
+    add_lena(keys, NULL);
     charter_server_options opt = {.charter_path = charter_path, .ledger_path = ledger_path,
                                   .keys_dir = keys, .listen = "127.0.0.1:0",
                                   .threads = 1, .expire_every_ms = 60000};
@@ -221,11 +238,81 @@ static void test_concurrent_escalations_respect_the_cap(void)
     CHECK_INT(charter_server_stop(s, &err), CHARTER_OK);
 }
 
+/* The grantor's key is revoked and the server reloads: the server revokes
+ * her grant in the ledger (by "charter serve", saying why) before it
+ * approves anything more in her name, so the next matching escalation
+ * stays open for a person. */
+static int take_grant(const charter_grant *g, void *user)
+{
+    charter_grant *out = user;
+    out->revoked = g->revoked;
+    out->revoked_ms = g->revoked_ms;
+    static char by[64];
+    snprintf(by, sizeof by, "%s", g->revoked_by ? g->revoked_by : "");
+    out->revoked_by = by;
+    return 1;
+}
+
+static void test_grant_ends_with_its_grantors_key(void)
+{
+    char charter_path[512], ledger_path[512], keys[512], token[CHARTER_TOKEN_SIZE];
+    char lena[32];
+    snprintf(charter_path, sizeof charter_path, "%s/charter.yaml", dir);
+    snprintf(ledger_path, sizeof ledger_path, "%s/orphan.db", dir);
+    snprintf(keys, sizeof keys, "%s/keys3", dir);
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    CHECK_INT(charter_access_add(keys, CHARTER_ROLE_ADMIN, "root", NULL, 0, NULL, 0, token,
+                                 &err),
+              CHARTER_OK);
+    add_lena(keys, lena);
+    charter_server_options opt = {.charter_path = charter_path, .ledger_path = ledger_path,
+                                  .keys_dir = keys, .listen = "127.0.0.1:0",
+                                  .threads = 1, .expire_every_ms = 60000};
+    charter_server *s = NULL;
+    if (charter_server_start(&opt, &s, &err) != CHARTER_OK) {
+        fprintf(stderr, "cannot start the server: %s\n", err.message);
+        CHECK(0);
+        return;
+    }
+    charter *c = srv_charter(s);
+    ((ch_queue *)ch_find_queue(c, "leads"))->grant_max_ms = 8 * HOUR;
+    char d1[32], d2[32], d3[32], gid[32];
+    escalate(s, c, d1);
+    charter_grant_request g = {.duration_ms = HOUR};
+    CHECK_INT(charter_ledger_grant(s->ledger, c, d1, "lena", &g, 0, NULL, gid, &err),
+              CHARTER_OK);
+    int64_t ms = 0;
+    escalate(s, c, d2); /* while her key stands: approved by the grant */
+    CHECK_INT(wait_resolved(s, d2, &ms), CHARTER_ESC_APPROVED);
+
+    CHECK_INT(charter_access_revoke(keys, lena, &err), CHARTER_OK);
+    CHECK_INT(charter_server_reload(s, NULL, &err), CHARTER_OK);
+    charter_release(c);
+    c = srv_charter(s);
+    ((ch_queue *)ch_find_queue(c, "leads"))->grant_max_ms = 8 * HOUR;
+    escalate(s, c, d3);
+    charter_escalation_status st = CHARTER_ESC_OPEN;
+    CHECK_INT(charter_ledger_escalation(s->ledger, d3, 700, take_status, &st, NULL),
+              CHARTER_OK);
+    CHECK_INT(st, CHARTER_ESC_OPEN);
+    charter_grant got;
+    memset(&got, 0, sizeof got);
+    CHECK_INT(charter_ledger_grants(s->ledger, false, charter_now_ms(), take_grant, &got,
+                                    NULL),
+              CHARTER_OK);
+    CHECK(got.revoked);
+    CHECK_STR(got.revoked_by ? got.revoked_by : "", "charter serve");
+    charter_release(c);
+    CHECK_INT(charter_server_stop(s, &err), CHARTER_OK);
+}
+
 int main(void)
 {
     test_dir_make("server-grant", dir, sizeof dir);
     RUN(test_deadline_thread_applies_grants_on_change);
     RUN(test_concurrent_escalations_respect_the_cap);
+    RUN(test_grant_ends_with_its_grantors_key);
     test_dir_remove(dir);
     return TEST_DONE();
 }
