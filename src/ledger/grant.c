@@ -6,10 +6,11 @@
  *
  * A grant is a ledger entry before it is anything in memory, and each
  * approval it gives is an "escalation_resolved" entry naming it, recorded
- * through the same path as a person's approval (escalation.c): taken,
- * re-checked under the charter serving now (boundaries, budgets), then
- * recorded. So a grant never approves what the person could not have
- * approved at that moment, and verify, replay and the report see each one.
+ * through the path of a person's approval (ledger_resolve, policy.h): the
+ * queue's policies (self-approval, a quorum refuses), the re-check under
+ * the charter serving now (boundaries, budgets), then the entry. So a
+ * grant never approves what its grantor could not have approved at that
+ * moment, and verify, replay and the report see each one.
  */
 #include "base/banned.h"
 
@@ -328,8 +329,9 @@ charter_status charter_ledger_grant(charter_ledger *l, const charter *c,
         snprintf(max, sizeof max, "%.15gh", (double)q->grant_max_ms / 3600000.0);
     if (!q || !q->grant_max_ms)
         st = refuse_grant(out, CHARTER_REFUSAL_NO_GRANTS, err,
-                          "queue '%s' allows no standing approvals (its "
-                          "standing_approvals is not set)%s", s.queue, "");
+                          "queue '%s' allows no standing approvals under the "
+                          "charter serving now (%.80s: it has no standing_approvals)",
+                          s.queue, charter_version(c));
     else if (g->duration_ms > q->grant_max_ms)
         st = refuse_grant(out, CHARTER_REFUSAL_NO_GRANTS, err,
                           "queue '%s' allows standing approvals of at most %s; a "

@@ -436,7 +436,14 @@ charter_status ledger_state_grant_add(ledger_state *s, const state_grant *g)
         grant_strings_free(&n);
         return CHARTER_E_NOMEM;
     }
-    s->grants[s->grant_n++] = n;
+    /* Kept in seq order (ledger_state_grant searches it): two grants made
+     * at once may reach here in the other order than their entries. */
+    size_t at = s->grant_n;
+    while (at > 0 && s->grants[at - 1].seq > n.seq)
+        at--;
+    memmove(&s->grants[at + 1], &s->grants[at], (s->grant_n - at) * sizeof *s->grants);
+    s->grants[at] = n;
+    s->grant_n++;
     s->grant_gen++;
     s->esc_version++;
     return CHARTER_OK;
@@ -444,11 +451,15 @@ charter_status ledger_state_grant_add(ledger_state *s, const state_grant *g)
 
 state_grant *ledger_state_grant(ledger_state *s, uint64_t seq)
 {
-    /* Grants are few (people make them by hand): a scan is enough. */
-    for (size_t i = 0; i < s->grant_n; i++)
-        if (s->grants[i].seq == seq)
-            return &s->grants[i];
-    return NULL;
+    size_t lo = 0, hi = s->grant_n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->grants[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->grant_n && s->grants[lo].seq == seq ? &s->grants[lo] : NULL;
 }
 
 charter_status ledger_state_grant_revoke(ledger_state *s, state_grant *g,

@@ -109,7 +109,7 @@ typedef struct ledger_state {
      * revoked (which may approve some): a list of escalations taken at
      * one version is still true while the version is the same. */
     uint64_t esc_version;
-    /* Standing approvals, in the order they were made (grant.c). */
+    /* Standing approvals, in seq order (grant.c). */
     state_grant *grants;
     size_t grant_n, grant_cap;
     /* Bumps whenever a grant is made or revoked, and when grants are

@@ -12,11 +12,14 @@
  */
 #include "test.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "charter_ledger.h"
 #include "charter/model.h"
+#include "ledger/recorder.h"
+#include "ledger/search.h"
 
 /* A shop whose refunds over 100 escalate (rule large-refund), whose VIP
  * refunds escalate (rule vip-refund), and whose other actions escalate by
@@ -639,7 +642,8 @@ static void test_restart_rebuilds_grants(void)
     charter_release(c);
 }
 
-/* verify refuses an approval "by a grant" that names none recorded before. */
+/* verify accepts grants, revocations and approvals by grants, and refuses
+ * an approval "by a grant" that names none recorded before. */
 static void test_verify_accepts_grants(void)
 {
     charter *c = shop("", "");
@@ -658,6 +662,84 @@ static void test_verify_accepts_grants(void)
     CHECK_INT(charter_ledger_verify(path, NULL, &rep, &err), CHARTER_OK);
     CHECK(rep.ok);
     CHECK_STR(rep.problem, "");
+
+    /* A well-chained approval "by" a grant that was never made. */
+    l = open_ledger();
+    char d3[32];
+    escalate(l, c, 500, 4 * MIN, d3);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:f}", "decision_id", d3, "who", "lena",
+                          "resolution", "approve", "grant", "g-2", "time_ms",
+                          (json_int_t)(T0 + 5 * MIN), "spend", 500.0);
+    uint64_t bad = 0;
+    CHECK_INT(ledger_append_json(l, "escalation_resolved", j, &bad, &err), CHARTER_OK);
+    charter_ledger_close(l, NULL);
+    CHECK_INT(charter_ledger_verify(path, NULL, &rep, &err), CHARTER_OK);
+    CHECK(!rep.ok);
+    CHECK_STR(rep.problem, "malformed");
+    CHECK_INT(rep.first_bad_seq, bad);
+    CHECK_HAS(rep.message, "names no earlier grant entry");
+    unlink(path);
+    charter_release(c);
+}
+
+/* The search index shows the grant and its revocation as events of the
+ * decision it came from, and names the grant on the approvals it gave. */
+typedef struct history {
+    int n;
+    char line[8][300];
+} history;
+
+static int take_event(const ledger_search_event *e, void *user)
+{
+    history *h = user;
+    if (h->n < 8)
+        snprintf(h->line[h->n], sizeof h->line[0], "%s %s %s", e->event,
+                 e->by ? e->by : "-", e->note ? e->note : "-");
+    h->n++;
+    return 0;
+}
+
+static void test_search_shows_grant_events(void)
+{
+    charter *c = shop("", "");
+    charter_ledger *l = open_ledger();
+    char d1[32], d2[32], gid[32];
+    escalate(l, c, 500, 0, d1);
+    CHECK_INT(grant(l, c, d1, "lena", 8, 0, 0, MIN, gid, NULL, NULL), CHARTER_OK);
+    escalate(l, c, 500, 2 * MIN, d2);
+    CHECK_INT(apply(l, c, 2 * MIN), 1);
+    CHECK_INT(charter_ledger_revoke_grant(l, gid, "omar", "enough", T0 + 3 * MIN, NULL),
+              CHARTER_OK);
+    charter_ledger_close(l, NULL);
+
+    ledger_search *x = NULL;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    CHECK_INT(ledger_search_open(path, &x, NULL, &err), CHARTER_OK);
+    CHECK_INT(ledger_search_update(x, 0, NULL, &err), CHARTER_OK);
+    uint64_t s1 = 0, s2 = 0;
+    charter_decision_id_parse(d1, &s1);
+    charter_decision_id_parse(d2, &s2);
+    history h = {0};
+    CHECK_INT(ledger_search_decision_events(path, s1, take_event, &h, &err), CHARTER_OK);
+    CHECK_INT(h.n, 4);
+    char want[128];
+    CHECK_STR(h.line[1], "approved lena same for today");
+    snprintf(want, sizeof want, "granted lena standing approval %s until ", gid);
+    CHECK_HAS(h.line[2], want);
+    CHECK_HAS(h.line[2], ": same for today");
+    snprintf(want, sizeof want, "grant_revoked omar standing approval %s revoked: enough",
+             gid);
+    CHECK_STR(h.line[3], want);
+    memset(&h, 0, sizeof h);
+    CHECK_INT(ledger_search_decision_events(path, s2, take_event, &h, &err), CHARTER_OK);
+    CHECK_INT(h.n, 2);
+    snprintf(want, sizeof want, "approved lena by standing approval %s: same for today", gid);
+    CHECK_STR(h.line[1], want);
+    ledger_search_close(x);
+    char idx[600];
+    snprintf(idx, sizeof idx, "%s.search", path);
+    unlink(idx);
     unlink(path);
     charter_release(c);
 }
@@ -677,6 +759,7 @@ int main(void)
     RUN(test_self_approval_refused);
     RUN(test_restart_rebuilds_grants);
     RUN(test_verify_accepts_grants);
+    RUN(test_search_shows_grant_events);
     test_dir_remove(tmpdir);
     return TEST_DONE();
 }

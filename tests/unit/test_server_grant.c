@@ -11,6 +11,7 @@
  * reading of the new queue keys; the HTTP endpoints for grants belong to
  * the API (tests/http).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -130,10 +131,101 @@ static void test_deadline_thread_applies_grants_on_change(void)
     CHECK(charter_now_ms() - t0 < 5000);
 }
 
+/* Agents escalating from several threads at once while the deadline
+ * thread applies a grant capped at 20: exactly 20 are approved by it, the
+ * rest stay open, and the grant's count says 20. */
+typedef struct burst {
+    charter_server *s;
+    const charter *c;
+    char ids[25][32];
+} burst;
+
+static void *escalate_many(void *arg)
+{
+    burst *b = arg;
+    for (int i = 0; i < 25; i++)
+        escalate(b->s, b->c, b->ids[i]);
+    return NULL;
+}
+
+typedef struct counted {
+    int approved, open;
+} counted;
+
+static int count_status(const charter_escalation *e, void *user)
+{
+    counted *n = user;
+    if (e->status == CHARTER_ESC_APPROVED && e->grant_id)
+        n->approved++;
+    else if (e->status == CHARTER_ESC_OPEN)
+        n->open++;
+    return 0;
+}
+
+static int take_used(const charter_grant *g, void *user)
+{
+    *(int64_t *)user = g->used_count;
+    return 1;
+}
+
+static void test_concurrent_escalations_respect_the_cap(void)
+{
+    char charter_path[512], ledger_path[512], keys[512], token[CHARTER_TOKEN_SIZE];
+    snprintf(charter_path, sizeof charter_path, "%s/charter.yaml", dir);
+    snprintf(ledger_path, sizeof ledger_path, "%s/burst.db", dir);
+    snprintf(keys, sizeof keys, "%s/keys2", dir);
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    CHECK_INT(charter_access_add(keys, CHARTER_ROLE_ADMIN, "root", NULL, 0, NULL, 0, token,
+                                 &err),
+              CHARTER_OK);
+    charter_server_options opt = {.charter_path = charter_path, .ledger_path = ledger_path,
+                                  .keys_dir = keys, .listen = "127.0.0.1:0",
+                                  .threads = 1, .expire_every_ms = 60000};
+    charter_server *s = NULL;
+    if (charter_server_start(&opt, &s, &err) != CHARTER_OK) {
+        fprintf(stderr, "cannot start the server: %s\n", err.message);
+        CHECK(0);
+        return;
+    }
+    charter *c = srv_charter(s);
+    ((ch_queue *)ch_find_queue(c, "leads"))->grant_max_ms = 8 * HOUR;
+    char d1[32], gid[32];
+    escalate(s, c, d1);
+    charter_grant_request g = {.duration_ms = HOUR, .max_count = 20};
+    CHECK_INT(charter_ledger_grant(s->ledger, c, d1, "lena", &g, 0, NULL, gid, &err),
+              CHARTER_OK);
+    burst b[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        b[i] = (burst){.s = s, .c = c};
+        pthread_create(&th[i], NULL, escalate_many, &b[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    /* The last changes are applied within moments; wait for quiet. */
+    int64_t used = 0;
+    for (int tries = 0; tries < 500 && used < 20; tries++) {
+        usleep(10 * 1000);
+        charter_ledger_grants(s->ledger, false, charter_now_ms(), take_used, &used, NULL);
+    }
+    usleep(100 * 1000);
+    charter_ledger_grants(s->ledger, false, charter_now_ms(), take_used, &used, NULL);
+    CHECK_INT(used, 20);
+    counted n = {0, 0};
+    CHECK_INT(charter_ledger_escalations(s->ledger, NULL, false, count_status, &n, NULL),
+              CHARTER_OK);
+    CHECK_INT(n.approved, 20);
+    CHECK_INT(n.open, 80);
+    charter_release(c);
+    CHECK_INT(charter_server_stop(s, &err), CHARTER_OK);
+}
+
 int main(void)
 {
     test_dir_make("server-grant", dir, sizeof dir);
     RUN(test_deadline_thread_applies_grants_on_change);
+    RUN(test_concurrent_escalations_respect_the_cap);
     test_dir_remove(dir);
     return TEST_DONE();
 }
