@@ -23,6 +23,17 @@ static void attrs_text(const json_t *w, char *buf, size_t n)
     }
 }
 
+/* ", 12 of 39 by standing approval" when standing approvals approved any
+ * (approvals one by one are the rest); "" otherwise. */
+static void by_grant_text(const json_t *ev, char *buf, size_t n)
+{
+    long long grants = an_jint(ev, "approved_by_grant");
+    buf[0] = '\0';
+    if (grants > 0)
+        snprintf(buf, n, ", %lld of %lld by standing approval", grants,
+                 an_jint(ev, "approved"));
+}
+
 /* "120 decisions, 40 escalations, 97.5 % approved, boundary hits 2 -> 9,
  *  csat 4.1 breached" */
 static void evidence_text(const json_t *w, char *buf, size_t n)
@@ -32,12 +43,13 @@ static void evidence_text(const json_t *w, char *buf, size_t n)
         snprintf(buf, n, "-");
         return;
     }
-    char pct[32];
+    char pct[32], grants[64];
     an_fmt_pct(json_object_get(ev, "approval_rate"), pct);
+    by_grant_text(ev, grants, sizeof grants);
     const json_t *b = json_object_get(ev, "boundary_hits");
-    int used = snprintf(buf, n, "%lld decisions, %lld escalations (%s approved), boundary hits "
-                        "%lld/%lld -> %lld/%lld", an_jint(ev, "decisions"),
-                        an_jint(ev, "escalated"), pct, an_jint(b, "earlier_hits"),
+    int used = snprintf(buf, n, "%lld decisions, %lld escalations (%s approved%s), boundary "
+                        "hits %lld/%lld -> %lld/%lld", an_jint(ev, "decisions"),
+                        an_jint(ev, "escalated"), pct, grants, an_jint(b, "earlier_hits"),
                         an_jint(b, "earlier_decisions"), an_jint(b, "later_hits"),
                         an_jint(b, "later_decisions"));
     const json_t *h;
@@ -124,7 +136,8 @@ static const palette *color_of(const char *rec)
 enum { COL_W = 360, GAP = 24, CARD_H = 128, TOP = 96, MARGIN = 24, LINE = 56 };
 
 /* The evidence on a card, in two short lines: the decisions and what people
- * did, then boundary hits and the health metrics past their limits. */
+ * did, then the approvals by standing approval (when any), boundary hits and
+ * the health metrics past their limits. */
 static void card_evidence(const json_t *w, char *l1, char *l2, size_t n)
 {
     const json_t *ev = json_object_get(w, "evidence"), *b, *h;
@@ -133,12 +146,15 @@ static void card_evidence(const json_t *w, char *l1, char *l2, size_t n)
         l2[0] = '\0';
         return;
     }
-    char pct[32];
+    char pct[32], grants[64];
     an_fmt_pct(json_object_get(ev, "approval_rate"), pct);
+    by_grant_text(ev, grants, sizeof grants);
     snprintf(l1, n, "%lld decisions, %lld escalations, %s approved", an_jint(ev, "decisions"),
              an_jint(ev, "escalated"), pct);
     b = json_object_get(ev, "boundary_hits");
-    int used = snprintf(l2, n, "boundary hits %lld -> %lld%s", an_jint(b, "earlier_hits"),
+    /* grants is ", N of M by standing approval" or "". */
+    int used = snprintf(l2, n, "%s%sboundary hits %lld -> %lld%s", *grants ? grants + 2 : "",
+                        *grants ? "; " : "", an_jint(b, "earlier_hits"),
                         an_jint(b, "later_hits"),
                         json_is_true(json_object_get(b, "rising")) ? " (rising)" : "");
     size_t i;

@@ -29,6 +29,7 @@
 
 typedef struct evidence {
     uint64_t decisions, escalated, approved, denied, timed_out, open;
+    uint64_t approved_by_grant;  /* of `approved`, by a standing approval */
     uint64_t early_decisions, early_hits, late_decisions, late_hits;
     bool rising, breached;
     json_t *health;          /* [{metric, period, value, within, scope}] */
@@ -145,6 +146,7 @@ static void gather(const an_tally *t, const json_t *model, const json_t *wf,
         ev->decisions = c->c[AN_WF_DECISIONS];
         ev->escalated = c->c[AN_WF_ESCALATED];
         ev->approved = c->c[AN_WF_APPROVED];
+        ev->approved_by_grant = c->c[AN_WF_APPROVED_GRANT];
         ev->denied = c->c[AN_WF_DENIED];
         ev->timed_out = c->c[AN_WF_TIMED_OUT];
         ev->open = c->c[AN_WF_OPEN];
@@ -160,6 +162,8 @@ static json_t *evidence_json(const evidence *ev)
     json_object_set_new(o, "decisions", json_integer((json_int_t)ev->decisions));
     json_object_set_new(o, "escalated", json_integer((json_int_t)ev->escalated));
     json_object_set_new(o, "approved", json_integer((json_int_t)ev->approved));
+    json_object_set_new(o, "approved_by_grant",
+                        json_integer((json_int_t)ev->approved_by_grant));
     json_object_set_new(o, "denied", json_integer((json_int_t)ev->denied));
     json_object_set_new(o, "timed_out", json_integer((json_int_t)ev->timed_out));
     json_object_set_new(o, "open", json_integer((json_int_t)ev->open));

@@ -329,6 +329,8 @@ static void put_escalations(json_t *o, const an_cell *c)
     uint64_t resolved = c->c[AN_ESC_RESOLVED];
     json_object_set_new(o, "escalated", json_integer((json_int_t)c->c[AN_ESC_ESCALATED]));
     json_object_set_new(o, "approved", json_integer((json_int_t)c->c[AN_ESC_APPROVED]));
+    json_object_set_new(o, "approved_by_grant",
+                        json_integer((json_int_t)c->c[AN_ESC_APPROVED_GRANT]));
     json_object_set_new(o, "denied", json_integer((json_int_t)c->c[AN_ESC_DENIED]));
     json_object_set_new(o, "timed_out", json_integer((json_int_t)c->c[AN_ESC_TIMED_OUT]));
     json_object_set_new(o, "open", json_integer((json_int_t)c->c[AN_ESC_OPEN]));
@@ -398,7 +400,8 @@ static json_t *agents_json(const an_tally *t, const json_t *model)
         {"decisions", AN_AG_DECISIONS}, {"allow", AN_AG_ALLOW}, {"escalate", AN_AG_ESCALATE},
         {"deny", AN_AG_DENY}, {"boundary_hits", AN_AG_BOUNDARY},
         {"stop_rule_hits", AN_AG_STOP}, {"shadow", AN_AG_SHADOW},
-        {"approved", AN_AG_APPROVED}, {"denied", AN_AG_DENIED},
+        {"approved", AN_AG_APPROVED}, {"approved_by_grant", AN_AG_APPROVED_GRANT},
+        {"denied", AN_AG_DENIED},
         {"timed_out", AN_AG_TIMED_OUT}};
     json_t *out = json_array(), *names = names_of(t, AN_AGENT), *n;
     size_t i;

@@ -13,6 +13,19 @@ static void num(const json_t *o, const char *key, char buf[32])
     an_fmt_num(json_object_get(o, key), buf);
 }
 
+/* "41", or "41 (12 by standing approval)" when standing approvals gave some
+ * of the approvals in `o`. */
+static void approved_cell(const json_t *o, char buf[96])
+{
+    char n[32];
+    num(o, "approved", n);
+    long long grants = an_jint(o, "approved_by_grant");
+    if (grants > 0)
+        snprintf(buf, 96, "%s (%lld by standing approval)", n, grants);
+    else
+        snprintf(buf, 96, "%s", n);
+}
+
 static void print_header(const json_t *r, charter_format fmt, strbuf *out)
 {
     const json_t *tot = json_object_get(r, "totals");
@@ -138,9 +151,9 @@ static void print_escalations(const json_t *r, const char *list, const char *key
     const json_t *o;
     size_t i;
     json_array_foreach(json_object_get(r, list), i, o) {
-        char c[8][32];
+        char c[8][32], approved[96];
         num(o, "escalated", c[0]);
-        num(o, "approved", c[1]);
+        approved_cell(o, approved);
         num(o, "denied", c[2]);
         num(o, "timed_out", c[3]);
         num(o, "open", c[4]);
@@ -148,9 +161,10 @@ static void print_escalations(const json_t *r, const char *list, const char *key
         num(o, "mean_minutes", c[6]);
         num(o, rules ? "fired" : "max_minutes", c[7]);
         const char *protects = json_string_value(json_object_get(o, "protects"));
-        const char *qrow[] = {an_jstr(o, key), c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]};
+        const char *qrow[] = {an_jstr(o, key), c[0], approved, c[2], c[3], c[4], c[5], c[6],
+                              c[7]};
         const char *rrow[] = {an_jstr(o, key), an_jstr(o, "kind"), protects ? protects : "-",
-                              c[7], c[0], c[1], c[2], c[3], c[5], c[6]};
+                              c[7], c[0], approved, c[2], c[3], c[5], c[6]};
         an_table_row(&t, rules ? rrow : qrow);
     }
     an_heading(out, fmt, rules ? "Rules and boundaries: how often they fired, what people did "
@@ -176,13 +190,15 @@ static void print_agents(const json_t *r, charter_format fmt, strbuf *out)
     const json_t *o;
     size_t i;
     json_array_foreach(json_object_get(r, "agents"), i, o) {
-        char c[10][32];
+        char c[10][32], approved[96];
         const char *row[12] = {an_jstr(o, "agent"),
                                json_is_true(json_object_get(o, "registered")) ? "yes" : "NO"};
         for (int k = 0; k < 10; k++) {
             num(o, keys[k], c[k]);
             row[k + 2] = c[k];
         }
+        approved_cell(o, approved);
+        row[9] = approved;
         an_table_row(&t, row);
     }
     an_heading(out, fmt, "Agents: decision mix, boundary and stop-rule hits, shadow activity");

@@ -605,10 +605,14 @@ static double draw_escalation_rows(const json_t *r, strbuf *out, double y, const
             draw_stack(out, bx, y, BAR_W, seg, 4, esc);
             fmt_pct_of(an_jint(o, "approved"), esc, a);
             fmt_pct_of(an_jint(o, "denied"), esc, d);
-            snprintf(words, sizeof words, "%lld escalated: %s overruled, %s confirmed", esc, a,
-                     d);
+            long long grants = an_jint(o, "approved_by_grant");
+            int used = snprintf(words, sizeof words, "%lld escalated: %s overruled, %s confirmed",
+                                esc, a, d);
+            if (grants > 0 && used > 0 && (size_t)used < sizeof words)
+                snprintf(words + used, sizeof words - (size_t)used,
+                         " (%lld by standing approval)", grants);
             text_at(out, bx + BAR_W + 12, y + 15, "font-size=\"12\" fill=\"" C_TEXT "\"", words,
-                    60);
+                    90);
         }
         y += ROW_H;
     }

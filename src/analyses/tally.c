@@ -351,14 +351,24 @@ static void esc_remove(an_tally *t, an_open_esc *e)
     }
 }
 
+/* How an escalation ended. An approval by a standing approval is an
+ * approval, also counted apart. */
+typedef enum esc_end { ESC_APPROVED, ESC_DENIED, ESC_TIMED_OUT, ESC_APPROVED_BY_GRANT } esc_end;
+
 /* An escalation ends: approved, denied or timed out; counted against its
  * queue, its escalate rules, their values, its workflow and agent. */
-static void esc_close(an_tally *t, const an_open_esc *e, int outcome, int64_t when_ms)
+static void esc_close(an_tally *t, const an_open_esc *e, esc_end end, int64_t when_ms)
 {
     static const int wf_counter[] = {AN_WF_APPROVED, AN_WF_DENIED, AN_WF_TIMED_OUT};
     static const int ag_counter[] = {AN_AG_APPROVED, AN_AG_DENIED, AN_AG_TIMED_OUT};
     static const int val_counter[] = {AN_VAL_OVERRULED, AN_VAL_UPHELD, AN_VAL_TIMED_OUT};
     static const int esc_counter[] = {AN_ESC_APPROVED, AN_ESC_DENIED, AN_ESC_TIMED_OUT};
+    bool by_grant = end == ESC_APPROVED_BY_GRANT;
+    int outcome = by_grant ? ESC_APPROVED : (int)end;
+    if (by_grant) {
+        bump(t, AN_WF, e->workflow, AN_TOTAL, AN_WF_APPROVED_GRANT);
+        bump(t, AN_AGENT, e->agent, AN_TOTAL, AN_AG_APPROVED_GRANT);
+    }
     double minutes = (double)(when_ms - e->decided_ms) / 60000.0;
     if (minutes < 0)
         minutes = 0;
@@ -375,7 +385,9 @@ static void esc_close(an_tally *t, const an_open_esc *e, int outcome, int64_t wh
         if (!c)
             continue;
         c->c[esc_counter[outcome]]++;
-        if (outcome < 2) {
+        if (by_grant)
+            c->c[AN_ESC_APPROVED_GRANT]++;
+        if (outcome != ESC_TIMED_OUT) {
             c->c[AN_ESC_RESOLVED]++;
             c->sum += minutes;
             if (minutes > c->max)
@@ -393,7 +405,7 @@ static void esc_sweep(an_tally *t, int64_t now_ms, sweep_kind kind)
     for (size_t j = 0; j < t->open_cap;) {
         an_open_esc *e = &t->open[j];
         if (e->seq && e->deadline_ms && e->deadline_ms <= now_ms) {
-            esc_close(t, e, 2, e->deadline_ms);
+            esc_close(t, e, ESC_TIMED_OUT, e->deadline_ms);
             esc_remove(t, e); /* may shift a later entry into j: look again */
             continue;
         }
@@ -623,13 +635,17 @@ static void count_resolution(an_tally *t, jspan payload, int64_t entry_ms)
         return;
     }
     bool approve = jspan_get(payload, "resolution", &v) && jspan_str_eq(v, "approve");
+    /* "grant": the standing approval that approved it (a string; absent or
+     * null when a person did). */
+    bool by_grant = approve && jspan_get(payload, "grant", &v) && v.n && v.p[0] == '"';
     if (e->deadline_ms && at > e->deadline_ms) {
         /* Resolved after its deadline: it had timed out by then, whether or
          * not a sweep noticed before this entry. */
-        esc_close(t, e, 2, e->deadline_ms);
+        esc_close(t, e, ESC_TIMED_OUT, e->deadline_ms);
         t->late_resolutions++;
     } else {
-        esc_close(t, e, approve ? 0 : 1, at);
+        esc_close(t, e, by_grant ? ESC_APPROVED_BY_GRANT : approve ? ESC_APPROVED : ESC_DENIED,
+                  at);
     }
     esc_remove(t, e);
 }

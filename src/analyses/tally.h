@@ -56,18 +56,22 @@ typedef enum an_kind {
 
 #define AN_TOTAL INT32_MIN
 
+/* *_APPROVED counts every approval; *_APPROVED_GRANT those of them given by
+ * a standing approval (an escalation_resolved entry with a "grant"). */
 enum { AN_WF_DECISIONS, AN_WF_BOUNDARY, AN_WF_ESCALATED, AN_WF_ALLOW, AN_WF_DENY,
-       AN_WF_APPROVED, AN_WF_DENIED, AN_WF_TIMED_OUT, AN_WF_OPEN, AN_WF_STOP };
+       AN_WF_APPROVED, AN_WF_DENIED, AN_WF_TIMED_OUT, AN_WF_OPEN, AN_WF_STOP,
+       AN_WF_APPROVED_GRANT };
 enum { AN_AG_DECISIONS, AN_AG_ALLOW, AN_AG_ESCALATE, AN_AG_DENY, AN_AG_BOUNDARY,
-       AN_AG_STOP, AN_AG_SHADOW, AN_AG_APPROVED, AN_AG_DENIED, AN_AG_TIMED_OUT };
+       AN_AG_STOP, AN_AG_SHADOW, AN_AG_APPROVED, AN_AG_DENIED, AN_AG_TIMED_OUT,
+       AN_AG_APPROVED_GRANT };
 /* Escalations of a queue or an escalate rule. Minutes to resolve: `sum`
  * over AN_ESC_RESOLVED, the largest in `max`. */
 enum { AN_ESC_ESCALATED, AN_ESC_APPROVED, AN_ESC_DENIED, AN_ESC_TIMED_OUT,
-       AN_ESC_OPEN, AN_ESC_RESOLVED, AN_RULE_FIRED };
+       AN_ESC_OPEN, AN_ESC_RESOLVED, AN_RULE_FIRED, AN_ESC_APPROVED_GRANT };
 enum { AN_VAL_FIRED, AN_VAL_ESCALATED, AN_VAL_OVERRULED, AN_VAL_UPHELD,
        AN_VAL_TIMED_OUT };
 
-#define AN_COUNTERS 10
+#define AN_COUNTERS 11
 
 typedef struct an_cell {
     uint32_t kind;     /* 0: empty slot */

@@ -8,7 +8,11 @@
  * already order-normalised by the loader (sets and id-keyed lists sorted,
  * values in rank order), so the same charter split differently over files,
  * with other key order, quoting or comments, gives the same bytes. The
- * version is "sha256:" and the hex SHA-256 of those bytes.
+ * version is "sha256:" and the hex SHA-256 of those bytes. Keys added to
+ * the format later (a queue's reminders, quorum, require_note,
+ * self_approval, standing_approvals) are the exception to "always
+ * present": each appears only when it differs from its default, so the
+ * charters written before them keep their versions.
  * See "The version" in docs/charter-reference.md.
  */
 #include "base/banned.h"
@@ -241,6 +245,69 @@ static json_t *canon_rule(const ch_rule *r)
     return o;
 }
 
+/* `notify` as written before there were lists: one webhook target is its
+ * URL as a string; otherwise a list of {url, format}. */
+static json_t *canon_notify(const ch_queue *q)
+{
+    static const char *const formats[] = {"webhook", "slack", "email"};
+    if (q->notify_count == 0)
+        return jstr(q->notify);
+    if (q->notify_count == 1 && q->notify_targets[0].format == CH_NOTIFY_WEBHOOK)
+        return jstr(q->notify_targets[0].url);
+    json_t *a = json_array();
+    for (size_t i = 0; i < q->notify_count; i++) {
+        json_t *t = json_object();
+        t = put(t, "url", jstr(q->notify_targets[i].url));
+        t = put(t, "format", jstr(formats[q->notify_targets[i].format]));
+        a = push(a, t);
+    }
+    return a;
+}
+
+static bool reminders_are_default(const ch_queue *q)
+{
+    static const double dflt[] = CH_REMINDERS_DEFAULT;
+    if (!q->sla_ms)
+        return q->reminder_count == 0;
+    if (q->reminder_count != sizeof dflt / sizeof dflt[0])
+        return false;
+    for (size_t i = 0; i < q->reminder_count; i++)
+        if (q->reminders[i] != dflt[i])
+            return false;
+    return true;
+}
+
+/* The keys added with approval policies and reminders, each only when it
+ * differs from its default, so charters without them keep their versions. */
+static json_t *canon_queue_policy(json_t *o, const ch_queue *q)
+{
+    if (!reminders_are_default(q)) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < q->reminder_count; i++)
+            a = push(a, jnum(q->reminders[i]));
+        o = put(o, "reminders", a);
+    }
+    if (q->quorum != 1 || q->quorum_when) {
+        json_t *quorum = json_integer(q->quorum);
+        if (q->quorum_when) {
+            json_t *m = json_object();
+            m = put(m, "count", quorum);
+            quorum = put(m, "when", jcond(q->quorum_when));
+        }
+        o = put(o, "quorum", quorum);
+    }
+    if (q->require_note != CH_NOTE_DENY)
+        o = put(o, "require_note", jstr("always"));
+    if (q->self_approval)
+        o = put(o, "self_approval", json_true());
+    if (q->grant_max_ms > 0) {
+        json_t *m = json_object();
+        m = put(m, "max_ms", json_integer(q->grant_max_ms));
+        o = put(o, "standing_approvals", m);
+    }
+    return o;
+}
+
 static json_t *canon_escalation(const charter *c)
 {
     static const char *const timeouts[] = {"deny", "allow", "next"};
@@ -257,7 +324,8 @@ static json_t *canon_escalation(const charter *c)
         o = put(o, "sla_ms", json_integer(q->sla_ms));
         o = put(o, "on_timeout", jstr(timeouts[q->on_timeout]));
         o = put(o, "next", jstr(q->next ? q->next->id : NULL));
-        o = put(o, "notify", jstr(q->notify));
+        o = put(o, "notify", canon_notify(q));
+        o = canon_queue_policy(o, q);
         queues = push(queues, o);
     }
     json_t *o = json_object();

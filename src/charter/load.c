@@ -1126,18 +1126,300 @@ static bool parse_duration(const char *s, int64_t *out)
     return true;
 }
 
+/* ---- A queue's notification targets and approval policy ------------------ */
+
+/* A URL the notifier can hand to libcurl as it is: no white space or
+ * control characters (they would end up in a request line or a header). */
+static bool is_clean_url(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+static bool is_http_url(const char *s)
+{
+    return (strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]);
+}
+
+/* "mailto:" and one address: local@domain, without the extras mailto URLs
+ * allow (several addresses, ?subject=...). */
+static bool is_mailto(const char *s)
+{
+    if (strncmp(s, "mailto:", 7) != 0)
+        return false;
+    const char *addr = s + 7, *at = strchr(addr, '@');
+    return at && at > addr && at[1] && !strchr(at + 1, '@') && !strpbrk(addr, ",;?&<>()\"");
+}
+
+static const char *const notify_formats[] = {"webhook", "slack", "email", NULL};
+
+/* One target: a string (its format from the scheme) or {url, format}. */
+static charter_status decode_notify_target(loader *L, const ch_yaml_node *t, const char *what,
+                                           ch_notify_target *out)
+{
+    static const char *const keys[] = {"url", "format", NULL};
+    const ch_yaml_node *url_at = t;
+    const char *url = NULL;
+    int format = -1;
+    charter_status s = CHARTER_OK;
+    char twhat[260];
+    snprintf(twhat, sizeof twhat, "a 'notify' target of %s", what);
+    if (t->kind == CH_YAML_MAP) {
+        s = ch_schema_keys(&L->s, t, "notify target", keys);
+        if (s == CHARTER_OK)
+            s = ch_schema_str(&L->s, t, "url", twhat, CH_REQUIRED, &url, &url_at);
+        if (s == CHARTER_OK)
+            s = ch_schema_enum(&L->s, t, "format", twhat, notify_formats, 0, -1, &format);
+    } else if (t->kind == CH_YAML_SCALAR && !ch_yaml_is_null(t)) {
+        url = arena_strndup(&L->c->mem, t->str, t->len);
+        if (!url)
+            return nomem(L);
+    } else {
+        char buf[80];
+        ch_yaml_error(L->err, CHARTER_E_SCHEMA, t,
+                      "'notify' in %s: expected a URL (http://, https:// or mailto:) or a "
+                      "mapping {url, format}, found %s", what,
+                      ch_schema_describe(t, buf, sizeof buf));
+        return CHARTER_E_SCHEMA;
+    }
+    if (s != CHARTER_OK)
+        return s;
+    bool http = is_http_url(url), mail = is_mailto(url);
+    if (format < 0)
+        format = mail ? CH_NOTIFY_EMAIL : CH_NOTIFY_WEBHOOK;
+    const char *expected = NULL;
+    if (!is_clean_url(url))
+        expected = format == CH_NOTIFY_EMAIL ? "mailto: and one e-mail address, without "
+                                               "spaces"
+                                             : "an http:// or https:// URL without spaces";
+    else if (format == CH_NOTIFY_EMAIL && !mail)
+        expected = "mailto: and one e-mail address (format email), such as "
+                   "mailto:team@example.com";
+    else if (format != CH_NOTIFY_EMAIL && !http)
+        expected = format == CH_NOTIFY_SLACK
+                       ? "an http:// or https:// URL (format slack: the incoming webhook's URL)"
+                       : "an http:// or https:// URL, or mailto: and an e-mail address";
+    if (expected) {
+        ch_yaml_error(L->err, CHARTER_E_SCHEMA, url_at, "'notify' in %s: expected %s; found '%s'",
+                      what, expected, url);
+        return CHARTER_E_SCHEMA;
+    }
+    out->url = url;
+    out->format = (ch_notify_format)format;
+    return CHARTER_OK;
+}
+
+/* `notify`: one target or a list of 1..CH_NOTIFY_MAX distinct targets. */
+static charter_status decode_notify(loader *L, const ch_yaml_node *n, const char *what,
+                                    ch_queue *q)
+{
+    const ch_yaml_node *v = ch_yaml_get(n, "notify");
+    if (!v || ch_yaml_is_null(v))
+        return CHARTER_OK;
+    bool is_list = v->kind == CH_YAML_SEQ;
+    size_t count = is_list ? v->n : 1;
+    if (is_list && (count == 0 || count > CH_NOTIFY_MAX)) {
+        ch_yaml_error(L->err, CHARTER_E_SCHEMA, v,
+                      "'notify' in %s: expected 1 to %d targets, found %zu", what,
+                      CH_NOTIFY_MAX, count);
+        return CHARTER_E_SCHEMA;
+    }
+    ch_notify_target *t = arena_calloc(&L->c->mem, count, sizeof *t);
+    if (!t)
+        return nomem(L);
+    for (size_t i = 0; i < count; i++) {
+        const ch_yaml_node *at = is_list ? v->items[i] : v;
+        charter_status s = decode_notify_target(L, at, what, &t[i]);
+        if (s != CHARTER_OK)
+            return s;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(t[j].url, t[i].url) == 0) {
+                ch_yaml_error(L->err, CHARTER_E_SCHEMA, at,
+                              "'notify' in %s lists '%s' twice; expected each target once",
+                              what, t[i].url);
+                return CHARTER_E_SCHEMA;
+            }
+        }
+    }
+    q->notify = t[0].url;
+    q->notify_targets = t;
+    q->notify_count = count;
+    return CHARTER_OK;
+}
+
+/* "50%", "12.5%" -> 0.5, 0.125; false unless 0 < N < 100. */
+static bool parse_share(const char *s, double *out)
+{
+    const char *p = s;
+    if (!(*p >= '0' && *p <= '9'))
+        return false;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p == '.') {
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p[0] != '%' || p[1] || p - s > 12)
+        return false;
+    double pct = strtod(s, NULL);
+    if (!(pct > 0 && pct < 100))
+        return false;
+    *out = pct / 100.0;
+    return true;
+}
+
+/* `reminders`: ascending shares of the SLA; the defaults when absent. */
+static charter_status decode_reminders(loader *L, const ch_yaml_node *n, const char *what,
+                                       ch_queue *q)
+{
+    static const double dflt[] = CH_REMINDERS_DEFAULT;
+    const ch_yaml_node *list;
+    charter_status s = ch_schema_list(&L->s, n, "reminders", what, 0, &list);
+    if (s != CHARTER_OK)
+        return s;
+    if (list && !q->sla_ms) {
+        ch_yaml_error(L->err, CHARTER_E_SCHEMA, list,
+                      "'reminders' in %s, which has no 'sla': reminders are shares of the "
+                      "SLA; expected an 'sla' with them, or no 'reminders'", what);
+        return CHARTER_E_SCHEMA;
+    }
+    if (!list) {
+        q->reminder_count = 0;
+        if (q->sla_ms) {
+            q->reminder_count = sizeof dflt / sizeof dflt[0];
+            memcpy(q->reminders, dflt, sizeof dflt);
+        }
+        return CHARTER_OK;
+    }
+    if (list->n > CH_REMINDERS_MAX) {
+        ch_yaml_error(L->err, CHARTER_E_SCHEMA, list,
+                      "'reminders' in %s: expected at most %d, found %zu", what,
+                      CH_REMINDERS_MAX, list->n);
+        return CHARTER_E_SCHEMA;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        const ch_yaml_node *it = list->items[i];
+        double share = 0;
+        char buf[80];
+        if (it->kind != CH_YAML_SCALAR || !parse_share(it->str, &share)) {
+            ch_yaml_error(L->err, CHARTER_E_SCHEMA, it,
+                          "'reminders' in %s: expected a share of the SLA such as 50%% "
+                          "(more than 0%%, less than 100%%), found %s", what,
+                          ch_schema_describe(it, buf, sizeof buf));
+            return CHARTER_E_SCHEMA;
+        }
+        if (i > 0 && share <= q->reminders[i - 1]) {
+            ch_yaml_error(L->err, CHARTER_E_SCHEMA, it,
+                          "'reminders' in %s: '%s' after '%s'; expected distinct shares "
+                          "in ascending order", what, it->str, list->items[i - 1]->str);
+            return CHARTER_E_SCHEMA;
+        }
+        q->reminders[i] = share;
+    }
+    q->reminder_count = list->n;
+    return CHARTER_OK;
+}
+
+/* `quorum`: a count, or {count, when} (`when` a condition on the request,
+ * compiled like a rule's). */
+static charter_status decode_quorum(loader *L, const ch_yaml_node *n, const char *what,
+                                    ch_queue *q)
+{
+    static const char *const keys[] = {"count", "when", NULL};
+    q->quorum = 1;
+    q->quorum_when = NULL;
+    const ch_yaml_node *v = ch_yaml_get(n, "quorum");
+    if (!v || ch_yaml_is_null(v))
+        return CHARTER_OK;
+    char qwhat[240];
+    snprintf(qwhat, sizeof qwhat, "'quorum' of %s", what);
+    const ch_yaml_node *count_at = v, *when = NULL;
+    if (v->kind == CH_YAML_MAP) {
+        const char *text;
+        charter_status s = ch_schema_keys(&L->s, v, "quorum", keys);
+        if (s == CHARTER_OK && !(count_at = ch_yaml_get(v, "count")))
+            s = ch_schema_missing(&L->s, v, "count", qwhat);
+        if (s == CHARTER_OK)
+            s = ch_schema_str(&L->s, v, "when", qwhat, 0, &text, &when);
+        if (s != CHARTER_OK)
+            return s;
+    }
+    long long count;
+    if (count_at->kind != CH_YAML_SCALAR || !ch_yaml_as_int(count_at, &count) || count < 1 ||
+        count > CH_QUORUM_MAX) {
+        char buf[80];
+        ch_yaml_error(L->err, CHARTER_E_SCHEMA, count_at,
+                      "%s in %s: expected a whole number of approvals from 1 to %d%s, "
+                      "found %s", v == count_at ? "'quorum'" : "'count' of 'quorum'", what,
+                      CH_QUORUM_MAX, v == count_at ? " or a mapping {count, when}" : "",
+                      ch_schema_describe(count_at, buf, sizeof buf));
+        return CHARTER_E_SCHEMA;
+    }
+    if (when && count == 1) {
+        ch_yaml_error(L->err, CHARTER_E_SCHEMA, count_at,
+                      "%s has count 1 and a 'when': one approval is needed whatever 'when' "
+                      "says; expected count 2 or more", qwhat);
+        return CHARTER_E_SCHEMA;
+    }
+    q->quorum = count;
+    if (when)
+        return ch_cond_compile(L->c, when, CH_COND_WHEN, "when", qwhat, &q->quorum_when,
+                               L->err);
+    return CHARTER_OK;
+}
+
+/* `standing_approvals: {max: DURATION}`: how long a standing approval given
+ * from this queue may last; absent: none may be given. */
+static charter_status decode_standing(loader *L, const ch_yaml_node *n, const char *what,
+                                      ch_queue *q)
+{
+    static const char *const keys[] = {"max", NULL};
+    q->grant_max_ms = 0;
+    const ch_yaml_node *v = ch_yaml_get(n, "standing_approvals");
+    if (!v || ch_yaml_is_null(v))
+        return CHARTER_OK;
+    char swhat[240];
+    snprintf(swhat, sizeof swhat, "'standing_approvals' of %s", what);
+    const char *max = NULL;
+    const ch_yaml_node *max_at = NULL;
+    charter_status s = ch_schema_need_map(&L->s, v, swhat);
+    if (s == CHARTER_OK)
+        s = ch_schema_keys(&L->s, v, "standing_approvals", keys);
+    if (s == CHARTER_OK)
+        s = ch_schema_str(&L->s, v, "max", swhat, CH_REQUIRED, &max, &max_at);
+    if (s != CHARTER_OK)
+        return s;
+    int64_t ms = 0;
+    if (!parse_duration(max, &ms) || ms <= 0 || ms > CH_GRANT_MAX_MS) {
+        ch_yaml_error(L->err, CHARTER_E_SCHEMA, max_at,
+                      "'max' in %s: expected a duration longer than 0 and at most 30d, such "
+                      "as 8h or 1d; found '%s'", swhat, max);
+        return CHARTER_E_SCHEMA;
+    }
+    q->grant_max_ms = ms;
+    return CHARTER_OK;
+}
+
 static charter_status decode_queue(loader *L, const item *it, ch_queue *q)
 {
     static const char *const keys[] = {"id", "description", "approvers", "sla",
-                                       "on_timeout", "next", "notify", NULL};
+                                       "on_timeout", "next", "notify", "reminders",
+                                       "quorum", "require_note", "self_approval",
+                                       "standing_approvals", NULL};
+    static const char *const note_policies[] = {"deny", "always", NULL};
     static const char *const approver_keys[] = {"roles", "members", NULL};
     static const char *const timeouts[] = {"deny", "allow", "next", NULL};
     const ch_yaml_node *n = it->node;
     char what[200];
     snprintf(what, sizeof what, "queue '%s'", it->id);
     const char *sla = NULL, *text;
-    const ch_yaml_node *sla_at = NULL, *next_at = NULL, *notify_at = NULL;
-    int on_timeout = 0;
+    const ch_yaml_node *sla_at = NULL, *next_at = NULL;
+    int on_timeout = 0, note = 0;
     charter_status s = ch_schema_keys(&L->s, n, "queue", keys);
     if (s == CHARTER_OK)
         s = ch_schema_str(&L->s, n, "id", what, CH_REQUIRED, &q->id, NULL);
@@ -1170,9 +1452,20 @@ static charter_status decode_queue(loader *L, const item *it, ch_queue *q)
     if (s == CHARTER_OK)
         s = ch_schema_str(&L->s, n, "next", what, 0, &text, &next_at);
     if (s == CHARTER_OK)
-        s = ch_schema_str(&L->s, n, "notify", what, 0, &q->notify, &notify_at);
+        s = decode_notify(L, n, what, q);
+    if (s == CHARTER_OK)
+        s = decode_reminders(L, n, what, q);
+    if (s == CHARTER_OK)
+        s = decode_quorum(L, n, what, q);
+    if (s == CHARTER_OK)
+        s = ch_schema_enum(&L->s, n, "require_note", what, note_policies, 0, 0, &note);
+    if (s == CHARTER_OK)
+        s = ch_schema_bool(&L->s, n, "self_approval", what, false, &q->self_approval);
+    if (s == CHARTER_OK)
+        s = decode_standing(L, n, what, q);
     if (s != CHARTER_OK)
         return s;
+    q->require_note = note ? CH_NOTE_ALWAYS : CH_NOTE_DENY;
     q->on_timeout = (ch_on_timeout)on_timeout;
     if (q->on_timeout == CH_TIMEOUT_NEXT && !next_at) {
         ch_yaml_error(L->err, CHARTER_E_SCHEMA, n,
@@ -1192,13 +1485,6 @@ static charter_status decode_queue(loader *L, const item *it, ch_queue *q)
         if (s != CHARTER_OK)
             return s;
         q->next = &L->c->queues[idx];
-    }
-    if (q->notify && strncmp(q->notify, "http://", 7) != 0 &&
-        strncmp(q->notify, "https://", 8) != 0) {
-        ch_yaml_error(L->err, CHARTER_E_SCHEMA, notify_at,
-                      "'notify' in %s: expected an http:// or https:// URL; found '%s'",
-                      what, q->notify);
-        return CHARTER_E_SCHEMA;
     }
     q->pos = pos_of(n);
     return CHARTER_OK;

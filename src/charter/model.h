@@ -170,10 +170,14 @@ typedef struct ch_notify_target {
 /* Which resolutions need a note. */
 typedef enum ch_note_policy { CH_NOTE_DENY, CH_NOTE_ALWAYS } ch_note_policy;
 
-/* Shares of the SLA at which reminders go out when a queue has no
- * `reminders` (and has notify targets and an SLA). */
+/* Shares of the SLA at which reminders go out when a queue has an SLA and
+ * no `reminders` (they reach its notify targets, when it has any). */
 #define CH_REMINDERS_DEFAULT {0.5, 0.9}
 #define CH_REMINDERS_MAX 8
+/* Limits of the other queue keys (docs/charter-reference.md#escalation). */
+#define CH_NOTIFY_MAX 16                                  /* targets per queue */
+#define CH_QUORUM_MAX 10                                  /* approvals a queue may need */
+#define CH_GRANT_MAX_MS (INT64_C(30) * 86400 * 1000)      /* longest standing approval */
 
 struct ch_queue {
     const char *id;

@@ -269,3 +269,16 @@ charter_status ch_schema_number(ch_schema *s, const ch_yaml_node *map,
     *has = true;
     return CHARTER_OK;
 }
+
+charter_status ch_schema_bool(ch_schema *s, const ch_yaml_node *map,
+                              const char *key, const char *what, bool dflt,
+                              bool *out)
+{
+    *out = dflt;
+    const ch_yaml_node *n = lookup(map, key);
+    if (!n)
+        return CHARTER_OK;
+    if (n->kind != CH_YAML_SCALAR || !ch_yaml_as_bool(n, out))
+        return type_error(s, n, key, what, "true or false");
+    return CHARTER_OK;
+}

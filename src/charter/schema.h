@@ -67,6 +67,10 @@ charter_status ch_schema_count(ch_schema *s, const ch_yaml_node *map,
 charter_status ch_schema_number(ch_schema *s, const ch_yaml_node *map,
                                 const char *key, const char *what, int flags,
                                 double *out, bool *has);
+/* A boolean (true or false); *out = dflt when absent or null. */
+charter_status ch_schema_bool(ch_schema *s, const ch_yaml_node *map,
+                              const char *key, const char *what, bool dflt,
+                              bool *out);
 /* A non-null scalar node holding a string (for ids read from lists). */
 charter_status ch_schema_scalar(ch_schema *s, const ch_yaml_node *n,
                                 const char *key, const char *what,

@@ -10,6 +10,10 @@
  *   agent-no-owner          an agent nobody is accountable for
  *   rule-no-value           a rule that protects no value
  *   queue-unused            a queue nothing escalates to
+ *   quorum-unreachable      a queue needing more approvals than it lists
+ *                           members (when it names members and no roles)
+ *   standing-never-applies  standing approvals on a queue whose every
+ *                           escalation needs more than one approval
  */
 #include "base/banned.h"
 
@@ -134,6 +138,18 @@ static void warn_queues(wlist *w, const charter *c, const bool *is_used)
             warn(w, "queue-unused", q->pos,
                  "queue '%s' receives no escalation: it is not the default and no "
                  "workflow, rule or queue names it", q->id);
+        if (q->roles.n == 0 && q->members.n > 0 && (size_t)q->quorum > q->members.n)
+            warn(w, "quorum-unreachable", q->pos,
+                 "queue '%s' needs %lld approvals but lists %zu member%s and no roles: "
+                 "its escalations can never be approved by people; expected a quorum of "
+                 "at most %zu, more members, or roles", q->id, (long long)q->quorum,
+                 q->members.n, q->members.n == 1 ? "" : "s", q->members.n);
+        if (q->grant_max_ms > 0 && q->quorum > 1 && !q->quorum_when)
+            warn(w, "standing-never-applies", q->pos,
+                 "queue '%s' allows standing approvals but every escalation needs %lld "
+                 "approvals, and a standing approval only approves where one is needed; "
+                 "expected a 'when' on its quorum, or no standing_approvals", q->id,
+                 (long long)q->quorum);
     }
 }
 

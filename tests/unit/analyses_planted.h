@@ -25,7 +25,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "charter_ledger.h"
+#include "ledger/recorder.h"
 
 static const char planted_charter[] =
     "charter: 1\n"
@@ -168,6 +171,57 @@ static inline int planted_ledger_write(const char *path, const charter *c)
         planted_day(l, d, c, day, &disputes);
     charter_decider_free(d);
     return charter_ledger_close(l, NULL) == CHARTER_OK ? 0 : 1;
+}
+
+/* Records approval `seq` as the ledger records one given by standing
+ * approval `grant` (CONTRACT15 section 2: escalation_resolved with "grant",
+ * `who` the person who granted it), or with "grant": null when grant is
+ * NULL. Written through the recorder, as charter_ledger_apply_grants does. */
+static inline int planted_resolve_entry(charter_ledger *l, uint64_t seq, const char *grant,
+                                        int64_t t_ms)
+{
+    char id[32], ts[40];
+    snprintf(id, sizeof id, "d-%llu", (unsigned long long)seq);
+    charter_time_format(t_ms, ts);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:n,s:s,s:I,s:f,s:s?}", "decision_id", id, "who",
+                          "lead@shop.example", "resolution", "approve", "note", "time", ts,
+                          "time_ms", (json_int_t)t_ms, "spend", 0.0, "grant", grant);
+    if (j && !grant)
+        json_object_set_new(j, "grant", json_null());
+    return j && ledger_append_json(l, "escalation_resolved", j, NULL, NULL) == CHARTER_OK ? 0
+                                                                                          : 1;
+}
+
+/* A ledger of one day of disputes (every one escalates to `analysts`):
+ * 4 approved one by one, 3 approved by standing approval g-1, 1 approved
+ * with "grant": null (one by one), 1 denied, 1 still open. So 8 approved,
+ * 3 of them by standing approval. Returns 0 on success. */
+static inline int planted_grants_write(const char *path, const charter *c)
+{
+    charter_ledger *l = NULL;
+    charter_decider *d = NULL;
+    if (charter_ledger_open(path, NULL, &l, NULL) != CHARTER_OK ||
+        charter_decider_new(&d) != CHARTER_OK) {
+        charter_ledger_close(l, NULL);
+        return 1;
+    }
+    int failed = 0;
+    int64_t t = PLANTED_DAY0 + 8 * 3600000LL;
+    for (int i = 0; i < 10; i++, t += PLANTED_MIN_MS) {
+        uint64_t seq = planted_decide(l, d, c, "disputes-bot", "disputes", "open_dispute", 80, t);
+        int64_t at = t + 30 * PLANTED_MIN_MS;
+        failed |= seq == 0;
+        if (i < 4)
+            planted_resolve(l, c, seq, CHARTER_RESOLVE_APPROVE, at);
+        else if (i < 7)
+            failed |= planted_resolve_entry(l, seq, "g-1", at);
+        else if (i == 7)
+            failed |= planted_resolve_entry(l, seq, NULL, at);
+        else if (i == 8)
+            planted_resolve(l, c, seq, CHARTER_RESOLVE_DENY, at);
+    }
+    charter_decider_free(d);
+    return (charter_ledger_close(l, NULL) == CHARTER_OK ? 0 : 1) | failed;
 }
 
 /* A fresh temporary directory /tmp/charter-NAME-XXXXXX into dir; exits on

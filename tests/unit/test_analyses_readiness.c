@@ -118,6 +118,48 @@ static void test_svg_has_three_columns_and_a_card_each(void)
     free(json);
 }
 
+/* Approvals by a standing approval count as approvals (the share is of
+ * all approvals) and are shown apart, in JSON, text and SVG. */
+static void test_standing_approvals_counted_apart(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/grants.ledger", dir);
+    CHECK_INT(planted_grants_write(path, planted), 0);
+    json_t *m = map(planted, path);
+    json_t *ev = json_object_get(workflow(m, "disputes"), "evidence");
+    CHECK_INT(json_integer_value(json_object_get(ev, "approved")), 8);
+    CHECK_INT(json_integer_value(json_object_get(ev, "approved_by_grant")), 3);
+    CHECK_INT(json_integer_value(json_object_get(ev, "denied")), 1);
+    CHECK_INT(json_integer_value(json_object_get(ev, "open")), 1);
+    CHECK(json_number_value(json_object_get(ev, "approval_rate")) == 8.0 / 9.0);
+    ev = json_object_get(workflow(m, "refunds"), "evidence");
+    CHECK(json_is_integer(json_object_get(ev, "approved_by_grant")));
+    CHECK_INT(json_integer_value(json_object_get(ev, "approved_by_grant")), 0);
+    char *json = json_dumps(m, 0), *text = NULL, *svg = NULL;
+    CHECK_INT(charter_analysis_render(json, strlen(json), CHARTER_FORMAT_TEXT, &text, NULL),
+              CHARTER_OK);
+    CHECK_INT(charter_analysis_render(json, strlen(json), CHARTER_FORMAT_SVG, &svg, NULL),
+              CHARTER_OK);
+    CHECK_HAS(text, "10 decisions, 10 escalations (88.9 % approved, 3 of 8 by standing "
+                    "approval)");
+    CHECK_HAS(svg, ">10 decisions, 10 escalations, 88.9 % approved</text>");
+    CHECK_HAS(svg, ">3 of 8 by standing approval; boundary hits 0 -&gt; 0</text>");
+    free(text);
+    free(svg);
+    free(json);
+    json_decref(m);
+    /* Without standing approvals the text stays as it was. */
+    m = map(planted, ledger);
+    json = json_dumps(m, 0);
+    CHECK_INT(charter_analysis_render(json, strlen(json), CHARTER_FORMAT_TEXT, &text, NULL),
+              CHARTER_OK);
+    CHECK(strstr(text, "standing approval") == NULL);
+    CHECK_HAS(text, "(97.5 % approved)");
+    free(text);
+    free(json);
+    json_decref(m);
+}
+
 static void test_readiness_section_is_checked(void)
 {
     static const char bad[] =
@@ -147,6 +189,7 @@ int main(void)
     RUN(test_thresholds_hold_back_promotion);
     RUN(test_without_a_ledger_nothing_moves);
     RUN(test_svg_has_three_columns_and_a_card_each);
+    RUN(test_standing_approvals_counted_apart);
     RUN(test_readiness_section_is_checked);
     charter_release(planted);
     if (planted_rmdir(dir))

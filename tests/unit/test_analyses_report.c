@@ -209,6 +209,53 @@ static void test_renderings(void)
     free(md);
 }
 
+/* Approvals by a standing approval are approvals, counted apart per queue,
+ * per rule and per agent, and shown beside the approvals in every
+ * rendering; a ledger without them shows what it always did. */
+static void test_standing_approvals_counted_apart(void)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/grants.ledger", dir);
+    CHECK_INT(planted_grants_write(path, planted), 0);
+    char *json = NULL, *text = NULL, *md = NULL, *svg = NULL;
+    CHECK_INT(charter_report(path, planted, NULL, &json, NULL), CHARTER_OK);
+    json_t *r = json ? json_loads(json, 0, NULL) : NULL;
+    json_t *an = find(json_object_get(r, "queues"), "queue", "analysts");
+    CHECK_INT(num(an, "escalated"), 10);
+    CHECK_INT(num(an, "approved"), 8);
+    CHECK_INT(num(an, "approved_by_grant"), 3);
+    CHECK_INT(num(an, "denied"), 1);
+    CHECK_INT(num(an, "open"), 1);
+    CHECK(real(an, "approval_rate") == 8.0 / 9.0);
+    json_t *bot = find(json_object_get(r, "agents"), "agent", "disputes-bot");
+    CHECK_INT(num(bot, "approved"), 8);
+    CHECK_INT(num(bot, "approved_by_grant"), 3);
+    json_decref(r);
+    CHECK_INT(charter_analysis_render(json, strlen(json), CHARTER_FORMAT_TEXT, &text, NULL),
+              CHARTER_OK);
+    CHECK_INT(charter_analysis_render(json, strlen(json), CHARTER_FORMAT_MD, &md, NULL),
+              CHARTER_OK);
+    CHECK_INT(charter_analysis_render(json, strlen(json), CHARTER_FORMAT_SVG, &svg, NULL),
+              CHARTER_OK);
+    CHECK_HAS(md, "| analysts | 10 | 8 (3 by standing approval) | 1 | 0 | 1 | 88.9 % |");
+    CHECK_HAS(md, "| disputes-bot | yes | 10 | 0 | 10 | 0 | 0 | 0 | 0 | 8 (3 by standing "
+                  "approval) | 1 | 0 |");
+    CHECK_HAS(text, "8 (3 by standing approval)");
+    CHECK_HAS(svg, "10 escalated: 80 % overruled, 10 % confirmed (3 by standing approval)");
+    free(json);
+    free(text);
+    free(md);
+    free(svg);
+    /* The planted ledger has none: zero in JSON, nothing more in the text. */
+    r = report(planted, NULL);
+    an = find(json_object_get(r, "queues"), "queue", "analysts");
+    CHECK(json_is_integer(json_object_get(an, "approved_by_grant")));
+    CHECK_INT(num(an, "approved_by_grant"), 0);
+    json_t *rule = find(json_object_get(r, "rules"), "rule", "large-refund");
+    CHECK(json_is_integer(json_object_get(rule, "approved_by_grant")));
+    json_decref(r);
+}
+
 static void test_not_a_ledger(void)
 {
     char *out = NULL;
@@ -239,6 +286,7 @@ int main(int argc, char **argv)
     RUN(test_window_and_weeks);
     RUN(test_charter_recorded_in_the_ledger_is_used);
     RUN(test_renderings);
+    RUN(test_standing_approvals_counted_apart);
     RUN(test_not_a_ledger);
     charter_release(planted);
     if (planted_rmdir(dir))

@@ -330,6 +330,220 @@ static void test_queue_consistency(void)
                      CHARTER_E_SCHEMA, 13, 53, "expected it only on rules with effect escalate"));
 }
 
+/* The keys of a queue's notifications and approval policy (issue 15). */
+#define QUEUES BASE "escalation:\n  queues:\n"
+
+static const ch_queue *queue_of(const charter *c, const char *id)
+{
+    for (size_t i = 0; c && i < c->queue_count; i++)
+        if (strcmp(c->queues[i].id, id) == 0)
+            return &c->queues[i];
+    return NULL;
+}
+
+static void test_queue_policy_defaults(void)
+{
+    charter_error err;
+    charter *c = load(QUEUES "    - {id: plain}\n"
+                             "    - {id: timed, sla: 4h, notify: 'https://h.example/x'}\n",
+                      &err);
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    const ch_queue *p = queue_of(c, "plain"), *t = queue_of(c, "timed");
+    CHECK(p && t);
+    if (!p || !t) {
+        ch_charter_free(c);
+        return;
+    }
+    CHECK(p->notify == NULL);
+    CHECK_INT(p->notify_count, 0);
+    CHECK_INT(p->reminder_count, 0); /* no SLA: no reminders */
+    CHECK_INT(p->quorum, 1);
+    CHECK(p->quorum_when == NULL);
+    CHECK_INT(p->require_note, CH_NOTE_DENY);
+    CHECK(!p->self_approval);
+    CHECK_INT(p->grant_max_ms, 0);
+    CHECK_STR(t->notify, "https://h.example/x");
+    CHECK_INT(t->notify_count, 1);
+    if (t->notify_count == 1)
+        CHECK_INT(t->notify_targets[0].format, CH_NOTIFY_WEBHOOK);
+    CHECK_INT(t->reminder_count, 2);
+    CHECK(t->reminders[0] == 0.5 && t->reminders[1] == 0.9);
+    ch_charter_free(c);
+}
+
+static void test_queue_policy_keys_load(void)
+{
+    charter_error err;
+    charter *c = load(QUEUES
+                      "    - id: leads\n"
+                      "      approvers: {roles: [lead]}\n"
+                      "      sla: 4h\n"
+                      "      notify:\n"
+                      "        - https://hooks.example.com/charter\n"
+                      "        - {url: 'https://hooks.slack.com/services/T0/B0/x', format: slack}\n"
+                      "        - mailto:leads@example.com\n"
+                      "        - {url: 'http://h.example/w'}\n"
+                      "      reminders: [25%, 50%, 87.5%]\n"
+                      "      quorum: {count: 2, when: input.amount > 5000}\n"
+                      "      require_note: always\n"
+                      "      self_approval: true\n"
+                      "      standing_approvals: {max: 8h}\n"
+                      "    - {id: pair, sla: 1h, reminders: [], quorum: 3}\n",
+                      &err);
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "  %s:%u:%u: %s\n", err.file, err.line, err.column, err.message);
+        return;
+    }
+    const ch_queue *q = queue_of(c, "leads"), *p = queue_of(c, "pair");
+    CHECK(q && p);
+    if (!q || !p) {
+        ch_charter_free(c);
+        return;
+    }
+    CHECK_INT(q->notify_count, 4);
+    CHECK_STR(q->notify, "https://hooks.example.com/charter");
+    CHECK_INT(q->notify_targets[0].format, CH_NOTIFY_WEBHOOK);
+    CHECK_STR(q->notify_targets[1].url, "https://hooks.slack.com/services/T0/B0/x");
+    CHECK_INT(q->notify_targets[1].format, CH_NOTIFY_SLACK);
+    CHECK_STR(q->notify_targets[2].url, "mailto:leads@example.com");
+    CHECK_INT(q->notify_targets[2].format, CH_NOTIFY_EMAIL);
+    CHECK_INT(q->notify_targets[3].format, CH_NOTIFY_WEBHOOK);
+    CHECK_INT(q->reminder_count, 3);
+    CHECK(q->reminders[0] == 0.25 && q->reminders[1] == 0.5 && q->reminders[2] == 0.875);
+    CHECK_INT(q->quorum, 2);
+    CHECK(q->quorum_when != NULL);
+    if (q->quorum_when)
+        CHECK_STR(cel_program_source(q->quorum_when), "input.amount > 5000");
+    CHECK_INT(q->require_note, CH_NOTE_ALWAYS);
+    CHECK(q->self_approval);
+    CHECK_INT(q->grant_max_ms, 8 * 3600 * 1000);
+    CHECK_INT(p->reminder_count, 0); /* [] : none, even with an SLA */
+    CHECK_INT(p->quorum, 3);
+    CHECK(p->quorum_when == NULL);
+    ch_charter_free(c);
+}
+
+/* Every error names the queue, the key, what was found and what was
+ * expected, at the offending node (line 12 is the queue's line). */
+static void test_queue_policy_errors(void)
+{
+    /* notify */
+    CHECK(fails_with(QUEUES "    - {id: q, notify: ftp://x}\n", CHARTER_E_SCHEMA, 12, 23,
+                     "'notify' in queue 'q': expected an http:// or https:// URL, or mailto: "
+                     "and an e-mail address; found 'ftp://x'"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: []}\n", CHARTER_E_SCHEMA, 12, 23,
+                     "'notify' in queue 'q': expected 1 to 16 targets, found 0"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: [mailto:nobody]}\n", CHARTER_E_SCHEMA, 12,
+                     24, "expected an http:// or https:// URL, or mailto: and an e-mail "
+                         "address; found 'mailto:nobody'"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: ['mailto:a@b.example?cc=c@d.example']}\n",
+                     CHARTER_E_SCHEMA, 12, 0, "found 'mailto:a@b.example?cc=c@d.example'"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: [{url: 'mailto:a@b.example', format: slack}]}\n",
+                     CHARTER_E_SCHEMA, 12, 0,
+                     "'notify' in queue 'q': expected an http:// or https:// URL (format "
+                     "slack: the incoming webhook's URL); found 'mailto:a@b.example'"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: [{url: 'https://x.example', format: email}]}\n",
+                     CHARTER_E_SCHEMA, 12, 0, "expected mailto: and one e-mail address "
+                                              "(format email)"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: [{url: 'https://x.example', format: sms}]}\n",
+                     CHARTER_E_SCHEMA, 12, 0,
+                     "'format' in a 'notify' target of queue 'q': expected one of webhook, "
+                     "slack, email; found 'sms'"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: [{format: slack}]}\n", CHARTER_E_SCHEMA, 12,
+                     0, "missing required key 'url' in a 'notify' target of queue 'q'"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: [{url: 'https://x.example', to: me}]}\n",
+                     CHARTER_E_SCHEMA, 12, 0, "unknown key 'to' in notify target; expected "
+                                              "one of url, format"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: ['https://a.example/x y']}\n",
+                     CHARTER_E_SCHEMA, 12, 0, "without spaces"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: [[https://a.example]]}\n", CHARTER_E_SCHEMA,
+                     12, 0, "expected a URL (http://, https:// or mailto:) or a mapping "
+                            "{url, format}, found a list"));
+    CHECK(fails_with(QUEUES "    - {id: q, notify: ['https://a.example', 'https://a.example']}\n",
+                     CHARTER_E_SCHEMA, 12, 0, "lists 'https://a.example' twice"));
+    CHECK(fails_with(QUEUES "    - id: q\n      notify: [https://a.example/1, https://a.example/2,"
+                     " https://a.example/3, https://a.example/4, https://a.example/5,"
+                     " https://a.example/6, https://a.example/7, https://a.example/8,"
+                     " https://a.example/9, https://a.example/10, https://a.example/11,"
+                     " https://a.example/12, https://a.example/13, https://a.example/14,"
+                     " https://a.example/15, https://a.example/16, https://a.example/17]\n",
+                     CHARTER_E_SCHEMA, 13, 15, "expected 1 to 16 targets, found 17"));
+    /* reminders */
+    CHECK(fails_with(QUEUES "    - {id: q, reminders: [50%]}\n", CHARTER_E_SCHEMA, 12, 26,
+                     "'reminders' in queue 'q', which has no 'sla'"));
+    CHECK(fails_with(QUEUES "    - {id: q, sla: 1h, reminders: 50%}\n", CHARTER_E_SCHEMA, 12, 35,
+                     "'reminders' in queue 'q': expected a list, found '50%'"));
+    CHECK(fails_with(QUEUES "    - {id: q, sla: 1h, reminders: [0.5]}\n", CHARTER_E_SCHEMA, 12,
+                     36, "'reminders' in queue 'q': expected a share of the SLA such as 50% "
+                         "(more than 0%, less than 100%), found '0.5'"));
+    CHECK(fails_with(QUEUES "    - {id: q, sla: 1h, reminders: [100%]}\n", CHARTER_E_SCHEMA, 12,
+                     36, "found '100%'"));
+    CHECK(fails_with(QUEUES "    - {id: q, sla: 1h, reminders: [0%]}\n", CHARTER_E_SCHEMA, 12,
+                     36, "found '0%'"));
+    CHECK(fails_with(QUEUES "    - {id: q, sla: 1h, reminders: [90%, 50%]}\n",
+                     CHARTER_E_SCHEMA, 12, 41,
+                     "'reminders' in queue 'q': '50%' after '90%'; expected distinct shares "
+                     "in ascending order"));
+    CHECK(fails_with(QUEUES "    - {id: q, sla: 1h, reminders: [50%, 50%]}\n",
+                     CHARTER_E_SCHEMA, 12, 41, "expected distinct shares"));
+    CHECK(fails_with(QUEUES "    - {id: q, sla: 1h, reminders: [1%, 2%, 3%, 4%, 5%, 6%, 7%, 8%,"
+                     " 9%]}\n", CHARTER_E_SCHEMA, 12, 35,
+                     "'reminders' in queue 'q': expected at most 8, found 9"));
+    /* quorum */
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: 0}\n", CHARTER_E_SCHEMA, 12, 23,
+                     "'quorum' in queue 'q': expected a whole number of approvals from 1 to "
+                     "10 or a mapping {count, when}, found '0'"));
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: 11}\n", CHARTER_E_SCHEMA, 12, 23,
+                     "found '11'"));
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: two}\n", CHARTER_E_SCHEMA, 12, 23,
+                     "found 'two'"));
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: [2]}\n", CHARTER_E_SCHEMA, 12, 23,
+                     "found a list"));
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: {when: 'true'}}\n", CHARTER_E_SCHEMA, 12,
+                     23, "missing required key 'count' in 'quorum' of queue 'q'"));
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: {count: 2, if: 'true'}}\n",
+                     CHARTER_E_SCHEMA, 12, 34,
+                     "unknown key 'if' in quorum; expected one of count, when"));
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: {count: 12, when: 'true'}}\n",
+                     CHARTER_E_SCHEMA, 12, 31, "'count' of 'quorum' in queue 'q': expected a "
+                                               "whole number of approvals from 1 to 10, found "
+                                               "'12'"));
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: {count: 1, when: 'true'}}\n",
+                     CHARTER_E_SCHEMA, 12, 31, "has count 1 and a 'when'"));
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: {count: 2, when: 'input.amount +'}}\n",
+                     CHARTER_E_CEL_SYNTAX, 12, 0, "in 'when' of 'quorum' of queue 'q'"));
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: {count: 2, when: 'input.amount + 1'}}\n",
+                     CHARTER_E_CEL_TYPE, 12, 0, "CEL type error in 'when' of 'quorum' of "
+                                                "queue 'q': the condition must be a bool"));
+    /* require_note, self_approval, standing_approvals */
+    CHECK(fails_with(QUEUES "    - {id: q, require_note: never}\n", CHARTER_E_SCHEMA, 12, 29,
+                     "'require_note' in queue 'q': expected one of deny, always; found "
+                     "'never'"));
+    CHECK(fails_with(QUEUES "    - {id: q, self_approval: maybe}\n", CHARTER_E_SCHEMA, 12, 30,
+                     "'self_approval' in queue 'q': expected true or false, found 'maybe'"));
+    CHECK(fails_with(QUEUES "    - {id: q, standing_approvals: 8h}\n", CHARTER_E_SCHEMA, 12,
+                     35, "'standing_approvals' of queue 'q': expected a mapping, found '8h'"));
+    CHECK(fails_with(QUEUES "    - {id: q, standing_approvals: {}}\n", CHARTER_E_SCHEMA, 12,
+                     35, "missing required key 'max' in 'standing_approvals' of queue 'q'"));
+    CHECK(fails_with(QUEUES "    - {id: q, standing_approvals: {max: 8h, min: 1h}}\n",
+                     CHARTER_E_SCHEMA, 12, 0, "unknown key 'min' in standing_approvals"));
+    CHECK(fails_with(QUEUES "    - {id: q, standing_approvals: {max: 31d}}\n", CHARTER_E_SCHEMA,
+                     12, 41, "'max' in 'standing_approvals' of queue 'q': expected a duration "
+                             "longer than 0 and at most 30d, such as 8h or 1d; found '31d'"));
+    CHECK(fails_with(QUEUES "    - {id: q, standing_approvals: {max: 0h}}\n", CHARTER_E_SCHEMA,
+                     12, 41, "found '0h'"));
+    CHECK(fails_with(QUEUES "    - {id: q, standing_approvals: {max: soon}}\n", CHARTER_E_SCHEMA,
+                     12, 41, "found 'soon'"));
+    CHECK(fails_with(QUEUES "    - {id: q, quorum: 2, sla: 1h, escalate: yes}\n",
+                     CHARTER_E_SCHEMA, 12, 0,
+                     "unknown key 'escalate' in queue; expected one of id, description, "
+                     "approvers, sla, on_timeout, next, notify, reminders, quorum, "
+                     "require_note, self_approval, standing_approvals"));
+}
+
 static void test_limits(void)
 {
     char yaml[1024];
@@ -444,6 +658,9 @@ int main(void)
     RUN(test_duplicate_across_files_names_both_files);
     RUN(test_undefined_references);
     RUN(test_queue_consistency);
+    RUN(test_queue_policy_defaults);
+    RUN(test_queue_policy_keys_load);
+    RUN(test_queue_policy_errors);
     RUN(test_limits);
     RUN(test_cel_errors_point_into_the_file);
     RUN(test_missing_path_is_an_io_error);

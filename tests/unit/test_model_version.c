@@ -98,6 +98,116 @@ static void test_any_change_of_meaning_changes_the_version(void)
     ch_charter_free(base);
 }
 
+/* Versions computed by the code before queues had reminders, quorum,
+ * require_note, self_approval and standing_approvals (main at 43d0a56):
+ * versions already recorded in ledgers must not change. */
+static const char queues_before[] =
+    "organization: {name: T}\n"
+    "values: [{id: v, statement: S.}]\n"
+    "workflows: [{id: w, owner: o, autonomy: agent-augmented, actions: [a], "
+    "escalate_to: leads}]\n"
+    "escalation:\n"
+    "  queues:\n"
+    "    - {id: leads, approvers: {roles: [lead], members: [ann]}, sla: 4h, on_timeout: next, "
+    "next: managers, notify: \"https://hooks.example.com/x\"}\n"
+    "    - {id: managers, approvers: {members: [bo]}, sla: 8h}\n";
+
+static void test_versions_before_the_queue_policies_stay(void)
+{
+    charter *shop = load_path(DATA "good/shop.yaml");
+    charter *ops = load_path(CHARTER_SOURCE_DIR "/examples/infra-ops/charter");
+    charter *q = load_text(queues_before);
+    CHECK(shop && ops && q);
+    if (shop)
+        CHECK_STR(shop->version,
+                  "sha256:933cc709a243426c15c71f514463c7abbd79c4b3488ec7b91850e6886dc7a44a");
+    if (ops)
+        CHECK_STR(ops->version,
+                  "sha256:79cfed97bc60065206ca646d281b5f5a182617f7968d4c9e7013c6e336bc2614");
+    if (q) {
+        CHECK_STR(q->version,
+                  "sha256:be6c87a64616d62715b88d64e20bbed0e6f76c2a84bbef939340ddbd7e2eb4ca");
+        CHECK(strstr(q->canonical, "\"notify\":\"https://hooks.example.com/x\"") != NULL);
+        CHECK(strstr(q->canonical, "quorum") == NULL);
+        CHECK(strstr(q->canonical, "reminders") == NULL);
+    }
+    ch_charter_free(shop);
+    ch_charter_free(ops);
+    ch_charter_free(q);
+}
+
+/* A new key at its default is the same charter; any other value is not. */
+static void test_queue_policy_keys_change_the_version(void)
+{
+#define Q(extra)                                                                     \
+    BASE "escalation:\n  queues:\n    - {id: q, approvers: {roles: [r]}, sla: 4h" extra \
+         "}\n"
+    charter *base = load_text(Q(", notify: 'https://h.example/x'"));
+    const char *same[] = {
+        Q(", notify: ['https://h.example/x']"),
+        Q(", notify: [{url: 'https://h.example/x', format: webhook}]"),
+        Q(", notify: 'https://h.example/x', reminders: [50%, 90%]"),
+        Q(", notify: 'https://h.example/x', quorum: 1"),
+        Q(", notify: 'https://h.example/x', require_note: deny"),
+        Q(", notify: 'https://h.example/x', self_approval: false"),
+        Q(", notify: 'https://h.example/x', standing_approvals: null"),
+    };
+    const char *differ[] = {
+        Q(", notify: [{url: 'https://h.example/x', format: slack}]"),
+        Q(", notify: ['https://h.example/x', 'mailto:a@h.example']"),
+        Q(", notify: 'https://h.example/x', reminders: []"),
+        Q(", notify: 'https://h.example/x', reminders: [50%]"),
+        Q(", notify: 'https://h.example/x', reminders: [50%, 80%]"),
+        Q(", notify: 'https://h.example/x', quorum: 2"),
+        Q(", notify: 'https://h.example/x', quorum: {count: 2, when: input.amount > 10}"),
+        Q(", notify: 'https://h.example/x', quorum: {count: 2, when: input.amount > 20}"),
+        Q(", notify: 'https://h.example/x', quorum: {count: 3, when: input.amount > 10}"),
+        Q(", notify: 'https://h.example/x', require_note: always"),
+        Q(", notify: 'https://h.example/x', self_approval: true"),
+        Q(", notify: 'https://h.example/x', standing_approvals: {max: 8h}"),
+        Q(", notify: 'https://h.example/x', standing_approvals: {max: 9h}"),
+    };
+#undef Q
+    CHECK(base != NULL);
+    const char *seen[sizeof differ / sizeof differ[0]] = {0};
+    for (size_t i = 0; base && i < sizeof same / sizeof same[0]; i++) {
+        charter *c = load_text(same[i]);
+        CHECK(c != NULL);
+        if (c && strcmp(c->version, base->version) != 0)
+            fprintf(stderr, "  same %zu: %s\n  base: %s\n", i, c->canonical, base->canonical);
+        CHECK(c && strcmp(c->version, base->version) == 0);
+        ch_charter_free(c);
+    }
+    charter *kept[sizeof differ / sizeof differ[0]] = {0};
+    for (size_t i = 0; base && i < sizeof differ / sizeof differ[0]; i++) {
+        charter *c = kept[i] = load_text(differ[i]);
+        CHECK(c != NULL);
+        if (!c)
+            continue;
+        seen[i] = c->version;
+        if (strcmp(c->version, base->version) == 0)
+            fprintf(stderr, "  variant %zu has the base's version\n", i);
+        CHECK(strcmp(c->version, base->version) != 0);
+        for (size_t j = 0; j < i; j++)
+            CHECK(!seen[j] || strcmp(seen[j], c->version) != 0);
+    }
+    if (kept[6])
+        CHECK(strstr(kept[6]->canonical,
+                     "\"quorum\":{\"count\":2,\"when\":\"input.amount > 10\"}") != NULL);
+    if (kept[1])
+        CHECK(strstr(kept[1]->canonical,
+                     "\"notify\":[{\"format\":\"webhook\",\"url\":\"https://h.example/x\"},"
+                     "{\"format\":\"email\",\"url\":\"mailto:a@h.example\"}]") != NULL);
+    if (kept[11])
+        CHECK(strstr(kept[11]->canonical,
+                     "\"standing_approvals\":{\"max_ms\":28800000}") != NULL);
+    if (kept[3])
+        CHECK(strstr(kept[3]->canonical, "\"reminders\":[0.5]") != NULL);
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        ch_charter_free(kept[i]);
+    ch_charter_free(base);
+}
+
 static void test_spelling_does_not_change_the_version(void)
 {
     charter *a = load_text(BASE "rules: [{id: r, effect: deny, message: m, protects: v,"
@@ -211,6 +321,8 @@ int main(void)
     RUN(test_split_directory_has_the_same_version);
     RUN(test_loading_twice_gives_the_same_bytes);
     RUN(test_any_change_of_meaning_changes_the_version);
+    RUN(test_versions_before_the_queue_policies_stay);
+    RUN(test_queue_policy_keys_change_the_version);
     RUN(test_spelling_does_not_change_the_version);
     RUN(test_canonical_json_shape);
     RUN(test_strings_are_escaped);

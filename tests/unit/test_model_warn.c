@@ -132,6 +132,40 @@ static void test_a_control_silences_the_irreversible_warning(void)
     }
 }
 
+/* A quorum that the listed members cannot reach, and standing approvals
+ * that a quorum above one always rules out; neither when roles, a `when`,
+ * or enough members make them possible. */
+static void test_queue_policy_warnings(void)
+{
+    charter *c = load_text("organization: {name: T}\n"                                 /* 1 */
+                           "values: [{id: v, statement: S.}]\n"                        /* 2 */
+                           "rules: [{id: r, effect: deny, message: m, protects: v}]\n" /* 3 */
+                           "escalation:\n"                                             /* 4 */
+                           "  queues:\n"                                               /* 5 */
+                           "    - {id: a, approvers: {members: [x, y]}, quorum: 3}\n"  /* 6 */
+                           "    - {id: b, approvers: {members: [x, y]}, quorum: 2}\n"  /* 7 */
+                           "    - {id: c, approvers: {roles: [r], members: [x]}, quorum: 3}\n"
+                           "    - {id: d, approvers: {roles: [r]}, quorum: 2,\n"       /* 9 */
+                           "       standing_approvals: {max: 8h}}\n"                   /* 10 */
+                           "    - {id: e, approvers: {roles: [r]}, standing_approvals: {max: 8h},\n"
+                           "       quorum: {count: 2, when: input.amount > 100}}\n");  /* 12 */
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    const charter_diag *d = find(c, "quorum-unreachable", 6);
+    CHECK(d != NULL);
+    if (d)
+        CHECK_HAS(d->message, "queue 'a' needs 3 approvals but lists 2 members and no roles");
+    CHECK_INT(count(c, "quorum-unreachable"), 1);
+    d = find(c, "standing-never-applies", 9);
+    CHECK(d != NULL);
+    if (d)
+        CHECK_HAS(d->message, "queue 'd' allows standing approvals but every escalation needs "
+                              "2 approvals");
+    CHECK_INT(count(c, "standing-never-applies"), 1);
+    ch_charter_free(c);
+}
+
 static void test_complete_charter_has_no_warnings(void)
 {
     charter *c = NULL;
@@ -149,6 +183,7 @@ int main(void)
 {
     RUN(test_each_warning_names_its_item);
     RUN(test_a_control_silences_the_irreversible_warning);
+    RUN(test_queue_policy_warnings);
     RUN(test_complete_charter_has_no_warnings);
     return TEST_DONE();
 }

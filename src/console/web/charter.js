@@ -125,7 +125,10 @@
             `members: ${list(x.approvers && x.approvers.members)}` },
           { head: 'SLA', cell: (x) => fmtMs(x.sla_ms) },
           { head: 'On timeout', cell: (x) => `${x.on_timeout || '–'}${x.next ? ` (to ${x.next})` : ''}` },
-          { head: 'Notify', cell: (x) => x.notify || '–' },
+          // notify: one webhook URL, or a list of {url, format} (charter-reference.md).
+          { head: 'Notify', cell: (x) => (Array.isArray(x.notify)
+            ? x.notify.map((t) => (t.format === 'webhook' ? t.url : `${t.url} (${t.format})`)).join(', ')
+            : x.notify) || '–' },
         ], q.queues || [])),
       section('Agents', 'charter-agents', table(null, [
         { head: 'Agent', cell: (a) => a.id },
