@@ -154,9 +154,17 @@ def main():
                         "the subject names the escalation")
                 t.check(link in m["data"] and "Deadline:" in m["data"],
                         "the body has the deadline and the link")
-            st, _, body = srv.call("GET", "/v1/notifications?decision=%s" % did,
-                                   token=srv.tokens["audra"])
-            rows = {r["format"]: r for r in (body or {}).get("notifications", [])}
+            # The sink has the message once DATA ends; the outbox marks it
+            # delivered when the SMTP session closes, moments later.
+            until = time.time() + 10 * SCALE
+            while True:
+                st, _, body = srv.call("GET", "/v1/notifications?decision=%s" % did,
+                                       token=srv.tokens["audra"])
+                rows = {r["format"]: r for r in (body or {}).get("notifications", [])}
+                if time.time() > until or all(
+                        rows.get(f, {}).get("status") == "delivered" for f in ("slack", "email")):
+                    break
+                time.sleep(0.05)
             t.check(rows.get("slack", {}).get("status") == "delivered" and
                     rows.get("email", {}).get("status") == "delivered",
                     "both delivered: %r" % rows)
