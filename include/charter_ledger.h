@@ -608,9 +608,10 @@ CHARTER_API void charter_ledger_stats_get(charter_ledger *l,
 typedef struct charter_ledger_entry {
     uint64_t seq;
     int64_t time_ms;       /* when it was recorded (Unix ms) */
-    const char *kind;      /* "charter", "decision", "escalation_resolved",
-                              "escalation_approval", "escalation_moved",
-                              "outcome" ... (docs/ledger.md) */
+    const char *kind;      /* "charter", "decision", "escalation_approval",
+                              "escalation_resolved", "escalation_moved",
+                              "grant", "grant_revoked", "outcome"
+                              (docs/ledger.md) */
     const char *payload;   /* canonical JSON object */
     size_t payload_len;
     unsigned char prev_hash[CHARTER_HASH_SIZE];
