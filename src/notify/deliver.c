@@ -29,6 +29,11 @@
 #define LEASE_MS (NTF_TRANSFER_TIMEOUT_MS + 30000)
 /* How often delivered and failed rows past NTF_KEEP_MS are forgotten. */
 #define PRUNE_EVERY_MS (10 * 60 * 1000)
+/* A round looks for targets among the rows due first, this many; every
+ * row due is read for them at most once a second (FULL_SCAN_EVERY_MS), so
+ * a target behind another's backlog waits a second at most. */
+#define DUE_WINDOW 512
+#define FULL_SCAN_EVERY_MS 1000
 /* At most one line about failed attempts per this long (the log is not a
  * place to count a dead receiver's retries: /metrics and the API are). */
 #define LOG_EVERY_MS 10000
@@ -49,8 +54,8 @@ typedef struct deliverer {
     size_t in_flight;
     int64_t last_log_ms;
     size_t unlogged;               /* failures since the last line */
-    bool changed;                  /* a transfer started or ended this round */
     int64_t counted_ms;            /* when pending was last counted */
+    int64_t scanned_ms;            /* when every due row was last read */
 } deliverer;
 
 static size_t discard(char *p, size_t size, size_t nmemb, void *user)
@@ -217,7 +222,6 @@ static void start(deliverer *dv, ntf_due *d)
         return;
     }
     memset(t, 0, sizeof *t);
-    dv->changed = true;
     t->used = true;
     t->d = *d;
     memset(d, 0, sizeof *d);
@@ -257,7 +261,12 @@ static void start_due(deliverer *dv, int64_t now)
         return;
     char **targets = NULL;
     size_t tn = 0;
-    if (!ntf_due_targets(dv->db, now, &targets, &tn) || !tn) {
+    size_t window = DUE_WINDOW;
+    if (now - dv->scanned_ms >= FULL_SCAN_EVERY_MS) {
+        window = 0;
+        dv->scanned_ms = now;
+    }
+    if (!ntf_due_targets(dv->db, now, window, &targets, &tn) || !tn) {
         free(targets);
         return;
     }
@@ -313,7 +322,6 @@ static void finished(deliverer *dv, CURL *e, CURLcode rc)
     curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
     if (!t)
         return;
-    dv->changed = true;
     long code = 0;
     bool email = !strcmp(t->d.format, "email");
     if (!email)
@@ -365,12 +373,16 @@ void *ntf_deliver_main(void *arg)
         curl_multi_perform(n->multi, &running);
         CURLMsg *m;
         int left;
+        bool freed = false;
         while ((m = curl_multi_info_read(n->multi, &left)))
-            if (m->msg == CURLMSG_DONE)
+            if (m->msg == CURLMSG_DONE) {
                 finished(dv, m->easy_handle, m->data.result);
-        /* What is owed, for /metrics: after any change, else each second. */
+                freed = true;
+            }
+        /* What is owed, for /metrics: once a second (counting reads every
+         * row owed). */
         now = charter_now_ms();
-        if (dv->changed || now - dv->counted_ms >= 1000) {
+        if (now - dv->counted_ms >= 1000) {
             uint64_t pending = 0;
             int64_t oldest = 0;
             if (ntf_pending_stats(dv->db, &pending, &oldest)) {
@@ -378,7 +390,6 @@ void *ntf_deliver_main(void *arg)
                 atomic_store(&n->oldest_pending_ms, oldest);
             }
             dv->counted_ms = now;
-            dv->changed = false;
         }
         /* Sleep until the next row is due (a second at most: the clock
          * may jump), or a transfer moves, or the events thread wakes us.
@@ -391,6 +402,8 @@ void *ntf_deliver_main(void *arg)
                                                           : 250;
         if (dv->in_flight >= NTF_MAX_TRANSFERS)
             wait = 1000;
+        else if (freed && next <= now)
+            wait = 0; /* slots just freed and rows due: take them now */
         curl_multi_poll(n->multi, NULL, 0, wait, NULL);
     }
     for (size_t i = 0; i < NTF_MAX_TRANSFERS; i++)

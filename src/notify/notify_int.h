@@ -116,8 +116,10 @@ typedef struct ntf_due {
     int64_t attempts, created_ms;
 } ntf_due;
 void ntf_due_release(ntf_due *d); /* frees the strings */
-/* The targets that have rows due at now_ms; *out malloc'd strings. */
-bool ntf_due_targets(sqlite3 *db, int64_t now_ms, char ***out, size_t *n);
+/* The targets that have rows due at now_ms: among the `window` rows due
+ * first (0: among all of them, which reads every row due); *out malloc'd
+ * strings. */
+bool ntf_due_targets(sqlite3 *db, int64_t now_ms, size_t window, char ***out, size_t *n);
 /* Up to `max` rows due for `target`, oldest first, each leased until
  * lease_ms (its next_ms moved there, so it is not picked again while in
  * flight; after a crash it is due again then). */

@@ -28,6 +28,10 @@ static const char schema[] =
     " created_ms INTEGER NOT NULL, next_ms INTEGER NOT NULL, delivered_ms INTEGER);"
     "CREATE INDEX IF NOT EXISTS messages_due ON messages(status, target, next_ms);"
     "CREATE INDEX IF NOT EXISTS messages_created ON messages(created_ms);"
+    /* The next due row, and the due rows in order, without reading every
+     * row owed: a backlog of a hundred thousand costs a round no more than
+     * ten. */
+    "CREATE INDEX IF NOT EXISTS messages_next ON messages(status, next_ms);"
     "CREATE TABLE IF NOT EXISTS tracked("
     " seq INTEGER PRIMARY KEY, decision_id TEXT NOT NULL, queue TEXT NOT NULL,"
     " deadline_ms INTEGER NOT NULL, reminded INTEGER NOT NULL DEFAULT 0);";
@@ -222,15 +226,20 @@ void ntf_due_release(ntf_due *d)
     memset(d, 0, sizeof *d);
 }
 
-bool ntf_due_targets(sqlite3 *db, int64_t now_ms, char ***out, size_t *n)
+bool ntf_due_targets(sqlite3 *db, int64_t now_ms, size_t window, char ***out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = prep(db, "SELECT DISTINCT target FROM messages "
-                                "WHERE status = 0 AND next_ms <= ?1");
+    sqlite3_stmt *st =
+        window ? prep(db, "SELECT DISTINCT target FROM (SELECT target FROM messages "
+                          "WHERE status = 0 AND next_ms <= ?1 ORDER BY next_ms LIMIT ?2)")
+               : prep(db, "SELECT DISTINCT target FROM messages "
+                          "WHERE status = 0 AND next_ms <= ?1");
     if (!st)
         return false;
     sqlite3_bind_int64(st, 1, now_ms);
+    if (window)
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)window);
     char **v = NULL;
     size_t len = 0;
     bool ok = true;

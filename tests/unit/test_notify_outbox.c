@@ -83,8 +83,15 @@ static void test_lease_retry_and_give_up(void)
     add(db, "m3", "http://b.example/hook", 1002, &added);
     char **targets = NULL;
     size_t tn = 0;
-    CHECK(ntf_due_targets(db, 5000, &targets, &tn));
+    CHECK(ntf_due_targets(db, 5000, 0, &targets, &tn));
     CHECK_INT(tn, 2);
+    for (size_t i = 0; i < tn; i++)
+        free(targets[i]);
+    free(targets);
+    /* Among the two rows due first, only a's. */
+    CHECK(ntf_due_targets(db, 5000, 2, &targets, &tn));
+    CHECK_INT(tn, 1);
+    CHECK_STR(tn ? targets[0] : "", "http://a.example/hook?token=s3cret");
     for (size_t i = 0; i < tn; i++)
         free(targets[i]);
     free(targets);
