@@ -36,6 +36,19 @@ void ledger_state_init(ledger_state *s)
     s->grant_gen = 1; /* an escalation's grant_checked_gen 0 means "never" */
 }
 
+/* Frees a grant's strings (not the grant). */
+static void grant_strings_free(state_grant *g)
+{
+    free(g->who);
+    free(g->note);
+    free(g->queue);
+    free(g->agent);
+    free(g->workflow);
+    free(g->action);
+    free(g->rule);
+    free(g->revoked_by);
+}
+
 void ledger_state_release(ledger_state *s)
 {
     for (size_t i = 0; i < s->counter_cap; i++)
@@ -57,17 +70,8 @@ void ledger_state_release(ledger_state *s)
         free(e->grant_id);
     }
     free(s->escalations);
-    for (size_t i = 0; i < s->grant_n; i++) {
-        state_grant *g = &s->grants[i];
-        free(g->who);
-        free(g->note);
-        free(g->queue);
-        free(g->agent);
-        free(g->workflow);
-        free(g->action);
-        free(g->rule);
-        free(g->revoked_by);
-    }
+    for (size_t i = 0; i < s->grant_n; i++)
+        grant_strings_free(&s->grants[i]);
     free(s->grants);
     free(s->open_seqs);
     free(s->is_decision);
@@ -400,17 +404,6 @@ charter_status ledger_state_escalation_move(ledger_state *s, state_escalation *e
 
 /* ---- Standing approvals ------------------------------------------------------ */
 
-static void grant_strings_free(state_grant *g)
-{
-    free(g->who);
-    free(g->note);
-    free(g->queue);
-    free(g->agent);
-    free(g->workflow);
-    free(g->action);
-    free(g->rule);
-    free(g->revoked_by);
-}
 
 charter_status ledger_state_grant_add(ledger_state *s, const state_grant *g)
 {
