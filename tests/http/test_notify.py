@@ -163,11 +163,20 @@ def test_retries_same_id():
                     opened[0]["attempts"] == 3 and opened[0]["id"] == list(ids)[0] and
                     opened[0]["last_error"] == "HTTP 500" and opened[0]["delivered"],
                     "GET /v1/notifications: delivered after 3 attempts: %r" % rows)
-            st, _, m = srv.raw("GET", "/metrics")
-            text = m.decode()
-            t.check(re.search(r"^charter_notifications_delivered_total [2-9]", text, re.M) and
-                    re.search(r"^charter_notification_attempts_failed_total 2$", text, re.M),
-                    "metrics count the deliveries and the failed attempts")
+            # The receiver has the message a moment before the server reads
+            # its answer and counts the delivery: look for up to three seconds.
+            until = time.time() + 3 * SCALE
+            while True:
+                st, _, m = srv.raw("GET", "/metrics")
+                text = m.decode()
+                counted = (re.search(r"^charter_notifications_delivered_total [2-9]", text,
+                                     re.M) and
+                           re.search(r"^charter_notification_attempts_failed_total 2$", text,
+                                     re.M))
+                if counted or time.time() > until:
+                    break
+                time.sleep(0.1)
+            t.check(counted, "metrics count the deliveries and the failed attempts")
             code = srv.stop()
             t.eq(code, 0, "the server stops cleanly: %s" % srv.stderr_text()[-2000:])
     shutil.rmtree(d, ignore_errors=True)
