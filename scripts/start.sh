@@ -42,6 +42,9 @@ if [ ! -f "$data/keys/webhooks.json" ]; then
   umask 077
   echo "WEBHOOK_SECRET=$("$bin" keys webhook --dir "$data/keys" --queue support-leads \
       2>/dev/null)" >> "$data/tokens.txt"
+  echo
+  echo "== the support-leads webhook's secret (also kept in $data/tokens.txt)"
+  grep '^WEBHOOK_SECRET=' "$data/tokens.txt"
 fi
 echo
 echo "== charter serve: the console is at http://${CHARTER_LISTEN:-127.0.0.1:8080}/ (sign in"

@@ -81,3 +81,14 @@ bool base_thread_background(void)
     return false;
 #endif
 }
+
+void base_time_after(clockid_t clock, int64_t us, struct timespec *out)
+{
+    clock_gettime(clock, out);
+    out->tv_sec += (time_t)(us / 1000000);
+    out->tv_nsec += (long)(us % 1000000) * 1000L;
+    if (out->tv_nsec >= 1000000000L) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000L;
+    }
+}

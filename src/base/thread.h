@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Initializes `m` as such a mutex (a plain one where adaptive mutexes are
  * not available). Destroy it with pthread_mutex_destroy. */
@@ -50,5 +51,9 @@ bool base_thread_background(void);
 
 /* CLOCK_MONOTONIC in microseconds (latencies, intervals; never a date). */
 int64_t base_mono_us(void);
+
+/* *out = the time `us` microseconds from now on `clock` (the clock of the
+ * condition variable it is for): a deadline for pthread_cond_timedwait. */
+void base_time_after(clockid_t clock, int64_t us, struct timespec *out);
 
 #endif

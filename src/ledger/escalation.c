@@ -27,6 +27,7 @@
 
 #include "base/jspan.h"
 #include "base/strbuf.h"
+#include "base/thread.h"
 #include "charter/model.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
@@ -758,13 +759,7 @@ charter_status charter_ledger_escalations(charter_ledger *l, const char *queue,
 
 static void deadline_after(struct timespec *ts, uint32_t ms)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    base_time_after(CLOCK_MONOTONIC, (int64_t)ms * 1000, ts);
 }
 
 charter_status charter_ledger_escalation(charter_ledger *l, const char *decision_id,

@@ -64,13 +64,7 @@ static void nap(ntf *n, int64_t until_us)
         if (left <= 0)
             break;
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000000;
-        ts.tv_nsec += (long)(left % 1000000) * 1000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        base_time_after(CLOCK_REALTIME, left, &ts);
         pthread_cond_timedwait(&n->cv, &n->mu, &ts);
     }
     pthread_mutex_unlock(&n->mu);

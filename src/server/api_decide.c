@@ -197,20 +197,9 @@ bool api_approver_of(const srv_key *k, const charter *c, const char *q)
 void api_decision_get(const srv_request *rq, const char *tail, srv_response *rs)
 {
     srv *s = rq->s;
-    const char *w = srv_query(rq, "wait");
-    uint32_t wait_ms = 0;
-    if (w) {
-        char *end;
-        double secs = strtod(w, &end);
-        if (*end || !(secs >= 0)) {
-            srv_reply_error(rs, 400, "invalid_request",
-                            "expected ?wait=SECONDS (a number >= 0), found '%.40s'", w);
-            return;
-        }
-        if (secs > s->opt.max_wait_s)
-            secs = s->opt.max_wait_s;
-        wait_ms = (uint32_t)(secs * 1000);
-    }
+    uint32_t wait_ms;
+    if (!srv_query_wait(rq, rs, &wait_ms))
+        return;
     char *payload = NULL;
     size_t len = 0;
     charter_error err;

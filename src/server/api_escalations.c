@@ -545,20 +545,9 @@ void api_escalation_get(const srv_request *rq, const char *tail, srv_response *r
     char id[64];
     if (!tail_id(tail, "", id, "GET /v1/escalations/{decision_id}", rs))
         return;
-    const char *w = srv_query(rq, "wait");
-    uint32_t wait_ms = 0;
-    if (w) {
-        char *end;
-        double secs = strtod(w, &end);
-        if (*end || end == w || !(secs >= 0)) {
-            srv_reply_error(rs, 400, "invalid_request",
-                            "expected ?wait=SECONDS (a number >= 0), found '%.40s'", w);
-            return;
-        }
-        if (secs > s->opt.max_wait_s)
-            secs = s->opt.max_wait_s;
-        wait_ms = (uint32_t)(secs * 1000);
-    }
+    uint32_t wait_ms;
+    if (!srv_query_wait(rq, rs, &wait_ms))
+        return;
     /* Looked at first without waiting: whether the caller may wait on it
      * depends on the queue it is in. */
     current cur = {0};

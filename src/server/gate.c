@@ -136,13 +136,7 @@ static void *gate_main(void *arg)
         sweep(g, &g->unproven, now);
         sweep(g, &g->reading, now);
         struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += tick / 1000000;
-        until.tv_nsec += (long)(tick % 1000000) * 1000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        base_time_after(CLOCK_MONOTONIC, tick, &until);
         pthread_cond_timedwait(&g->wake, &g->mu, &until);
     }
     pthread_mutex_unlock(&g->mu);

@@ -190,6 +190,25 @@ bool srv_parse_uint(const char *text, uint64_t max, uint64_t *out)
     return true;
 }
 
+bool srv_query_wait(const srv_request *rq, srv_response *rs, uint32_t *wait_ms)
+{
+    const char *w = srv_query(rq, "wait");
+    *wait_ms = 0;
+    if (!w)
+        return true;
+    char *end;
+    double secs = strtod(w, &end);
+    if (*end || end == w || !(secs >= 0)) {
+        srv_reply_error(rs, 400, "invalid_request",
+                        "expected ?wait=SECONDS (a number >= 0), found '%.40s'", w);
+        return false;
+    }
+    if (secs > rq->s->opt.max_wait_s)
+        secs = rq->s->opt.max_wait_s;
+    *wait_ms = (uint32_t)(secs * 1000);
+    return true;
+}
+
 void srv_reply_text(srv_response *rs, int status, char *text, size_t len)
 {
     free(rs->body);

@@ -38,13 +38,7 @@ struct srv_indexer {
 static void wait_ms(srv_indexer *ix, long ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    base_time_after(CLOCK_REALTIME, (int64_t)ms * 1000, &until);
     pthread_mutex_lock(&ix->mu);
     if (!ix->stopping)
         pthread_cond_timedwait(&ix->cv, &ix->mu, &until);

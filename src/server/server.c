@@ -127,13 +127,7 @@ static void expire_sleep(srv *s, int64_t until_us)
     if (left <= 0)
         return;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += left / 1000000;
-    until.tv_nsec += (long)(left % 1000000) * 1000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    base_time_after(CLOCK_REALTIME, left, &until);
     pthread_mutex_lock(&s->stop_mu);
     if (!s->stopping)
         pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);

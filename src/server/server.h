@@ -247,6 +247,10 @@ bool srv_query_time(const srv_request *rq, srv_response *rs, const char *name,
 /* `text` as a whole number (digits only) of at most `max`; false when it
  * is not (NULL included). */
 bool srv_parse_uint(const char *text, uint64_t max, uint64_t *out);
+/* The long poll of one decision or escalation: ?wait=SECONDS (a number >=
+ * 0, cut to the server's max_wait_s) into *wait_ms, 0 when absent. False
+ * after replying 400. */
+bool srv_query_wait(const srv_request *rq, srv_response *rs, uint32_t *wait_ms);
 
 /* Sets the body to `j` serialized compactly (takes the reference). */
 void srv_reply_json(srv_response *rs, int status, struct json_t *j);

@@ -100,12 +100,18 @@ static charter_escalation_status wait_resolved(charter_server *s, const char *id
     return st;
 }
 
-static void test_deadline_thread_applies_grants_on_change(void)
+/* Starts a server (tick a minute away) on ledger DIR/<name>.db, with keys
+ * in DIR/<name>-keys (an admin, and Lena: her key's id into lena_key when
+ * not NULL) and the keys folder's path into keys (size 512); *c is the
+ * charter serving, its queue leads allowing standing approvals of up to 8
+ * hours. NULL (a failed check) when it does not start. */
+static charter_server *server_start(const char *name, char *keys, char *lena_key,
+                                    charter **c)
 {
-    char charter_path[512], ledger_path[512], keys[512], token[CHARTER_TOKEN_SIZE];
+    char charter_path[512], ledger_path[512], token[CHARTER_TOKEN_SIZE];
     snprintf(charter_path, sizeof charter_path, "%s/charter.yaml", dir);
-    snprintf(ledger_path, sizeof ledger_path, "%s/ledger.db", dir);
-    snprintf(keys, sizeof keys, "%s/keys", dir);
+    snprintf(ledger_path, sizeof ledger_path, "%s/%s.db", dir, name);
+    snprintf(keys, 512, "%s/%s-keys", dir, name);
     FILE *f = fopen(charter_path, "w");
     fputs(CHARTER_YAML, f);
     fclose(f);
@@ -114,7 +120,7 @@ static void test_deadline_thread_applies_grants_on_change(void)
     CHECK_INT(charter_access_add(keys, CHARTER_ROLE_ADMIN, "root", NULL, 0, NULL, 0, token,
                                  &err),
               CHARTER_OK);
-    add_lena(keys, NULL);
+    add_lena(keys, lena_key);
     charter_server_options opt = {.charter_path = charter_path, .ledger_path = ledger_path,
                                   .keys_dir = keys, .listen = "127.0.0.1:0",
                                   .threads = 1, .expire_every_ms = 60000};
@@ -122,10 +128,22 @@ static void test_deadline_thread_applies_grants_on_change(void)
     if (charter_server_start(&opt, &s, &err) != CHARTER_OK) {
         fprintf(stderr, "cannot start the server: %s\n", err.message);
         CHECK(0);
-        return;
+        return NULL;
     }
-    charter *c = srv_charter(s);
-    ((ch_queue *)ch_find_queue(c, "leads"))->grant_max_ms = 8 * HOUR;
+    *c = srv_charter(s);
+    ((ch_queue *)ch_find_queue(*c, "leads"))->grant_max_ms = 8 * HOUR;
+    return s;
+}
+
+static void test_deadline_thread_applies_grants_on_change(void)
+{
+    char keys[512];
+    charter *c = NULL;
+    charter_server *s = server_start("ledger", keys, NULL, &c);
+    if (!s)
+        return;
+    charter_error err;
+    memset(&err, 0, sizeof err);
 
     char d1[32], d2[32], d3[32], gid[32];
     escalate(s, c, d1);
@@ -186,27 +204,13 @@ static int take_used(const charter_grant *g, void *user)
 
 static void test_concurrent_escalations_respect_the_cap(void)
 {
-    char charter_path[512], ledger_path[512], keys[512], token[CHARTER_TOKEN_SIZE];
-    snprintf(charter_path, sizeof charter_path, "%s/charter.yaml", dir);
-    snprintf(ledger_path, sizeof ledger_path, "%s/burst.db", dir);
-    snprintf(keys, sizeof keys, "%s/keys2", dir);
+    char keys[512];
+    charter *c = NULL;
+    charter_server *s = server_start("burst", keys, NULL, &c);
+    if (!s)
+        return;
     charter_error err;
     memset(&err, 0, sizeof err);
-    CHECK_INT(charter_access_add(keys, CHARTER_ROLE_ADMIN, "root", NULL, 0, NULL, 0, token,
-                                 &err),
-              CHARTER_OK);
-    add_lena(keys, NULL);
-    charter_server_options opt = {.charter_path = charter_path, .ledger_path = ledger_path,
-                                  .keys_dir = keys, .listen = "127.0.0.1:0",
-                                  .threads = 1, .expire_every_ms = 60000};
-    charter_server *s = NULL;
-    if (charter_server_start(&opt, &s, &err) != CHARTER_OK) {
-        fprintf(stderr, "cannot start the server: %s\n", err.message);
-        CHECK(0);
-        return;
-    }
-    charter *c = srv_charter(s);
-    ((ch_queue *)ch_find_queue(c, "leads"))->grant_max_ms = 8 * HOUR;
     char d1[32], gid[32];
     escalate(s, c, d1);
     charter_grant_request g = {.duration_ms = HOUR, .max_count = 20};
@@ -255,28 +259,14 @@ static int take_grant(const charter_grant *g, void *user)
 
 static void test_grant_ends_with_its_grantors_key(void)
 {
-    char charter_path[512], ledger_path[512], keys[512], token[CHARTER_TOKEN_SIZE];
     char lena[32];
-    snprintf(charter_path, sizeof charter_path, "%s/charter.yaml", dir);
-    snprintf(ledger_path, sizeof ledger_path, "%s/orphan.db", dir);
-    snprintf(keys, sizeof keys, "%s/keys3", dir);
+    char keys[512];
+    charter *c = NULL;
+    charter_server *s = server_start("orphan", keys, lena, &c);
+    if (!s)
+        return;
     charter_error err;
     memset(&err, 0, sizeof err);
-    CHECK_INT(charter_access_add(keys, CHARTER_ROLE_ADMIN, "root", NULL, 0, NULL, 0, token,
-                                 &err),
-              CHARTER_OK);
-    add_lena(keys, lena);
-    charter_server_options opt = {.charter_path = charter_path, .ledger_path = ledger_path,
-                                  .keys_dir = keys, .listen = "127.0.0.1:0",
-                                  .threads = 1, .expire_every_ms = 60000};
-    charter_server *s = NULL;
-    if (charter_server_start(&opt, &s, &err) != CHARTER_OK) {
-        fprintf(stderr, "cannot start the server: %s\n", err.message);
-        CHECK(0);
-        return;
-    }
-    charter *c = srv_charter(s);
-    ((ch_queue *)ch_find_queue(c, "leads"))->grant_max_ms = 8 * HOUR;
     char d1[32], d2[32], d3[32], gid[32];
     escalate(s, c, d1);
     charter_grant_request g = {.duration_ms = HOUR};
