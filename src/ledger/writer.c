@@ -669,7 +669,7 @@ static void commit_shared(ledger_writer *w, ledger_append **batch, ledger_append
     for (ledger_append *a = *batch, *next; a; a = next) {
         next = a->next;
         a->next = NULL;
-        if (a->basis_seq && a->basis_seq < w->last_foreign_seq && w->validate &&
+        if (a->subject && a->basis_seq < w->last_foreign_seq && w->validate &&
             !w->validate(w->shared_user, a)) {
             a->status = CHARTER_E_CONFLICT;
             if (!a->message[0])

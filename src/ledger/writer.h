@@ -89,7 +89,7 @@ typedef struct ledger_append {
     /* A shared store (several servers append): the synced seq
      * (ledger_writer_synced_seq) when the caller read the state this
      * append was decided on, and what the writer's `validate` looks at
-     * (the caller's). basis_seq 0: never conflicts. Ignored on SQLite. */
+     * (the caller's). subject NULL: never conflicts. Ignored on SQLite. */
     uint64_t basis_seq;
     void *subject;
     struct ledger_append *next;
