@@ -95,6 +95,11 @@ typedef struct charter_ledger_options {
  * naming the holder's pid and command. The read-only functions (verify,
  * scan, replay) are not affected.
  *
+ * A PostgreSQL ledger (`path` a libpq URI or connection string) is the
+ * exception: any number of processes (servers), and ledgers in one
+ * process, record into it at once, each state a replica of the one chain
+ * (charter_ledger_shared, docs/ledger.md "Several servers on one ledger").
+ *
  * While open, the writer watches its health (charter_ledger_health_get):
  * a failed write makes it failing, and it then tries every half second
  * whether a commit goes through again; while idle it checks every two
