@@ -508,10 +508,13 @@ static void test_approval_beside_the_agents_traffic(void)
     new_database();
     charter_ledger *a = open_with(NULL), *b = open_with(NULL);
     /* A budget the traffic does not reach. */
-    char yaml[sizeof budget_yaml + 16];
-    const char *at = strstr(budget_yaml, "max_actions_per_day: 20,");
-    snprintf(yaml, sizeof yaml, "%.*smax_actions_per_day: 100000,%s",
-             (int)(at - budget_yaml), budget_yaml, at + strlen("max_actions_per_day: 20,"));
+    static const char from[] = "max_actions_per_day: 20,", to[] = "max_actions_per_day: 100000,";
+    char yaml[sizeof budget_yaml + sizeof to];
+    const char *at = strstr(budget_yaml, from);
+    size_t head = (size_t)(at - budget_yaml);
+    memcpy(yaml, budget_yaml, head);
+    memcpy(yaml + head, to, sizeof to - 1);
+    memcpy(yaml + head + sizeof to - 1, at + sizeof from - 1, strlen(at + sizeof from - 1) + 1);
     charter *c = NULL;
     charter_error err;
     CHECK_INT(charter_load_string("big.yaml", yaml, strlen(yaml), &c, &err), CHARTER_OK);
