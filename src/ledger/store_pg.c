@@ -277,6 +277,19 @@ static charter_status check_format(pg_store *s, bool *tables, charter_error *err
     return CHARTER_OK;
 }
 
+/* Entries are UTF-8 text kept byte for byte: a database in another
+ * encoding would convert them (or refuse some), so it is refused. */
+static charter_status check_encoding(pg_store *s, charter_error *err)
+{
+    const char *enc = PQparameterStatus(s->conn, "server_encoding");
+    if (enc && (!strcmp(enc, "UTF8") || !strcmp(enc, "SQL_ASCII")))
+        return CHARTER_OK;
+    return ledger_fail(err, CHARTER_E_IO,
+                       "ledger '%s': the database's encoding is %s, expected UTF8 "
+                       "(CREATE DATABASE ... ENCODING 'UTF8')",
+                       s->shown, enc ? enc : "unknown");
+}
+
 static charter_status create_schema(pg_store *s, charter_error *err)
 {
     /* Under a lock: CREATE TABLE IF NOT EXISTS alone is not safe against a
@@ -348,7 +361,9 @@ static charter_status pg_open(const char *path, const ledger_store_config *cfg,
     charter_status st;
     bool tables = false;
     if (s->writable) {
-        st = create_schema(s, err);
+        st = check_encoding(s, err);
+        if (st == CHARTER_OK)
+            st = create_schema(s, err);
         if (st == CHARTER_OK)
             st = writer_session(s, err);
     } else {

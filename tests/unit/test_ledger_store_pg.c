@@ -393,6 +393,18 @@ static void test_refuses_other_formats_and_non_ledgers(void)
     CHECK_HAS(err.message, "charter:***@");
     drop_db(name);
 
+    /* A database that would convert the entries' text. */
+    char lname[80], lurl[600], sql[300];
+    snprintf(lname, sizeof lname, "t_store_%ld_latin1", (long)getpid());
+    snprintf(sql, sizeof sql,
+             "CREATE DATABASE %s ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C'"
+             " LC_CTYPE 'C'", lname);
+    CHECK(admin_exec(NULL, sql));
+    db_url(lname, lurl, sizeof lurl);
+    CHECK_INT(ledger_store_open(lurl, &wr, &s, &err), CHARTER_E_IO);
+    CHECK_HAS(err.message, "encoding is LATIN1, expected UTF8");
+    drop_db(lname);
+
     /* Nothing listening: unavailable, said without the password. */
     CHECK_INT(ledger_store_open("postgresql://charter:hunter2@127.0.0.1:1/x", &wr, &s, &err),
               CHARTER_E_IO);
