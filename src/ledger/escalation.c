@@ -642,6 +642,7 @@ charter_status ledger_resolve(charter_ledger *l, ledger_resolve_args *ra,
             memcpy(out->stopped_by, ch.ap.stopped_by, sizeof out->stopped_by);
         }
         if (st == CHARTER_OK) {
+            a.retry = tries > 1;
             st = ledger_writer_append(l->writer, &a, err);
             if (st == CHARTER_OK && out)
                 out->seq = a.seq;

@@ -1082,6 +1082,7 @@ static charter_status decide_recorded(charter_ledger *l, charter_decider *d,
             return st;
         charter_error aerr;
         memset(&aerr, 0, sizeof aerr);
+        t->append.retry = tries > 1;
         st = ledger_writer_append(l->writer, &t->append, &aerr);
         if (st == CHARTER_E_CONFLICT && tries < LEDGER_CONFLICT_TRIES) {
             decide_discard(t);
