@@ -219,6 +219,13 @@ cel_status cel_compile_ex(cel_env *env, const char *src, size_t n,
 const cel_type *cel_program_type(const cel_program *p);
 /* The source text it was compiled from. */
 const char *cel_program_source(const cel_program *p);
+/* Whether the program refers to the declared variable of `slot` anywhere
+ * in its tree, as the checker resolved its names (a comprehension variable
+ * of the same name is not the variable). Exact for slots below 63; from 63
+ * on, true when it refers to any of them. False for a NULL program. Says
+ * nothing of whether an evaluation reaches the reference: callers that
+ * must not miss a read use it as "may read". */
+bool cel_program_reads_var(const cel_program *p, int slot);
 
 /* ---- Evaluation --------------------------------------------------------- */
 

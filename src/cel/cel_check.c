@@ -42,6 +42,7 @@ typedef struct checker {
     cel_diag *diag;
     bool strict;                              /* CEL_CHECK_TYPES */
     unsigned nlocals, max_locals;
+    uint64_t vars;                            /* declared variables referred to */
     const char *local_name[CEL_MAX_LOCALS];
     size_t local_len[CEL_MAX_LOCALS];
     const cel_type *local_type[CEL_MAX_LOCALS];
@@ -366,6 +367,7 @@ static const cel_type *check_ident(checker *ck, cel_node *n)
     if (slot >= 0) {
         n->op = CEL_OP_VAR;
         n->slot = slot;
+        ck->vars |= slot < 63 ? UINT64_C(1) << slot : UINT64_C(1) << 63;
         return t ? t : &cel_type_dyn;
     }
     for (size_t i = 0; type_idents[i]; i++) {
@@ -822,7 +824,7 @@ static void mark_field_literals(cel_node *n)
 }
 
 cel_status cel_check(cel_env *env, cel_node *root, unsigned flags,
-                     unsigned *max_locals, cel_diag *diag)
+                     unsigned *max_locals, uint64_t *vars, cel_diag *diag)
 {
     checker ck;
     memset(&ck, 0, sizeof ck);
@@ -834,5 +836,6 @@ cel_status cel_check(cel_env *env, cel_node *root, unsigned flags,
         return diag->code;
     mark_field_literals(root);
     *max_locals = ck.max_locals;
+    *vars = ck.vars;
     return CEL_OK;
 }

@@ -111,8 +111,9 @@ cel_status cel_compile_ex(cel_env *env, const char *src, size_t n,
     if (!root)
         return diag->code ? diag->code : CEL_ERR_SYNTAX;
     unsigned max_locals = 0;
+    uint64_t vars = 0;
     unsigned check_flags = (flags & CEL_COMPILE_NO_TYPE_CHECK) ? 0 : CEL_CHECK_TYPES;
-    cel_status s = cel_check(env, root, check_flags, &max_locals, diag);
+    cel_status s = cel_check(env, root, check_flags, &max_locals, &vars, diag);
     if (s != CEL_OK)
         return s;
     cel_program *p = arena_calloc(env->a, 1, sizeof *p);
@@ -126,6 +127,7 @@ cel_status cel_compile_ex(cel_env *env, const char *src, size_t n,
     p->source = text;
     p->max_locals = max_locals;
     p->nslots = env->n;
+    p->vars = vars;
     *out = p;
     return CEL_OK;
 }
@@ -144,6 +146,13 @@ const cel_type *cel_program_type(const cel_program *p)
 const char *cel_program_source(const cel_program *p)
 {
     return p ? p->source : "";
+}
+
+bool cel_program_reads_var(const cel_program *p, int slot)
+{
+    if (!p || slot < 0)
+        return false;
+    return (p->vars & (slot < 63 ? UINT64_C(1) << slot : UINT64_C(1) << 63)) != 0;
 }
 
 cel_status cel_eval_once(arena *a, const char *src, size_t n,

@@ -201,9 +201,11 @@ enum {
 /* Resolves identifiers against env (declared variables, comprehension
  * variables, type names), fills node types and compiles literal regexes.
  * Returns CEL_OK or fills diag. *max_locals receives the comprehension
- * nesting the evaluator must provide. */
+ * nesting the evaluator must provide; *vars the declared variables the
+ * tree refers to (CEL_OP_VAR nodes): bit `slot` for slots 0..62, bit 63
+ * for any slot from 63 on. */
 cel_status cel_check(cel_env *env, cel_node *root, unsigned flags,
-                     unsigned *max_locals, cel_diag *diag);
+                     unsigned *max_locals, uint64_t *vars, cel_diag *diag);
 
 /* Environment internals, used by the checker. */
 int cel_env_lookup(const cel_env *env, const char *name, size_t n,
@@ -219,6 +221,7 @@ struct cel_program {
     const char *source;
     unsigned max_locals;     /* comprehension nesting */
     size_t nslots;           /* variables declared when it was compiled */
+    uint64_t vars;           /* the declared variables it refers to (cel_check) */
 };
 
 /* ---- Values (cel_value.c) ------------------------------------------------- */

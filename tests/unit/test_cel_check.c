@@ -131,6 +131,40 @@ static void test_macro_variables_are_scoped(void)
     CHECK_HAS(d.message, "must be a bool");
 }
 
+/* Which declared variables a program refers to, as the checker resolved
+ * them: a comprehension variable of the same name is not the variable. */
+static bool reads(const char *src, int slot)
+{
+    const cel_program *p = NULL;
+    cel_diag d;
+    CHECK_INT(compile(src, &d, &p), CEL_OK);
+    return cel_program_reads_var(p, slot);
+}
+
+static void test_program_knows_the_variables_it_reads(void)
+{
+    CHECK(reads("counters.day.actions < 10", 5));
+    CHECK(!reads("counters.day.actions < 10", 1));
+    CHECK(reads("input.amount > 1 || counters.run.spend > 2.0", 1));
+    CHECK(reads("input.amount > 1 || counters.run.spend > 2.0", 5));
+    CHECK(reads("has(counters.run)", 5));
+    CHECK(reads("[1].exists(x, counters.day.actions > x)", 5));
+    /* Read only where an evaluation may never reach it: still read. */
+    CHECK(reads("true || counters.day.actions > 1", 5));
+    CHECK(!reads("input.amount > 1 && action == 'x'", 5));
+    CHECK(!reads("[1].all(counters, counters > 0)", 5));
+    CHECK(!reads("'counters' in input", 5));
+    CHECK(!cel_program_reads_var(NULL, 5));
+    /* Unchecked programs resolve names the same way. */
+    const cel_program *p;
+    cel_diag d;
+    const char *src = "counters.day.actions > 1";
+    CHECK_INT(cel_compile_ex(env, src, strlen(src), CEL_COMPILE_NO_TYPE_CHECK, &p, &d),
+              CEL_OK);
+    CHECK(cel_program_reads_var(p, 5));
+    CHECK(!cel_program_reads_var(p, 0));
+}
+
 static void test_unchecked_mode_defers_errors_to_run_time(void)
 {
     const cel_program *p;
@@ -160,6 +194,7 @@ int main(void)
     RUN(test_result_types);
     RUN(test_macro_variables_are_scoped);
     RUN(test_unchecked_mode_defers_errors_to_run_time);
+    RUN(test_program_knows_the_variables_it_reads);
     arena_release(&A);
     return TEST_DONE();
 }
