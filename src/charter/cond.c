@@ -1,5 +1,8 @@
 /* cond.c - the CEL environment of a charter and the compilation of its
- * conditions (`when`) and stop-rule `spend` expressions.
+ * conditions (`when`) and stop-rule `spend` expressions. It notes whether
+ * any of them reads the stop-rule counters (charter.reads_counters): a
+ * ledger several servers share checks a decision against only the
+ * counters it may have read (ch_counter_reads).
  *
  * Every condition is compiled and type-checked when the charter loads, so a
  * typo in a condition is a load error at its file position, never a rule
@@ -188,6 +191,8 @@ charter_status ch_cond_compile(charter *c, const ch_yaml_node *expr,
         }
         return CHARTER_E_CEL_TYPE;
     }
+    if (cel_program_reads_var(p, CH_SLOT_COUNTERS))
+        c->reads_counters = true;
     *out = p;
     return CHARTER_OK;
 }

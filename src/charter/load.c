@@ -1586,6 +1586,28 @@ static charter_status build_tables(loader *L)
     return CHARTER_OK;
 }
 
+/* What the decisions of each workflow may read of the stop-rule counters
+ * (ch_workflow.counter_reads): the run's and the day's counters its stop
+ * rules limit, and both when any CEL program of the charter refers to
+ * `counters` (every condition has been compiled by now). */
+static void mark_counter_reads(loader *L)
+{
+    charter *c = L->c;
+    /* The workflows were allocated writable in decode_workflows. */
+    ch_workflow *ws = (ch_workflow *)c->workflows;
+    for (size_t i = 0; i < c->workflow_count; i++) {
+        unsigned reads = c->reads_counters ? CH_READS_RUN | CH_READS_DAY : 0;
+        for (size_t k = 0; k < ws[i].stop_rule_count; k++) {
+            const ch_stop_rule *sr = &ws[i].stop_rules[k];
+            if (sr->max_actions_per_run >= 0 || sr->max_spend_per_run >= 0)
+                reads |= CH_READS_RUN;
+            if (sr->max_actions_per_day >= 0 || sr->max_spend_per_day >= 0)
+                reads |= CH_READS_DAY;
+        }
+        ws[i].counter_reads = reads;
+    }
+}
+
 static charter_status build(loader *L)
 {
     if (!L->first_root) {
@@ -1612,6 +1634,8 @@ static charter_status build(loader *L)
         s = decode_rules(L);
     if (s == CHARTER_OK)
         s = decode_readiness_policy(L);
+    if (s == CHARTER_OK)
+        mark_counter_reads(L);
     if (s == CHARTER_OK)
         s = ch_canon_build(L->c, L->err);
     if (s == CHARTER_OK)

@@ -105,3 +105,11 @@ const char *ch_autonomy_name(ch_autonomy a)
     }
     return "unknown";
 }
+
+unsigned ch_counter_reads(const charter *c, const char *workflow)
+{
+    const ch_workflow *w = workflow ? ch_find_workflow(c, workflow) : NULL;
+    if (w)
+        return w->counter_reads;
+    return c->reads_counters ? CH_READS_RUN | CH_READS_DAY : 0;
+}

@@ -86,6 +86,12 @@ typedef struct ch_attr {
     const char *value;
 } ch_attr;
 
+/* Which stop-rule counters a decision may read (ch_counter_reads). */
+enum ch_counter_read {
+    CH_READS_RUN = 1u,   /* the counters of the request's run */
+    CH_READS_DAY = 2u    /* the agent's counters of the day */
+};
+
 /* A stop rule: limits per run and per agent per day. A limit of -1 is
  * unset. `spend` is the CEL expression giving this action's spend (NULL:
  * spend 0); `when` a CEL condition that stops when true (or NULL). */
@@ -119,6 +125,7 @@ typedef struct ch_workflow {
     const ch_attr *attrs;
     size_t stop_rule_count;
     const ch_stop_rule *stop_rules;
+    unsigned counter_reads;        /* CH_READS_*: what its decisions read (load.c) */
     ch_pos pos;
 } ch_workflow;
 
@@ -270,6 +277,10 @@ struct charter {
     size_t warning_count;
     const charter_diag *warnings;
 
+    /* Some CEL program of the charter (any condition, spend or quorum
+     * condition) refers to the `counters` variable (cond.c). */
+    bool reads_counters;
+
     struct ch_index *index;        /* built by engine/index.c at load */
 };
 
@@ -282,6 +293,14 @@ const ch_agent *ch_find_agent(const charter *c, const char *id);
 const ch_queue *ch_find_queue(const charter *c, const char *id);
 bool ch_workflow_has_action(const ch_workflow *w, const char *action);
 bool ch_agent_has_workflow(const ch_agent *a, const ch_workflow *w);
+
+/* The stop-rule counters (CH_READS_* bits) a decision for `workflow` (or
+ * an approval's re-check of one) may read under c: its workflow's
+ * counter_reads (the limits of its stop rules, and both counters when any
+ * CEL program of the charter reads `counters`); for a workflow the charter
+ * does not have, both when any CEL program reads `counters`, else none.
+ * Exact or more: never leaves out a counter a decision can read. */
+unsigned ch_counter_reads(const charter *c, const char *workflow);
 
 const char *ch_autonomy_name(ch_autonomy a);   /* "agent-ready" ... */
 

@@ -544,6 +544,87 @@ static void test_queue_policy_errors(void)
                      "require_note, self_approval, standing_approvals"));
 }
 
+/* What a decision in each workflow may read of the stop-rule counters:
+ * the run's and the day's that its stop rules limit, both when any CEL
+ * program of the charter refers to `counters`, none otherwise. */
+#define COUNTERS_BASE                                                        \
+    BASE                                                                     \
+    "  - id: x\n"                                                            \
+    "    owner: o\n"                                                         \
+    "    autonomy: agent-ready\n"                                            \
+    "    actions: [a]\n"
+
+static unsigned reads_of(const char *yaml, const char *workflow, bool *charter_reads)
+{
+    charter_error err;
+    charter *c = load(yaml, &err);
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "  %s:%u:%u: %s\n", err.file, err.line, err.column, err.message);
+        return 99;
+    }
+    unsigned r = ch_counter_reads(c, workflow);
+    *charter_reads = c->reads_counters;
+    ch_charter_free(c);
+    return r;
+}
+
+static void test_counter_reads_follow_limits_and_conditions(void)
+{
+    bool any;
+    /* No stop rule, no condition on counters: reads none. */
+    CHECK_INT(reads_of(COUNTERS_BASE, "w", &any), 0);
+    CHECK(!any);
+    CHECK_INT(reads_of(COUNTERS_BASE, "nowhere", &any), 0);
+    /* Per-run limits read the run's counters only; per-day the day's;
+     * only in their own workflow. */
+    const char *run = COUNTERS_BASE
+        "    stop_rules:\n"
+        "      - {id: s, max_actions_per_run: 3}\n";
+    CHECK_INT(reads_of(run, "x", &any), CH_READS_RUN);
+    CHECK_INT(reads_of(run, "w", &any), 0);
+    CHECK(!any);
+    const char *spend_run = COUNTERS_BASE
+        "    stop_rules:\n"
+        "      - {id: s, spend: input.amount, max_spend_per_run: 30}\n";
+    CHECK_INT(reads_of(spend_run, "x", &any), CH_READS_RUN);
+    const char *day = COUNTERS_BASE
+        "    stop_rules:\n"
+        "      - {id: s, max_spend_per_day: 100, spend: input.amount}\n"
+        "      - {id: t, max_actions_per_run: 3}\n";
+    CHECK_INT(reads_of(day, "x", &any), CH_READS_RUN | CH_READS_DAY);
+    /* A spend with no spend limit, a `when` on the input: no counter. */
+    const char *no_limit = COUNTERS_BASE
+        "    stop_rules:\n"
+        "      - {id: s, spend: input.amount, when: 'input.amount > 100'}\n";
+    CHECK_INT(reads_of(no_limit, "x", &any), 0);
+    CHECK(!any);
+    /* A rule's condition reading counters, anywhere: every workflow reads
+     * both (and so does an unknown one). */
+    const char *rule = COUNTERS_BASE
+        "rules:\n"
+        "  - {id: r, workflows: [x], when: 'counters.day.actions >= 5', effect: deny, "
+        "message: M.}\n";
+    CHECK_INT(reads_of(rule, "w", &any), CH_READS_RUN | CH_READS_DAY);
+    CHECK(any);
+    CHECK_INT(reads_of(rule, "nowhere", &any), CH_READS_RUN | CH_READS_DAY);
+    /* A stop rule's `when` or `spend` reading counters. */
+    const char *when = COUNTERS_BASE
+        "    stop_rules:\n"
+        "      - {id: s, when: 'counters.run.actions > 2'}\n";
+    CHECK_INT(reads_of(when, "w", &any), CH_READS_RUN | CH_READS_DAY);
+    const char *spend = COUNTERS_BASE
+        "    stop_rules:\n"
+        "      - {id: s, spend: 'counters.day.spend / 10.0', max_spend_per_run: 5}\n";
+    CHECK_INT(reads_of(spend, "x", &any), CH_READS_RUN | CH_READS_DAY);
+    /* A comprehension variable named counters is not the variable. */
+    const char *shadow = COUNTERS_BASE
+        "rules:\n"
+        "  - {id: r, when: '[1].all(counters, counters > 0)', effect: deny, message: M.}\n";
+    CHECK_INT(reads_of(shadow, "x", &any), 0);
+    CHECK(!any);
+}
+
 static void test_limits(void)
 {
     char yaml[1024];
@@ -662,6 +743,7 @@ int main(void)
     RUN(test_queue_policy_keys_load);
     RUN(test_queue_policy_errors);
     RUN(test_limits);
+    RUN(test_counter_reads_follow_limits_and_conditions);
     RUN(test_cel_errors_point_into_the_file);
     RUN(test_missing_path_is_an_io_error);
     RUN(test_every_prefix_loads_or_fails_cleanly);
