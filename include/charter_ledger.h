@@ -635,11 +635,15 @@ CHARTER_API void charter_ledger_counters(charter_ledger *l, const char *agent,
 
 /* How group commit has been batching (for metrics). Batch sizes count the
  * callers' entries of a committed batch; bucket i holds batches of at most
- * 2^i entries (the last bucket: any larger), not cumulative. */
+ * 2^i entries (the last bucket: any larger), not cumulative. `conflicts`
+ * counts the appends taken out of a batch because another server changed
+ * what they were decided on first (CHARTER_E_CONFLICT; each decided again
+ * or answered 409): always 0 on a ledger only one process writes. */
 #define CHARTER_BATCH_BUCKETS 10
 typedef struct charter_ledger_stats {
     uint64_t batches, entries, failed_batches;
     uint64_t batch_size_le[CHARTER_BATCH_BUCKETS];
+    uint64_t conflicts;
 } charter_ledger_stats;
 CHARTER_API void charter_ledger_stats_get(charter_ledger *l,
                                           charter_ledger_stats *out);

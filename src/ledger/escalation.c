@@ -479,6 +479,9 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
             snprintf(ch->agent, sizeof ch->agent, "%s", e->agent);
             snprintf(ch->run_id, sizeof ch->run_id, "%s", e->run_id);
             ch->subject.day = e->day;
+            /* What its re-check may read, under the charter serving now. */
+            ch->subject.counters = ch->ap.c ? ch_counter_reads(ch->ap.c, e->workflow)
+                                            : CH_READS_RUN | CH_READS_DAY;
             pthread_mutex_unlock(&l->mu);
             ch->subject.agent = ch->agent;
             ch->subject.run_id = ch->run_id;

@@ -34,6 +34,7 @@
 #include "base/limits.h"
 #include "base/strbuf.h"
 #include "base/thread.h"
+#include "charter/model.h"
 #include "engine/request.h"
 #include "ledger/chain.h"
 #include "ledger/grant.h"
@@ -483,8 +484,9 @@ static bool validate(void *user, const ledger_append *a)
     bool ok = true;
     pthread_mutex_lock(&l->mu);
     ledger_state *s = &l->state;
-    if (sj->agent &&
-        ledger_state_counters_foreign(s, sj->agent, sj->run_id, sj->day) > a->basis_seq)
+    if (sj->agent && sj->counters &&
+        ledger_state_counters_foreign(s, sj->agent, sj->run_id, sj->day, sj->counters) >
+            a->basis_seq)
         ok = false;
     if (ok && sj->esc_seq) {
         const state_escalation *e = ledger_state_escalation(s, sj->esc_seq);
@@ -1003,7 +1005,11 @@ static charter_status decide_prepare(charter_ledger *l, charter_decider *d,
     t->req_len = req_len;
     t->now_ms = now_ms;
     if (l->shared) {
-        t->subject = (ledger_subject){.agent = t->agent, .run_id = t->run_id, .day = day};
+        /* Only the counters the decision may have read: one that read
+         * neither (no limit of its workflow's stop rules, no CEL reading
+         * `counters`) conflicts with no other server's decisions. */
+        t->subject = (ledger_subject){.agent = t->agent, .run_id = t->run_id, .day = day,
+                                      .counters = ch_counter_reads(c, t->workflow)};
         t->append.basis_seq = dc.basis;
         t->append.subject = &t->subject;
     }

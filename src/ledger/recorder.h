@@ -18,11 +18,14 @@
 
 /* What an append was decided on, for the writer's validate on a shared
  * ledger (ledger_append.subject; recorder.c): the counters of an agent's
- * run and day (agent NULL: none), an escalation (0: none), a grant (0:
- * none; with `revoke`, only its revocation by another server conflicts). */
+ * run and day that it may have read (`counters`: CH_READS_* bits of
+ * charter/model.h, ch_counter_reads; agent NULL or counters 0: none), an
+ * escalation (0: none), a grant (0: none; with `revoke`, only its
+ * revocation by another server conflicts). */
 typedef struct ledger_subject {
     const char *agent, *run_id;
     int64_t day;
+    unsigned counters;
     uint64_t esc_seq;
     uint64_t grant_seq;
     bool revoke;

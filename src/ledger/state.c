@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "charter/model.h"
+
 static uint64_t hash_str(const char *s)
 {
     uint64_t h = 14695981039346656037ull;
@@ -189,20 +191,22 @@ void ledger_state_counters(const ledger_state *s, const char *agent,
 }
 
 uint64_t ledger_state_counters_foreign(const ledger_state *s, const char *agent,
-                                       const char *run_id, int64_t day)
+                                       const char *run_id, int64_t day, unsigned reads)
 {
     char key[1024];
     uint64_t m = 0;
-    if (run_id && *run_id) {
+    if ((reads & CH_READS_RUN) && run_id && *run_id) {
         run_key(key, sizeof key, agent ? agent : "", run_id);
         const state_counter *c = counter_find(s, key);
         if (c)
             m = c->foreign_seq;
     }
-    day_key(key, sizeof key, agent ? agent : "", day);
-    const state_counter *c = counter_find(s, key);
-    if (c && c->foreign_seq > m)
-        m = c->foreign_seq;
+    if (reads & CH_READS_DAY) {
+        day_key(key, sizeof key, agent ? agent : "", day);
+        const state_counter *c = counter_find(s, key);
+        if (c && c->foreign_seq > m)
+            m = c->foreign_seq;
+    }
     return m;
 }
 

@@ -148,10 +148,11 @@ charter_status ledger_state_count(ledger_state *s, const char *agent,
 void ledger_state_counters(const ledger_state *s, const char *agent,
                            const char *run_id, int64_t day,
                            charter_counters *out);
-/* The highest foreign_seq of the two counters (0: none, or no foreign
- * entry changed them). */
+/* The highest foreign_seq of the counters named by `reads` (CH_READS_RUN:
+ * the run's, when run_id is not empty; CH_READS_DAY: the day's); 0: none,
+ * or no foreign entry changed them. */
 uint64_t ledger_state_counters_foreign(const ledger_state *s, const char *agent,
-                                       const char *run_id, int64_t day);
+                                       const char *run_id, int64_t day, unsigned reads);
 
 charter_status ledger_state_mark_decision(ledger_state *s, uint64_t seq);
 bool ledger_state_is_decision(const ledger_state *s, uint64_t seq);

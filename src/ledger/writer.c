@@ -751,6 +751,9 @@ static void commit_shared(ledger_writer *w, ledger_append **batch, ledger_append
         pthread_mutex_unlock(&w->mu);
         ledger_append **late_tail = conflicts;
         sort_appends(w, more, &keep_tail, &kept, room, &late_tail, &nconf);
+        pthread_mutex_lock(&w->mu);
+        w->stats.conflicts += nconf;
+        pthread_mutex_unlock(&w->mu);
     }
     *batch = keep;
     if (keep || checkpoint_due(w, w->last_seq, charter_now_ms(), false))

@@ -93,9 +93,13 @@ void api_metrics(const srv_request *rq, const char *tail, srv_response *rs)
             "charter_ledger_commit_batch_size_count %llu\n"
             "# HELP charter_ledger_failed_commits_total Ledger commits that failed.\n"
             "# TYPE charter_ledger_failed_commits_total counter\n"
-            "charter_ledger_failed_commits_total %llu\n",
+            "charter_ledger_failed_commits_total %llu\n"
+            "# HELP charter_ledger_conflicts_total Appends another server's entries made stale "
+            "first (decided again, or answered 409).\n"
+            "# TYPE charter_ledger_conflicts_total counter\n"
+            "charter_ledger_conflicts_total %llu\n",
         (unsigned long long)ls.entries, (unsigned long long)ls.batches,
-        (unsigned long long)ls.failed_batches);
+        (unsigned long long)ls.failed_batches, (unsigned long long)ls.conflicts);
 
     strbuf_printf(&o, "# HELP charter_http_requests_total HTTP requests answered.\n"
             "# TYPE charter_http_requests_total counter\n"

@@ -64,16 +64,20 @@ static const char budget_yaml[] =
 static char base_url[512], url[600], tmpdir[256];
 static int db_counter;
 
-static charter *load(void)
+static charter *load_yaml(const char *yaml)
 {
     charter *c = NULL;
     charter_error err;
-    if (charter_load_string("shared.yaml", budget_yaml, strlen(budget_yaml), &c, &err) !=
-        CHARTER_OK) {
+    if (charter_load_string("shared.yaml", yaml, strlen(yaml), &c, &err) != CHARTER_OK) {
         fprintf(stderr, "cannot load the test charter: %s\n", err.message);
         exit(1);
     }
     return c;
+}
+
+static charter *load(void)
+{
+    return load_yaml(budget_yaml);
 }
 
 /* The test server's url, or exit 77 / 1. */
@@ -258,6 +262,7 @@ typedef struct racer {
     charter_ledger *l;
     const charter *c;
     bool async;
+    const char *run_id;     /* NULL: none */
     int allowed, denied, failed;
 } racer;
 
@@ -284,8 +289,12 @@ static void *race(void *arg)
     charter_decider *d;
     charter_decider_new(&d);
     pthread_barrier_wait(&start_line);
-    static const char req[] = "{\"agent\":\"support-bot\",\"workflow\":\"refunds\","
-                              "\"action\":\"issue_refund\",\"input\":{\"amount\":1}}";
+    char req[256];
+    snprintf(req, sizeof req,
+             "{\"agent\":\"support-bot\",\"workflow\":\"refunds\",%s%s%s"
+             "\"action\":\"issue_refund\",\"input\":{\"amount\":1}}",
+             r->run_id ? "\"run_id\":\"" : "", r->run_id ? r->run_id : "",
+             r->run_id ? "\"," : "");
     for (int i = 0; i < 8; i++) {
         char *ans = NULL;
         size_t n;
@@ -366,6 +375,133 @@ static void test_budget_holds_across_servers(void)
     charter_ledger_report rep;
     CHECK_INT(charter_ledger_verify(url, NULL, &rep, &err), CHARTER_OK);
     CHECK(rep.ok);
+    charter_release(c);
+}
+
+/* ---- Only the counters a decision read ----------------------------------------- */
+
+/* The test charter with its per-day stop rule replaced by `stop` (a YAML
+ * list item under stop_rules, or "" for none) and `rule` appended to the
+ * rules (or ""). */
+static charter *load_variant(const char *stop, const char *rule)
+{
+    static char yaml[sizeof budget_yaml + 512];
+    const char *from = strstr(budget_yaml, "      - {id: per-day");
+    const char *to = strstr(from, "agents:\n");
+    const char *esc = strstr(budget_yaml, "escalation:\n");
+    snprintf(yaml, sizeof yaml, "%.*s%s%.*s%s%s", (int)(from - budget_yaml), budget_yaml,
+             stop, (int)(esc - to), to, rule, esc);
+    return load_yaml(yaml);
+}
+
+/* Races PER threads on each of a and b, 8 decisions each, for support-bot
+ * (run ids run_a on a, run_b on b; NULL: none); sums what they got. */
+static void race_both(charter_ledger *a, charter_ledger *b, const charter *c,
+                      const char *run_a, const char *run_b, int allowed[2], int *denied,
+                      int *failed)
+{
+    enum { PER = 4, N = 2 * PER };
+    racer r[N];
+    pthread_t th[N];
+    pthread_barrier_init(&start_line, NULL, N);
+    for (int i = 0; i < N; i++) {
+        r[i] = (racer){.l = i < PER ? a : b, .c = c, .async = i % 2,
+                       .run_id = i < PER ? run_a : run_b};
+        pthread_create(&th[i], NULL, race, &r[i]);
+    }
+    allowed[0] = allowed[1] = *denied = *failed = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        allowed[i >= PER] += r[i].allowed;
+        *denied += r[i].denied;
+        *failed += r[i].failed;
+    }
+    pthread_barrier_destroy(&start_line);
+}
+
+static uint64_t conflicts_of(charter_ledger *l)
+{
+    charter_ledger_stats st;
+    charter_ledger_stats_get(l, &st);
+    return st.conflicts;
+}
+
+/* A workflow whose only stop rule limits runs: two servers deciding at
+ * once for one agent in runs of their own read nothing the other changes
+ * (the agent's day counter is not read), so nothing is decided again;
+ * each run's budget holds. */
+static void test_run_limit_alone_never_conflicts_across_runs(void)
+{
+    new_database();
+    charter_ledger *a = open_with(NULL), *b = open_with(NULL);
+    charter *c = load_variant("      - {id: per-run, max_actions_per_run: 20, "
+                              "message: Twenty a run.}\n", "");
+    int allowed[2], denied, failed;
+    race_both(a, b, c, "run-a", "run-b", allowed, &denied, &failed);
+    CHECK_INT(allowed[0], 20);
+    CHECK_INT(allowed[1], 20);
+    CHECK_INT(denied, 2 * 32 - 40);
+    CHECK_INT(failed, 0);
+    CHECK_INT(conflicts_of(a), 0);
+    CHECK_INT(conflicts_of(b), 0);
+    /* Each saw the other's decisions all the same: the day counts 40. */
+    charter_counters ka;
+    int64_t until = now_ms() + 3000;
+    do {
+        sleep_ms(20);
+        charter_ledger_counters(a, "support-bot", "", T0, &ka);
+    } while (ka.day_actions < 40 && now_ms() < until);
+    CHECK_INT(ka.day_actions, 40);
+    charter_error err;
+    CHECK_INT(charter_ledger_close(a, &err), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(b, &err), CHARTER_OK);
+    charter_ledger_report rep;
+    CHECK_INT(charter_ledger_verify(url, NULL, &rep, &err), CHARTER_OK);
+    CHECK(rep.ok);
+    charter_release(c);
+}
+
+/* No stop rule at all, and no condition reading counters: decisions for
+ * one agent on two servers never conflict. */
+static void test_no_counter_read_never_conflicts(void)
+{
+    new_database();
+    charter_ledger *a = open_with(NULL), *b = open_with(NULL);
+    charter *c = load_variant("", "");
+    int allowed[2], denied, failed;
+    race_both(a, b, c, NULL, NULL, allowed, &denied, &failed);
+    CHECK_INT(allowed[0] + allowed[1], 64);
+    CHECK_INT(conflicts_of(a) + conflicts_of(b), 0);
+    charter_error err;
+    CHECK_INT(charter_ledger_close(a, &err), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(b, &err), CHARTER_OK);
+    charter_release(c);
+}
+
+/* No stop rule, but a rule whose condition reads the day's counter: the
+ * day counter is still checked across servers, so its budget is exact. */
+static void test_condition_on_counters_still_conflicts(void)
+{
+    new_database();
+    charter_ledger *a = open_with(NULL), *b = open_with(NULL);
+    charter *c = load_variant("", "  - id: day-budget\n"
+                                  "    workflows: [refunds]\n"
+                                  "    when: 'counters.day.actions >= 20'\n"
+                                  "    effect: deny\n"
+                                  "    protects: customer-trust\n"
+                                  "    message: Twenty a day.\n");
+    int allowed[2], denied, failed;
+    race_both(a, b, c, "run-a", "run-b", allowed, &denied, &failed);
+    CHECK_INT(allowed[0] + allowed[1], DAY_LIMIT);
+    CHECK_INT(allowed[0] + allowed[1] + denied + failed, 64);
+    charter_error err;
+    CHECK_INT(charter_ledger_close(a, &err), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(b, &err), CHARTER_OK);
+    charter_ledger *again = open_with(NULL);
+    charter_counters k;
+    charter_ledger_counters(again, "support-bot", "", T0, &k);
+    CHECK_INT(k.day_actions, DAY_LIMIT);
+    CHECK_INT(charter_ledger_close(again, &err), CHARTER_OK);
     charter_release(c);
 }
 
@@ -800,6 +936,9 @@ int main(void)
     test_dir_make("shared", tmpdir, sizeof tmpdir);
     RUN(test_one_chain_from_two_servers);
     RUN(test_budget_holds_across_servers);
+    RUN(test_run_limit_alone_never_conflicts_across_runs);
+    RUN(test_no_counter_read_never_conflicts);
+    RUN(test_condition_on_counters_still_conflicts);
     RUN(test_resolved_once_across_servers);
     RUN(test_approval_beside_the_agents_traffic);
     RUN(test_resolution_before_the_opener_settles);
