@@ -398,6 +398,8 @@ def test_metrics(srv):
         t.check(name in m, "metric %s" % name)
     allow = [l for l in m.splitlines() if l.startswith('charter_decisions_total{result="allow"}')]
     t.check(allow and int(allow[0].split()[-1]) > 0, "allow counter counts")
+    # Conflicts with other servers: none for a server alone on its ledger.
+    t.check("\ncharter_ledger_conflicts_total 0\n" in m, "no conflicts on one server")
 
 
 def test_analyses(srv):
