@@ -105,6 +105,10 @@ typedef struct ledger_store ledger_store;
 
 typedef struct ledger_store_ops {
     const char *name;
+    /* Several processes may append to one ledger (PostgreSQL); false for
+     * SQLite. A shared store's tail moves under its writer: appends go
+     * through append_begin, and check ignores last_seq/last_hash. */
+    bool shared;
     charter_status (*open)(const char *path, const ledger_store_config *cfg,
                            ledger_store **out, charter_error *err);
     /* Appends entries e[0..n) (their seqs must follow the last stored seq
@@ -113,6 +117,19 @@ typedef struct ledger_store_ops {
      * nothing of the call remains. n may be 0 (a checkpoint alone). */
     charter_status (*append)(ledger_store *s, const ledger_entry *e, size_t n,
                              const ledger_checkpoint *cp, charter_error *err);
+    /* Shared stores only (NULL otherwise). Starts an append: opens a
+     * transaction on the store's connection, takes the chain lock (held
+     * until append commits or append_abort), and reads the last entry into
+     * *tail (tail->seq 0: empty; kind and payload not filled). Inside it,
+     * read() reads in the same transaction (entries other processes
+     * appended). Then append() inserts and COMMITs (it checks e[0].seq ==
+     * tail->seq + 1; n 0 with cp NULL just commits), or append_abort rolls
+     * back. append() without a preceding append_begin does all of it in
+     * one call, as for SQLite. On failure append_begin leaves no
+     * transaction open. */
+    charter_status (*append_begin)(ledger_store *s, ledger_entry *tail,
+                                   charter_error *err);
+    void (*append_abort)(ledger_store *s);
     /* Calls fn for every entry with seq >= from_seq, in seq order. */
     charter_status (*read)(ledger_store *s, uint64_t from_seq,
                            ledger_entry_fn fn, void *user, charter_error *err);
