@@ -70,6 +70,12 @@ typedef struct ntf_options {
     /* One log line, any thread (the server's log), or NULL. */
     void (*log)(void *user, const char *line);
     void *log_user;
+    /* Whether this server writes notifications now (several servers of one
+     * ledger: the one holding its lease does; asked before each pass of
+     * the events thread, never waits). NULL: always. The delivery thread
+     * delivers what this outbox holds either way. */
+    bool (*lease_held)(void *user);
+    void *lease_user;
 } ntf_options;
 
 /* Opens (creating) the outbox, reads the webhook secrets and the SMTP
