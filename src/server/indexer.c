@@ -20,6 +20,7 @@
 
 #include "base/thread.h"
 #include "ledger/search.h"
+#include "ledger/store.h"
 
 #define SRV_INDEX_POLL_MS 200
 #define SRV_INDEX_STEP 8192           /* entries per update, between stop checks */
