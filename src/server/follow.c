@@ -130,16 +130,97 @@ static charter_status read_version(srv *s, const char *version, char **out, size
     return CHARTER_OK;
 }
 
-static charter_status load_version(srv *s, const char *version, charter **out,
-                                   charter_error *err)
+/* ---- From the canonical form back to a charter ------------------------------
+ * The canonical JSON is the model written out (canon.c), not the source
+ * format the loader reads: every key is present (null when not given),
+ * durations are integers of milliseconds under a name ending in "_ms" (a
+ * queue's `sla`, a standing approval's `max`), and a workflow's readiness
+ * attributes are their scalars' text. Undoing those three gives a source
+ * (JSON is YAML) that loads as the same model; the version computed again
+ * must be the one asked for, or nothing is swapped. */
+
+/* A readiness attribute's text as the YAML scalar it was written as. */
+static json_t *scalar_of(json_t *v)
 {
-    char *text = NULL;
-    size_t len = 0;
-    charter_status st = read_version(s, version, &text, &len, err);
-    if (st != CHARTER_OK)
-        return st;
-    st = charter_load_string(version, text, len, out, err);
-    free(text);
+    const char *t = json_string_value(v);
+    if (t) {
+        json_t *x = json_loads(t, JSON_DECODE_ANY, NULL);
+        if (x && (json_is_number(x) || json_is_boolean(x)))
+            return x;
+        json_decref(x);
+    }
+    return json_incref(v);
+}
+
+static json_t *to_source(json_t *v)
+{
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if (!a || json_array_append_new(a, to_source(x)) != 0) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    if (!json_is_object(v))
+        return json_incref(v);
+    json_t *o = json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x)
+    {
+        size_t n = strlen(k);
+        json_t *y = NULL;
+        char key[128];
+        snprintf(key, sizeof key, "%s", k);
+        if (json_is_null(x)) {
+            continue;
+        } else if (n > 3 && n < sizeof key && !strcmp(k + n - 3, "_ms") &&
+                   json_is_integer(x)) {
+            if (!json_integer_value(x))
+                continue; /* 0: none */
+            key[n - 3] = '\0';
+            char ms[32];
+            snprintf(ms, sizeof ms, "%lldms", (long long)json_integer_value(x));
+            y = json_string(ms);
+        } else if (!strcmp(k, "readiness") && json_is_object(x)) {
+            y = json_object();
+            const char *ak;
+            json_t *av;
+            json_object_foreach(x, ak, av)
+            {
+                if (y)
+                    json_object_set_new(y, ak, scalar_of(av));
+            }
+        } else {
+            y = to_source(x);
+        }
+        if (!o || !y || json_object_set_new(o, key, y) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static charter_status load_canonical(const char *version, const char *text, size_t len,
+                                     charter **out, charter_error *err)
+{
+    json_t *canon = json_loadb(text, len, 0, NULL);
+    json_t *src = canon ? to_source(canon) : NULL;
+    char *yaml = src ? json_dumps(src, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(canon);
+    json_decref(src);
+    if (!yaml)
+        return ledger_fail(err, canon ? CHARTER_E_NOMEM : CHARTER_E_INVALID,
+                           "the ledger's charter %s is not JSON (or out of memory)", version);
+    charter_status st = charter_load_string(version, yaml, strlen(yaml), out, err);
+    free(yaml);
     if (st == CHARTER_OK && strcmp(charter_version(*out), version)) {
         st = ledger_fail(err, CHARTER_E_INVALID,
                          "the ledger's charter %s loads here as version %s (a charter "
@@ -148,6 +229,35 @@ static charter_status load_version(srv *s, const char *version, charter **out,
         charter_release(*out);
         *out = NULL;
     }
+    return st;
+}
+
+/* The version from the ledger; failing that, this server's own charter
+ * files when they hold that very version (servers deployed with the same
+ * files, one of them reloaded first). */
+static charter_status load_version(srv *s, const char *version, charter **out,
+                                   charter_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    charter_status st = read_version(s, version, &text, &len, err);
+    if (st == CHARTER_E_IO)
+        return st; /* tried again on the next tick */
+    if (st == CHARTER_OK) {
+        st = load_canonical(version, text, len, out, err);
+        free(text);
+        if (st == CHARTER_OK)
+            return st;
+    }
+    charter *own = NULL;
+    charter_error ferr;
+    memset(&ferr, 0, sizeof ferr);
+    if (charter_load(s->charter_path, &own, &ferr) == CHARTER_OK &&
+        !strcmp(charter_version(own), version)) {
+        *out = own;
+        return CHARTER_OK;
+    }
+    charter_release(own);
     return st;
 }
 
