@@ -10,11 +10,13 @@
 #include "cli/cli.h"
 #include "charter_server.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] =
     "usage: charter serve --charter PATH --ledger LEDGER --keys DIR [options]\n"
@@ -62,8 +64,9 @@ static const char usage[] =
     "                      the ledger, /healthz and the log (default\n"
     "                      HOSTNAME:PID)\n"
     "  --state-dir DIR     where the side files of a PostgreSQL ledger go (its\n"
-    "                      search index and outbox; default $CHARTER_STATE_DIR,\n"
-    "                      else the current directory)\n"
+    "                      search index and outbox; created when absent;\n"
+    "                      default $CHARTER_STATE_DIR, else the current\n"
+    "                      directory)\n"
     "  --cookie-secure     mark the console's session cookie Secure: set it\n"
     "                      when a TLS proxy is in front (charter serves plain\n"
     "                      HTTP, and a browser keeps a Secure cookie only\n"
@@ -335,6 +338,11 @@ int cmd_serve(int argc, char **argv)
     /* The library finds a PostgreSQL ledger's side files through
      * $CHARTER_STATE_DIR (ledger_sidecar): the option sets it for this
      * process. */
+    if (state_dir && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "charter serve: cannot create --state-dir '%s': %s\n", state_dir,
+                strerror(errno));
+        return CLI_IO;
+    }
     if (state_dir && setenv("CHARTER_STATE_DIR", state_dir, 1) != 0) {
         fprintf(stderr, "charter serve: cannot set --state-dir '%s'\n", state_dir);
         return CLI_INVALID;

@@ -18,6 +18,7 @@
 #include "base/limits.h"
 #include "base/thread.h"
 #include "ledger/pg_shared.h"
+#include "ledger/store.h"
 #include "notify/notify.h"
 
 void srv_log(srv *s, const char *fmt, ...)
@@ -435,6 +436,12 @@ charter_status charter_server_start(const charter_server_options *opt,
         goto fail;
     if ((st = ledger_lease_open(opt->ledger_path, &s->lease, err)) != CHARTER_OK)
         goto fail_ledger;
+    if (charter_ledger_shared(s->ledger)) {
+        char shown[512];
+        ledger_path_display(opt->ledger_path, shown, sizeof shown);
+        srv_log(s, "ledger: '%s' is shared (PostgreSQL); this server is '%s'", shown,
+                s->server_id);
+    }
     atomic_store(&s->lease_held, s->lease == NULL);
     if ((st = charter_ledger_record_charter(s->ledger, s->charter, NULL, err)) !=
             CHARTER_OK ||
