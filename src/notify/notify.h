@@ -18,7 +18,9 @@
  *            exponential backoff and the same id, giving up after 24 hours.
  *
  * The outbox (outbox.c) is an SQLite file next to the ledger,
- * `<ledger>.outbox`. The formats (message.c) are Standard Webhooks JSON
+ * `<ledger>.outbox` (for a PostgreSQL ledger, where ledger_sidecar says:
+ * each server has its own; only the one holding the ledger's lease writes
+ * new messages, opt.lease_held). The formats (message.c) are Standard Webhooks JSON
  * (signed with the queue's secret from DIR/webhooks.json, secrets.c),
  * Slack's incoming-webhook JSON and a plain-text e-mail.
  *

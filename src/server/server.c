@@ -218,16 +218,6 @@ static void grants_prune(srv *s, const charter *c, const srv_keys *ks, int64_t n
     free(o.v);
 }
 
-/* The deadline thread: every expire_every_ms it applies the deadlines
- * passed (charter_ledger_expire), and on every change of the escalations
- * (one opening, above all) as well as on that tick it applies the standing
- * approvals (charter_ledger_apply_grants), so an escalation a grant
- * matches is approved moments after it opens; before that it revokes the
- * grants whose grantor may no longer approve (grants_prune). It waits on the ledger's
- * escalation version; once the server stops, those waits are interrupted
- * and return at once, so it then sleeps on stop_cv instead until told to
- * stop. A failure (ledger unavailable) leaves the escalations open; the
- * next round tries again. */
 /* Asks the lease (a shared ledger; NULL: SQLite, always held) whether this
  * server runs the one-at-a-time work now; logs each change. */
 static bool lease_check(srv *s)
@@ -248,6 +238,19 @@ static bool lease_check(srv *s)
     return held;
 }
 
+/* The deadline thread: every expire_every_ms it applies the deadlines
+ * passed (charter_ledger_expire), and on every change of the escalations
+ * (one opening, above all) as well as on that tick it applies the standing
+ * approvals (charter_ledger_apply_grants), so an escalation a grant
+ * matches is approved moments after it opens; before that it revokes the
+ * grants whose grantor may no longer approve (grants_prune). It waits on the ledger's
+ * escalation version; once the server stops, those waits are interrupted
+ * and return at once, so it then sleeps on stop_cv instead until told to
+ * stop. A failure (ledger unavailable) leaves the escalations open; the
+ * next round tries again. On a shared ledger all of this runs only while
+ * this server holds the lease (asked on every tick, at least once a
+ * second); every server follows the charter the others load on its tick
+ * (srv_follow_run). */
 static void *expire_main(void *arg)
 {
     srv *s = arg;
