@@ -114,11 +114,16 @@ void srv_decide_end(srv *s, srv_decision *d)
     d->ticket = NULL;
     /* A decision that lost its race with other servers too often (a
      * shared ledger) is not recorded, as when the ledger cannot be
-     * written: the agent gets the same fail-closed deny. */
-    if (srv_ledger_failed(d->st) && !d->answer) {
-        d->answer = charter_ledger_unavailable_answer(d->charter, charter_now_ms(), &d->len);
-        if (d->err.message[0])
-            srv_log(s, "decision not recorded: %s", d->err.message);
+     * written: the agent gets the same fail-closed deny. An outage is
+     * logged once by the health callback; anything else, each time. */
+    if (srv_ledger_failed(d->st)) {
+        if (!d->answer)
+            d->answer = charter_ledger_unavailable_answer(d->charter, charter_now_ms(),
+                                                          &d->len);
+        charter_ledger_health h;
+        charter_ledger_health_get(s->ledger, &h);
+        if (h.ok && d->err.message[0])
+            srv_log(s, "decision not recorded (denied, 503): %s", d->err.message);
     }
     charter_release(d->charter);
     d->charter = NULL;
