@@ -268,7 +268,7 @@ static void *expire_main(void *arg)
     int64_t tick = base_mono_us() + every_us;
     uint64_t seen = charter_ledger_escalations_version(s->ledger);
     const void *pruned_keys = NULL, *pruned_charter = NULL;
-    bool held = lease_check(s);
+    bool held = atomic_load(&s->lease_held); /* asked once by the start */
     while (!expire_stopping(s)) {
         int64_t left_us = tick - base_mono_us();
         uint64_t v = seen;
@@ -464,6 +464,9 @@ charter_status charter_server_start(const charter_server_options *opt,
     if (srv_indexer_start(s, &ierr) != CHARTER_OK)
         srv_log(s, "search index: cannot be opened: %s; searching is unavailable",
                 ierr.message);
+    /* Before the first request: a server alone on its ledger holds the
+     * lease by the time it listens. */
+    lease_check(s);
     if (pthread_create(&s->expire_thread, NULL, expire_main, s) != 0) {
         st = CHARTER_E_NOMEM;
         goto fail_ledger;
