@@ -70,20 +70,30 @@ typedef struct finder {
     char *canonical;
     size_t len;
     bool nomem;
+    char server[256];              /* who loaded it last ("": not seen) */
 } finder;
 
+/* The `charter` entry of the version (the first one), and the server of
+ * the last `charter_loaded` entry naming it. */
 static int find_charter(const ledger_entry *e, void *user)
 {
     finder *f = user;
     if (f->stop_at && e->seq >= f->stop_at)
         return 1;
-    if (strcmp(e->kind, "charter"))
+    bool loaded = !strcmp(e->kind, "charter_loaded");
+    if (!loaded && (strcmp(e->kind, "charter") || f->canonical))
         return 0;
     json_t *p = json_loadb(e->payload, e->payload_len, 0, NULL);
     const char *v = json_string_value(json_object_get(p, "version"));
+    if (!v || strcmp(v, f->version)) {
+        json_decref(p);
+        return 0;
+    }
     json_t *canon = json_object_get(p, "canonical");
-    int stop = 0;
-    if (v && !strcmp(v, f->version) && json_is_string(canon)) {
+    const char *server = json_string_value(json_object_get(p, "server"));
+    if (loaded && server) {
+        snprintf(f->server, sizeof f->server, "%s", server);
+    } else if (!loaded && json_is_string(canon)) {
         f->len = json_string_length(canon);
         f->canonical = malloc(f->len + 1);
         if (f->canonical) {
@@ -92,15 +102,15 @@ static int find_charter(const ledger_entry *e, void *user)
         } else {
             f->nomem = true;
         }
-        stop = 1;
     }
     json_decref(p);
-    return stop;
+    return f->nomem;
 }
 
-/* The canonical JSON of `version` from the ledger into *out (malloc'd). */
+/* The canonical JSON of `version` from the ledger into *out (malloc'd), and
+ * who loaded it into by (n bytes; "" when the ledger does not say). */
 static charter_status read_version(srv *s, const char *version, char **out, size_t *len,
-                                   charter_error *err)
+                                   char *by, size_t n, charter_error *err)
 {
     ledger_store_config cfg = {.mode = LEDGER_OPEN_READ, .busy_timeout_ms = 1000};
     ledger_store *ls = NULL;
@@ -116,6 +126,7 @@ static charter_status read_version(srv *s, const char *version, char **out, size
         st = ls->ops->read(ls, 1, find_charter, &f, err);
     }
     ledger_store_close(ls);
+    snprintf(by, n, "%s", f.server);
     if (st == CHARTER_OK && f.nomem)
         st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory reading a charter");
     if (st == CHARTER_OK && !f.canonical)
@@ -236,11 +247,11 @@ static charter_status load_canonical(const char *version, const char *text, size
  * files when they hold that very version (servers deployed with the same
  * files, one of them reloaded first). */
 static charter_status load_version(srv *s, const char *version, charter **out,
-                                   charter_error *err)
+                                   char *by, size_t n, charter_error *err)
 {
     char *text = NULL;
     size_t len = 0;
-    charter_status st = read_version(s, version, &text, &len, err);
+    charter_status st = read_version(s, version, &text, &len, by, n, err);
     if (st == CHARTER_E_IO)
         return st; /* tried again on the next tick */
     if (st == CHARTER_OK) {
@@ -293,21 +304,24 @@ void srv_follow_run(srv *s)
     charter *c = NULL;
     charter_error err;
     memset(&err, 0, sizeof err);
-    charter_status st = load_version(s, version, &c, &err);
+    char by[256] = "";
+    charter_status st = load_version(s, version, &c, by, sizeof by, &err);
     if (st == CHARTER_E_IO && charter_now_ms() - since < FOLLOW_RETRY_MS)
         return; /* the database may be back on the next tick */
     if (st != CHARTER_OK) {
         char msg[1200];
         charter_error_format(&err, msg, sizeof msg);
         now = srv_charter(s);
-        srv_log(s, "charter: another server serves %s, which cannot be loaded here: %s; "
-                   "this server keeps serving %s",
-                version, msg, charter_version(now));
+        srv_log(s, "charter: %s%s%s serves %s, which cannot be loaded here: %s; this "
+                   "server keeps serving %s",
+                by[0] ? "server '" : "another server", by, by[0] ? "'" : "", version, msg,
+                charter_version(now));
         charter_release(now);
         settle(s, version, msg);
         return;
     }
     srv_swap(s, c, NULL, NULL);
-    srv_log(s, "charter: now serving %s (loaded by another server of the ledger)", version);
+    srv_log(s, "charter: now serving %s (loaded by %s)", version,
+            by[0] ? by : "another server of the ledger");
     settle(s, version, NULL);
 }
