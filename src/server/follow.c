@@ -219,20 +219,31 @@ static json_t *to_source(json_t *v)
     return o;
 }
 
-static charter_status load_canonical(const char *version, const char *text, size_t len,
-                                     charter **out, charter_error *err)
+charter_status srv_charter_from_canonical(const char *version, const char *text,
+                                          size_t len, charter **out, charter_error *err)
 {
+    *out = NULL;
     json_t *canon = json_loadb(text, len, 0, NULL);
     json_t *src = canon ? to_source(canon) : NULL;
-    char *yaml = src ? json_dumps(src, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(canon);
-    json_decref(src);
-    if (!yaml)
+    if (!src)
         return ledger_fail(err, canon ? CHARTER_E_NOMEM : CHARTER_E_INVALID,
                            "the ledger's charter %s is not JSON (or out of memory)", version);
-    charter_status st = charter_load_string(version, yaml, strlen(yaml), out, err);
-    free(yaml);
-    if (st == CHARTER_OK && strcmp(charter_version(*out), version)) {
+    /* Numbers come back as written when printed with 15 digits (a
+     * readiness attribute keeps its text: 0.1, not 0.10000000000000001);
+     * one whose shortest form needs more takes all 17. */
+    static const size_t precision[] = {JSON_REAL_PRECISION(15), 0};
+    charter_status st = CHARTER_E_NOMEM;
+    for (size_t i = 0; i < sizeof precision / sizeof precision[0]; i++) {
+        char *yaml = json_dumps(src, JSON_COMPACT | JSON_PRESERVE_ORDER | precision[i]);
+        if (!yaml) {
+            st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory loading a charter");
+            break;
+        }
+        st = charter_load_string(version, yaml, strlen(yaml), out, err);
+        free(yaml);
+        if (st != CHARTER_OK || !strcmp(charter_version(*out), version))
+            break;
         st = ledger_fail(err, CHARTER_E_INVALID,
                          "the ledger's charter %s loads here as version %s (a charter "
                          "format this build reads differently)",
@@ -240,6 +251,7 @@ static charter_status load_canonical(const char *version, const char *text, size
         charter_release(*out);
         *out = NULL;
     }
+    json_decref(src);
     return st;
 }
 
@@ -255,7 +267,7 @@ static charter_status load_version(srv *s, const char *version, charter **out,
     if (st == CHARTER_E_IO)
         return st; /* tried again on the next tick */
     if (st == CHARTER_OK) {
-        st = load_canonical(version, text, len, out, err);
+        st = srv_charter_from_canonical(version, text, len, out, err);
         free(text);
         if (st == CHARTER_OK)
             return st;

@@ -224,6 +224,12 @@ void srv_follow_release(srv_follow *f);
 void srv_follow_note(void *user, const char *version);
 /* On the deadline thread: loads and swaps in the version noted, if any. */
 void srv_follow_run(srv *s);
+/* A charter from its canonical JSON (a `charter` entry's "canonical"),
+ * which must load as exactly `version`. *out is the caller's. Errors:
+ * CHARTER_E_INVALID (not JSON, or it loads as another version), the
+ * loader's (a canonical form this build cannot read back). */
+charter_status srv_charter_from_canonical(const char *version, const char *text,
+                                          size_t len, charter **out, charter_error *err);
 /* The last version that could not be loaded and why, for /healthz: false
  * when none failed since the last one loaded. */
 bool srv_follow_failed(srv *s, char *version, size_t vn, char *why, size_t wn);
