@@ -84,7 +84,60 @@ typedef struct rebuild {
     char *text;
     size_t text_cap, text_used;
     char loaded[256];     /* a "charter_loaded" entry's version (apply_entry) */
+    /* Applying a foreign entry (on_foreign): the entry. */
+    const ledger_entry *foreign;
 } rebuild;
+
+/* A foreign change of an escalation this server opened and has not yet
+ * learnt itself (its decision's entry is durable, the caller is still to
+ * settle it): applied once it does (ledger_apply_deferred). mu guards. */
+typedef struct deferred {
+    uint64_t target, seq;
+    int64_t time_ms;
+    char *kind, *payload;
+    size_t payload_len;
+    struct deferred *next;
+} deferred;
+
+/* Keeps a copy of the foreign entry being applied for when `target` is
+ * known (CHARTER_OK, or CHARTER_E_NOMEM). */
+static charter_status defer_foreign(rebuild *rb, uint64_t target)
+{
+    const ledger_entry *e = rb->foreign;
+    deferred *d = calloc(1, sizeof *d);
+    if (d) {
+        d->kind = strdup(e->kind);
+        d->payload = malloc(e->payload_len + 1);
+    }
+    if (!d || !d->kind || !d->payload) {
+        if (d) {
+            free(d->kind);
+            free(d->payload);
+        }
+        free(d);
+        return CHARTER_E_NOMEM;
+    }
+    memcpy(d->payload, e->payload, e->payload_len);
+    d->payload[e->payload_len] = '\0';
+    d->payload_len = e->payload_len;
+    d->target = target;
+    d->seq = e->seq;
+    d->time_ms = e->time_ms;
+    d->next = rb->l->deferred;
+    rb->l->deferred = d;
+    return CHARTER_OK;
+}
+
+/* An escalation the state does not know: on a shared ledger, one of this
+ * server's own decisions not yet settled (every foreign decision is
+ * marked when applied) waits for it; otherwise an oddity verify reports. */
+static charter_status unknown_escalation(rebuild *rb, uint64_t seq)
+{
+    if (rb->foreign && !ledger_state_is_decision(&rb->l->state, seq) &&
+        seq < rb->foreign->seq)
+        return defer_foreign(rb, seq);
+    return CHARTER_OK;
+}
 
 static int rebuild_fail(rebuild *rb, const ledger_entry *e, charter_status st,
                         const char *what)
@@ -212,7 +265,9 @@ static charter_status rebuild_resolution(rebuild *rb, jspan payload)
         return CHARTER_E_JSON;
     ledger_state *s = &rb->l->state;
     state_escalation *esc = ledger_state_escalation(s, seq);
-    if (!esc || esc->status == ESC_RESOLVED)
+    if (!esc)
+        return unknown_escalation(rb, seq);
+    if (esc->status == ESC_RESOLVED)
         return CHARTER_OK; /* verify reports such oddities; budgets ignore them */
     const char *note = f[1].p && !jspan_is_null(f[1]) ? text_of(rb, f[1]) : NULL;
     bool approve = jspan_str_eq(f[2], "approve");
@@ -257,7 +312,9 @@ static charter_status rebuild_approval(rebuild *rb, jspan payload)
     state_escalation *esc = ledger_state_escalation(&rb->l->state, seq);
     /* (Being resolved here: another server's vote still counts, and this
      * server's resolution then conflicts.) */
-    if (!esc || esc->status == ESC_RESOLVED)
+    if (!esc)
+        return unknown_escalation(rb, seq);
+    if (esc->status == ESC_RESOLVED)
         return CHARTER_OK; /* verify reports such oddities */
     return ledger_state_escalation_vote(&rb->l->state, esc, text_of(rb, f[1]));
 }
@@ -271,7 +328,9 @@ static charter_status rebuild_move(rebuild *rb, jspan payload)
     if (!ledger_decision_id_parse(text_of(rb, f[1]), &seq))
         return CHARTER_E_JSON;
     state_escalation *esc = ledger_state_escalation(&rb->l->state, seq);
-    if (!esc || esc->status == ESC_RESOLVED)
+    if (!esc)
+        return unknown_escalation(rb, seq);
+    if (esc->status == ESC_RESOLVED)
         return CHARTER_OK;
     return ledger_state_escalation_move(&rb->l->state, esc, text_of(rb, f[2]),
                                         int_of(f[0]));
@@ -353,6 +412,7 @@ static void on_foreign(void *user, const ledger_entry *e)
     rb->err = &err;
     rb->status = CHARTER_OK;
     rb->loaded[0] = '\0';
+    rb->foreign = e;
     pthread_mutex_lock(&l->mu);
     uint64_t v = l->state.esc_version;
     l->state.mark_seq = e->seq;
@@ -366,6 +426,34 @@ static void on_foreign(void *user, const ledger_entry *e)
     pthread_mutex_unlock(&l->mu);
     if (rb->loaded[0] && l->on_charter_loaded)
         l->on_charter_loaded(l->charter_user, rb->loaded);
+}
+
+void ledger_apply_deferred(charter_ledger *l, uint64_t target)
+{
+    rebuild rb = {.l = l};
+    charter_error err;
+    rb.err = &err;
+    /* Oldest first: the list is newest first. */
+    for (;;) {
+        deferred **at = NULL;
+        for (deferred **p = &l->deferred; *p; p = &(*p)->next)
+            if ((*p)->target == target)
+                at = p;
+        if (!at)
+            break;
+        deferred *d = *at;
+        *at = d->next;
+        ledger_entry e = {.seq = d->seq, .time_ms = d->time_ms, .kind = d->kind,
+                          .payload = d->payload, .payload_len = d->payload_len};
+        rb.foreign = &e;
+        l->state.mark_seq = d->seq;
+        apply_entry(&rb, &e);
+        l->state.mark_seq = 0;
+        free(d->kind);
+        free(d->payload);
+        free(d);
+    }
+    free(rb.text);
 }
 
 /* Whether an append still holds after the foreign entries read before it
@@ -429,6 +517,12 @@ static int note_checkpoint(const ledger_checkpoint *cp, void *user)
 
 static void ledger_free(charter_ledger *l)
 {
+    for (deferred *d = l->deferred, *next; d; d = next) {
+        next = d->next;
+        free(d->kind);
+        free(d->payload);
+        free(d);
+    }
     ledger_watch_close(l->watch);
     if (l->apply)
         free(l->apply->text);
@@ -940,6 +1034,11 @@ static charter_status decide_settle(charter_ledger_ticket *t, charter_status st,
                                         .deadline_ms = t->deadline_ms,
                                         .spend = t->spend, .rule = rule};
             ledger_state_escalation_add(&l->state, seq, &ei);
+            /* What another server did to it already (a shared ledger). */
+            if (l->deferred) {
+                ledger_apply_deferred(l, seq);
+                pthread_cond_broadcast(&l->resolved_cv);
+            }
             /* An inbox waiting for a change learns of it. */
             pthread_cond_broadcast(&l->version_cv);
         }

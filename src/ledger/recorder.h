@@ -69,6 +69,7 @@ struct charter_ledger {
     struct rebuild *apply;
     void (*on_charter_loaded)(void *user, const char *version);
     void *charter_user;
+    struct deferred *deferred; /* guarded by mu (recorder.c) */
     struct ledger_watch *watch;
     pthread_t watch_thread;
     bool watch_started;
@@ -77,6 +78,10 @@ struct charter_ledger {
 
 /* The synced seq to decide on (ledger_append.basis_seq): 0 on SQLite. */
 uint64_t ledger_basis(charter_ledger *l);
+
+/* Applies what other servers did to escalation `target` before this
+ * server settled the decision that opened it (mu held). */
+void ledger_apply_deferred(charter_ledger *l, uint64_t target);
 
 /* Takes the budget locks a decision of `agent` in `run_id` reads; fills
  * slot[2] for ledger_budget_unlock. */

@@ -550,7 +550,12 @@ static charter_status pg_append(ledger_store *base, const ledger_entry *e, size_
                                               : "COMMIT");
     /* A COMMIT that could not commit answers "ROLLBACK". */
     if (!ok_result(r) || strcmp(PQcmdStatus(r), "COMMIT")) {
-        st = pg_fail(s, r, err, "cannot commit");
+        /* Lost while committing, the server may have committed or not. */
+        st = pg_fail(s, r, err,
+                     PQstatus(s->conn) == CONNECTION_OK
+                         ? "cannot commit"
+                         : "the connection was lost at the commit (whether it was "
+                           "committed is known only by reading the tail again)");
         if (st == CHARTER_OK || !base->problem)
             base->problem = LEDGER_PROBLEM_IO;
         PQclear(r);

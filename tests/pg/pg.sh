@@ -100,6 +100,8 @@ do_start() {
   mkdir -p "$dir"
   if [ ${#as_pg[@]} -gt 0 ]; then
     chown postgres: "$dir"
+    "${as_pg[@]}" test -x "$dir" ||
+      die "the user postgres cannot reach $dir: every folder above it must be searchable by others (chmod o+x)"
   fi
   chmod 700 "$dir"
   pgrun "$bin/initdb" -D "$data" -U charter -A trust -E UTF8 --no-locale --no-sync \
