@@ -10,7 +10,10 @@ PostgreSQL (CHARTER_TEST_PG_DIR):
     within seconds, though B's own charter file still holds the old one (B
     loads it from the ledger's `charter` entry), and B's log says so; B's
     decisions follow the new charter;
-  - kill -9 of the lease holder: the other takes the lease within seconds;
+  - only the lease holder writes notifications (an escalation opened on
+    either server is in its outbox, in no other);
+  - kill -9 of the lease holder: the other takes the lease within seconds,
+    and writes the notifications from then on;
   - a third server started with the old charter file makes both serve the
     old version again (the last start or reload wins).
 
@@ -30,6 +33,7 @@ from harness import SCALE, Server, Checks  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 PG_SH = os.path.join(HERE, "..", "pg", "pg.sh")
 SHOP = os.path.join(HERE, "data", "shop.yaml")
+HOOK = "http://127.0.0.1:9/hook"  # the discard port: refused at once
 t = Checks("http_pg_servers")
 
 
@@ -46,6 +50,12 @@ def wait_for(cond, within):
             return v
         time.sleep(0.1)
     return cond()
+
+
+def notifications(srv, decision_id):
+    st, _, body = srv.call("GET", "/v1/notifications?decision=%s" % decision_id,
+                           token=srv.tokens["admin"], timeout=10 * SCALE)
+    return body.get("notifications") if st == 200 else None
 
 
 def refund(srv, amount):
@@ -68,8 +78,15 @@ def main():
     servers = []
     try:
         a_file, b_file = os.path.join(d, "a.yaml"), os.path.join(d, "b.yaml")
-        shutil.copy(SHOP, a_file)
-        shutil.copy(SHOP, b_file)
+        with open(SHOP) as f:
+            shop = f.read()
+        # A notification target nobody listens at: what is owed stays in the
+        # outbox of the server that wrote it.
+        notifying = shop.replace("sla: 4h, on_timeout: deny}",
+                                 "sla: 4h, on_timeout: deny, notify: '%s'}" % HOOK)
+        for path in (a_file, b_file):
+            with open(path, "w") as f:
+                f.write(notifying)
         keys = os.path.join(d, "keys")
 
         def server(charter_file, sid):
@@ -95,7 +112,18 @@ def main():
                           else None, 5)
         t.check(leases and sum(leases) == 1, "exactly one holds the lease: %r" % (leases,))
         old = ha["charter_version"]
-        t.eq(refund(b, 120), (200, "escalate"), "B escalates a refund of 120 (over 100)")
+        st, _, esc = b.call("POST", "/v1/decide",
+                            {"workflow": "refunds", "action": "issue_refund",
+                             "input": {"amount": 120}, "run_id": "esc"},
+                            token=b.tokens["support-bot"])
+        t.eq((st, esc.get("decision")), (200, "escalate"),
+             "B escalates a refund of 120 (over 100)")
+        holder, other = (a, b) if health(a).get("lease") else (b, a)
+        owed = wait_for(lambda: notifications(holder, esc["decision_id"]), 10)
+        t.check(owed, "the lease holder writes the notification of an escalation opened "
+                      "on either server")
+        t.eq(notifications(other, esc["decision_id"]), [],
+             "the other server writes none (each would send it otherwise)")
 
         with open(a_file) as f:
             text = f.read()
@@ -113,6 +141,8 @@ def main():
         holder.kill()
         took = wait_for(lambda: health(other).get("lease"), 8)
         t.check(took, "the other server takes the lease after kill -9 of its holder")
+        t.check(wait_for(lambda: notifications(other, esc["decision_id"]), 10),
+                "and writes the notifications from then on")
 
         c = server(b_file, "C")
         back = wait_for(lambda: health(other).get("charter_version") == old and
