@@ -141,8 +141,10 @@ def main():
         holder.kill()
         took = wait_for(lambda: health(other).get("lease"), 8)
         t.check(took, "the other server takes the lease after kill -9 of its holder")
-        t.check(wait_for(lambda: notifications(other, esc["decision_id"]), 10),
-                "and writes the notifications from then on")
+        again = wait_for(lambda: notifications(other, esc["decision_id"]), 10)
+        t.check(again, "and writes the notifications from then on")
+        t.eq([n["id"] for n in again or []], [n["id"] for n in owed or []],
+             "with the same ids, so receivers de-duplicate what both wrote")
 
         c = server(b_file, "C")
         back = wait_for(lambda: health(other).get("charter_version") == old and
