@@ -52,6 +52,14 @@ def wait_for(cond, within):
     return cond()
 
 
+def lease_gauge(srv):
+    st, _, text = srv.call("GET", "/metrics", timeout=10 * SCALE)
+    for line in (text if st == 200 and isinstance(text, str) else "").splitlines():
+        if line.startswith("charter_lease_held "):
+            return int(line.split()[1])
+    return None
+
+
 def notifications(srv, decision_id):
     st, _, body = srv.call("GET", "/v1/notifications?decision=%s" % decision_id,
                            token=srv.tokens["admin"], timeout=10 * SCALE)
@@ -111,6 +119,8 @@ def main():
                           if sum(h.get("lease", False) for h in (health(a), health(b))) == 1
                           else None, 5)
         t.check(leases and sum(leases) == 1, "exactly one holds the lease: %r" % (leases,))
+        gauges = [lease_gauge(x) for x in (a, b)]
+        t.eq(sorted(gauges), [0, 1], "/metrics says the same (charter_lease_held)")
         old = ha["charter_version"]
         st, _, esc = b.call("POST", "/v1/decide",
                             {"workflow": "refunds", "action": "issue_refund",
