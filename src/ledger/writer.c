@@ -57,9 +57,10 @@ struct ledger_writer {
     uint64_t last_foreign_seq;
     bool poked;
     int64_t last_sync_mono_ms;
-    /* Guarded by mu: appends queued so far, and whether the writer waits
+    /* Guarded by mu: retried appends queued so far (ledger_append.retry),
+     * and whether the writer waits
      * for the re-decided appends of a batch's conflicts (commit_shared). */
-    uint64_t enqueued;
+    uint64_t retried;
     bool lingering;
     bool broken;
     char broken_message[1024];
@@ -724,14 +725,14 @@ static void commit_shared(ledger_writer *w, ledger_append **batch, ledger_append
     sort_appends(w, *batch, &keep_tail, &kept, room, &conf_tail, &nconf);
     if (conf) {
         pthread_mutex_lock(&w->mu);
-        uint64_t before = w->enqueued;
+        uint64_t before = w->retried;
         w->lingering = true;
         pthread_mutex_unlock(&w->mu);
         wake_batch(conf);
         struct timespec until;
         base_time_after(CLOCK_MONOTONIC, (int64_t)WRITER_LINGER_MS * 1000, &until);
         pthread_mutex_lock(&w->mu);
-        while (w->enqueued - before < nconf && !w->stopping &&
+        while (w->retried - before < nconf && !w->stopping &&
                pthread_cond_timedwait(&w->work, &w->mu, &until) != ETIMEDOUT)
             ;
         w->lingering = false;
@@ -925,7 +926,7 @@ static void enqueue(ledger_writer *w, ledger_append *a)
     else
         w->head = a;
     w->tail = a;
-    w->enqueued++;
+    w->retried += a->retry;
     if (was_empty || w->lingering)
         pthread_cond_signal(&w->work);
 }

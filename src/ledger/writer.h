@@ -95,6 +95,10 @@ typedef struct ledger_append {
      * (the caller's). subject NULL: never conflicts. Ignored on SQLite. */
     uint64_t basis_seq;
     void *subject;
+    /* Set by the caller when this append is decided again after a
+     * conflict: the writer, waiting for such appends under the chain lock
+     * (commit_shared), counts them. */
+    bool retry;
     struct ledger_append *next;
     struct ledger_append *next_done; /* the writer's, while waking */
 } ledger_append;
