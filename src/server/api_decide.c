@@ -39,15 +39,32 @@ static char *rewrite(const srv_request *rq, srv_response *rs, const char *me)
 
 /* A decision waiting for its group commit; freed by decide_finish. */
 typedef struct decide_wait {
+    srv_job job;                   /* first: a decision made again ends on a worker */
     srv *s;
     srv_decision dec;
     struct srv_deferred *deferred;
+    bool ended;                    /* srv_decide_end ran already (on a worker) */
 } decide_wait;
+
+/* On a worker: a decision another server made stale is decided again,
+ * which waits for the ledger; then the event thread answers. */
+static void decide_again(srv_job *job)
+{
+    decide_wait *w = (decide_wait *)job;
+    srv_decide_end(w->s, &w->dec);
+    w->ended = true;
+    srv_resume(w->deferred);
+}
 
 /* On the ledger's writer thread: the entry is durable (or failed). */
 static void decide_ready(void *user)
 {
     decide_wait *w = user;
+    if (srv_decision_must_wait(&w->dec)) {
+        w->job.run = decide_again;
+        if (srv_workers_run(w->s->workers, &w->job))
+            return;
+    }
     srv_resume(w->deferred);
 }
 
@@ -56,7 +73,8 @@ static void decide_finish(void *user, srv_response *rs)
 {
     decide_wait *w = user;
     srv_decision *d = &w->dec;
-    srv_decide_end(w->s, d);
+    if (!w->ended)
+        srv_decide_end(w->s, d);
     if (d->st == CHARTER_OK || (srv_ledger_failed(d->st) && d->answer))
         srv_reply_text(rs, d->st == CHARTER_OK ? 200 : 503, d->answer, d->len);
     else
