@@ -7,6 +7,11 @@
  * entries (seq, time, kind, payload, prev_hash, hash) and signed checkpoints.
  * It computes nothing: hashes and signatures come from chain.c and keys.c.
  *
+ * Two backends: a SQLite file (store_sqlite.c: one writer process) and a
+ * PostgreSQL database (store_pg.c: several processes append, each batch
+ * under a chain lock; ops.shared says which). ledger_store_open picks one
+ * by the path's form (ledger_path_is_pg).
+ *
  * Thread safety: one ledger_store is used by one thread at a time (the
  * writer owns the recording connection; readers open their own).
  */
@@ -77,7 +82,8 @@ typedef enum ledger_problem {
     LEDGER_PROBLEM_FILE_REPLACED, /* the path no longer names the file opened */
     LEDGER_PROBLEM_TAIL_CHANGED,  /* the last entry is not the one written */
     LEDGER_PROBLEM_READ_ONLY,     /* the file cannot be written */
-    LEDGER_PROBLEM_IO             /* anything else */
+    LEDGER_PROBLEM_IO,            /* anything else */
+    LEDGER_PROBLEM_UNAVAILABLE    /* the database cannot be reached (PostgreSQL) */
 } ledger_problem;
 
 /* "disk_full", "busy", ... ; NULL for LEDGER_PROBLEM_NONE. */
@@ -105,6 +111,10 @@ typedef struct ledger_store ledger_store;
 
 typedef struct ledger_store_ops {
     const char *name;
+    /* Several processes may append to one ledger (PostgreSQL); false for
+     * SQLite. A shared store's tail moves under its writer: appends go
+     * through append_begin, and check ignores last_seq/last_hash. */
+    bool shared;
     charter_status (*open)(const char *path, const ledger_store_config *cfg,
                            ledger_store **out, charter_error *err);
     /* Appends entries e[0..n) (their seqs must follow the last stored seq
@@ -113,6 +123,19 @@ typedef struct ledger_store_ops {
      * nothing of the call remains. n may be 0 (a checkpoint alone). */
     charter_status (*append)(ledger_store *s, const ledger_entry *e, size_t n,
                              const ledger_checkpoint *cp, charter_error *err);
+    /* Shared stores only (NULL otherwise). Starts an append: opens a
+     * transaction on the store's connection, takes the chain lock (held
+     * until append commits or append_abort), and reads the last entry into
+     * *tail (tail->seq 0: empty; kind and payload not filled). Inside it,
+     * read() reads in the same transaction (entries other processes
+     * appended). Then append() inserts and COMMITs (it checks e[0].seq ==
+     * tail->seq + 1; n 0 with cp NULL just commits), or append_abort rolls
+     * back. append() without a preceding append_begin does all of it in
+     * one call, as for SQLite. On failure append_begin leaves no
+     * transaction open. */
+    charter_status (*append_begin)(ledger_store *s, ledger_entry *tail,
+                                   charter_error *err);
+    void (*append_abort)(ledger_store *s);
     /* Calls fn for every entry with seq >= from_seq, in seq order. */
     charter_status (*read)(ledger_store *s, uint64_t from_seq,
                            ledger_entry_fn fn, void *user, charter_error *err);
@@ -123,7 +146,10 @@ typedef struct ledger_store_ops {
     /* Calls fn for every checkpoint in seq order. */
     charter_status (*checkpoints)(ledger_store *s, ledger_checkpoint_fn fn,
                                   void *user, charter_error *err);
-    /* Whether a store open for writing can still append after the entry
+    /* (Shared stores: last_seq and last_hash are ignored, since others
+     * append; READ checks the server answers, reconnecting once when the
+     * connection was lost; WRITE that it commits a transaction.)
+     * Whether a store open for writing can still append after the entry
      * (last_seq, last_hash) the caller wrote last (last_seq 0: an empty
      * ledger): its files are the ones it opened, it still holds the ledger
      * exclusively, nobody else appended, and with LEDGER_CHECK_WRITE a
@@ -151,13 +177,42 @@ struct ledger_store {
 };
 
 extern const ledger_store_ops ledger_sqlite_ops;
+extern const ledger_store_ops ledger_pg_ops;
 
 /* The SQLite backend's PRAGMA synchronous on this store's connection
  * (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA), or -1 (for tests: a recording
  * connection must report 2). */
 int ledger_sqlite_synchronous(ledger_store *s);
 
-/* Opens the backend a path names (today: always SQLite). */
+/* The PostgreSQL backend's `SHOW synchronous_commit` on this store's
+ * connection, copied into buf (n bytes); -1 when it cannot be read (for
+ * tests: it must say "on"). */
+int ledger_pg_synchronous_commit(ledger_store *s, char *buf, size_t n);
+
+/* Whether a ledger path names a PostgreSQL database rather than a SQLite
+ * file: a libpq URI (postgresql://, postgres://) or a connection string
+ * (key=value pairs with dbname= or host=). */
+bool ledger_path_is_pg(const char *path);
+
+/* Writes path into buf (n bytes, always NUL-terminated when n > 0) with any
+ * password replaced by "***" (a URI's user:password@ or a password=
+ * key), for messages and logs. Long paths are cut. */
+void ledger_path_display(const char *path, char *buf, size_t n);
+
+/* Where a ledger's local side files go (outbox, search index, ...): a
+ * SQLite ledger's are next to it, "<path><suffix>"; a PostgreSQL ledger's
+ * in dir (NULL or "": the current directory) as
+ * "<dir>/charter-<db>-<8 hex of a hash of the path without password><suffix>"
+ * (<db> the database name, characters other than [A-Za-z0-9_.-] as '_').
+ * Returns 0, or -1 when it does not fit in n bytes. */
+int ledger_sidecar_in(const char *ledger, const char *dir, const char *suffix,
+                      char *buf, size_t n);
+/* ledger_sidecar_in with dir = $CHARTER_STATE_DIR (the contract of issue
+ * 16 names the variable; `serve --state-dir` sets it for the process). */
+int ledger_sidecar(const char *ledger, const char *suffix, char *buf, size_t n);
+
+/* Opens the backend a path names (ledger_path_is_pg: PostgreSQL, else
+ * SQLite). Messages name the path without its password. */
 charter_status ledger_store_open(const char *path, const ledger_store_config *cfg,
                                  ledger_store **out, charter_error *err);
 void ledger_store_close(ledger_store *s);

@@ -48,14 +48,6 @@ typedef struct sqlite_store {
     bool in_snapshot;
 } sqlite_store;
 
-const char *ledger_problem_name(ledger_problem p)
-{
-    static const char *const names[] = {NULL, "disk_full", "busy", "lock_lost",
-                                        "file_replaced", "tail_changed", "read_only",
-                                        "io_error"};
-    return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "io_error";
-}
-
 static ledger_problem problem_of(sqlite3 *db)
 {
     int code = sqlite3_extended_errcode(db);
@@ -672,6 +664,7 @@ static void sqlite_snapshot_end(ledger_store *base)
 
 const ledger_store_ops ledger_sqlite_ops = {
     .name = "sqlite",
+    .shared = false,
     .open = sqlite_open,
     .append = sqlite_append,
     .read = sqlite_read,
@@ -683,15 +676,3 @@ const ledger_store_ops ledger_sqlite_ops = {
     .snapshot_end = sqlite_snapshot_end,
     .close = sqlite_close,
 };
-
-charter_status ledger_store_open(const char *path, const ledger_store_config *cfg,
-                                 ledger_store **out, charter_error *err)
-{
-    return ledger_sqlite_ops.open(path, cfg, out, err);
-}
-
-void ledger_store_close(ledger_store *s)
-{
-    if (s)
-        s->ops->close(s);
-}
