@@ -48,7 +48,8 @@ extern "C" {
     X(LIMIT, "input exceeds a limit")                                      \
     X(INVALID, "invalid argument")                                         \
     X(TEST, "a charter test failed")                                      \
-    X(REFUSED, "refused: the charter serving now does not allow it")
+    X(REFUSED, "refused: the charter serving now does not allow it")      \
+    X(CONFLICT, "conflict: another server changed it first")
 
 typedef enum charter_status {
 #define CHARTER_STATUS_ENUM_(name, msg) CHARTER_E_##name,

@@ -74,6 +74,14 @@ typedef struct charter_ledger_options {
      * ledger records on either way. NULL: not told. Keep it short. */
     void (*witness_status)(const char *problem, void *user);
     void *witness_user;
+    /* A ledger shared by several servers (PostgreSQL): called when another
+     * server recorded a "charter_loaded" entry (charter_ledger_charter_loaded),
+     * with the version it loaded, which the ledger holds as a "charter"
+     * entry at a lower seq. Called on the ledger's writer thread: keep it
+     * short and make no call that waits for the ledger (hand the version to
+     * another thread, which loads it). Never called on SQLite. NULL: none. */
+    void (*on_charter_loaded)(void *user, const char *version);
+    void *charter_user;
 } charter_ledger_options;
 
 /* Opens (creating when absent, mode 0600) the ledger file at `path` for
@@ -557,6 +565,27 @@ CHARTER_API charter_status charter_ledger_record_charter(charter_ledger *l,
                                                          const charter *c,
                                                          bool *recorded,
                                                          charter_error *err);
+
+/* Says, on a ledger several servers share (PostgreSQL), that `server` (a
+ * name for people: "<host>:<pid>", --server-id) now serves `c`: records
+ * the charter's version unless the ledger holds it (as
+ * charter_ledger_record_charter), then a "charter_loaded" entry
+ * {"name","server","time","time_ms","version"}. The other servers' ledgers
+ * call their on_charter_loaded option with the version. On a ledger only
+ * one process records into (SQLite) it records nothing and returns
+ * CHARTER_OK. Errors: CHARTER_E_INVALID (no ledger, charter or server),
+ * CHARTER_E_IO, CHARTER_E_NOMEM. */
+CHARTER_API charter_status charter_ledger_charter_loaded(charter_ledger *l,
+                                                         const charter *c,
+                                                         const char *server,
+                                                         charter_error *err);
+
+/* Whether several processes may record into this ledger (PostgreSQL):
+ * its state is then a replica of the chain, kept up to date with what the
+ * others append (within about a second), and changes that lose a race with
+ * another server's fail with CHARTER_E_CONFLICT (docs/ledger.md). False
+ * for SQLite (and for NULL). */
+CHARTER_API bool charter_ledger_shared(charter_ledger *l);
 
 /* An outcome report: tied to a decision, or to a workflow and a window. */
 typedef struct charter_outcome {

@@ -19,7 +19,7 @@
 static const char *const status_names[] = {
     "ok", "nomem", "io", "yaml", "schema", "ref", "duplicate", "cel_syntax",
     "cel_type", "cel_eval", "json", "request", "limit", "invalid", "test",
-    "refused",
+    "refused", "conflict",
 };
 _Static_assert(sizeof status_names / sizeof status_names[0] == CHARTER_STATUS_COUNT_,
                "status_names must list every CHARTER_STATUS_MAP code");

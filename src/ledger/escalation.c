@@ -1047,3 +1047,36 @@ charter_status charter_ledger_record_charter(charter_ledger *l, const charter *c
         *recorded = a.seq != 0;
     return st;
 }
+
+charter_status charter_ledger_charter_loaded(charter_ledger *l, const charter *c,
+                                             const char *server, charter_error *err)
+{
+    if (!l || !c || !server || !*server)
+        return ledger_fail(err, CHARTER_E_INVALID,
+                           "charter_ledger_charter_loaded: ledger, charter and server "
+                           "required");
+    if (!l->store->ops->shared)
+        return CHARTER_OK;
+    int64_t t = charter_now_ms();
+    char ts[40];
+    ch_time_format(t, ts);
+    const char *name = charter_name(c);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I}", "version", charter_version(c), "name",
+                          name ? name : "", "server", server, "time", ts, "time_ms",
+                          (json_int_t)t);
+    size_t len = 0;
+    char *payload = ledger_payload_json(j, &len);
+    if (!payload)
+        return ledger_fail(err, CHARTER_E_NOMEM, "out of memory recording charter_loaded");
+    /* The writer records the version first when the ledger lacks it. */
+    ledger_append a = {.kind = "charter_loaded", .payload = payload, .payload_len = len,
+                       .charter = c};
+    charter_status st = ledger_writer_append(l->writer, &a, err);
+    free(payload);
+    return st;
+}
+
+bool charter_ledger_shared(charter_ledger *l)
+{
+    return l && l->store->ops->shared;
+}
