@@ -38,6 +38,7 @@ cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-release -j"$(nproc)" --target charter_cli >/dev/null
 bin=$PWD/build-release/charter
 work=$(mktemp -d /tmp/charter-bench-pg-XXXXXX)
+chmod 755 "$work"  # pg.sh runs PostgreSQL as the user postgres, in $work/pg
 pgdir=$work/pg
 pids=()
 pg_started=

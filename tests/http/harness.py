@@ -230,6 +230,10 @@ class Server:
                     return self
         finally:
             timer.cancel()
+        try:  # stdout closed: it is exiting; its stderr says why
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
         err = self.proc.stderr.read() if self.proc.poll() is not None else ""
         self.kill()
         raise RuntimeError(f"charter serve did not start within {timeout}s: {line!r} {err}")

@@ -249,6 +249,7 @@ def test_pg_immediate(work, pgdir, servers):
 def main():
     pg_dir()  # skipped (77) without the test PostgreSQL, as the other _pg tests
     work = tempfile.mkdtemp(prefix="charter-multi-crash-")
+    os.chmod(work, 0o755)  # pg.sh runs PostgreSQL as the user postgres, in work/pg
     pgdir = os.path.join(work, "pg")
     servers = []
     started = False
