@@ -69,9 +69,9 @@ def decide(srv, body, who="support-bot"):
 
 def escalate(srv, action="issue_refund"):
     st, ans = decide(srv, refund(500, "esc-%d" % time.time_ns(), action))
-    t.eq((st, ans.get("decision")), (200, "escalate"), "escalated on %s: %r"
-         % (srv.server_id, ans))
-    return ans.get("decision_id", "d-0")
+    ok = t.eq((st, ans.get("decision")), (200, "escalate"), "escalated on %s: %r"
+              % (srv.server_id, ans))
+    return ans["decision_id"] if ok else None
 
 
 def sees_open(srv, did):
@@ -168,6 +168,8 @@ def test_resolve_race(a, b):
     ids = []
     for i in range(5):
         did = escalate(a if i % 2 == 0 else b)
+        if not did:
+            continue
         other = b if i % 2 == 0 else a
         t.check(wait_until(lambda: sees_open(other, did), 5),
                 "%s sees %s, opened on the other server" % (other.server_id, did))
@@ -222,6 +224,8 @@ def test_budgets(a, b):
 
 def test_long_poll(a, b):
     did = escalate(a)
+    if not did:
+        return
     t.check(wait_until(lambda: sees_open(b, did), 5), "B sees A's escalation")
     got = {}
 
@@ -296,7 +300,7 @@ def timed_out_once(srv, did):
 
 
 def test_deadlines_and_lease(a, b):
-    ids = [escalate(srv, "close_account") for srv in (a, b, a, b)]
+    ids = [d for d in (escalate(srv, "close_account") for srv in (a, b, a, b)) if d]
     for did in ids:
         t.check(timed_out_once(b, did), "the 1 s deadline of %s was applied" % did)
     time.sleep(2.5)  # a second application, if any, would be there by now
@@ -312,6 +316,8 @@ def test_deadlines_and_lease(a, b):
     t.check(wait_until(lambda: other.healthz()[1].get("lease") is True, 10),
             "%s takes the lease after kill -9 of %s" % (other.server_id, holder.server_id))
     did = escalate(other, "close_account")
+    if not did:
+        return other
     t.check(timed_out_once(other, did),
             "%s applies the next deadline (%s)" % (other.server_id, did))
     time.sleep(2.5)
