@@ -127,13 +127,15 @@ struct ledger_search {
 
 /* ---- Helpers ------------------------------------------------------------------- */
 
+/* `<ledger>.search` next to a SQLite ledger; a PostgreSQL ledger's in the
+ * state folder (ledger_sidecar). */
 static char *index_path(const char *ledger_path)
 {
-    size_t n = strlen(ledger_path);
-    char *p = malloc(n + sizeof LEDGER_SEARCH_SUFFIX);
-    if (p) {
-        memcpy(p, ledger_path, n);
-        memcpy(p + n, LEDGER_SEARCH_SUFFIX, sizeof LEDGER_SEARCH_SUFFIX);
+    size_t n = strlen(ledger_path) + 512;
+    char *p = malloc(n);
+    if (p && ledger_sidecar(ledger_path, LEDGER_SEARCH_SUFFIX, p, n) != 0) {
+        free(p);
+        p = NULL;
     }
     return p;
 }
@@ -892,8 +894,10 @@ static void reader_close(sqlite3 *db)
 static charter_status reader_fail(sqlite3 *db, const char *ledger_path,
                                   charter_error *err, const char *doing)
 {
-    return ledger_fail(err, CHARTER_E_IO, "search index of '%s': %s: %s", ledger_path,
-                       doing, sqlite3_errmsg(db));
+    char shown[512];
+    ledger_path_display(ledger_path, shown, sizeof shown);
+    return ledger_fail(err, CHARTER_E_IO, "search index of '%s': %s: %s", shown, doing,
+                       sqlite3_errmsg(db));
 }
 
 static const char *col_text(sqlite3_stmt *st, int i)

@@ -46,7 +46,8 @@
 typedef struct ledger_search ledger_search;
 
 /* Opens the index of the ledger at `ledger_path` (the file
- * `<ledger_path>.search`, created with mode 0600 when absent) for
+ * `<ledger_path>.search`, or for a PostgreSQL ledger where ledger_sidecar
+ * says, created with mode 0600 when absent) for
  * indexing. A file there that is not an index of this format is removed
  * and created anew (*rebuilt, may be NULL, says so). The ledger is not
  * opened yet: the first update does. On success *out is the caller's

@@ -132,7 +132,9 @@ typedef struct ledger_store_ops {
      * tail->seq + 1; n 0 with cp NULL just commits), or append_abort rolls
      * back. append() without a preceding append_begin does all of it in
      * one call, as for SQLite. On failure append_begin leaves no
-     * transaction open. */
+     * transaction open. An append whose connection was lost at COMMIT
+     * (problem UNAVAILABLE) may have been committed all the same: the
+     * next append_begin's tail says. */
     charter_status (*append_begin)(ledger_store *s, ledger_entry *tail,
                                    charter_error *err);
     void (*append_abort)(ledger_store *s);

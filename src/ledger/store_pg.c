@@ -75,6 +75,11 @@ static const char schema_sql[] =
     "INSERT INTO charter_meta(key, value) VALUES ('format', '" PG_FORMAT "'),"
     " ('application', '" PG_APPLICATION "') ON CONFLICT (key) DO NOTHING;";
 
+/* A writer that holds the chain lock and then stops (paused, its host cut
+ * off) would hold every other server up: the server ends a transaction
+ * idle for 30 s, which releases the lock. */
+static const char writer_session_sql[] = "SET idle_in_transaction_session_timeout TO '30s'";
+
 /* Fails with the server's message; sets the problem. r may be NULL. */
 static charter_status pg_fail(pg_store *s, const PGresult *r, charter_error *err,
                               const char *doing)
@@ -111,10 +116,9 @@ static bool pg_ensure(pg_store *s)
         return false;
     if (!ledger_pg_session(s->conn))
         return false;
-    if (!s->writable) {
-        PGresult *r = PQexec(s->conn, "SET default_transaction_read_only TO on");
-        PQclear(r);
-    }
+    PGresult *r = PQexec(s->conn, s->writable ? writer_session_sql
+                                              : "SET default_transaction_read_only TO on");
+    PQclear(r);
     return true;
 }
 
@@ -280,6 +284,16 @@ static charter_status create_schema(pg_store *s, charter_error *err)
     return check_format(s, &tables, err);
 }
 
+static charter_status writer_session(pg_store *s, charter_error *err)
+{
+    PGresult *r = PQexec(s->conn, writer_session_sql);
+    charter_status st = CHARTER_OK;
+    if (!ok_result(r))
+        st = pg_fail(s, r, err, "cannot set up the session");
+    PQclear(r);
+    return st;
+}
+
 static charter_status pg_open(const char *path, const ledger_store_config *cfg,
                               ledger_store **out, charter_error *err)
 {
@@ -302,6 +316,8 @@ static charter_status pg_open(const char *path, const ledger_store_config *cfg,
     bool tables = false;
     if (s->writable) {
         st = create_schema(s, err);
+        if (st == CHARTER_OK)
+            st = writer_session(s, err);
     } else {
         st = check_format(s, &tables, err);
         if (st == CHARTER_OK && !tables)
@@ -534,7 +550,12 @@ static charter_status pg_append(ledger_store *base, const ledger_entry *e, size_
                                               : "COMMIT");
     /* A COMMIT that could not commit answers "ROLLBACK". */
     if (!ok_result(r) || strcmp(PQcmdStatus(r), "COMMIT")) {
-        st = pg_fail(s, r, err, "cannot commit");
+        /* Lost while committing, the server may have committed or not. */
+        st = pg_fail(s, r, err,
+                     PQstatus(s->conn) == CONNECTION_OK
+                         ? "cannot commit"
+                         : "the connection was lost at the commit (whether it was "
+                           "committed is known only by reading the tail again)");
         if (st == CHARTER_OK || !base->problem)
             base->problem = LEDGER_PROBLEM_IO;
         PQclear(r);

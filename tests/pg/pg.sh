@@ -91,10 +91,17 @@ do_start() {
     cat "$dir/url"
     return
   fi
-  rm -rf "$dir"
+  # Only a folder of ours (or an empty one) is wiped for the fresh cluster.
+  if [ -e "$dir" ]; then
+    [ -f "$dir/port" ] || [ -f "$dir/initdb.log" ] || [ -z "$(ls -A "$dir")" ] ||
+      die "$dir exists and is not a folder pg.sh made: expected a new or empty folder"
+    rm -rf "$dir"
+  fi
   mkdir -p "$dir"
   if [ ${#as_pg[@]} -gt 0 ]; then
     chown postgres: "$dir"
+    "${as_pg[@]}" test -x "$dir" ||
+      die "the user postgres cannot reach $dir: every folder above it must be searchable by others (chmod o+x)"
   fi
   chmod 700 "$dir"
   pgrun "$bin/initdb" -D "$data" -U charter -A trust -E UTF8 --no-locale --no-sync \

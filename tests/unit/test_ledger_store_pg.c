@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <stdbool.h>
 #include <time.h>
@@ -811,6 +812,79 @@ static void test_lease_is_held_by_one_and_taken_over(void)
     drop_db(name);
 }
 
+/* ---- A server stopped abruptly and started again ---------------------------- */
+
+/* Runs "pg.sh CMD DIR" (a private server: the shared one stays up for the
+ * tests running next to this one); true when it exits 0. */
+static bool pg_sh(const char *cmd, const char *dir)
+{
+    char line[1200];
+    snprintf(line, sizeof line, "'%s/tests/pg/pg.sh' %s '%s' >/dev/null", CHARTER_SOURCE_DIR,
+             cmd, dir);
+    return system(line) == 0;
+}
+
+static void test_a_server_back_from_an_immediate_stop_is_used_again(void)
+{
+    char dir[256], url[600] = "", file[300];
+    test_dir_make("store-pg-own", dir, sizeof dir);
+    chmod(dir, 0755); /* run as root, the server's user must reach pg/ */
+    snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/pg");
+    CHECK(pg_sh("start", dir));
+    snprintf(file, sizeof file, "%s/url", dir);
+    FILE *f = fopen(file, "r");
+    if (f) {
+        if (!fgets(url, sizeof url, f))
+            url[0] = 0;
+        fclose(f);
+    }
+    url[strcspn(url, "\r\n")] = 0;
+    ledger_store *s = url[0] ? open_store(url, LEDGER_OPEN_WRITE) : NULL;
+    ledger_watch *w = NULL;
+    ledger_lease *l = NULL;
+    CHECK(s != NULL);
+    if (!s)
+        goto out;
+    CHECK_INT(ledger_watch_open(url, &w, NULL), CHARTER_OK);
+    CHECK_INT(ledger_lease_open(url, &l, NULL), CHARTER_OK);
+    CHECK(ledger_lease_hold(l));
+    const char *p[] = {"{\"a\":1}", "{\"a\":2}"};
+    ledger_entry e[2];
+    unsigned char zero[LEDGER_HASH_SIZE] = {0};
+    make_entries(e, 2, 1, zero, p);
+    CHECK_INT(s->ops->append(s, e, 1, NULL, NULL), CHARTER_OK);
+    CHECK_INT(ledger_watch_wait(w, 5000), 1);
+
+    CHECK(pg_sh("immediate", dir));
+    charter_error err = {0};
+    CHECK(s->ops->check(s, 0, zero, LEDGER_CHECK_WRITE, &err) != CHARTER_OK);
+    CHECK_INT(s->problem, LEDGER_PROBLEM_UNAVAILABLE);
+    CHECK(s->ops->append(s, e + 1, 1, NULL, &err) != CHARTER_OK);
+    CHECK_INT(s->problem, LEDGER_PROBLEM_UNAVAILABLE);
+    CHECK_INT(ledger_watch_wait(w, 1000), -1);
+    int64_t t0 = base_mono_us();
+    CHECK(!ledger_lease_hold(l));
+    CHECK(base_mono_us() - t0 < 1500 * 1000);
+
+    CHECK(pg_sh("restart", dir));
+    CHECK_INT(s->ops->check(s, 0, zero, LEDGER_CHECK_WRITE, &err), CHARTER_OK);
+    CHECK_INT(s->problem, LEDGER_PROBLEM_NONE);
+    CHECK_INT(s->ops->append(s, e + 1, 1, NULL, &err), CHARTER_OK);
+    int rc = ledger_watch_wait(w, 5000); /* back: 1 (a reconnect wakes too) */
+    CHECK_INT(rc, 1);
+    CHECK(hold_within(l, 3000) >= 0);
+    ledger_tally t;
+    CHECK_INT(s->ops->tally(s, &t, NULL), CHARTER_OK);
+    CHECK_INT(t.entries, 2); /* the acknowledged entry survived the crash */
+out:
+    ledger_watch_close(w);
+    ledger_lease_close(l);
+    ledger_store_close(s);
+    CHECK(pg_sh("stop", dir));
+    dir[strlen(dir) - 3] = 0;
+    test_dir_remove(dir);
+}
+
 /* ---- Paths ------------------------------------------------------------------ */
 
 static void test_paths_display_sidecar_and_dispatch(void)
@@ -904,5 +978,6 @@ int main(void)
     RUN(test_a_snapshot_does_not_see_later_appends);
     RUN(test_watch_wakes_on_an_append_by_another_store);
     RUN(test_lease_is_held_by_one_and_taken_over);
+    RUN(test_a_server_back_from_an_immediate_stop_is_used_again);
     return TEST_DONE();
 }
