@@ -245,6 +245,10 @@ typedef struct esc_change {
      * "escalation_approval"), the approvals after it and those needed. */
     bool vote;
     int approvals, needed;
+    /* A shared ledger: the state it was decided on (recorder.h). */
+    uint64_t basis;
+    ledger_subject subject;
+    char agent[512], run_id[512];
 } esc_change;
 
 /* How long a person's resolution waits for another change of the same
@@ -294,7 +298,10 @@ static charter_status take_open(charter_ledger *l, uint64_t seq, bool wait,
 static void give_back(charter_ledger *l, uint64_t seq)
 {
     pthread_mutex_lock(&l->mu);
-    ledger_state_escalation(&l->state, seq)->status = ESC_OPEN;
+    /* (Another server may have resolved it meanwhile: it stays so.) */
+    state_escalation *e = ledger_state_escalation(&l->state, seq);
+    if (e->status == ESC_RESOLVING)
+        e->status = ESC_OPEN;
     pthread_cond_broadcast(&l->resolved_cv);
     pthread_mutex_unlock(&l->mu);
 }
@@ -396,6 +403,9 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
                                      charter_error *err)
 {
     int64_t old_deadline = 0;
+    /* Read before the escalation is: what another server changes after
+     * it conflicts (recorder.c, validate). */
+    ch->basis = ledger_basis(l);
     charter_status st = take_open(l, ch->seq, ch->policies, &old_deadline, err);
     if (st != CHARTER_OK)
         return st;
@@ -460,6 +470,25 @@ static charter_status prepare_change(charter_ledger *l, esc_change *ch,
               : ch->vote ? "escalation_approval" : "escalation_resolved";
     a->payload = ch->payload;
     a->payload_len = len;
+    if (l->shared) {
+        /* The escalation; an approval's budgets; a grant's caps. */
+        ch->subject = (ledger_subject){.esc_seq = ch->seq};
+        if (ch->approve && !ch->vote && !ch->to) {
+            pthread_mutex_lock(&l->mu);
+            const state_escalation *e = ledger_state_escalation(&l->state, ch->seq);
+            snprintf(ch->agent, sizeof ch->agent, "%s", e->agent);
+            snprintf(ch->run_id, sizeof ch->run_id, "%s", e->run_id);
+            ch->subject.day = e->day;
+            pthread_mutex_unlock(&l->mu);
+            ch->subject.agent = ch->agent;
+            ch->subject.run_id = ch->run_id;
+        }
+        uint64_t gseq;
+        if (ch->approve && ch->grant_id && ledger_grant_id_parse(ch->grant_id, &gseq))
+            ch->subject.grant_seq = gseq;
+        a->basis_seq = ch->basis;
+        a->subject = &ch->subject;
+    }
     return CHARTER_OK;
 }
 
@@ -512,6 +541,28 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
     }
     pthread_mutex_unlock(&l->mu);
     return st;
+}
+
+/* Says what another server did first to a change that conflicted. */
+static void conflict_message(charter_ledger *l, const esc_change *ch, charter_error *err)
+{
+    char id[32];
+    ledger_decision_id(ch->seq, id);
+    pthread_mutex_lock(&l->mu);
+    const state_escalation *e = ledger_state_escalation(&l->state, ch->seq);
+    bool resolved = e && e->status == ESC_RESOLVED;
+    char who[128] = "";
+    if (resolved)
+        snprintf(who, sizeof who, "%s", e->who ? e->who : "");
+    pthread_mutex_unlock(&l->mu);
+    if (resolved)
+        ledger_fail(err, CHARTER_E_CONFLICT,
+                    "escalation %s was resolved on another server (by %s) first", id, who);
+    else
+        ledger_fail(err, CHARTER_E_CONFLICT,
+                    "escalation %s (or what approving it counts against) changed on "
+                    "another server while this %s was recorded; look again", id,
+                    ch->to ? "move" : "resolution");
 }
 
 /* Wakes every charter_ledger_escalation waiting for a change (each looks
@@ -572,6 +623,8 @@ charter_status ledger_resolve(charter_ledger *l, ledger_resolve_args *ra,
             out->seq = a.seq;
         st = finish_change(l, &ch, st, err);
         wake_waiters(l);
+        if (st == CHARTER_E_CONFLICT)
+            conflict_message(l, &ch, err);
     }
     if (st == CHARTER_OK && out && ch.approve) {
         out->pending = ch.vote;
@@ -939,7 +992,8 @@ charter_status charter_ledger_expire(charter_ledger *l, const charter *c,
             charter_status one = finish_change(l, &ch[i], a[i].status, err);
             if (one == CHARTER_OK && count)
                 (*count)++;
-            else if (one != CHARTER_OK && st == CHARTER_OK)
+            /* A conflict: another server resolved or moved it first. */
+            else if (one != CHARTER_OK && one != CHARTER_E_CONFLICT && st == CHARTER_OK)
                 st = one;
         }
         if (m)

@@ -383,6 +383,7 @@ charter_status charter_ledger_revoke_grant(charter_ledger *l, const char *grant_
     int64_t t = time_ms ? time_ms : charter_now_ms();
     /* Held across the append: once this returns, no pass approves by it. */
     pthread_mutex_lock(&l->grant_mu);
+    uint64_t basis = ledger_basis(l);
     pthread_mutex_lock(&l->mu);
     state_grant *g = ledger_state_grant(&l->state, seq);
     bool known = g != NULL, revoked = g && g->revoked;
@@ -404,7 +405,19 @@ charter_status charter_ledger_revoke_grant(charter_ledger *l, const char *grant_
         json_t *j = json_pack("{s:s,s:s,s:s,s:s?,s:s,s:I}", "grant_id", grant_id,
                               "decision_id", did, "who", who, "note", note, "time", ts,
                               "time_ms", (json_int_t)t);
-        st = ledger_append_json(l, "grant_revoked", j, NULL, err);
+        /* On a shared ledger, another server's revocation first conflicts. */
+        ledger_subject sj = {.grant_seq = seq, .revoke = true};
+        size_t len = 0;
+        char *payload = ledger_payload_json(j, &len);
+        ledger_append a = {.kind = "grant_revoked", .payload = payload, .payload_len = len,
+                           .basis_seq = basis, .subject = l->shared ? &sj : NULL};
+        st = payload ? ledger_writer_append(l->writer, &a, err)
+                     : ledger_fail(err, CHARTER_E_NOMEM, "out of memory recording "
+                                                         "grant_revoked");
+        free(payload);
+        if (st == CHARTER_E_CONFLICT)
+            ledger_fail(err, CHARTER_E_CONFLICT, "standing approval %s was revoked on "
+                                                 "another server first", grant_id);
     }
     if (st == CHARTER_OK) {
         pthread_mutex_lock(&l->mu);
@@ -634,7 +647,8 @@ charter_status charter_ledger_apply_grants(charter_ledger *l, const charter *c,
             (*count)++;
         else if (one == CHARTER_E_REFUSED)
             mark_refused(l, list[i].seq, gen); /* a person decides it */
-        else if (one != CHARTER_OK && one != CHARTER_E_DUPLICATE)
+        else if (one != CHARTER_OK && one != CHARTER_E_DUPLICATE &&
+                 one != CHARTER_E_CONFLICT) /* conflict: another server was first */
             st = ledger_fail(err, one, "%s", e1.message);
     }
     free(u.text.p);

@@ -38,6 +38,7 @@
 #include "ledger/chain.h"
 #include "ledger/grant.h"
 #include "ledger/keys.h"
+#include "ledger/pg_shared.h"
 #include "ledger/state.h"
 #include "ledger/writer.h"
 
@@ -79,9 +80,64 @@ typedef struct rebuild {
     charter_error *err;
     charter_status status;
     uint64_t expect_seq;
+    uint64_t until_seq;   /* a shared ledger: stop after it (the writer reads on) */
     char *text;
     size_t text_cap, text_used;
+    char loaded[256];     /* a "charter_loaded" entry's version (apply_entry) */
+    /* Applying a foreign entry (on_foreign): the entry. */
+    const ledger_entry *foreign;
 } rebuild;
+
+/* A foreign change of an escalation this server opened and has not yet
+ * learnt itself (its decision's entry is durable, the caller is still to
+ * settle it): applied once it does (ledger_apply_deferred). mu guards. */
+typedef struct deferred {
+    uint64_t target, seq;
+    int64_t time_ms;
+    char *kind, *payload;
+    size_t payload_len;
+    struct deferred *next;
+} deferred;
+
+/* Keeps a copy of the foreign entry being applied for when `target` is
+ * known (CHARTER_OK, or CHARTER_E_NOMEM). */
+static charter_status defer_foreign(rebuild *rb, uint64_t target)
+{
+    const ledger_entry *e = rb->foreign;
+    deferred *d = calloc(1, sizeof *d);
+    if (d) {
+        d->kind = strdup(e->kind);
+        d->payload = malloc(e->payload_len + 1);
+    }
+    if (!d || !d->kind || !d->payload) {
+        if (d) {
+            free(d->kind);
+            free(d->payload);
+        }
+        free(d);
+        return CHARTER_E_NOMEM;
+    }
+    memcpy(d->payload, e->payload, e->payload_len);
+    d->payload[e->payload_len] = '\0';
+    d->payload_len = e->payload_len;
+    d->target = target;
+    d->seq = e->seq;
+    d->time_ms = e->time_ms;
+    d->next = rb->l->deferred;
+    rb->l->deferred = d;
+    return CHARTER_OK;
+}
+
+/* An escalation the state does not know: on a shared ledger, one of this
+ * server's own decisions not yet settled (every foreign decision is
+ * marked when applied) waits for it; otherwise an oddity verify reports. */
+static charter_status unknown_escalation(rebuild *rb, uint64_t seq)
+{
+    if (rb->foreign && !ledger_state_is_decision(&rb->l->state, seq) &&
+        seq < rb->foreign->seq)
+        return defer_foreign(rb, seq);
+    return CHARTER_OK;
+}
 
 static int rebuild_fail(rebuild *rb, const ledger_entry *e, charter_status st,
                         const char *what)
@@ -209,7 +265,9 @@ static charter_status rebuild_resolution(rebuild *rb, jspan payload)
         return CHARTER_E_JSON;
     ledger_state *s = &rb->l->state;
     state_escalation *esc = ledger_state_escalation(s, seq);
-    if (!esc || esc->status == ESC_RESOLVED)
+    if (!esc)
+        return unknown_escalation(rb, seq);
+    if (esc->status == ESC_RESOLVED)
         return CHARTER_OK; /* verify reports such oddities; budgets ignore them */
     const char *note = f[1].p && !jspan_is_null(f[1]) ? text_of(rb, f[1]) : NULL;
     bool approve = jspan_str_eq(f[2], "approve");
@@ -234,8 +292,10 @@ static charter_status rebuild_resolution(rebuild *rb, jspan payload)
         if (ledger_grant_id_parse(gid, &gseq))
             g = ledger_state_grant(s, gseq);
     }
-    if (st == CHARTER_OK && g)
+    if (st == CHARTER_OK && g) {
         ledger_state_grant_use(g, spend);
+        ledger_state_grant_mark(s, g);
+    }
     return st;
 }
 
@@ -250,7 +310,11 @@ static charter_status rebuild_approval(rebuild *rb, jspan payload)
     if (!ledger_decision_id_parse(text_of(rb, f[0]), &seq) || !f[1].p || f[1].p[0] != '"')
         return CHARTER_E_JSON;
     state_escalation *esc = ledger_state_escalation(&rb->l->state, seq);
-    if (!esc || esc->status != ESC_OPEN)
+    /* (Being resolved here: another server's vote still counts, and this
+     * server's resolution then conflicts.) */
+    if (!esc)
+        return unknown_escalation(rb, seq);
+    if (esc->status == ESC_RESOLVED)
         return CHARTER_OK; /* verify reports such oddities */
     return ledger_state_escalation_vote(&rb->l->state, esc, text_of(rb, f[1]));
 }
@@ -264,18 +328,19 @@ static charter_status rebuild_move(rebuild *rb, jspan payload)
     if (!ledger_decision_id_parse(text_of(rb, f[1]), &seq))
         return CHARTER_E_JSON;
     state_escalation *esc = ledger_state_escalation(&rb->l->state, seq);
-    if (!esc || esc->status != ESC_OPEN)
+    if (!esc)
+        return unknown_escalation(rb, seq);
+    if (esc->status == ESC_RESOLVED)
         return CHARTER_OK;
     return ledger_state_escalation_move(&rb->l->state, esc, text_of(rb, f[2]),
                                         int_of(f[0]));
 }
 
-static int rebuild_entry(const ledger_entry *e, void *user)
+/* Applies one entry to the state: the rebuild on open, and on a shared
+ * ledger each entry another server appended (on_foreign, with mu held and
+ * state.mark_seq set). 0, or 1 with rb->status set. */
+static int apply_entry(rebuild *rb, const ledger_entry *e)
 {
-    rebuild *rb = user;
-    if (e->seq != rb->expect_seq)
-        return rebuild_fail(rb, e, CHARTER_E_IO, "expected seq %llu here: entries are missing");
-    rb->expect_seq++;
     /* The payload must be one JSON object, whole (a cut or garbled one is
      * refused here; verify finds any other change by its hash). */
     jspan payload;
@@ -304,11 +369,138 @@ static int rebuild_entry(const ledger_entry *e, void *user)
         st = ledger_grant_rebuild(rb->l, e->seq, payload.p, payload.n);
     else if (!strcmp(e->kind, "grant_revoked"))
         st = ledger_grant_rebuild_revoked(rb->l, payload.p, payload.n);
+    else if (!strcmp(e->kind, "charter_loaded")) {
+        /* Changes nothing in the state; a foreign one is told (on_foreign). */
+        jspan v;
+        jspan_get(payload, "version", &v);
+        snprintf(rb->loaded, sizeof rb->loaded, "%s", text_of(rb, v));
+    }
     if (st == CHARTER_E_JSON)
         return rebuild_fail(rb, e, CHARTER_E_IO, "the payload lacks required fields");
     if (st != CHARTER_OK)
         return rebuild_fail(rb, e, st, "out of memory rebuilding the counters");
     return 0;
+}
+
+static int rebuild_entry(const ledger_entry *e, void *user)
+{
+    rebuild *rb = user;
+    if (rb->until_seq && e->seq > rb->until_seq)
+        return 1; /* the writer reads on from here (a shared ledger) */
+    if (e->seq != rb->expect_seq)
+        return rebuild_fail(rb, e, CHARTER_E_IO, "expected seq %llu here: entries are missing");
+    rb->expect_seq++;
+    return apply_entry(rb, e);
+}
+
+/* ---- A shared ledger: the state as a replica of the chain ------------------- */
+
+uint64_t ledger_basis(charter_ledger *l)
+{
+    return l->shared ? ledger_writer_synced_seq(l->writer) : 0;
+}
+
+/* Another server's entry (writer thread): applied as the rebuild applies
+ * it, marking what it changes; waiting long polls and inboxes learn of it.
+ * An entry that cannot be applied (out of memory, a payload lacking
+ * fields) leaves the state as it was: verify reports such entries. */
+static void on_foreign(void *user, const ledger_entry *e)
+{
+    charter_ledger *l = user;
+    rebuild *rb = l->apply;
+    charter_error err;
+    rb->err = &err;
+    rb->status = CHARTER_OK;
+    rb->loaded[0] = '\0';
+    rb->foreign = e;
+    pthread_mutex_lock(&l->mu);
+    uint64_t v = l->state.esc_version;
+    l->state.mark_seq = e->seq;
+    apply_entry(rb, e);
+    l->state.mark_seq = 0;
+    if (l->state.esc_version != v) {
+        if (!strncmp(e->kind, "escalation_", 11))
+            pthread_cond_broadcast(&l->resolved_cv);
+        pthread_cond_broadcast(&l->version_cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (rb->loaded[0] && l->on_charter_loaded)
+        l->on_charter_loaded(l->charter_user, rb->loaded);
+}
+
+void ledger_apply_deferred(charter_ledger *l, uint64_t target)
+{
+    rebuild rb = {.l = l};
+    charter_error err;
+    rb.err = &err;
+    /* Oldest first: the list is newest first. */
+    for (;;) {
+        deferred **at = NULL;
+        for (deferred **p = &l->deferred; *p; p = &(*p)->next)
+            if ((*p)->target == target)
+                at = p;
+        if (!at)
+            break;
+        deferred *d = *at;
+        *at = d->next;
+        ledger_entry e = {.seq = d->seq, .time_ms = d->time_ms, .kind = d->kind,
+                          .payload = d->payload, .payload_len = d->payload_len};
+        rb.foreign = &e;
+        l->state.mark_seq = d->seq;
+        apply_entry(&rb, &e);
+        l->state.mark_seq = 0;
+        free(d->kind);
+        free(d->payload);
+        free(d);
+    }
+    free(rb.text);
+}
+
+/* Whether an append still holds after the foreign entries read before it
+ * (writer thread): nothing it was decided on changed since its basis. */
+static bool validate(void *user, const ledger_append *a)
+{
+    charter_ledger *l = user;
+    const ledger_subject *sj = a->subject;
+    if (!sj)
+        return true;
+    bool ok = true;
+    pthread_mutex_lock(&l->mu);
+    ledger_state *s = &l->state;
+    if (sj->agent &&
+        ledger_state_counters_foreign(s, sj->agent, sj->run_id, sj->day) > a->basis_seq)
+        ok = false;
+    if (ok && sj->esc_seq) {
+        const state_escalation *e = ledger_state_escalation(s, sj->esc_seq);
+        ok = e && e->status != ESC_RESOLVED && e->foreign_seq <= a->basis_seq;
+    }
+    if (ok && sj->grant_seq) {
+        const state_grant *g = ledger_state_grant(s, sj->grant_seq);
+        ok = g && (sj->revoke ? !g->revoked : g->foreign_seq <= a->basis_seq);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
+/* Waits for the ledger's notifications and pokes the writer, which reads
+ * what the others appended (it also looks every WRITER_SYNC_MS). */
+static void *watch_main(void *arg)
+{
+    charter_ledger *l = arg;
+    base_thread_name("charter-watch");
+    while (!atomic_load(&l->watch_stop)) {
+        int r = ledger_watch_wait(l->watch, 1000);
+        if (atomic_load(&l->watch_stop))
+            break;
+        if (r != 0)
+            ledger_writer_poke(l->writer);
+        if (r < 0) {
+            /* Lost: the next wait reconnects; do not spin meanwhile. */
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
 }
 
 /* Keeps the checkpoint with the highest seq, the last written of those
@@ -325,6 +517,16 @@ static int note_checkpoint(const ledger_checkpoint *cp, void *user)
 
 static void ledger_free(charter_ledger *l)
 {
+    for (deferred *d = l->deferred, *next; d; d = next) {
+        next = d->next;
+        free(d->kind);
+        free(d->payload);
+        free(d);
+    }
+    ledger_watch_close(l->watch);
+    if (l->apply)
+        free(l->apply->text);
+    free(l->apply);
     ledger_store_close(l->store);
     ledger_store_close(l->reader);
     ledger_state_release(&l->state);
@@ -406,15 +608,44 @@ charter_status ledger_open_with(const char *path, const charter_ledger_options *
                                .health_user = opt->health_user};
     if (found)
         memcpy(wc.last_hash, last.hash, LEDGER_HASH_SIZE);
+    l->shared = l->store->ops->shared;
+    if (l->shared) {
+        /* A replica of the chain: the writer reads on from the last entry
+         * seen here and applies what others append (on_foreign). */
+        wc.on_foreign = on_foreign;
+        wc.validate = validate;
+        wc.shared_user = l;
+        l->on_charter_loaded = opt->on_charter_loaded;
+        l->charter_user = opt->charter_user;
+        if (!(l->apply = calloc(1, sizeof *l->apply))) {
+            st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory opening a ledger");
+            goto fail;
+        }
+        l->apply->l = l;
+        if ((st = ledger_watch_open(path, &l->watch, err)) != CHARTER_OK)
+            goto fail;
+    }
     if ((st = ledger_writer_new(&wc, &l->writer, err)) != CHARTER_OK)
         goto fail;
-    rebuild rb = {.l = l, .err = err, .status = CHARTER_OK, .expect_seq = 1};
-    st = l->store->ops->read(l->store, 1, rebuild_entry, &rb, err);
+    rebuild rb = {.l = l, .err = err, .status = CHARTER_OK, .expect_seq = 1,
+                  .until_seq = l->shared ? wc.last_seq : 0};
+    if (!l->shared || wc.last_seq)
+        st = l->store->ops->read(l->store, 1, rebuild_entry, &rb, err);
     free(rb.text);
     if (st != CHARTER_OK || (st = rb.status) != CHARTER_OK)
         goto fail;
     if ((st = ledger_writer_start(l->writer, err)) != CHARTER_OK)
         goto fail;
+    if (l->shared) {
+        ledger_writer_poke(l->writer); /* what others appended since */
+        int rc = pthread_create(&l->watch_thread, NULL, watch_main, l);
+        if (rc != 0) {
+            st = ledger_fail(err, CHARTER_E_NOMEM, "cannot start the ledger's watch: %s",
+                             strerror(rc));
+            goto fail;
+        }
+        l->watch_started = true;
+    }
     ledger_key_wipe(&key);
     *out = l;
     return CHARTER_OK;
@@ -435,10 +666,22 @@ charter_status charter_ledger_open(const char *path, const charter_ledger_option
     return ledger_open_with(path, opt, &cfg, out, err);
 }
 
+/* Stops the watch thread (a shared ledger). */
+static void watch_stop(charter_ledger *l)
+{
+    if (!l->watch_started)
+        return;
+    atomic_store(&l->watch_stop, true);
+    ledger_watch_interrupt(l->watch);
+    pthread_join(l->watch_thread, NULL);
+    l->watch_started = false;
+}
+
 charter_status charter_ledger_close(charter_ledger *l, charter_error *err)
 {
     if (!l)
         return CHARTER_OK;
+    watch_stop(l);
     charter_status st = ledger_writer_stop(l->writer, err);
     ledger_free(l);
     return st;
@@ -510,6 +753,7 @@ static char *answer_with_id(uint64_t seq, const char *ans, size_t n, size_t *len
 /* What a decision leaves for after the mutex is released. */
 typedef struct decided {
     charter_counters counters; /* what the decision was made with */
+    uint64_t basis;            /* the synced seq before they were read */
     charter_effect effect;
     int64_t time_ms;
     double spend;
@@ -543,6 +787,7 @@ static charter_status decide_budgeted(charter_ledger *l, charter_decider *d,
             ledger_budget_lock(l, agent, run_id, slot);
             locked = true;
         }
+        out->basis = ledger_basis(l);
         pthread_mutex_lock(&l->mu);
         ledger_state_counters(&l->state, agent, run_id, day, cnt);
         pthread_mutex_unlock(&l->mu);
@@ -586,7 +831,8 @@ static charter_status decide_budgeted(charter_ledger *l, charter_decider *d,
  *   {"answer":..,"charter_version":..,"counters":{"day":..,"run":..},
  *    "latency_us":..,"request":..,"spend":..,"time_ms":..}            */
 static char *decision_payload(const char *raw, size_t raw_len, const decided *dc,
-                              const charter *c, int64_t latency_us, size_t *len)
+                              const charter *c, int64_t latency_us, size_t *len,
+                              size_t *req_off, size_t *req_len)
 {
     while (raw_len && strchr(" \t\r\n", raw[0])) {
         raw++;
@@ -604,6 +850,8 @@ static char *decision_payload(const char *raw, size_t raw_len, const decided *dc
                   "\"run\":{\"actions\":%" PRId64 ",\"spend\":%.17g}},"
                   "\"latency_us\":%" PRId64 ",\"request\":",
               k->day_actions, k->day_spend, k->run_actions, k->run_spend, latency_us);
+    *req_off = b.n;
+    *req_len = raw_len;
     strbuf_add(&b, raw, raw_len);
     strbuf_printf(&b, ",\"spend\":%.17g,\"time_ms\":%" PRId64 "}", dc->spend, dc->time_ms);
     if (b.failed) {
@@ -654,6 +902,11 @@ struct charter_ledger_ticket {
     const char *agent, *run_id, *workflow, *action, *queue;
     const char *answer;
     size_t answer_len;
+    /* A shared ledger: what validate checks; and what deciding again
+     * (a conflict) needs: the request's bytes in the payload, the time. */
+    ledger_subject subject;
+    size_t req_off, req_len;
+    int64_t now_ms;
     char text[];
 };
 
@@ -698,8 +951,9 @@ static charter_status decide_prepare(charter_ledger *l, charter_decider *d,
     size_t need = sizeof(charter_ledger_ticket) + strlen(agent) + strlen(run_id) +
                   strlen(workflow) + strlen(action) + strlen(queue) + dc.answer_len + 6;
     charter_ledger_ticket *t = dc.answer ? malloc(need) : NULL;
-    size_t plen = 0;
-    char *payload = t ? decision_payload(request_json, n, &dc, c, base_mono_us() - t0, &plen)
+    size_t plen = 0, req_off = 0, req_len = 0;
+    char *payload = t ? decision_payload(request_json, n, &dc, c, base_mono_us() - t0, &plen,
+                                         &req_off, &req_len)
                       : NULL;
     if (!payload) {
         free(t);
@@ -728,8 +982,30 @@ static charter_status decide_prepare(charter_ledger *l, charter_decider *d,
     t->answer_len = dc.answer_len;
     t->append = (ledger_append){.kind = "decision", .payload = payload,
                                 .payload_len = plen, .charter = c};
+    t->req_off = req_off;
+    t->req_len = req_len;
+    t->now_ms = now_ms;
+    if (l->shared) {
+        t->subject = (ledger_subject){.agent = t->agent, .run_id = t->run_id, .day = day};
+        t->append.basis_seq = dc.basis;
+        t->append.subject = &t->subject;
+    }
     *out = t;
     return CHARTER_OK;
+}
+
+/* A ticket whose append conflicted: its reservation goes back, it is
+ * freed, and the decision is made again. */
+static void decide_discard(charter_ledger_ticket *t)
+{
+    charter_ledger *l = t->ledger;
+    if (t->effect == CHARTER_ALLOW) {
+        pthread_mutex_lock(&l->mu);
+        ledger_state_count(&l->state, t->agent, t->run_id, t->day, -1, -t->spend);
+        pthread_mutex_unlock(&l->mu);
+    }
+    free(t->payload);
+    free(t);
 }
 
 /* Once the append is done (st: how): the state learns the decision (or
@@ -758,12 +1034,25 @@ static charter_status decide_settle(charter_ledger_ticket *t, charter_status st,
                                         .deadline_ms = t->deadline_ms,
                                         .spend = t->spend, .rule = rule};
             ledger_state_escalation_add(&l->state, seq, &ei);
+            /* What another server did to it already (a shared ledger). */
+            if (l->deferred) {
+                ledger_apply_deferred(l, seq);
+                pthread_cond_broadcast(&l->resolved_cv);
+            }
             /* An inbox waiting for a change learns of it. */
             pthread_cond_broadcast(&l->version_cv);
         }
     }
     pthread_mutex_unlock(&l->mu);
-    if (st != CHARTER_OK) {
+    if (st == CHARTER_E_CONFLICT) {
+        /* Fail closed, as when the ledger cannot be written. */
+        *answer = charter_ledger_unavailable_answer(t->append.charter, t->time_ms,
+                                                    answer_len);
+        st = ledger_fail(err, CHARTER_E_IO,
+                         "the decision was made %d times, and each time another server "
+                         "changed the budgets of agent '%.128s' first; denied",
+                         LEDGER_CONFLICT_TRIES, t->agent);
+    } else if (st != CHARTER_OK) {
         /* Fail closed: whatever was decided, the caller gets a deny. */
         *answer = charter_ledger_unavailable_answer(t->append.charter, t->time_ms,
                                                     answer_len);
@@ -776,6 +1065,66 @@ static charter_status decide_settle(charter_ledger_ticket *t, charter_status st,
     return st;
 }
 
+/* Decides, appends and waits; a decision another server's entry made
+ * stale (CHARTER_E_CONFLICT) is made again, up to LEDGER_CONFLICT_TRIES
+ * times in all (`tries`: the attempt this is). */
+static charter_status decide_recorded(charter_ledger *l, charter_decider *d,
+                                      const charter *c, charter_request *r,
+                                      const char *request_json, size_t n, int64_t now_ms,
+                                      int tries, char **answer, size_t *answer_len,
+                                      charter_error *err)
+{
+    for (;; tries++) {
+        charter_ledger_ticket *t = NULL;
+        charter_status st = decide_prepare(l, d, c, r, request_json, n, now_ms, &t, err);
+        if (st != CHARTER_OK)
+            return st;
+        charter_error aerr;
+        memset(&aerr, 0, sizeof aerr);
+        st = ledger_writer_append(l->writer, &t->append, &aerr);
+        if (st == CHARTER_E_CONFLICT && tries < LEDGER_CONFLICT_TRIES) {
+            decide_discard(t);
+            continue;
+        }
+        return decide_settle(t, st, aerr.message, answer, answer_len, err);
+    }
+}
+
+/* A begun decision conflicted: decided again here, from the request as
+ * recorded in its payload, waiting for the ledger (rare: only on a ledger
+ * several servers share, when another changed the same budgets first). */
+static charter_status decide_again(charter_ledger_ticket *t, char **answer,
+                                   size_t *answer_len, charter_error *err)
+{
+    charter_ledger *l = t->ledger;
+    const charter *c = t->append.charter;
+    int64_t now_ms = t->now_ms, time_ms = t->time_ms;
+    size_t n = t->req_len;
+    char *json = malloc(n + 1);
+    if (json) {
+        memcpy(json, t->payload + t->req_off, n);
+        json[n] = '\0';
+    }
+    decide_discard(t);
+    charter_request *r = NULL;
+    charter_decider *d = NULL;
+    charter_status st = json ? charter_request_parse(json, n, &r, err) : CHARTER_E_NOMEM;
+    if (st == CHARTER_OK && charter_decider_new(&d) != CHARTER_OK)
+        st = CHARTER_E_NOMEM;
+    if (st == CHARTER_OK)
+        st = decide_recorded(l, d, c, r, json, n, now_ms, 2, answer, answer_len, err);
+    else {
+        *answer = charter_ledger_unavailable_answer(c, time_ms, answer_len);
+        st = ledger_fail(err, CHARTER_E_IO,
+                         "another server changed the budgets this decision read, and it "
+                         "could not be decided again (%s)", charter_status_message(st));
+    }
+    charter_decider_free(d);
+    charter_request_free(r);
+    free(json);
+    return st;
+}
+
 charter_status charter_ledger_decide_request(charter_ledger *l, charter_decider *d,
                                              const charter *c, charter_request *r,
                                              const char *request_json, size_t n,
@@ -785,13 +1134,7 @@ charter_status charter_ledger_decide_request(charter_ledger *l, charter_decider 
     if (!answer)
         return ledger_fail(err, CHARTER_E_INVALID, "charter_ledger_decide: answer is NULL");
     *answer = NULL;
-    charter_ledger_ticket *t = NULL;
-    charter_status st = decide_prepare(l, d, c, r, request_json, n, now_ms, &t, err);
-    if (st != CHARTER_OK)
-        return st;
-    charter_error aerr;
-    st = ledger_writer_append(l->writer, &t->append, &aerr);
-    return decide_settle(t, st, aerr.message, answer, answer_len, err);
+    return decide_recorded(l, d, c, r, request_json, n, now_ms, 1, answer, answer_len, err);
 }
 
 static void ticket_done(ledger_append *a)
@@ -846,6 +1189,8 @@ charter_status charter_ledger_decide_end(charter_ledger_ticket *t, char **answer
                                          size_t *answer_len, charter_error *err)
 {
     *answer = NULL;
+    if (t->append.status == CHARTER_E_CONFLICT)
+        return decide_again(t, answer, answer_len, err);
     return decide_settle(t, t->append.status, t->append.message, answer, answer_len, err);
 }
 

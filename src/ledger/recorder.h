@@ -7,6 +7,7 @@
 #define CHARTER_LEDGER_RECORDER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "charter_ledger.h"
 #include "ledger/state.h"
@@ -14,6 +15,25 @@
 #include "ledger/writer.h"
 
 #define BUDGET_LOCKS 64
+
+/* What an append was decided on, for the writer's validate on a shared
+ * ledger (ledger_append.subject; recorder.c): the counters of an agent's
+ * run and day (agent NULL: none), an escalation (0: none), a grant (0:
+ * none; with `revoke`, only its revocation by another server conflicts). */
+typedef struct ledger_subject {
+    const char *agent, *run_id;
+    int64_t day;
+    uint64_t esc_seq;
+    uint64_t grant_seq;
+    bool revoke;
+} ledger_subject;
+
+/* Times a decision is decided again when another server changed its
+ * budgets first (CHARTER_E_CONFLICT) before it fails closed. */
+#define LEDGER_CONFLICT_TRIES 16
+
+struct rebuild;
+struct ledger_watch;
 
 /* A recording ledger (recorder.c opens and closes it; escalation.c reads
  * and resolves its escalations). */
@@ -42,7 +62,26 @@ struct charter_ledger {
      * and the charter version the last pass applied grants under. */
     pthread_mutex_t grant_mu;
     char grant_charter[160];
+    /* A shared ledger (store->ops->shared): applying foreign entries (the
+     * writer thread's), the option told of another server's charter, and
+     * the thread that pokes the writer when the ledger notifies. */
+    bool shared;
+    struct rebuild *apply;
+    void (*on_charter_loaded)(void *user, const char *version);
+    void *charter_user;
+    struct deferred *deferred; /* guarded by mu (recorder.c) */
+    struct ledger_watch *watch;
+    pthread_t watch_thread;
+    bool watch_started;
+    _Atomic bool watch_stop;
 };
+
+/* The synced seq to decide on (ledger_append.basis_seq): 0 on SQLite. */
+uint64_t ledger_basis(charter_ledger *l);
+
+/* Applies what other servers did to escalation `target` before this
+ * server settled the decision that opened it (mu held). */
+void ledger_apply_deferred(charter_ledger *l, uint64_t target);
 
 /* Takes the budget locks a decision of `agent` in `run_id` reads; fills
  * slot[2] for ledger_budget_unlock. */

@@ -122,6 +122,8 @@ static charter_status counter_add(ledger_state *s, const char *key,
     }
     c->actions += actions;
     c->spend += spend;
+    if (s->mark_seq)
+        c->foreign_seq = s->mark_seq;
     return CHARTER_OK;
 }
 
@@ -184,6 +186,24 @@ void ledger_state_counters(const ledger_state *s, const char *agent,
         out->day_actions = c->actions;
         out->day_spend = c->spend;
     }
+}
+
+uint64_t ledger_state_counters_foreign(const ledger_state *s, const char *agent,
+                                       const char *run_id, int64_t day)
+{
+    char key[1024];
+    uint64_t m = 0;
+    if (run_id && *run_id) {
+        run_key(key, sizeof key, agent ? agent : "", run_id);
+        const state_counter *c = counter_find(s, key);
+        if (c)
+            m = c->foreign_seq;
+    }
+    day_key(key, sizeof key, agent ? agent : "", day);
+    const state_counter *c = counter_find(s, key);
+    if (c && c->foreign_seq > m)
+        m = c->foreign_seq;
+    return m;
 }
 
 charter_status ledger_state_mark_decision(ledger_state *s, uint64_t seq)
@@ -254,7 +274,7 @@ charter_status ledger_state_escalation_add(ledger_state *s, uint64_t seq,
                           .queue = dup_or_empty(info->queue),
                           .day = info->day, .time_ms = info->time_ms,
                           .deadline_ms = info->deadline_ms, .spend = info->spend,
-                          .rule = dup_or_empty(info->rule)};
+                          .rule = dup_or_empty(info->rule), .foreign_seq = s->mark_seq};
     if (!n.agent || !n.run_id || !n.workflow || !n.action || !n.queue || !n.rule) {
         free(n.rule);
         free(n.agent);
@@ -315,6 +335,8 @@ charter_status ledger_state_escalation_resolve(ledger_state *s,
     charter_status st = CHARTER_OK;
     e->status = ESC_RESOLVED;
     s->esc_version++;
+    if (s->mark_seq)
+        e->foreign_seq = s->mark_seq;
     e->approved = approve;
     e->timed_out = timed_out;
     e->resolved_ms = when;
@@ -375,6 +397,8 @@ charter_status ledger_state_escalation_vote(ledger_state *s, state_escalation *e
         return CHARTER_E_NOMEM;
     e->approver_count++;
     s->esc_version++;
+    if (s->mark_seq)
+        e->foreign_seq = s->mark_seq;
     return CHARTER_OK;
 }
 
@@ -395,6 +419,8 @@ charter_status ledger_state_escalation_move(ledger_state *s, state_escalation *e
     if (!q)
         return CHARTER_E_NOMEM;
     s->esc_version++;
+    if (s->mark_seq)
+        e->foreign_seq = s->mark_seq;
     free(e->queue);
     e->queue = q;
     e->deadline_ms = deadline_ms;
@@ -416,6 +442,7 @@ charter_status ledger_state_grant_add(ledger_state *s, const state_grant *g)
         s->grant_cap = cap;
     }
     state_grant n = *g;
+    n.foreign_seq = s->mark_seq;
     n.who = dup_or_empty(g->who);
     n.note = g->note ? strdup(g->note) : NULL;
     n.queue = dup_or_empty(g->queue);
@@ -465,9 +492,16 @@ charter_status ledger_state_grant_revoke(ledger_state *s, state_grant *g,
     g->revoked_by = w;
     g->revoked = true;
     g->revoked_ms = when;
+    ledger_state_grant_mark(s, g);
     s->grant_gen++;
     s->esc_version++;
     return CHARTER_OK;
+}
+
+void ledger_state_grant_mark(const ledger_state *s, state_grant *g)
+{
+    if (s->mark_seq)
+        g->foreign_seq = s->mark_seq;
 }
 
 void ledger_state_grant_use(state_grant *g, double spend)

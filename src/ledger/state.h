@@ -9,6 +9,13 @@
  * escalated one counts when it is resolved "approve" (against the run and
  * the day of the decision); denied decisions never count.
  *
+ * On a ledger several servers share, the state is a replica of the chain:
+ * entries other servers appended ("foreign") are applied to it as they are
+ * read, with mark_seq set to the entry's seq, and what they change
+ * (counters, escalations, grants) keeps that seq in its foreign_seq, so
+ * that the writer can tell whether an append was decided on a state a
+ * foreign entry changed since (recorder.c, validate).
+ *
  * Thread safety: none; the recorder guards a ledger_state with its mutex.
  */
 #ifndef CHARTER_LEDGER_STATE_H
@@ -25,6 +32,7 @@ typedef struct state_counter {
                            "d:<day>:<agent>"; NULL: empty */
     int64_t actions;
     double spend;
+    uint64_t foreign_seq;  /* the last foreign entry that changed it (0: none) */
 } state_counter;
 
 typedef enum escalation_status {
@@ -65,6 +73,7 @@ typedef struct state_escalation {
      * grant's approval of it refused; 0: never. Not looked at again while
      * the generation is the same (grants only lapse within one). */
     uint64_t grant_checked_gen;
+    uint64_t foreign_seq;  /* the last foreign entry that changed it (0: none) */
 } state_escalation;
 
 /* An escalation as a decision opens it (strings copied). */
@@ -89,6 +98,7 @@ typedef struct state_grant {
     bool revoked;
     char *revoked_by;      /* owned, once revoked */
     int64_t revoked_ms;
+    uint64_t foreign_seq;  /* the last foreign entry that changed it (0: none) */
 } state_grant;
 
 typedef struct ledger_state {
@@ -117,6 +127,9 @@ typedef struct ledger_state {
      * approval by a grant was refused at one generation is not tried again
      * at the same one. */
     uint64_t grant_gen;
+    /* While a foreign entry is applied: its seq, which the changes it
+     * makes note in their foreign_seq; 0 otherwise. */
+    uint64_t mark_seq;
 } ledger_state;
 
 void ledger_state_init(ledger_state *s);
@@ -135,6 +148,10 @@ charter_status ledger_state_count(ledger_state *s, const char *agent,
 void ledger_state_counters(const ledger_state *s, const char *agent,
                            const char *run_id, int64_t day,
                            charter_counters *out);
+/* The highest foreign_seq of the two counters (0: none, or no foreign
+ * entry changed them). */
+uint64_t ledger_state_counters_foreign(const ledger_state *s, const char *agent,
+                                       const char *run_id, int64_t day);
 
 charter_status ledger_state_mark_decision(ledger_state *s, uint64_t seq);
 bool ledger_state_is_decision(const ledger_state *s, uint64_t seq);
@@ -185,5 +202,7 @@ charter_status ledger_state_grant_revoke(ledger_state *s, state_grant *g,
 /* Counts one approval of `spend` by grant `g` (the escalation notes its
  * grant with ledger_state_escalation_grant). */
 void ledger_state_grant_use(state_grant *g, double spend);
+/* Notes that the foreign entry being applied (mark_seq) changed it. */
+void ledger_state_grant_mark(const ledger_state *s, state_grant *g);
 
 #endif

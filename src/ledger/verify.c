@@ -116,6 +116,11 @@ typedef struct walk {
     size_t grant_bytes;
     bool grant_oom;
     bool late_uniform;          /* every entry since late_seq has late_time */
+    /* The versions of the "charter" entries walked so far: a
+     * "charter_loaded" entry must name one recorded before it. */
+    char **versions;
+    size_t version_n, version_cap;
+    bool version_oom;
 } walk;
 
 static void note(finding *f, uint64_t seq, const char *problem, const char *fmt, ...)
@@ -157,7 +162,72 @@ static bool known_kind(const char *k)
     return !strcmp(k, "decision") || !strcmp(k, "charter") ||
            !strcmp(k, "escalation_resolved") || !strcmp(k, "escalation_moved") ||
            !strcmp(k, "escalation_approval") || !strcmp(k, "outcome") ||
-           !strcmp(k, "grant") || !strcmp(k, "grant_revoked");
+           !strcmp(k, "grant") || !strcmp(k, "grant_revoked") ||
+           !strcmp(k, "charter_loaded");
+}
+
+/* A JSON string field of an entry's payload into buf ("" when absent). */
+static const char *payload_str(const ledger_entry *e, const char *key, char *buf, size_t n)
+{
+    jspan p, v;
+    const char *str;
+    size_t len;
+    buf[0] = '\0';
+    if (jspan_value(e->payload, e->payload_len, &p) && p.p[0] == '{' &&
+        jspan_get(p, key, &v) && v.p[0] == '"' && jspan_str(v, buf, n, &str, &len) &&
+        len < n) {
+        memmove(buf, str, len);
+        buf[len] = '\0';
+    }
+    return buf;
+}
+
+/* Charter versions: a "charter" entry's is noted; a "charter_loaded"
+ * entry (a server of a shared ledger said it serves a version) must name
+ * one noted before it. */
+static bool version_entry_ok(walk *w, const ledger_entry *e)
+{
+    bool is_charter = !strcmp(e->kind, "charter");
+    if (!is_charter && strcmp(e->kind, "charter_loaded"))
+        return true;
+    char v[256];
+    payload_str(e, "version", v, sizeof v);
+    if (is_charter) {
+        if (w->version_oom || !*v)
+            return true;
+        if (w->version_n == w->version_cap) {
+            size_t cap = w->version_cap ? 2 * w->version_cap : 8;
+            char **n = realloc(w->versions, cap * sizeof *n);
+            if (!n) {
+                w->version_oom = true;
+                return true;
+            }
+            w->versions = n;
+            w->version_cap = cap;
+        }
+        if (!(w->versions[w->version_n] = strdup(v)))
+            w->version_oom = true;
+        else
+            w->version_n++;
+        return true;
+    }
+    if (w->version_oom)
+        return true;
+    for (size_t i = 0; i < w->version_n && *v; i++)
+        if (!strcmp(w->versions[i], v))
+            return true;
+    note(&w->problem, e->seq, "malformed",
+         "entry %" PRIu64 " (charter_loaded) says a server loaded charter version "
+         "'%.80s', but no earlier charter entry records that version", e->seq,
+         *v ? v : "(none)");
+    return false;
+}
+
+static void versions_free(walk *w)
+{
+    for (size_t i = 0; i < w->version_n; i++)
+        free(w->versions[i]);
+    free(w->versions);
 }
 
 /* A charter entry's content must hash to the version it claims. */
@@ -444,7 +514,7 @@ static int walk_entry(const ledger_entry *e, void *user)
         note(&w->problem, e->seq, "malformed",
              "entry %" PRIu64 " has kind '%.40s'; expected charter, decision, "
              "escalation_resolved, escalation_approval, escalation_moved, outcome, "
-             "grant or grant_revoked", s, e->kind);
+             "grant, grant_revoked or charter_loaded", s, e->kind);
         return 1;
     }
     unsigned char h[LEDGER_HASH_SIZE];
@@ -468,7 +538,7 @@ static int walk_entry(const ledger_entry *e, void *user)
              "to the version it names", s);
         return 1;
     }
-    if (!grant_entry_ok(w, e))
+    if (!grant_entry_ok(w, e) || !version_entry_ok(w, e))
         return 1;
     if (!check_checkpoints_at(w, e->seq, e->hash) || !check_heads_at(w, e->seq, e->hash))
         return 1;
@@ -715,6 +785,7 @@ charter_status charter_ledger_verify_with(const char *path,
         cadence_gap(&w, SIZE_MAX);
     if ((st = s->ops->read(s, 1, walk_entry, &w, err)) != CHARTER_OK) {
         free(w.grant_bits);
+        versions_free(&w);
         goto done;
     }
     bool walked_all = !w.problem.found;
@@ -754,6 +825,7 @@ charter_status charter_ledger_verify_with(const char *path,
         out->ok = true;
     }
     free(w.grant_bits);
+    versions_free(&w);
 done:
     s->ops->snapshot_end(s);
     free(groups);

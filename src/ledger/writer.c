@@ -15,6 +15,7 @@
 #include "ledger/writer.h"
 #include "ledger/chain.h"
 #include "ledger/witness.h"
+#include "base/jspan.h"
 #include "base/thread.h"
 
 #include <errno.h>
@@ -43,6 +44,21 @@ struct ledger_writer {
     /* The seq of the last entry durable in the file: written by the
      * writer thread, read by any. */
     _Atomic uint64_t durable_seq;
+
+    /* A shared store (writer.h): its recorder's callbacks, the seq of
+     * the last entry the state has (own or foreign; any thread reads it),
+     * the last foreign entry's seq, and, once a foreign entry did not
+     * link, why (writer thread). `poked` is guarded by mu. */
+    bool shared;
+    void (*on_foreign)(void *user, const ledger_entry *e);
+    bool (*validate)(void *user, const ledger_append *a);
+    void *shared_user;
+    _Atomic uint64_t synced_seq;
+    uint64_t last_foreign_seq;
+    bool poked;
+    int64_t last_sync_mono_ms;
+    bool broken;
+    char broken_message[1024];
 
     /* Owned by the writer thread once started. */
     uint64_t last_seq;
@@ -141,6 +157,8 @@ static void health_note(ledger_writer *w, charter_status st, const char *message
         w->on_health(w->health_user, &now);
 }
 
+static void catch_up(ledger_writer *w);
+
 /* Is a check of the ledger's health due (mu held)? */
 static int64_t health_check_due_ms(const ledger_writer *w)
 {
@@ -152,6 +170,12 @@ static int64_t health_check_due_ms(const ledger_writer *w)
  * nothing while failing, a look without writing while healthy. */
 static void health_check(ledger_writer *w, bool failing)
 {
+    if (w->shared && w->broken) {
+        /* Healthy again only once the chain reads whole. */
+        catch_up(w);
+        w->last_check_mono_ms = mono_ms();
+        return;
+    }
     charter_error err;
     memset(&err, 0, sizeof err);
     charter_status st = w->store->ops->check(w->store, w->last_seq, w->last_hash,
@@ -204,6 +228,11 @@ charter_status ledger_writer_new(const ledger_writer_config *cfg,
     w->checkpoint_ms = cfg->checkpoint_ms ? cfg->checkpoint_ms : 10000;
     w->last_seq = cfg->last_seq;
     atomic_store(&w->durable_seq, cfg->last_seq);
+    atomic_store(&w->synced_seq, cfg->last_seq);
+    w->shared = cfg->store->ops->shared;
+    w->on_foreign = cfg->on_foreign;
+    w->validate = cfg->validate;
+    w->shared_user = cfg->shared_user;
     memcpy(w->last_hash, cfg->last_hash, LEDGER_HASH_SIZE);
     w->last_checkpoint_seq = cfg->last_checkpoint_seq;
     w->last_checkpoint_mono_ms = mono_ms();
@@ -328,6 +357,165 @@ static void checkpoint_done(ledger_writer *w, const ledger_checkpoint *cp)
         w->witness_status(ok ? NULL : why, w->witness_user);
 }
 
+/* ---- A shared store: entries other processes appended ----------------------- */
+
+/* Reading foreign entries: how it went. */
+typedef struct catch_up_ctx {
+    ledger_writer *w;
+    bool broken;
+    char why[1024];
+} catch_up_ctx;
+
+/* The version a foreign "charter" entry records (empty when unreadable). */
+static void note_foreign_version(ledger_writer *w, const ledger_entry *e)
+{
+    jspan p, v;
+    char buf[256];
+    const char *str;
+    size_t n;
+    if (!jspan_value(e->payload, e->payload_len, &p) || !jspan_get(p, "version", &v) ||
+        v.p[0] != '"' || !jspan_str(v, buf, sizeof buf, &str, &n) || n >= sizeof buf)
+        return;
+    char version[256];
+    memcpy(version, str, n);
+    version[n] = '\0';
+    ledger_writer_note_version(w, version);
+}
+
+/* One foreign entry (writer thread): it must follow the last entry known
+ * and link to it; then it is the chain's tail, and the state's. */
+static int foreign_entry(const ledger_entry *e, void *user)
+{
+    catch_up_ctx *c = user;
+    ledger_writer *w = c->w;
+    char want[2 * LEDGER_HASH_SIZE + 1], found[2 * LEDGER_HASH_SIZE + 1];
+    unsigned char h[LEDGER_HASH_SIZE];
+    if (e->seq != w->last_seq + 1) {
+        snprintf(c->why, sizeof c->why,
+                 "the ledger's entry after seq %llu is seq %llu: entries are missing "
+                 "from the chain another server appended to",
+                 (unsigned long long)w->last_seq, (unsigned long long)e->seq);
+        c->broken = true;
+        return 1;
+    }
+    if (memcmp(e->prev_hash, w->last_hash, LEDGER_HASH_SIZE) != 0) {
+        ledger_hex(w->last_hash, LEDGER_HASH_SIZE, want);
+        ledger_hex(e->prev_hash, LEDGER_HASH_SIZE, found);
+        snprintf(c->why, sizeof c->why,
+                 "entry %llu, appended by another process, does not link to entry %llu: "
+                 "its prev_hash is %.16s..., expected %.16s... (run 'charter verify')",
+                 (unsigned long long)e->seq, (unsigned long long)w->last_seq, found, want);
+        c->broken = true;
+        return 1;
+    }
+    ledger_entry_hash(e, h);
+    if (memcmp(h, e->hash, LEDGER_HASH_SIZE) != 0) {
+        ledger_hex(h, LEDGER_HASH_SIZE, want);
+        ledger_hex(e->hash, LEDGER_HASH_SIZE, found);
+        snprintf(c->why, sizeof c->why,
+                 "entry %llu, appended by another process, has hash %.16s... but its "
+                 "content hashes to %.16s... (run 'charter verify')",
+                 (unsigned long long)e->seq, found, want);
+        c->broken = true;
+        return 1;
+    }
+    if (!strcmp(e->kind, "charter"))
+        note_foreign_version(w, e);
+    w->last_seq = e->seq;
+    memcpy(w->last_hash, e->hash, LEDGER_HASH_SIZE);
+    w->last_foreign_seq = e->seq;
+    if (w->on_foreign)
+        w->on_foreign(w->shared_user, e);
+    atomic_store(&w->durable_seq, e->seq);
+    atomic_store(&w->synced_seq, e->seq);
+    return 0;
+}
+
+/* The chain does not read whole: nothing is appended until it does. */
+static void chain_broken(ledger_writer *w, const char *why)
+{
+    w->broken = true;
+    snprintf(w->broken_message, sizeof w->broken_message, "%s", why);
+    w->store->problem = LEDGER_PROBLEM_TAIL_CHANGED;
+    health_note(w, CHARTER_E_IO, w->broken_message);
+}
+
+/* Reads the entries appended after w->last_seq (inside an append's
+ * transaction, or on their own between batches) and checks the chain
+ * reaches `tail` (NULL: wherever it ends). CHARTER_E_IO with `why` when
+ * it cannot be read or does not link (then w->broken). */
+static charter_status read_foreign(ledger_writer *w, const ledger_entry *tail, char *why,
+                                   size_t why_size)
+{
+    catch_up_ctx c = {.w = w};
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status st = CHARTER_OK;
+    if (!tail || tail->seq > w->last_seq)
+        st = w->store->ops->read(w->store, w->last_seq + 1, foreign_entry, &c, &err);
+    w->last_sync_mono_ms = mono_ms();
+    if (st != CHARTER_OK) {
+        snprintf(why, why_size, "%s", err.message);
+        return st;
+    }
+    if (!c.broken && tail &&
+        (tail->seq != w->last_seq ||
+         (tail->seq && memcmp(tail->hash, w->last_hash, LEDGER_HASH_SIZE) != 0))) {
+        c.broken = true;
+        snprintf(c.why, sizeof c.why,
+                 "the ledger's last entry is seq %llu, but the chain this server read "
+                 "ends at seq %llu%s: entries were removed or rewritten (run 'charter "
+                 "verify')", (unsigned long long)tail->seq, (unsigned long long)w->last_seq,
+                 tail->seq == w->last_seq ? " with another hash" : "");
+    }
+    if (c.broken) {
+        chain_broken(w, c.why);
+        snprintf(why, why_size, "%s", c.why);
+        return CHARTER_E_IO;
+    }
+    if (w->broken) { /* it reads whole again */
+        w->broken = false;
+        w->store->problem = LEDGER_PROBLEM_NONE;
+        health_note(w, CHARTER_OK, NULL);
+    }
+    return CHARTER_OK;
+}
+
+/* Between batches: what others appended (writer thread, without mu). A
+ * read that fails says so in the health only when it is new. */
+static void catch_up(ledger_writer *w)
+{
+    char why[1024];
+    charter_status st = read_foreign(w, NULL, why, sizeof why);
+    if (st != CHARTER_OK && !w->broken)
+        health_note(w, st, why);
+}
+
+/* Starts an append on a shared store: the chain lock, then the foreign
+ * entries before the tail. On failure no transaction is left open. */
+static charter_status shared_begin(ledger_writer *w, charter_error *err)
+{
+    char why[1024];
+    if (w->broken && read_foreign(w, NULL, why, sizeof why) != CHARTER_OK)
+        return ledger_fail(err, CHARTER_E_IO, "%s", w->broken ? w->broken_message : why);
+    ledger_entry tail;
+    memset(&tail, 0, sizeof tail);
+    charter_error e;
+    memset(&e, 0, sizeof e);
+    charter_status st = w->store->ops->append_begin(w->store, &tail, &e);
+    if (st != CHARTER_OK) {
+        health_note(w, st, e.message);
+        return ledger_fail(err, st, "%s", e.message);
+    }
+    if ((st = read_foreign(w, &tail, why, sizeof why)) != CHARTER_OK) {
+        w->store->ops->append_abort(w->store);
+        if (!w->broken)
+            health_note(w, st, why);
+        return ledger_fail(err, st, "%s", why);
+    }
+    return CHARTER_OK;
+}
+
 /* Writes one batch (runs on the writer thread, without the mutex). Charter
  * versions first seen in this batch are recorded just before their first
  * decision; they count as known only once the transaction commits. */
@@ -337,6 +525,8 @@ static void commit_batch(ledger_writer *w, ledger_append *batch)
     for (ledger_append *a = batch; a; a = a->next)
         items++;
     if (!grow_entries(w, 2 * items)) {
+        if (w->shared)
+            w->store->ops->append_abort(w->store);
         fail_batch(batch, CHARTER_E_NOMEM, "out of memory batching ledger entries");
         return;
     }
@@ -389,8 +579,11 @@ static void commit_batch(ledger_writer *w, ledger_append *batch)
     memset(&err, 0, sizeof err);
     if (st == CHARTER_OK)
         st = w->store->ops->append(w->store, w->entries, n, with_cp ? &cp : NULL, &err);
-    else
+    else {
+        if (w->shared)
+            w->store->ops->append_abort(w->store);
         snprintf(err.message, sizeof err.message, "out of memory recording a charter version");
+    }
     for (size_t i = 0; i < n; i++) {
         free(w->charter_payloads[i]);
         w->charter_payloads[i] = NULL;
@@ -403,6 +596,7 @@ static void commit_batch(ledger_writer *w, ledger_append *batch)
     for (size_t i = 0; i < new_versions; i++)
         ledger_writer_note_version(w, batch_versions[i]);
     atomic_store(&w->durable_seq, seq);
+    atomic_store(&w->synced_seq, seq);
     for (ledger_append *a = batch; a; a = a->next)
         a->status = CHARTER_OK;
     w->last_seq = seq;
@@ -416,6 +610,16 @@ static void commit_batch(ledger_writer *w, ledger_append *batch)
 /* A checkpoint alone (timer or close). Returns its status. */
 static charter_status write_checkpoint(ledger_writer *w, charter_error *err)
 {
+    if (w->shared) {
+        /* At the chain's tail: the lock, and what others appended first. */
+        charter_error e;
+        memset(&e, 0, sizeof e);
+        charter_status st = shared_begin(w, &e);
+        if (st != CHARTER_OK) {
+            w->last_checkpoint_mono_ms = mono_ms();
+            return ledger_fail(err, st, "%s", e.message);
+        }
+    }
     ledger_checkpoint cp;
     make_checkpoint(w, w->last_seq, w->last_hash, &cp);
     charter_error e;
@@ -431,16 +635,82 @@ static charter_status write_checkpoint(ledger_writer *w, charter_error *err)
     return st;
 }
 
+/* The number of appends a batch may take now: with a key, no more than
+ * the checkpoint count has room for (each append adds one entry, plus a
+ * charter entry when its version is new: those are not counted against
+ * the room, writer.h). */
+static size_t batch_room(const ledger_writer *w)
+{
+    size_t max = WRITER_MAX_BATCH;
+    uint64_t since = w->last_seq - w->last_checkpoint_seq;
+    if (w->has_key && w->checkpoint_every < max)
+        max = since < w->checkpoint_every ? (size_t)(w->checkpoint_every - since) : 1;
+    return max;
+}
+
+/* A batch on a shared store (writer thread, without mu): the chain lock
+ * and the foreign entries first (shared_begin), then the appends that no
+ * longer hold leave the batch (CHARTER_E_CONFLICT, into *conflicts) and
+ * those past the cadence's room go back to the head of the queue; the
+ * rest (*batch, possibly none) are written as commit_batch writes them. */
+static void commit_shared(ledger_writer *w, ledger_append **batch, ledger_append **conflicts)
+{
+    *conflicts = NULL;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status st = shared_begin(w, &err);
+    if (st != CHARTER_OK) {
+        fail_batch(*batch, st, err.message);
+        return;
+    }
+    ledger_append *keep = NULL, **keep_tail = &keep, **conf_tail = conflicts;
+    ledger_append *requeue = NULL, *requeue_last = NULL;
+    size_t room = batch_room(w), kept = 0;
+    for (ledger_append *a = *batch, *next; a; a = next) {
+        next = a->next;
+        a->next = NULL;
+        if (a->subject && a->basis_seq < w->last_foreign_seq && w->validate &&
+            !w->validate(w->shared_user, a)) {
+            a->status = CHARTER_E_CONFLICT;
+            if (!a->message[0])
+                snprintf(a->message, sizeof a->message,
+                         "another server changed what this was decided on first");
+            *conf_tail = a;
+            conf_tail = &a->next;
+        } else if (kept < room) {
+            *keep_tail = a;
+            keep_tail = &a->next;
+            kept++;
+        } else {
+            if (requeue_last)
+                requeue_last->next = a;
+            else
+                requeue = a;
+            requeue_last = a;
+        }
+    }
+    if (requeue) {
+        pthread_mutex_lock(&w->mu);
+        requeue_last->next = w->head;
+        w->head = requeue;
+        if (!w->tail)
+            w->tail = requeue_last;
+        pthread_mutex_unlock(&w->mu);
+    }
+    *batch = keep;
+    if (keep || checkpoint_due(w, w->last_seq, charter_now_ms(), false))
+        commit_batch(w, keep); /* commits, and releases the chain lock */
+    else
+        w->store->ops->append_abort(w->store);
+}
+
 /* Takes up to WRITER_MAX_BATCH appends; with a key, no more than the
  * checkpoint count has room for, so a checkpoint lands where the count
  * says (each append adds one entry, plus a charter entry when its version
  * is new: those are not counted against the room, writer.h). */
 static ledger_append *take_batch(ledger_writer *w)
 {
-    size_t max = WRITER_MAX_BATCH;
-    uint64_t since = w->last_seq - w->last_checkpoint_seq;
-    if (w->has_key && w->checkpoint_every < max)
-        max = since < w->checkpoint_every ? (size_t)(w->checkpoint_every - since) : 1;
+    size_t max = batch_room(w);
     ledger_append *batch = w->head, *last = w->head;
     size_t n = 1;
     while (last->next && n < max) {
@@ -456,9 +726,16 @@ static ledger_append *take_batch(ledger_writer *w)
 
 /* Sleeps (mu held) until work comes, a checkpoint is due or a health
  * check is. */
+static int64_t sync_due_ms(const ledger_writer *w)
+{
+    return w->last_sync_mono_ms + WRITER_SYNC_MS;
+}
+
 static void wait_for_work(ledger_writer *w)
 {
     int64_t due = health_check_due_ms(w);
+    if (w->shared && !w->poked && sync_due_ms(w) < due)
+        due = sync_due_ms(w);
     if (w->has_key && w->last_seq > w->last_checkpoint_seq &&
         w->last_checkpoint_mono_ms + w->checkpoint_ms < due)
         due = w->last_checkpoint_mono_ms + w->checkpoint_ms;
@@ -527,10 +804,33 @@ static void *writer_main(void *arg)
                 pthread_mutex_lock(&w->mu);
                 continue;
             }
+            if (w->shared && (w->poked || mono_ms() >= sync_due_ms(w))) {
+                w->poked = false;
+                pthread_mutex_unlock(&w->mu);
+                catch_up(w);
+                pthread_mutex_lock(&w->mu);
+                continue;
+            }
             wait_for_work(w);
             continue;
         }
         ledger_append *batch = take_batch(w);
+        if (w->shared) {
+            /* The batch reads what others appended: a poke before now is
+             * answered by it. */
+            w->poked = false;
+            pthread_mutex_unlock(&w->mu);
+            ledger_append *conflicts;
+            commit_shared(w, &batch, &conflicts);
+            pthread_mutex_lock(&w->mu);
+            if (batch)
+                count_batch(&w->stats, batch);
+            pthread_mutex_unlock(&w->mu);
+            wake_batch(batch);
+            wake_batch(conflicts);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
         pthread_mutex_unlock(&w->mu);
         commit_batch(w, batch);
         pthread_mutex_lock(&w->mu);
@@ -693,4 +993,19 @@ charter_status ledger_writer_stop(ledger_writer *w, charter_error *err)
 uint64_t ledger_writer_durable_seq(ledger_writer *w)
 {
     return atomic_load(&w->durable_seq);
+}
+
+uint64_t ledger_writer_synced_seq(ledger_writer *w)
+{
+    return atomic_load(&w->synced_seq);
+}
+
+void ledger_writer_poke(ledger_writer *w)
+{
+    if (!w || !w->shared)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->poked = true;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->mu);
 }

@@ -35,6 +35,21 @@
  * WRITER_IDLE_CHECK_MS without writing that the files, the lock and the
  * tail are still its own. Each change of state is reported once.
  *
+ * On a store several processes append to (PostgreSQL, store->ops->shared)
+ * each batch runs in one transaction under the store's chain lock: the
+ * writer reads the entries others appended since it last looked
+ * ("foreign" ones), checks that each links to the chain (its prev_hash is
+ * the hash before it, its hash is its content's), hands each to
+ * on_foreign (the recorder applies it to its state), asks `validate`
+ * whether each append still holds (an append that does not fails with
+ * CHARTER_E_CONFLICT and nothing of it is written; the rest commit), and
+ * appends after the foreign tail. Foreign entries count in the checkpoint
+ * cadence: appends that no longer fit its room go back to the head of the
+ * queue for the next batch. Between batches it reads foreign entries when
+ * poked (ledger_writer_poke) and at least every WRITER_SYNC_MS. A foreign
+ * entry that does not link fails the ledger's health ("tail_changed") and
+ * nothing is appended until the chain reads whole again.
+ *
  * Thread safety: ledger_writer_append may be called from any thread;
  * new/note_version/start/stop from the owner only.
  */
@@ -71,6 +86,12 @@ typedef struct ledger_append {
      * callback's from then on. */
     void (*done)(struct ledger_append *a);
     void *user;                    /* for `done` */
+    /* A shared store (several servers append): the synced seq
+     * (ledger_writer_synced_seq) when the caller read the state this
+     * append was decided on, and what the writer's `validate` looks at
+     * (the caller's). subject NULL: never conflicts. Ignored on SQLite. */
+    uint64_t basis_seq;
+    void *subject;
     struct ledger_append *next;
     struct ledger_append *next_done; /* the writer's, while waking */
 } ledger_append;
@@ -95,10 +116,20 @@ typedef struct ledger_writer_config {
     const char *witness_path;
     void (*witness_status)(const char *problem, void *user);
     void *witness_user;
+    /* A shared store only (store->ops->shared), called on the writer
+     * thread without the writer's lock: on_foreign for every entry another
+     * process appended, in seq order, once it is known to link to the
+     * chain; validate (false: a conflict) for every append with a
+     * basis_seq older than the last foreign entry, after the foreign
+     * entries before it were given to on_foreign. May be NULL. */
+    void (*on_foreign)(void *user, const ledger_entry *e);
+    bool (*validate)(void *user, const ledger_append *a);
+    void *shared_user;
 } ledger_writer_config;
 
 #define WRITER_RECHECK_MS 500
 #define WRITER_IDLE_CHECK_MS 2000
+#define WRITER_SYNC_MS 1000
 
 charter_status ledger_writer_new(const ledger_writer_config *cfg,
                                  ledger_writer **out, charter_error *err);
@@ -130,6 +161,14 @@ void ledger_writer_health(ledger_writer *w, charter_ledger_health *out);
 
 /* The seq of the last entry durable in the file (0: none). Any thread. */
 uint64_t ledger_writer_durable_seq(ledger_writer *w);
+
+/* The seq of the last entry applied to the state, this process's or
+ * another's (a shared store); on SQLite the durable seq. Any thread. */
+uint64_t ledger_writer_synced_seq(ledger_writer *w);
+
+/* A shared store: asks the writer to read what other processes appended
+ * soon (a notification came). Any thread; does nothing on SQLite. */
+void ledger_writer_poke(ledger_writer *w);
 
 /* What the batches committed so far looked like. Any thread. */
 void ledger_writer_stats(ledger_writer *w, charter_ledger_stats *out);

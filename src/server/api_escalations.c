@@ -648,15 +648,19 @@ void api_resolve_refused(const srv_request *rq, const char *id, charter_status s
         default: code = "recheck_failed"; break;
         }
         srv_reply_error(rs, status, code, "%s", err->message);
-    } else if (st == CHARTER_E_DUPLICATE) {
-        /* Someone (or the deadline, or a standing approval) was faster:
-         * say who, once it is known. */
+    } else if (st == CHARTER_E_DUPLICATE || st == CHARTER_E_CONFLICT) {
+        /* Someone (or the deadline, or a standing approval; or, on a
+         * ledger several servers share, someone on another server:
+         * CHARTER_E_CONFLICT) was faster: say who, once it is known. A
+         * conflict that left it open (another server moved it, or counted
+         * against its budgets first) is to be looked at again. */
         current now = {0};
         charter_ledger_escalation(rq->s->ledger, id, 0, take_current, &now, NULL);
         if (now.found && now.status != CHARTER_ESC_OPEN)
             reply_resolved(rs, id, &now);
         else
-            srv_reply_error(rs, 409, "already_resolved", "%s", err->message);
+            srv_reply_error(rs, 409, st == CHARTER_E_CONFLICT ? "conflict" : "already_resolved",
+                            "%s", err->message);
     } else {
         srv_reply_status(rq->s, rs, st, err);
     }

@@ -316,7 +316,8 @@ void api_grant_revoke(const srv_request *rq, const char *tail, srv_response *rs)
         f.json = NULL;
         if (st == CHARTER_OK)
             st = grant_find(s, id, &f, &err);
-        if (st == CHARTER_E_DUPLICATE)
+        if (st == CHARTER_E_DUPLICATE || st == CHARTER_E_CONFLICT) /* conflict: by
+                                                                    another server */
             srv_reply_error(rs, 409, "already_revoked", "%s", err.message);
         else if (st != CHARTER_OK)
             srv_reply_status(s, rs, st, &err);
