@@ -1,4 +1,4 @@
-"""test_ledger_copy.py - `charter ledger copy` moves a ledger between SQLite
+"""test_copy_served.py - `charter ledger copy` moves a ledger a server made between SQLite
 and PostgreSQL with its chain and signed checkpoints intact (issue 16).
 
 A real `charter serve` on a SQLite file records decisions, escalations, a
@@ -29,7 +29,7 @@ from harness import CLI_TIMEOUT, CHARTER, Checks, Server, charter_cli, pg_create
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHOP = os.path.join(HERE, "data", "shop.yaml")
-t = Checks("ledger_copy")
+t = Checks("http_ledger_copy_pg")
 
 
 def run(*args):
