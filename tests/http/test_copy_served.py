@@ -1,5 +1,6 @@
-"""test_copy_served.py - `charter ledger copy` moves a ledger a server made between SQLite
-and PostgreSQL with its chain and signed checkpoints intact (issue 16).
+"""test_copy_served.py - `charter ledger copy` moves a ledger that a server
+made between SQLite and PostgreSQL with its chain and signed checkpoints
+intact (issue 16; test_ledger_copy.py covers the command's own cases).
 
 A real `charter serve` on a SQLite file records decisions, escalations, a
 resolution, an outcome and a reload (two charter versions), signing a
