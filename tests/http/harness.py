@@ -262,6 +262,19 @@ class Server:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def side_file(self, suffix):
+        """Where this server keeps a side file of its ledger (".search",
+        ".outbox"): next to a SQLite file; for a PostgreSQL ledger in its
+        state directory, as charter-<database>-<hash><suffix>."""
+        if not is_pg(self.ledger):
+            return self.ledger + suffix
+        import glob
+        found = glob.glob(os.path.join(self.state_dir, "charter-*" + suffix))
+        if len(found) != 1:
+            raise RuntimeError("expected one %s file in %s, found %r"
+                               % (suffix, self.state_dir, found))
+        return found[0]
+
     def sibling(self, charter=None, server_id=None, extra_args=None):
         """A second server (not started) on this one's ledger, keys folder
         (tokens included) and ledger key, with a directory of its own for its
