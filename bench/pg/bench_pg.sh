@@ -9,6 +9,10 @@
 #   pg1     one `charter serve` on a PostgreSQL database
 #   pg2     two `charter serve` on one PostgreSQL database, the load split
 #           between them (two wrk, 32 connections each, at once)
+#   pg2x    the same, but each server's load is for an agent of its own
+#           (support-bot on one, other-bot on the other): no decision of one
+#           server reads counters the other changes, so none is decided
+#           again; the difference to pg2 is what such conflicts cost
 #
 # For each: decisions per second, per server CPU-second (utime + stime of
 # the charter processes from /proc/PID/stat over the run), p99 latency, the
@@ -72,6 +76,7 @@ summarize() { awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p99=$2} END {print rps, p9
 
 "$bin" keys init --dir "$work/keys" >/dev/null 2>&1
 tok=$("$bin" keys agent --dir "$work/keys" --agent support-bot 2>/dev/null)
+tok2=$("$bin" keys agent --dir "$work/keys" --agent other-bot 2>/dev/null)
 
 # serve NAME LEDGER PORT -> starts one server, its pid in $srv
 serve() {
@@ -89,7 +94,9 @@ serve() {
 }
 
 # run MODE LEDGER PORT... -> prints the row; one server per port, the
-# connections split evenly between them.
+# connections split evenly between them. With split_agents=1 the second
+# server's load is other-bot's.
+split_agents=0
 run() {
   local mode=$1 ledger=$2; shift 2
   local ports=("$@") srvs=() k=0 port
@@ -107,7 +114,9 @@ run() {
   k=0
   for port in "${ports[@]}"; do
     k=$((k + 1))
-    CHARTER_TOKEN=$tok wrk -t"$threads" -c"$per" -d"${secs}s" --latency \
+    local t=$tok a=support-bot
+    if [ "$split_agents" = 1 ] && [ "$k" = 2 ]; then t=$tok2; a=other-bot; fi
+    CHARTER_TOKEN=$t CHARTER_AGENT=$a wrk -t"$threads" -c"$per" -d"${secs}s" --latency \
         -s bench/http/decide.lua "http://127.0.0.1:$port" > "$work/$mode.wrk$k" &
     loads+=($!)
   done
@@ -143,13 +152,16 @@ run() {
 
 url1=$(bash tests/pg/pg.sh createdb "$pgdir" bench_one | tail -1)
 url2=$(bash tests/pg/pg.sh createdb "$pgdir" bench_two | tail -1)
+url3=$(bash tests/pg/pg.sh createdb "$pgdir" bench_two_agents | tail -1)
 echo "decisions over HTTP ($conns conns, ${secs}s each, the same load; every answer durable)"
 printf '%-7s %9s %11s %12s %7s %9s %9s %8s %10s %s\n' mode "req/s" "req/cpu-s" "p99" \
     "srv-cpu" "pg-cpu" "commits/s" "batch" "ans/rec" verify
 run sqlite "$work/ledger.db" 18195
 run pg1 "$url1" 18196
 run pg2 "$url2" 18197 18198
+split_agents=1 run pg2x "$url3" 18199 18200
 awk -v s="$(cat "$work/sqlite.rps")" -v p1="$(cat "$work/pg1.rps")" -v p2="$(cat "$work/pg2.rps")" \
     -v sc="$(cat "$work/sqlite.cpu")" -v c1="$(cat "$work/pg1.cpu")" -v c2="$(cat "$work/pg2.cpu")" \
-    'BEGIN {printf "ratio pg1/sqlite: %.2f req/s, %.2f req/cpu-s; pg2/sqlite: %.2f req/s, %.2f req/cpu-s; pg2/pg1: %.2f req/s\n",
-            p1/s, c1/sc, p2/s, c2/sc, p2/p1}'
+    -v px="$(cat "$work/pg2x.rps")" \
+    'BEGIN {printf "ratio pg1/sqlite: %.2f req/s, %.2f req/cpu-s; pg2/sqlite: %.2f req/s, %.2f req/cpu-s; pg2/pg1: %.2f req/s; pg2x/pg1: %.2f req/s\n",
+            p1/s, c1/sc, p2/s, c2/sc, p2/p1, px/p1}'
