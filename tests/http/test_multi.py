@@ -149,8 +149,12 @@ def test_one_chain(a, b):
         th.start()
     for th in threads:
         th.join(60 * SCALE)
+    # One agent deciding on both servers at once: each server's entries
+    # change the counters the other's decisions read, so some are decided
+    # again; none may end as a 503 (16 conflicts in a row).
     t.eq(sum(len(v) for v in acked.values()), 200,
-         "every decision on both servers answered 200 (not: %r)" % other[:5])
+         "every decision of one agent on both servers at once answered 200, none "
+         "given up after repeated conflicts (not: %r)" % other[:5])
     t.eq([d for d, v in acked.items() if len(v) > 1], [],
          "no decision id was given twice (one chain, not two)")
     servers = {v[0][0] for v in acked.values()}
