@@ -30,7 +30,10 @@ static void quiet_notice(void *arg, const char *message)
 bool ledger_pg_session(PGconn *c)
 {
     PQsetNoticeProcessor(c, quiet_notice, NULL);
-    PGresult *r = PQexec(c, "SET synchronous_commit TO on; SET client_min_messages TO warning");
+    /* UTF-8 on the wire whatever PGCLIENTENCODING says: payloads are
+     * stored and read back byte for byte. */
+    PGresult *r = PQexec(c, "SET synchronous_commit TO on; SET client_min_messages TO warning;"
+                            " SET client_encoding TO 'UTF8'");
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     return ok;

@@ -103,8 +103,16 @@ int ledger_watch_wait(ledger_watch *w, int timeout_ms)
             PQfinish(w->conn);
             w->conn = NULL;
         }
-        if (!w->conn)
+        if (!w->conn) {
+            /* Still lost: the rest of the time passes here, so a caller
+             * that loops on the watch does not spin while the server is
+             * down. */
+            int64_t left = deadline - base_mono_us();
+            struct pollfd p = {.fd = w->wake, .events = POLLIN};
+            if (left > 0)
+                poll(&p, 1, (int)((left + 999) / 1000));
             return take_wake(w) ? 0 : -1;
+        }
         return 1; /* what was appended while it was lost was not notified */
     }
     for (;;) {

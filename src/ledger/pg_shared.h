@@ -24,7 +24,9 @@ charter_status ledger_watch_open(const char *path, ledger_watch **out, charter_e
  * consumed; also after a reconnect, since notifications may have been
  * missed while it was lost), 0 timeout (or interrupted), -1 the
  * connection is lost (it reconnects on the next call, waiting up to
- * timeout_ms). NULL: sleeps nothing, returns 0. One thread waits. */
+ * timeout_ms; while it cannot, the call takes timeout_ms and answers -1,
+ * so a loop over it does not spin). NULL: sleeps nothing, returns 0. One
+ * thread waits. */
 int ledger_watch_wait(ledger_watch *w, int timeout_ms);
 /* Wakes a ledger_watch_wait in progress (from another thread) so its owner
  * can stop: it returns 0 at once, and so does the next one if none was in

@@ -10,10 +10,11 @@
  *   charter_checkpoints(seq, hash, signature, key_id, public_key, time_ms,
  *                       checkpoint_every, checkpoint_ms, id)
  *
- * An append is one transaction: BEGIN, pg_advisory_xact_lock(chain key)
- * (the chain lock: appends by all servers form one order), the tail check
- * and the entries in one multi-row INSERT (arrays as parameters, unnest),
- * the checkpoint, NOTIFY charter_ledger, COMMIT, which releases the lock.
+ * An append is one transaction, sent in one round trip (libpq's pipeline
+ * mode): BEGIN, pg_advisory_xact_lock(chain key) (the chain lock: appends
+ * by all servers form one order), the tail check and the entries in one
+ * multi-row INSERT (arrays as parameters, unnest), the checkpoint, NOTIFY
+ * charter_ledger, COMMIT, which releases the lock.
  * With synchronous_commit on, COMMIT returns once the server has the
  * transaction on disk (and on its synchronous standbys when it has any).
  * A writer that must see what others appended before it decides what to
@@ -29,6 +30,7 @@
 
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,7 @@ typedef struct pg_store {
     bool in_append;   /* append_begin's transaction is open */
     bool in_snapshot;
     uint64_t begin_tail;
+    char lost[sizeof ((charter_error *)0)->message]; /* why the last reconnect failed */
 } pg_store;
 
 static const char schema_sql[] =
@@ -86,6 +89,8 @@ static charter_status pg_fail(pg_store *s, const PGresult *r, charter_error *err
 {
     char msg[512];
     s->base.problem = ledger_pg_problem(s->conn, r);
+    if (!r && s->lost[0] && PQstatus(s->conn) != CONNECTION_OK)
+        return ledger_fail(err, CHARTER_E_IO, "%s: %s", doing, s->lost);
     return ledger_fail(err, CHARTER_E_IO, "ledger '%s': %s: %s", s->shown, doing,
                        ledger_pg_message(s->conn, r, msg, sizeof msg));
 }
@@ -103,22 +108,44 @@ static bool pg_ensure(pg_store *s)
 {
     if (s->in_append || s->in_snapshot)
         return PQstatus(s->conn) == CONNECTION_OK;
-    if (PQstatus(s->conn) == CONNECTION_OK) {
-        PQconsumeInput(s->conn);
+    bool usable = PQstatus(s->conn) == CONNECTION_OK &&
+                  PQpipelineStatus(s->conn) == PQ_PIPELINE_OFF;
+    if (usable) {
+        /* Whatever arrived while idle (a notice, the FATAL of a terminated
+         * session, the end of the stream) is read until the socket is
+         * quiet: the end is what makes the status BAD. */
+        for (int i = 0; i < 8; i++) {
+            struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
+            if (poll(&pfd, 1, 0) <= 0 || !PQconsumeInput(s->conn))
+                break;
+            (void)PQisBusy(s->conn);
+        }
         PGnotify *nt;
         while ((nt = PQnotifies(s->conn)))
             PQfreemem(nt);
+        if (PQstatus(s->conn) == CONNECTION_OK)
+            return true;
     }
-    if (PQstatus(s->conn) == CONNECTION_OK)
-        return true;
-    PQreset(s->conn);
-    if (PQstatus(s->conn) != CONNECTION_OK)
+    /* A new connection (not PQreset: it would keep a pipeline's state). */
+    charter_error err = {0};
+    ledger_problem problem;
+    PGconn *c = ledger_pg_connect(s->path, s->shown, &err, &problem);
+    if (!c) {
+        snprintf(s->lost, sizeof s->lost, "%s", err.message);
         return false;
-    if (!ledger_pg_session(s->conn))
-        return false;
-    PGresult *r = PQexec(s->conn, s->writable ? writer_session_sql
-                                              : "SET default_transaction_read_only TO on");
+    }
+    PGresult *r = PQexec(c, s->writable ? writer_session_sql
+                                        : "SET default_transaction_read_only TO on");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
+    if (!ok) {
+        snprintf(s->lost, sizeof s->lost, "cannot set up the session");
+        PQfinish(c);
+        return false;
+    }
+    PQfinish(s->conn);
+    s->conn = c;
+    s->lost[0] = 0;
     return true;
 }
 
@@ -147,6 +174,12 @@ static PGresult *pg_params(pg_store *s, const char *sql, int n, const char *cons
 
 static void pg_rollback(pg_store *s)
 {
+    if (PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF) {
+        /* Half read: drop it (the server rolls the transaction back); the
+         * next operation connects anew. */
+        PQfinish(s->conn);
+        s->conn = NULL;
+    }
     if (PQstatus(s->conn) == CONNECTION_OK &&
         PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
         PGresult *r = PQexec(s->conn, "ROLLBACK");
@@ -244,6 +277,19 @@ static charter_status check_format(pg_store *s, bool *tables, charter_error *err
     return CHARTER_OK;
 }
 
+/* Entries are UTF-8 text kept byte for byte: a database in another
+ * encoding would convert them (or refuse some), so it is refused. */
+static charter_status check_encoding(pg_store *s, charter_error *err)
+{
+    const char *enc = PQparameterStatus(s->conn, "server_encoding");
+    if (enc && (!strcmp(enc, "UTF8") || !strcmp(enc, "SQL_ASCII")))
+        return CHARTER_OK;
+    return ledger_fail(err, CHARTER_E_IO,
+                       "ledger '%s': the database's encoding is %s, expected UTF8 "
+                       "(CREATE DATABASE ... ENCODING 'UTF8')",
+                       s->shown, enc ? enc : "unknown");
+}
+
 static charter_status create_schema(pg_store *s, charter_error *err)
 {
     /* Under a lock: CREATE TABLE IF NOT EXISTS alone is not safe against a
@@ -315,7 +361,9 @@ static charter_status pg_open(const char *path, const ledger_store_config *cfg,
     charter_status st;
     bool tables = false;
     if (s->writable) {
-        st = create_schema(s, err);
+        st = check_encoding(s, err);
+        if (st == CHARTER_OK)
+            st = create_schema(s, err);
         if (st == CHARTER_OK)
             st = writer_session(s, err);
     } else {
@@ -361,13 +409,14 @@ static void tail_of(const PGresult *r, ledger_entry *tail)
     copy_hex(tail->hash, LEDGER_HASH_SIZE, PQgetvalue(r, 0, 3));
 }
 
-static const char *begin_text(char *buf, size_t n, bool with_tail)
+/* append_begin's one round trip: the transaction, the chain lock, the tail. */
+static const char *begin_text(char *buf, size_t n)
 {
     snprintf(buf, n,
-             "BEGIN; SELECT pg_advisory_xact_lock(%lld)%s", (long long)LEDGER_PG_CHAIN_KEY,
-             with_tail ? "; SELECT seq, time_ms, prev_hash, hash FROM charter_entries"
-                         " ORDER BY seq DESC LIMIT 1"
-                       : "");
+             "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
+             " SELECT seq, time_ms, prev_hash, hash FROM charter_entries"
+             " ORDER BY seq DESC LIMIT 1",
+             (long long)LEDGER_PG_CHAIN_KEY);
     return buf;
 }
 
@@ -383,7 +432,7 @@ static charter_status pg_append_begin(ledger_store *base, ledger_entry *tail,
         pg_rollback(s);
     char sql[256];
     /* Nothing is written before the lock is held: safe to try again. */
-    PGresult *r = pg_exec_retry(s, begin_text(sql, sizeof sql, true), true);
+    PGresult *r = pg_exec_retry(s, begin_text(sql, sizeof sql), true);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         st = pg_fail(s, r, err, "cannot start an append");
         PQclear(r);
@@ -425,12 +474,31 @@ static void put_array_bytea(strbuf *b, const unsigned char *p, size_t n)
     strbuf_add(b, "\"", 1);
 }
 
-/* Inserts e[0..n) when the last stored seq is e[0].seq - 1: one statement,
- * the entries as six arrays. */
-static charter_status insert_entries(pg_store *s, const ledger_entry *e, size_t n,
-                                     charter_error *err)
+/* The statements of one append, sent together (libpq's pipeline mode): one
+ * round trip from BEGIN to COMMIT. */
+typedef enum step_kind { STEP_BEGIN, STEP_LOCK, STEP_ENTRIES, STEP_CHECKPOINT,
+                         STEP_NOTIFY, STEP_COMMIT } step_kind;
+
+static const char entries_sql[] =
+    "INSERT INTO charter_entries(seq, time_ms, kind, payload, prev_hash, hash)"
+    " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
+    " $5::bytea[], $6::bytea[])"
+    " WHERE (SELECT coalesce(max(seq), 0) FROM charter_entries) = $7::bigint";
+
+/* The checkpoint goes in only when the entries did (the statements after a
+ * refused INSERT still run: a mismatched tail inserts no row, it is no
+ * error); $9 is the batch's last seq, or NULL for a checkpoint alone. */
+static const char checkpoint_sql[] =
+    "INSERT INTO charter_checkpoints(seq, hash, signature, key_id, public_key,"
+    " time_ms, checkpoint_every, checkpoint_ms)"
+    " SELECT $1::bigint, $2::bytea, $3::bytea, $4::text, $5::bytea, $6::bigint,"
+    " $7::bigint, $8::bigint"
+    " WHERE $9::bigint IS NULL OR"
+    " (SELECT coalesce(max(seq), 0) FROM charter_entries) = $9::bigint";
+
+/* e[0..n) as the six array literals entries_sql takes. */
+static bool entry_arrays(const ledger_entry *e, size_t n, strbuf col[6])
 {
-    strbuf col[6] = {{0}};
     for (int c = 0; c < 6; c++)
         strbuf_add(&col[c], "{", 1);
     for (size_t i = 0; i < n; i++) {
@@ -451,68 +519,92 @@ static charter_status insert_entries(pg_store *s, const ledger_entry *e, size_t 
         strbuf_add(&col[c], "}", 1);
         failed |= col[c].failed;
     }
-    charter_status st = CHARTER_OK;
-    char expect[24];
-    snprintf(expect, sizeof expect, "%" PRIu64, e[0].seq - 1);
-    if (failed) {
-        s->base.problem = LEDGER_PROBLEM_IO;
-        st = ledger_fail(err, CHARTER_E_NOMEM, "out of memory appending to ledger '%s'",
-                         s->shown);
-        goto out;
-    }
-    const char *v[7] = {col[0].p, col[1].p, col[2].p, col[3].p, col[4].p, col[5].p, expect};
-    PGresult *r = pg_params(
-        s,
-        "INSERT INTO charter_entries(seq, time_ms, kind, payload, prev_hash, hash)"
-        " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
-        " $5::bytea[], $6::bytea[])"
-        " WHERE (SELECT coalesce(max(seq), 0) FROM charter_entries) = $7::bigint",
-        7, v);
-    if (!ok_result(r)) {
-        st = pg_fail(s, r, err, "cannot append entries");
-        if (s->base.problem == LEDGER_PROBLEM_TAIL_CHANGED)
-            st = ledger_fail(err, CHARTER_E_IO,
-                             "ledger '%s': entry %" PRIu64 " is there already: another "
-                             "process is writing to this ledger",
-                             s->shown, e[0].seq);
-    } else if (strtoull(PQcmdTuples(r), NULL, 10) != n) {
-        s->base.problem = LEDGER_PROBLEM_TAIL_CHANGED;
-        st = ledger_fail(err, CHARTER_E_IO,
-                         "ledger '%s': the last entry is not %" PRIu64 " as expected: "
-                         "another process is writing to this ledger",
-                         s->shown, e[0].seq - 1);
-    }
-    PQclear(r);
-out:
-    for (int c = 0; c < 6; c++)
-        strbuf_release(&col[c]);
-    return st;
+    return !failed;
 }
 
-static charter_status insert_checkpoint(pg_store *s, const ledger_checkpoint *cp,
-                                        charter_error *err)
+/* Sends the steps, then reads their answers. Returns the first failed
+ * result (the caller clears it) in *bad with its step in *bad_step, and
+ * the rows the INSERT of entries wrote in *inserted. False when the
+ * pipeline could not be sent or read (the connection is then lost). */
+typedef struct append_plan {
+    step_kind steps[6];
+    int nsteps;
+    const char *entry_v[7];
+    const char *cp_v[9];
+    int cp_len[9], cp_fmt[9];
+} append_plan;
+
+static bool send_step(PGconn *c, const append_plan *p, step_kind k)
 {
-    char seq[24], time_ms[24], every[24], ms[24];
-    snprintf(seq, sizeof seq, "%" PRIu64, cp->seq);
-    snprintf(time_ms, sizeof time_ms, "%" PRId64, cp->time_ms);
-    snprintf(every, sizeof every, "%" PRIu64, cp->checkpoint_every);
-    snprintf(ms, sizeof ms, "%" PRIu32, cp->checkpoint_ms);
-    const char *v[8] = {seq, (const char *)cp->hash, (const char *)cp->signature,
-                        cp->key_id, (const char *)cp->public_key, time_ms, every, ms};
-    int lens[8] = {0, LEDGER_HASH_SIZE, LEDGER_SIG_SIZE, 0, LEDGER_PK_SIZE, 0, 0, 0};
-    int fmts[8] = {0, 1, 1, 0, 1, 0, 0, 0};
-    PGresult *r = PQexecParams(
-        s->conn,
-        "INSERT INTO charter_checkpoints(seq, hash, signature, key_id, public_key,"
-        " time_ms, checkpoint_every, checkpoint_ms)"
-        " VALUES ($1::bigint, $2::bytea, $3::bytea, $4::text, $5::bytea, $6::bigint,"
-        " $7::bigint, $8::bigint)",
-        8, NULL, v, lens, fmts, 0);
-    charter_status st = CHARTER_OK;
-    if (!ok_result(r))
-        st = pg_fail(s, r, err, "cannot append a checkpoint");
-    PQclear(r);
-    return st;
+    char sql[96];
+    switch (k) {
+    case STEP_BEGIN:
+        return PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+    case STEP_LOCK:
+        snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%lld)",
+                 (long long)LEDGER_PG_CHAIN_KEY);
+        return PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
+    case STEP_ENTRIES:
+        return PQsendQueryParams(c, entries_sql, 7, NULL, p->entry_v, NULL, NULL, 0);
+    case STEP_CHECKPOINT:
+        return PQsendQueryParams(c, checkpoint_sql, 9, NULL, p->cp_v, p->cp_len, p->cp_fmt,
+                                 0);
+    case STEP_NOTIFY:
+        return PQsendQueryParams(c, "NOTIFY " LEDGER_PG_CHANNEL, 0, NULL, NULL, NULL, NULL, 0);
+    case STEP_COMMIT:
+        return PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+    }
+    return false;
+}
+
+static bool run_plan(PGconn *c, const append_plan *p, PGresult **bad, step_kind *bad_step,
+                     uint64_t *inserted, bool *committed)
+{
+    *bad = NULL;
+    *inserted = 0;
+    *committed = false;
+    if (!PQenterPipelineMode(c))
+        return false;
+    bool sent = true;
+    for (int i = 0; i < p->nsteps && sent; i++)
+        sent = send_step(c, p, p->steps[i]);
+    if (!sent || !PQpipelineSync(c))
+        return false;
+    /* Each step answers a result then NULL; an aborted pipeline answers
+     * PGRES_PIPELINE_ABORTED for the steps after the failed one; the sync
+     * answers PGRES_PIPELINE_SYNC last. NULLs are bounded, in case the
+     * connection breaks on the way. */
+    int step = 0, nulls = 0;
+    for (;;) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            if (PQstatus(c) != CONNECTION_OK || ++nulls > 2 * p->nsteps + 2)
+                return false;
+            continue;
+        }
+        ExecStatusType t = PQresultStatus(r);
+        if (t == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        step_kind k = step < p->nsteps ? p->steps[step] : STEP_COMMIT;
+        step++;
+        if (t == PGRES_FATAL_ERROR && !*bad) {
+            *bad = r;
+            *bad_step = k;
+            r = NULL;
+        } else if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
+            if (k == STEP_ENTRIES)
+                *inserted = strtoull(PQcmdTuples(r), NULL, 10);
+            /* A COMMIT that could not commit answers "ROLLBACK". */
+            if (k == STEP_COMMIT)
+                *committed = !strcmp(PQcmdStatus(r), "COMMIT");
+        }
+        PQclear(r);
+        if (PQstatus(c) != CONNECTION_OK)
+            return false;
+    }
+    return PQexitPipelineMode(c) == 1;
 }
 
 static charter_status pg_append(ledger_store *base, const ledger_entry *e, size_t n,
@@ -523,17 +615,7 @@ static charter_status pg_append(ledger_store *base, const ledger_entry *e, size_
     charter_status st = need_writable(s, err);
     if (st != CHARTER_OK)
         return st;
-    if (!s->in_append) {
-        char sql[256];
-        PGresult *r = pg_exec_retry(s, begin_text(sql, sizeof sql, false), true);
-        if (!ok_result(r)) {
-            st = pg_fail(s, r, err, "cannot start an append");
-            PQclear(r);
-            pg_rollback(s);
-            return st;
-        }
-        PQclear(r);
-    } else if (n > 0 && e[0].seq != s->begin_tail + 1) {
+    if (s->in_append && n > 0 && e[0].seq != s->begin_tail + 1) {
         pg_rollback(s);
         base->problem = LEDGER_PROBLEM_TAIL_CHANGED;
         return ledger_fail(err, CHARTER_E_IO,
@@ -541,31 +623,95 @@ static charter_status pg_append(ledger_store *base, const ledger_entry *e, size_
                            ": the append does not follow the tail",
                            s->shown, s->begin_tail, e[0].seq - 1);
     }
-    s->in_append = true;
-    if (n > 0 && (st = insert_entries(s, e, n, err)) != CHARTER_OK)
-        goto fail;
-    if (cp && (st = insert_checkpoint(s, cp, err)) != CHARTER_OK)
-        goto fail;
-    PGresult *r = PQexec(s->conn, n > 0 || cp ? "NOTIFY " LEDGER_PG_CHANNEL "; COMMIT"
-                                              : "COMMIT");
-    /* A COMMIT that could not commit answers "ROLLBACK". */
-    if (!ok_result(r) || strcmp(PQcmdStatus(r), "COMMIT")) {
-        /* Lost while committing, the server may have committed or not. */
-        st = pg_fail(s, r, err,
-                     PQstatus(s->conn) == CONNECTION_OK
-                         ? "cannot commit"
-                         : "the connection was lost at the commit (whether it was "
-                           "committed is known only by reading the tail again)");
-        if (st == CHARTER_OK || !base->problem)
-            base->problem = LEDGER_PROBLEM_IO;
-        PQclear(r);
-        goto fail;
+    if (!s->in_append && !pg_ensure(s))
+        return pg_fail(s, NULL, err, "cannot start an append");
+
+    append_plan p = {.nsteps = 0};
+    strbuf col[6] = {{0}};
+    char expect[24], seq[24], time_ms[24], every[24], ms[24], last[24];
+    if (!s->in_append) {
+        p.steps[p.nsteps++] = STEP_BEGIN;
+        p.steps[p.nsteps++] = STEP_LOCK;
     }
-    PQclear(r);
-    s->in_append = false;
-    return CHARTER_OK;
-fail:
-    pg_rollback(s);
+    if (n > 0) {
+        if (!entry_arrays(e, n, col)) {
+            for (int c = 0; c < 6; c++)
+                strbuf_release(&col[c]);
+            pg_rollback(s);
+            base->problem = LEDGER_PROBLEM_IO;
+            return ledger_fail(err, CHARTER_E_NOMEM,
+                               "out of memory appending to ledger '%s'", s->shown);
+        }
+        snprintf(expect, sizeof expect, "%" PRIu64, e[0].seq - 1);
+        for (int c = 0; c < 6; c++)
+            p.entry_v[c] = col[c].p;
+        p.entry_v[6] = expect;
+        p.steps[p.nsteps++] = STEP_ENTRIES;
+    }
+    if (cp) {
+        snprintf(seq, sizeof seq, "%" PRIu64, cp->seq);
+        snprintf(time_ms, sizeof time_ms, "%" PRId64, cp->time_ms);
+        snprintf(every, sizeof every, "%" PRIu64, cp->checkpoint_every);
+        snprintf(ms, sizeof ms, "%" PRIu32, cp->checkpoint_ms);
+        snprintf(last, sizeof last, "%" PRIu64, n > 0 ? e[n - 1].seq : 0);
+        const char *v[9] = {seq, (const char *)cp->hash, (const char *)cp->signature,
+                            cp->key_id, (const char *)cp->public_key, time_ms, every, ms,
+                            n > 0 ? last : NULL};
+        int len[9] = {0, LEDGER_HASH_SIZE, LEDGER_SIG_SIZE, 0, LEDGER_PK_SIZE, 0, 0, 0, 0};
+        int fmt[9] = {0, 1, 1, 0, 1, 0, 0, 0, 0};
+        memcpy(p.cp_v, v, sizeof v);
+        memcpy(p.cp_len, len, sizeof len);
+        memcpy(p.cp_fmt, fmt, sizeof fmt);
+        p.steps[p.nsteps++] = STEP_CHECKPOINT;
+    }
+    if (n > 0 || cp)
+        p.steps[p.nsteps++] = STEP_NOTIFY;
+    p.steps[p.nsteps++] = STEP_COMMIT;
+
+    PGresult *bad = NULL;
+    step_kind bad_step = STEP_COMMIT;
+    uint64_t inserted = 0;
+    bool committed = false;
+    bool ran = run_plan(s->conn, &p, &bad, &bad_step, &inserted, &committed);
+    for (int c = 0; c < 6; c++)
+        strbuf_release(&col[c]);
+    if (!ran || PQstatus(s->conn) != CONNECTION_OK) {
+        /* Lost on the way: if the COMMIT reached the server, it may have
+         * committed. */
+        st = pg_fail(s, bad, err,
+                     "the connection was lost during an append (whether it was committed "
+                     "is known only by reading the tail again)");
+        if (!base->problem || base->problem == LEDGER_PROBLEM_IO)
+            base->problem = PQstatus(s->conn) == CONNECTION_OK ? LEDGER_PROBLEM_IO
+                                                               : LEDGER_PROBLEM_UNAVAILABLE;
+    } else if (bad) {
+        static const char *const doing[] = {"cannot start an append", "cannot take the chain lock",
+                                            "cannot append entries", "cannot append a checkpoint",
+                                            "cannot notify", "cannot commit"};
+        st = pg_fail(s, bad, err, doing[bad_step]);
+        if (bad_step == STEP_ENTRIES && base->problem == LEDGER_PROBLEM_TAIL_CHANGED)
+            st = ledger_fail(err, CHARTER_E_IO,
+                             "ledger '%s': entry %" PRIu64 " is there already: another "
+                             "process is writing to this ledger",
+                             s->shown, e[0].seq);
+    } else if (n > 0 && inserted != n) {
+        /* The tail was not e[0].seq - 1: nothing of the batch was written
+         * (its checkpoint neither), the empty transaction committed. */
+        base->problem = LEDGER_PROBLEM_TAIL_CHANGED;
+        st = ledger_fail(err, CHARTER_E_IO,
+                         "ledger '%s': the last entry is not %" PRIu64 " as expected: "
+                         "another process is writing to this ledger",
+                         s->shown, e[0].seq - 1);
+    } else if (!committed) {
+        base->problem = LEDGER_PROBLEM_IO;
+        st = ledger_fail(err, CHARTER_E_IO, "ledger '%s': the commit was rolled back",
+                         s->shown);
+    }
+    PQclear(bad);
+    if (st == CHARTER_OK)
+        s->in_append = false;
+    else
+        pg_rollback(s);
     return st;
 }
 

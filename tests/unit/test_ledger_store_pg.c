@@ -393,6 +393,18 @@ static void test_refuses_other_formats_and_non_ledgers(void)
     CHECK_HAS(err.message, "charter:***@");
     drop_db(name);
 
+    /* A database that would convert the entries' text. */
+    char lname[80], lurl[600], sql[300];
+    snprintf(lname, sizeof lname, "t_store_%ld_latin1", (long)getpid());
+    snprintf(sql, sizeof sql,
+             "CREATE DATABASE %s ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C'"
+             " LC_CTYPE 'C'", lname);
+    CHECK(admin_exec(NULL, sql));
+    db_url(lname, lurl, sizeof lurl);
+    CHECK_INT(ledger_store_open(lurl, &wr, &s, &err), CHARTER_E_IO);
+    CHECK_HAS(err.message, "encoding is LATIN1, expected UTF8");
+    drop_db(lname);
+
     /* Nothing listening: unavailable, said without the password. */
     CHECK_INT(ledger_store_open("postgresql://charter:hunter2@127.0.0.1:1/x", &wr, &s, &err),
               CHARTER_E_IO);
@@ -862,7 +874,12 @@ static void test_a_server_back_from_an_immediate_stop_is_used_again(void)
     CHECK(s->ops->append(s, e + 1, 1, NULL, &err) != CHARTER_OK);
     CHECK_INT(s->problem, LEDGER_PROBLEM_UNAVAILABLE);
     CHECK_INT(ledger_watch_wait(w, 1000), -1);
+    /* While it is down, a wait takes its time (a watching thread does not
+     * spin), and says lost. */
     int64_t t0 = base_mono_us();
+    CHECK_INT(ledger_watch_wait(w, 400), -1);
+    CHECK(base_mono_us() - t0 >= 350 * 1000);
+    t0 = base_mono_us();
     CHECK(!ledger_lease_hold(l));
     CHECK(base_mono_us() - t0 < 1500 * 1000);
 
