@@ -95,6 +95,11 @@ typedef struct charter_ledger_options {
  * naming the holder's pid and command. The read-only functions (verify,
  * scan, replay) are not affected.
  *
+ * A PostgreSQL ledger (`path` a libpq URI or connection string) is the
+ * exception: any number of processes (servers), and ledgers in one
+ * process, record into it at once, each state a replica of the one chain
+ * (charter_ledger_shared, docs/ledger.md "Several servers on one ledger").
+ *
  * While open, the writer watches its health (charter_ledger_health_get):
  * a failed write makes it failing, and it then tries every half second
  * whether a commit goes through again; while idle it checks every two
@@ -315,7 +320,11 @@ typedef struct charter_resolve_result {
  *
  * Errors: CHARTER_E_REFUSED, CHARTER_E_REF (no such escalated decision),
  * CHARTER_E_DUPLICATE (already resolved), CHARTER_E_INVALID (no `who`, no
- * `c`, not a decision id), CHARTER_E_IO. `out` may be NULL. */
+ * `c`, not a decision id), CHARTER_E_IO, and on a ledger several servers
+ * share CHARTER_E_CONFLICT: another server resolved, moved or voted on it
+ * (or counted against the budgets an approval re-checked) while this one
+ * was recorded; nothing was recorded, err says what (look again). `out`
+ * may be NULL. */
 CHARTER_API charter_status charter_ledger_resolve(charter_ledger *l,
                                                   const charter *c,
                                                   const char *decision_id,
@@ -518,7 +527,8 @@ CHARTER_API charter_status charter_ledger_grant(charter_ledger *l, const charter
 /* Records that `who` revoked grant `grant_id` ("g-N") at time_ms (0: now),
  * with an optional note; from then on it approves nothing. Errors:
  * CHARTER_E_INVALID, CHARTER_E_REF (no such grant), CHARTER_E_DUPLICATE
- * (already revoked), CHARTER_E_IO. Who may revoke is the caller's to
+ * (already revoked), CHARTER_E_CONFLICT (another server sharing the
+ * ledger revoked it first), CHARTER_E_IO. Who may revoke is the caller's to
  * decide (the HTTP API: the grantor, an approver of its queue, admin). */
 CHARTER_API charter_status charter_ledger_revoke_grant(charter_ledger *l,
                                                        const char *grant_id,
@@ -639,8 +649,8 @@ typedef struct charter_ledger_entry {
     int64_t time_ms;       /* when it was recorded (Unix ms) */
     const char *kind;      /* "charter", "decision", "escalation_approval",
                               "escalation_resolved", "escalation_moved",
-                              "grant", "grant_revoked", "outcome"
-                              (docs/ledger.md) */
+                              "grant", "grant_revoked", "outcome",
+                              "charter_loaded" (docs/ledger.md) */
     const char *payload;   /* canonical JSON object */
     size_t payload_len;
     unsigned char prev_hash[CHARTER_HASH_SIZE];

@@ -543,6 +543,24 @@ static charter_status finish_change(charter_ledger *l, esc_change *ch, charter_s
     return st;
 }
 
+/* Whether a change that conflicted did so only over the budgets its
+ * approval re-checked: the escalation (and the grant approving it) are as
+ * they were, and it is open again. */
+static bool only_budgets_changed(charter_ledger *l, const esc_change *ch)
+{
+    if (!ch->subject.agent)
+        return false;
+    pthread_mutex_lock(&l->mu);
+    const state_escalation *e = ledger_state_escalation(&l->state, ch->seq);
+    bool only = e && e->status == ESC_OPEN && e->foreign_seq <= ch->basis;
+    if (only && ch->subject.grant_seq) {
+        const state_grant *g = ledger_state_grant(&l->state, ch->subject.grant_seq);
+        only = g && g->foreign_seq <= ch->basis;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return only;
+}
+
 /* Says what another server did first to a change that conflicted. */
 static void conflict_message(charter_ledger *l, const esc_change *ch, charter_error *err)
 {
@@ -593,38 +611,53 @@ charter_status ledger_resolve(charter_ledger *l, ledger_resolve_args *ra,
                            "given");
     char id[32];
     ledger_decision_id(ra->seq, id);
-    esc_change ch = {.seq = ra->seq, .who = ra->who, .note = ra->note,
-                     .approve = ra->approve, .policies = true, .grant_id = ra->grant_id,
-                     .single_only = ra->single_only,
-                     .time_ms = ra->time_ms ? ra->time_ms : charter_now_ms()};
-    ch.ap.c = ra->c;
-    if (ch.approve && charter_decider_new(&ch.ap.d) != CHARTER_OK)
+    charter_decider *d = NULL;
+    if (ra->approve && charter_decider_new(&d) != CHARTER_OK)
         return ledger_fail(err, CHARTER_E_NOMEM, "out of memory re-checking %s", id);
-    ledger_append a;
-    charter_status st = prepare_change(l, &ch, NULL, &a, err);
-    if (st == CHARTER_OK && ch.approve && !ch.vote && ra->cap_spend &&
-        ch.ap.spend > ra->max_spend) {
-        /* A grant's amount cap: what the re-check found is more than is left. */
-        finish_change(l, &ch, CHARTER_E_REFUSED, err); /* gives it all back */
-        ch.ap.refusal = CHARTER_REFUSAL_NO_GRANTS;
-        ch.ap.stopped_by[0] = '\0';
-        st = ledger_fail(err, CHARTER_E_REFUSED,
-                         "approving %s by standing approval %s is refused: it spends "
-                         "%.15g and the grant has %.15g of its amount cap left", id,
-                         ra->grant_id ? ra->grant_id : "", ch.ap.spend, ra->max_spend);
-    }
-    if (st == CHARTER_E_REFUSED && out) {
-        out->refusal = ch.ap.refusal;
-        memcpy(out->stopped_by, ch.ap.stopped_by, sizeof out->stopped_by);
-    }
-    if (st == CHARTER_OK) {
-        st = ledger_writer_append(l->writer, &a, err);
-        if (st == CHARTER_OK && out)
-            out->seq = a.seq;
-        st = finish_change(l, &ch, st, err);
-        wake_waiters(l);
-        if (st == CHARTER_E_CONFLICT)
-            conflict_message(l, &ch, err);
+    int64_t when = ra->time_ms ? ra->time_ms : charter_now_ms();
+    esc_change ch;
+    charter_status st;
+    for (int tries = 1;; tries++) {
+        ch = (esc_change){.seq = ra->seq, .who = ra->who, .note = ra->note,
+                          .approve = ra->approve, .policies = true,
+                          .grant_id = ra->grant_id, .single_only = ra->single_only,
+                          .time_ms = when};
+        ch.ap.c = ra->c;
+        ch.ap.d = d;
+        ledger_append a;
+        st = prepare_change(l, &ch, NULL, &a, err);
+        if (st == CHARTER_OK && ch.approve && !ch.vote && ra->cap_spend &&
+            ch.ap.spend > ra->max_spend) {
+            /* A grant's amount cap: what the re-check found is more than is left. */
+            finish_change(l, &ch, CHARTER_E_REFUSED, err); /* gives it all back */
+            ch.ap.refusal = CHARTER_REFUSAL_NO_GRANTS;
+            ch.ap.stopped_by[0] = '\0';
+            st = ledger_fail(err, CHARTER_E_REFUSED,
+                             "approving %s by standing approval %s is refused: it spends "
+                             "%.15g and the grant has %.15g of its amount cap left", id,
+                             ra->grant_id ? ra->grant_id : "", ch.ap.spend, ra->max_spend);
+        }
+        if (st == CHARTER_E_REFUSED && out) {
+            out->refusal = ch.ap.refusal;
+            memcpy(out->stopped_by, ch.ap.stopped_by, sizeof out->stopped_by);
+        }
+        if (st == CHARTER_OK) {
+            a.retry = tries > 1;
+            st = ledger_writer_append(l->writer, &a, err);
+            if (st == CHARTER_OK && out)
+                out->seq = a.seq;
+            st = finish_change(l, &ch, st, err);
+            wake_waiters(l);
+            /* Another server counted against the budgets this approval
+             * re-checked, the escalation itself unchanged: checked again
+             * (a person should not have to retry for an agent's traffic). */
+            if (st == CHARTER_E_CONFLICT && tries < LEDGER_CONFLICT_TRIES &&
+                only_budgets_changed(l, &ch))
+                continue;
+            if (st == CHARTER_E_CONFLICT)
+                conflict_message(l, &ch, err);
+        }
+        break;
     }
     if (st == CHARTER_OK && out && ch.approve) {
         out->pending = ch.vote;
@@ -633,7 +666,7 @@ charter_status ledger_resolve(charter_ledger *l, ledger_resolve_args *ra,
     }
     if (st == CHARTER_OK && ch.approve && !ch.vote)
         ra->spend = ch.ap.spend;
-    charter_decider_free(ch.ap.d);
+    charter_decider_free(d);
     return st;
 }
 

@@ -636,8 +636,9 @@ charter_status ledger_open_with(const char *path, const charter_ledger_options *
         goto fail;
     if ((st = ledger_writer_start(l->writer, err)) != CHARTER_OK)
         goto fail;
-    if (l->shared) {
+    if (l->shared)
         ledger_writer_poke(l->writer); /* what others appended since */
+    if (l->shared && l->watch) {
         int rc = pthread_create(&l->watch_thread, NULL, watch_main, l);
         if (rc != 0) {
             st = ledger_fail(err, CHARTER_E_NOMEM, "cannot start the ledger's watch: %s",
@@ -1081,6 +1082,7 @@ static charter_status decide_recorded(charter_ledger *l, charter_decider *d,
             return st;
         charter_error aerr;
         memset(&aerr, 0, sizeof aerr);
+        t->append.retry = tries > 1;
         st = ledger_writer_append(l->writer, &t->append, &aerr);
         if (st == CHARTER_E_CONFLICT && tries < LEDGER_CONFLICT_TRIES) {
             decide_discard(t);

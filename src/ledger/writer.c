@@ -57,6 +57,11 @@ struct ledger_writer {
     uint64_t last_foreign_seq;
     bool poked;
     int64_t last_sync_mono_ms;
+    /* Guarded by mu: retried appends queued so far (ledger_append.retry),
+     * and whether the writer waits
+     * for the re-decided appends of a batch's conflicts (commit_shared). */
+    uint64_t retried;
+    bool lingering;
     bool broken;
     char broken_message[1024];
 
@@ -648,39 +653,31 @@ static size_t batch_room(const ledger_writer *w)
     return max;
 }
 
-/* A batch on a shared store (writer thread, without mu): the chain lock
- * and the foreign entries first (shared_begin), then the appends that no
- * longer hold leave the batch (CHARTER_E_CONFLICT, into *conflicts) and
- * those past the cadence's room go back to the head of the queue; the
- * rest (*batch, possibly none) are written as commit_batch writes them. */
-static void commit_shared(ledger_writer *w, ledger_append **batch, ledger_append **conflicts)
+static void wake_batch(ledger_append *batch);
+
+/* Sorts appends (writer thread, chain lock held, foreign entries read):
+ * those that no longer hold go to *conf (CHARTER_E_CONFLICT), then up to
+ * `room` in all (*kept counts them) to *keep, the rest back to the head of
+ * the queue, in order. Lists are appended to through the tail pointers. */
+static void sort_appends(ledger_writer *w, ledger_append *list, ledger_append ***keep,
+                         size_t *kept, size_t room, ledger_append ***conf, size_t *nconf)
 {
-    *conflicts = NULL;
-    charter_error err;
-    memset(&err, 0, sizeof err);
-    charter_status st = shared_begin(w, &err);
-    if (st != CHARTER_OK) {
-        fail_batch(*batch, st, err.message);
-        return;
-    }
-    ledger_append *keep = NULL, **keep_tail = &keep, **conf_tail = conflicts;
     ledger_append *requeue = NULL, *requeue_last = NULL;
-    size_t room = batch_room(w), kept = 0;
-    for (ledger_append *a = *batch, *next; a; a = next) {
+    for (ledger_append *a = list, *next; a; a = next) {
         next = a->next;
         a->next = NULL;
         if (a->subject && a->basis_seq < w->last_foreign_seq && w->validate &&
             !w->validate(w->shared_user, a)) {
             a->status = CHARTER_E_CONFLICT;
-            if (!a->message[0])
-                snprintf(a->message, sizeof a->message,
-                         "another server changed what this was decided on first");
-            *conf_tail = a;
-            conf_tail = &a->next;
-        } else if (kept < room) {
-            *keep_tail = a;
-            keep_tail = &a->next;
-            kept++;
+            snprintf(a->message, sizeof a->message,
+                     "another server changed what this was decided on first");
+            **conf = a;
+            *conf = &a->next;
+            (*nconf)++;
+        } else if (*kept < room) {
+            **keep = a;
+            *keep = &a->next;
+            (*kept)++;
         } else {
             if (requeue_last)
                 requeue_last->next = a;
@@ -696,6 +693,64 @@ static void commit_shared(ledger_writer *w, ledger_append **batch, ledger_append
         if (!w->tail)
             w->tail = requeue_last;
         pthread_mutex_unlock(&w->mu);
+    }
+}
+
+/* A batch on a shared store (writer thread, without mu): the chain lock
+ * and the foreign entries first (shared_begin), then the appends that no
+ * longer hold leave the batch (CHARTER_E_CONFLICT) and those past the
+ * cadence's room go back to the head of the queue; the rest (*batch,
+ * possibly none) are written as commit_batch writes them.
+ *
+ * The conflicting ones are woken at once, and the writer waits up to
+ * WRITER_LINGER_MS, still holding the chain lock, for as many appends to
+ * be queued (their callers deciding again), which it takes into the same
+ * transaction: decided on the state as it is under the lock, they cannot
+ * conflict again, so two servers deciding for one agent at once make
+ * progress instead of invalidating each other's every try. Appends that
+ * conflict among those taken then go to *conflicts, woken by the caller. */
+static void commit_shared(ledger_writer *w, ledger_append **batch, ledger_append **conflicts)
+{
+    *conflicts = NULL;
+    charter_error err;
+    memset(&err, 0, sizeof err);
+    charter_status st = shared_begin(w, &err);
+    if (st != CHARTER_OK) {
+        fail_batch(*batch, st, err.message);
+        return;
+    }
+    ledger_append *keep = NULL, **keep_tail = &keep;
+    ledger_append *conf = NULL, **conf_tail = &conf;
+    size_t room = batch_room(w), kept = 0, nconf = 0;
+    sort_appends(w, *batch, &keep_tail, &kept, room, &conf_tail, &nconf);
+    if (conf) {
+        pthread_mutex_lock(&w->mu);
+        uint64_t before = w->retried;
+        w->lingering = true;
+        pthread_mutex_unlock(&w->mu);
+        wake_batch(conf);
+        struct timespec until;
+        base_time_after(CLOCK_MONOTONIC, (int64_t)WRITER_LINGER_MS * 1000, &until);
+        pthread_mutex_lock(&w->mu);
+        while (w->retried - before < nconf && !w->stopping &&
+               pthread_cond_timedwait(&w->work, &w->mu, &until) != ETIMEDOUT)
+            ;
+        w->lingering = false;
+        ledger_append *more = NULL;
+        if (w->head && kept < room) {
+            size_t take = room - kept;
+            more = w->head;
+            ledger_append *last = w->head;
+            for (size_t n = 1; last->next && n < take; n++)
+                last = last->next;
+            w->head = last->next;
+            if (!w->head)
+                w->tail = NULL;
+            last->next = NULL;
+        }
+        pthread_mutex_unlock(&w->mu);
+        ledger_append **late_tail = conflicts;
+        sort_appends(w, more, &keep_tail, &kept, room, &late_tail, &nconf);
     }
     *batch = keep;
     if (keep || checkpoint_due(w, w->last_seq, charter_now_ms(), false))
@@ -871,7 +926,8 @@ static void enqueue(ledger_writer *w, ledger_append *a)
     else
         w->head = a;
     w->tail = a;
-    if (was_empty)
+    w->retried += a->retry;
+    if (was_empty || w->lingering)
         pthread_cond_signal(&w->work);
 }
 

@@ -45,7 +45,10 @@
  * CHARTER_E_CONFLICT and nothing of it is written; the rest commit), and
  * appends after the foreign tail. Foreign entries count in the checkpoint
  * cadence: appends that no longer fit its room go back to the head of the
- * queue for the next batch. Between batches it reads foreign entries when
+ * queue for the next batch. The callers of the appends that conflicted
+ * are woken at once and the writer waits a little (WRITER_LINGER_MS) under
+ * the chain lock for them to decide again, taking what they queue into
+ * the same transaction. Between batches it reads foreign entries when
  * poked (ledger_writer_poke) and at least every WRITER_SYNC_MS. A foreign
  * entry that does not link fails the ledger's health ("tail_changed") and
  * nothing is appended until the chain reads whole again.
@@ -92,6 +95,10 @@ typedef struct ledger_append {
      * (the caller's). subject NULL: never conflicts. Ignored on SQLite. */
     uint64_t basis_seq;
     void *subject;
+    /* Set by the caller when this append is decided again after a
+     * conflict: the writer, waiting for such appends under the chain lock
+     * (commit_shared), counts them. */
+    bool retry;
     struct ledger_append *next;
     struct ledger_append *next_done; /* the writer's, while waking */
 } ledger_append;
@@ -130,6 +137,7 @@ typedef struct ledger_writer_config {
 #define WRITER_RECHECK_MS 500
 #define WRITER_IDLE_CHECK_MS 2000
 #define WRITER_SYNC_MS 1000
+#define WRITER_LINGER_MS 20
 
 charter_status ledger_writer_new(const ledger_writer_config *cfg,
                                  ledger_writer **out, charter_error *err);

@@ -7,7 +7,9 @@
  * escalation resolved through both at once is resolved once (the other
  * gets CHARTER_E_CONFLICT, or "already resolved" when it saw the first
  * before it began); what one opens the other lists within ~1.5 s, and a
- * long poll on one returns when the other resolves; charter_loaded reaches
+ * long poll on one returns when the other resolves; an approval on one
+ * while the other counts the agent's actions is checked again, not
+ * refused; charter_loaded reaches
  * the other's on_charter_loaded; a foreign entry that does not link fails
  * the health.
  *
@@ -477,6 +479,88 @@ static void test_resolved_once_across_servers(void)
     charter_release(c);
 }
 
+typedef struct busy {
+    charter_ledger *l;
+    const charter *c;
+    atomic_bool stop;
+    int allowed;
+} busy;
+
+/* The agent's traffic on the other server: allowed actions, each counted
+ * against the budgets an approval re-checks. */
+static void *keep_deciding(void *arg)
+{
+    busy *b = arg;
+    charter_decider *d;
+    charter_decider_new(&d);
+    while (!atomic_load(&b->stop)) {
+        char dec[16];
+        if (decide(b->l, d, b->c, "issue_refund", dec, NULL) == CHARTER_OK &&
+            !strcmp(dec, "allow"))
+            b->allowed++;
+    }
+    charter_decider_free(d);
+    return NULL;
+}
+
+static void test_approval_beside_the_agents_traffic(void)
+{
+    new_database();
+    charter_ledger *a = open_with(NULL), *b = open_with(NULL);
+    /* A budget the traffic does not reach. */
+    static const char from[] = "max_actions_per_day: 20,", to[] = "max_actions_per_day: 100000,";
+    char yaml[sizeof budget_yaml + sizeof to];
+    const char *at = strstr(budget_yaml, from);
+    size_t head = (size_t)(at - budget_yaml);
+    memcpy(yaml, budget_yaml, head);
+    memcpy(yaml + head, to, sizeof to - 1);
+    memcpy(yaml + head + sizeof to - 1, at + sizeof from - 1, strlen(at + sizeof from - 1) + 1);
+    charter *c = NULL;
+    charter_error err;
+    CHECK_INT(charter_load_string("big.yaml", yaml, strlen(yaml), &c, &err), CHARTER_OK);
+    charter_decider *d;
+    charter_decider_new(&d);
+    enum { ROUNDS = 5 };
+    char ids[ROUNDS][32], dec[16];
+    for (int i = 0; i < ROUNDS; i++) {
+        CHECK_INT(decide(a, d, c, "close_account", dec, ids[i]), CHARTER_OK);
+        CHECK_STR(dec, "escalate");
+    }
+    busy traffic = {.l = b, .c = c};
+    atomic_init(&traffic.stop, false);
+    pthread_t th;
+    pthread_create(&th, NULL, keep_deciding, &traffic);
+    sleep_ms(100);
+    /* Each approval re-checks the agent's budgets while the other server
+     * keeps counting against them: it is checked again, not refused. */
+    for (int i = 0; i < ROUNDS; i++) {
+        charter_resolve_result res;
+        memset(&err, 0, sizeof err);
+        charter_status st = charter_ledger_resolve(a, c, ids[i], "lena",
+                                                   CHARTER_RESOLVE_APPROVE, "fine", 0,
+                                                   &res, &err);
+        CHECK_INT(st, CHARTER_OK);
+        if (st != CHARTER_OK)
+            fprintf(stderr, "approving %s: %s\n", ids[i], err.message);
+    }
+    atomic_store(&traffic.stop, true);
+    pthread_join(th, NULL);
+    CHECK(traffic.allowed > 0);
+    /* Every allow and approval counted once, on both servers. */
+    charter_counters ka, kb;
+    int64_t until = now_ms() + 1500;
+    do {
+        charter_ledger_counters(a, "support-bot", "", T0, &ka);
+        charter_ledger_counters(b, "support-bot", "", T0, &kb);
+    } while ((ka.day_actions != kb.day_actions) && now_ms() < until && (sleep_ms(20), 1));
+    CHECK_INT(ka.day_actions, traffic.allowed + ROUNDS);
+    CHECK_INT(kb.day_actions, traffic.allowed + ROUNDS);
+    CHECK_INT(charter_ledger_close(a, &err), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(b, &err), CHARTER_OK);
+    charter_decider_free(d);
+    charter_release(c);
+}
+
 typedef struct poller {
     charter_ledger *l;
     const char *id;
@@ -660,6 +744,7 @@ int main(void)
     RUN(test_one_chain_from_two_servers);
     RUN(test_budget_holds_across_servers);
     RUN(test_resolved_once_across_servers);
+    RUN(test_approval_beside_the_agents_traffic);
     RUN(test_long_poll_returns_when_other_resolves);
     RUN(test_charter_loaded_reaches_the_other);
     RUN(test_foreign_entry_that_does_not_link_fails_health);
