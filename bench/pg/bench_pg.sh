@@ -8,7 +8,8 @@
 #   sqlite  one `charter serve` on a SQLite file (the embedded default)
 #   pg1     one `charter serve` on a PostgreSQL database
 #   pg2     two `charter serve` on one PostgreSQL database, the load split
-#           between them (two wrk, 32 connections each, at once)
+#           between them (two wrk, 32 connections each, at once; the same
+#           agent on both, each wrk with runs of its own)
 #   pg2x    the same, but each server's load is for an agent of its own
 #           (support-bot on one, other-bot on the other): no decision of one
 #           server reads counters the other changes, so none is decided
@@ -116,7 +117,7 @@ run() {
     k=$((k + 1))
     local t=$tok a=support-bot
     if [ "$split_agents" = 1 ] && [ "$k" = 2 ]; then t=$tok2; a=other-bot; fi
-    CHARTER_TOKEN=$t CHARTER_AGENT=$a wrk -t"$threads" -c"$per" -d"${secs}s" --latency \
+    CHARTER_TOKEN=$t CHARTER_AGENT=$a CHARTER_RUN_PREFIX="s$k-" wrk -t"$threads" -c"$per" -d"${secs}s" --latency \
         -s bench/http/decide.lua "http://127.0.0.1:$port" > "$work/$mode.wrk$k" &
     loads+=($!)
   done
