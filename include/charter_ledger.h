@@ -133,7 +133,9 @@ CHARTER_API bool charter_decision_id_parse(const char *id, uint64_t *seq);
  * ("d-<seq>") first; malloc'd, the caller frees it.
  * On CHARTER_E_IO the ledger could not be written: nothing of this call was
  * recorded, and *answer is a deny with reason "ledger_unavailable" (fail
- * closed) that the caller should pass on; err says why.
+ * closed) that the caller should pass on; err says why. (On a ledger
+ * several servers share, a decision whose budgets another server changed
+ * first is decided again, up to 16 times in all; then it is this deny.)
  * On CHARTER_E_JSON / CHARTER_E_REQUEST / CHARTER_E_LIMIT the request is
  * invalid, nothing is recorded and *answer is NULL.
  * `d` is the calling thread's decider; `now_ms` as in charter_decide. */
@@ -174,7 +176,10 @@ CHARTER_API charter_status charter_ledger_decide_request(charter_ledger *l,
  *    it returns what charter_ledger_decide_request would have (CHARTER_OK
  *    with the answer, or CHARTER_E_IO with the fail-closed deny) and frees
  *    the ticket. Every ticket must be ended, and the ledger stays open until
- *    it is.
+ *    it is. On a ledger several servers share, an entry that another
+ *    server's made stale (its budgets changed first: the rare
+ *    CHARTER_E_CONFLICT) is decided again inside decide_end, which then
+ *    waits for the ledger as charter_ledger_decide_request does.
  *  - anything else with *ticket NULL: finished already, as
  *    charter_ledger_decide_request (an invalid request, or the ledger closing:
  *    CHARTER_E_IO with the deny in *answer). `ready` is never called.

@@ -354,6 +354,9 @@ charter_status charter_ledger_grant(charter_ledger *l, const charter *c,
                           .max_count = g->max_count, .max_amount = g->max_amount};
         pthread_mutex_lock(&l->mu);
         st = ledger_state_grant_add(&l->state, &sg);
+        /* Another server's revocation of it, read before it was added. */
+        if (st == CHARTER_OK && l->deferred)
+            ledger_apply_deferred(l, gseq);
         /* The deadline thread wakes and applies it to what is open. */
         pthread_cond_broadcast(&l->version_cv);
         pthread_mutex_unlock(&l->mu);

@@ -336,6 +336,22 @@ static charter_status rebuild_move(rebuild *rb, jspan payload)
                                         int_of(f[0]));
 }
 
+/* A foreign revocation of a grant the state does not know: on a shared
+ * ledger, one this server recorded and has not added yet (every foreign
+ * grant is added when applied) waits for it (*st says how deferring
+ * went). False: apply it now. */
+static bool unknown_grant(rebuild *rb, jspan payload, charter_status *st)
+{
+    jspan v;
+    uint64_t gseq;
+    if (!rb->foreign || !jspan_get(payload, "grant_id", &v) ||
+        !ledger_grant_id_parse(text_of(rb, v), &gseq) || gseq >= rb->foreign->seq ||
+        ledger_state_grant(&rb->l->state, gseq))
+        return false;
+    *st = defer_foreign(rb, gseq);
+    return true;
+}
+
 /* Applies one entry to the state: the rebuild on open, and on a shared
  * ledger each entry another server appended (on_foreign, with mu held and
  * state.mark_seq set). 0, or 1 with rb->status set. */
@@ -367,7 +383,7 @@ static int apply_entry(rebuild *rb, const ledger_entry *e)
         st = rebuild_approval(rb, payload);
     else if (!strcmp(e->kind, "grant"))
         st = ledger_grant_rebuild(rb->l, e->seq, payload.p, payload.n);
-    else if (!strcmp(e->kind, "grant_revoked"))
+    else if (!strcmp(e->kind, "grant_revoked") && !unknown_grant(rb, payload, &st))
         st = ledger_grant_rebuild_revoked(rb->l, payload.p, payload.n);
     else if (!strcmp(e->kind, "charter_loaded")) {
         /* Changes nothing in the state; a foreign one is told (on_foreign). */

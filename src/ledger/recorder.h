@@ -79,8 +79,9 @@ struct charter_ledger {
 /* The synced seq to decide on (ledger_append.basis_seq): 0 on SQLite. */
 uint64_t ledger_basis(charter_ledger *l);
 
-/* Applies what other servers did to escalation `target` before this
- * server settled the decision that opened it (mu held). */
+/* Applies what other servers did to escalation or grant `target` (a seq)
+ * before this server settled the decision that opened it or added the
+ * grant it recorded (mu held). */
 void ledger_apply_deferred(charter_ledger *l, uint64_t target);
 
 /* Takes the budget locks a decision of `agent` in `run_id` reads; fills

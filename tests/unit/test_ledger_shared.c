@@ -1,6 +1,6 @@
 /* test_ledger_shared.c - several servers recording into one PostgreSQL
  * ledger: two charter_ledger opened on one database in this process behave
- * as two servers (docs/ledger.md, "Several servers").
+ * as two servers (docs/ledger.md, "Several servers on one ledger").
  *
  * One chain whichever appended (verify, with the key, proves it); a daily
  * budget of N actions holds when both decide for one agent at once; an
@@ -9,7 +9,8 @@
  * before it began); what one opens the other lists within ~1.5 s, and a
  * long poll on one returns when the other resolves; an approval on one
  * while the other counts the agent's actions is checked again, not
- * refused; charter_loaded reaches
+ * refused; a resolution on one before the other settled the decision
+ * that opened it reaches that one when it settles; charter_loaded reaches
  * the other's on_charter_loaded; a foreign entry that does not link fails
  * the health.
  *
@@ -561,6 +562,62 @@ static void test_approval_beside_the_agents_traffic(void)
     charter_release(c);
 }
 
+/* A decision begun on one server is durable before that server settles
+ * it (charter_ledger_decide_end); another server may resolve its
+ * escalation in between. The first learns of it when it settles. */
+static void test_resolution_before_the_opener_settles(void)
+{
+    new_database();
+    charter_ledger *a = open_with(NULL), *b = open_with(NULL);
+    charter *c = load();
+    charter_decider *d;
+    charter_decider_new(&d);
+    static const char req[] = "{\"agent\":\"support-bot\",\"workflow\":\"refunds\","
+                              "\"action\":\"close_account\",\"input\":{}}";
+    charter_error err;
+    charter_request *rq = NULL;
+    CHECK_INT(charter_request_parse(req, strlen(req), &rq, &err), CHARTER_OK);
+    waiter w = {.ready = false};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    charter_ledger_ticket *t = NULL;
+    char *ans = NULL;
+    size_t n;
+    CHECK_INT(charter_ledger_decide_begin(a, d, c, rq, req, strlen(req), T0, on_ready, &w, &t,
+                                          &ans, &n, &err),
+              CHARTER_OK);
+    pthread_mutex_lock(&w.mu);
+    while (!w.ready)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    /* Durable, not yet settled on a: b sees it and resolves it. */
+    uint64_t seq = charter_ledger_last_seq(a);
+    char id[32];
+    snprintf(id, sizeof id, "d-%llu", (unsigned long long)seq);
+    CHECK(wait_listed(b, id, 1500));
+    CHECK_INT(charter_ledger_resolve(b, c, id, "omar", CHARTER_RESOLVE_DENY, "no", 0, NULL,
+                                     &err), CHARTER_OK);
+    int64_t until = now_ms() + 1500;
+    while (charter_ledger_last_seq(a) <= seq && now_ms() < until)
+        sleep_ms(20);
+    CHECK(charter_ledger_last_seq(a) > seq); /* a read the resolution */
+    CHECK_INT(charter_ledger_decide_end(t, &ans, &n, &err), CHARTER_OK);
+    CHECK_HAS(ans, id);
+    free(ans);
+    seen s = {0};
+    CHECK_INT(charter_ledger_escalation(a, id, 0, take, &s, &err), CHARTER_OK);
+    CHECK_INT(s.status, CHARTER_ESC_DENIED);
+    CHECK_STR(s.by, "omar");
+    CHECK_INT(charter_ledger_open_count(a), 0);
+    charter_request_free(rq);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    CHECK_INT(charter_ledger_close(a, &err), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(b, &err), CHARTER_OK);
+    charter_decider_free(d);
+    charter_release(c);
+}
+
 typedef struct poller {
     charter_ledger *l;
     const char *id;
@@ -745,6 +802,7 @@ int main(void)
     RUN(test_budget_holds_across_servers);
     RUN(test_resolved_once_across_servers);
     RUN(test_approval_beside_the_agents_traffic);
+    RUN(test_resolution_before_the_opener_settles);
     RUN(test_long_poll_returns_when_other_resolves);
     RUN(test_charter_loaded_reaches_the_other);
     RUN(test_foreign_entry_that_does_not_link_fails_health);

@@ -419,6 +419,39 @@ static void test_unknown_kind_is_reported_as_malformed(void)
     remove_dir();
 }
 
+/* A "charter_loaded" entry (a server of a shared ledger says it serves a
+ * version) must name a version a charter entry before it records. */
+static void test_charter_loaded_must_name_a_recorded_version(void)
+{
+    build_ledger(0);
+    charter *c = NULL;
+    CHECK_INT(charter_load(CHARTER_SOURCE_DIR "/tests/data/engine/policy.yaml", &c, NULL),
+              CHARTER_OK);
+    charter_ledger *l = NULL;
+    CHECK_INT(charter_ledger_open(path, NULL, &l, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_record_charter(l, c, NULL, NULL), CHARTER_OK);
+    CHECK_INT(charter_ledger_close(l, NULL), CHARTER_OK);
+    char stmt[1024];
+    const char *row =
+        "INSERT INTO entries(seq, time_ms, kind, payload, prev_hash, hash) VALUES (%d, 1,"
+        " 'charter_loaded', '{\"name\":\"\",\"server\":\"host-a:1\",\"time\":"
+        "\"2026-11-24T10:00:00Z\",\"time_ms\":1,\"version\":\"%s\"}', zeroblob(32),"
+        " zeroblob(32))";
+    snprintf(stmt, sizeof stmt, row, ENTRIES + 2, charter_version(c));
+    sql(stmt);
+    rehash_from(ENTRIES + 2);
+    charter_ledger_report r = verify(NULL);
+    CHECK(r.ok); /* names the charter entry at ENTRIES + 1 */
+    snprintf(stmt, sizeof stmt, row, ENTRIES + 3, "sha256:0000");
+    sql(stmt);
+    rehash_from(ENTRIES + 3);
+    r = verify(NULL);
+    CHECK_CAUGHT(r, ENTRIES + 3, "malformed");
+    CHECK(strstr(r.message, "sha256:0000") != NULL);
+    charter_release(c);
+    remove_dir();
+}
+
 static void test_earliest_problem_wins(void)
 {
     build_ledger(10);
@@ -735,6 +768,7 @@ int main(void)
     RUN(test_checkpoint_signed_by_another_key_is_caught_with_the_real_key);
     RUN(test_rewrite_with_a_resigned_checkpoint_is_caught);
     RUN(test_unknown_kind_is_reported_as_malformed);
+    RUN(test_charter_loaded_must_name_a_recorded_version);
     RUN(test_earliest_problem_wins);
     RUN(test_rewrite_with_every_checkpoint_deleted_fails_with_a_key);
     RUN(test_rewrite_with_later_checkpoints_deleted_fails_with_a_key);
