@@ -96,7 +96,16 @@ typedef enum charter_smtp_tls {
 
 typedef struct charter_server_options {
     const char *charter_path;   /* required: a file or directory */
-    const char *ledger_path;    /* required: the SQLite ledger file */
+    /* required: the ledger, a SQLite file or a PostgreSQL database (a
+     * postgresql:// URI or a libpq connection string), which several
+     * servers may share. The side files of a PostgreSQL ledger (search
+     * index, outbox) go in $CHARTER_STATE_DIR, else the current directory
+     * (`charter serve --state-dir` sets it). */
+    const char *ledger_path;
+    /* This server's name among those sharing a ledger: in the ledger's
+     * `charter_loaded` entries, /healthz and the log. NULL:
+     * "<hostname>:<pid>". */
+    const char *server_id;
     const char *keys_dir;       /* required: DIR with access.json */
     const char *key_path;       /* checkpoint signing key, or NULL */
     /* With key_path: the cadence of signed checkpoints (0: the ledger's
@@ -160,7 +169,10 @@ typedef struct charter_server_options {
 typedef struct charter_server charter_server;
 
 /* Loads the charter and the keys, opens the ledger (recording the charter's
- * version), and starts listening. On success *out is the caller's; stop it
+ * version, and on a shared ledger that this server now serves it), and
+ * starts listening. On a shared ledger the deadlines, standing approvals
+ * and notifications run on the one server holding the ledger's lease, and
+ * a charter another server loads is loaded here too. On success *out is the caller's; stop it
  * with charter_server_stop. Errors name what failed: the charter
  * (file:line:col), the ledger, the keys file, or the address. */
 CHARTER_API charter_status charter_server_start(const charter_server_options *opt,
@@ -173,7 +185,8 @@ CHARTER_API const char *charter_server_address(const charter_server *s);
 
 /* Loads the charter (and the keys file) again. A charter that fails to load
  * is refused with its error and the running one keeps serving; a new
- * version is recorded in the ledger. *version (may be NULL) receives the
+ * version is recorded in the ledger (on a shared ledger with a
+ * `charter_loaded` entry, so the other servers load it too). *version (may be NULL) receives the
  * version now serving (lives as long as that charter serves). */
 CHARTER_API charter_status charter_server_reload(charter_server *s,
                                                  const char **version,

@@ -49,6 +49,7 @@ int cmd_report(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_consistency(int argc, char **argv);
 int cmd_shadow(int argc, char **argv);
+int cmd_ledger(int argc, char **argv);
 
 /* Reads a whole file ("-" is standard input) into a malloc'd, NUL-terminated
  * buffer; the caller frees it. Returns NULL (after printing why) on failure. */

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: charter checkpoints FILE [--since SEQ] [--out FILE]\n"
+    "usage: charter checkpoints LEDGER [--since SEQ] [--out FILE]\n"
     "\n"
     "Prints the ledger's signed checkpoint heads, oldest first, one JSON\n"
     "object per line:\n"
@@ -22,10 +22,12 @@ static const char usage[] =
     "Each says \"entry seq has this hash\", signed: everything needed to check\n"
     "the signature without the ledger. Keep them where the ledger's writer\n"
     "cannot change them (a WORM bucket, a SIEM, another host); later,\n"
-    "'charter verify FILE --key PUB --witness HEADS' proves the ledger still\n"
+    "'charter verify LEDGER --key PUB --witness HEADS' proves the ledger still\n"
     "holds every one, so a tail cut off with its checkpoints is caught.\n"
     "'charter serve --witness FILE' appends each head as it is signed.\n"
     "The heads are listed as stored: run 'charter verify' to check them.\n"
+    "LEDGER is a SQLite file or a PostgreSQL database (postgresql://USER@HOST/DB\n"
+    "or a libpq connection string; docs/deployment.md).\n"
     "\n"
     "  --since SEQ   only heads at seq SEQ or later (append to a witness\n"
     "                you keep: --since the next seq after its last line)\n"
@@ -84,13 +86,13 @@ int cmd_checkpoints(int argc, char **argv)
         } else if (!file) {
             file = argv[i];
         } else {
-            fprintf(stderr, "charter checkpoints: one FILE expected, found '%s' too\n",
+            fprintf(stderr, "charter checkpoints: one LEDGER expected, found '%s' too\n",
                     argv[i]);
             return CLI_INVALID;
         }
     }
     if (!file) {
-        fprintf(stderr, "charter checkpoints: the ledger FILE is required\n");
+        fprintf(stderr, "charter checkpoints: the LEDGER (a file or a postgresql:// URL) is required\n");
         return CLI_INVALID;
     }
     out o = {.f = stdout};

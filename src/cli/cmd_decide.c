@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: charter decide --charter PATH [--pretty] [--ledger FILE [--key KEY]]\n"
+    "usage: charter decide --charter PATH [--pretty] [--ledger LEDGER [--key KEY]]\n"
     "                      [REQUEST | FILE | -]\n"
     "\n"
     "Decides one request and prints the answer as JSON: the decision\n"
@@ -26,11 +26,12 @@ static const char usage[] =
     "\n"
     "  --charter PATH   the charter (YAML file or directory); required\n"
     "  --pretty         indent the JSON answer\n"
-    "  --ledger FILE    record the decision in this ledger (created when\n"
-    "                   absent); the answer gets a \"decision_id\" and the\n"
+    "  --ledger LEDGER  record the decision in this ledger, a SQLite file\n"
+    "                   (created when absent) or a PostgreSQL database\n"
+    "                   (postgresql://...); the answer gets a \"decision_id\" and the\n"
     "                   stop-rule counters come from the ledger, not the request.\n"
     "                   Refused while another process (a 'charter serve')\n"
-    "                   records into FILE: ask that server instead\n"
+    "                   records into that file: ask that server instead\n"
     "  --key KEY        sign a ledger checkpoint with this secret key\n"
     "                   (from 'charter keys init')\n"
     "\n"
@@ -126,7 +127,7 @@ int cmd_decide(int argc, char **argv)
         return CLI_INVALID;
     }
     if (key && !ledger) {
-        fprintf(stderr, "charter decide: --key signs ledger checkpoints; it needs --ledger FILE\n");
+        fprintf(stderr, "charter decide: --key signs ledger checkpoints; it needs --ledger LEDGER\n");
         return CLI_INVALID;
     }
     char *text;

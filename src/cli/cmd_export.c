@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: charter export FILE --format jsonl [--since T] [--until T]\n"
+    "usage: charter export LEDGER --format jsonl [--since T] [--until T]\n"
     "\n"
     "Prints every ledger entry recorded at or after --since and before\n"
     "--until, oldest first, one JSON object per line:\n"
@@ -20,8 +20,10 @@ static const char usage[] =
     "entry's content (docs/ledger.md). T is RFC 3339\n"
     "(2026-11-24T10:00:00Z), a date (2026-11-24) or Unix milliseconds.\n"
     "Export does not verify: run 'charter verify' for that.\n"
+    "LEDGER is a SQLite file or a PostgreSQL database (postgresql://USER@HOST/DB\n"
+    "or a libpq connection string; docs/deployment.md).\n"
     "\n"
-    "Exit: 0 exported, 2 usage, 3 the file cannot be read as a ledger.\n";
+    "Exit: 0 exported, 2 usage, 3 the ledger cannot be read.\n";
 
 static int print_entry(const charter_ledger_entry *e, void *user)
 {
@@ -69,12 +71,12 @@ int cmd_export(int argc, char **argv)
         } else if (!file) {
             file = argv[i];
         } else {
-            fprintf(stderr, "charter export: one FILE expected, found '%s' too\n", argv[i]);
+            fprintf(stderr, "charter export: one LEDGER expected, found '%s' too\n", argv[i]);
             return CLI_INVALID;
         }
     }
     if (!file) {
-        fprintf(stderr, "charter export: the ledger FILE is required\n");
+        fprintf(stderr, "charter export: the LEDGER (a file or a postgresql:// URL) is required\n");
         return CLI_INVALID;
     }
     if (!format || strcmp(format, "jsonl")) {

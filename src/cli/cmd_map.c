@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: charter map --charter PATH [--ledger FILE] [--format text|json|md|svg]\n"
+    "usage: charter map --charter PATH [--ledger LEDGER] [--format text|json|md|svg]\n"
     "\n"
     "The readiness map: every workflow in its autonomy class (agent-ready,\n"
     "agent-augmented, human-only) with its readiness attributes and risk flags.\n"
@@ -25,6 +25,8 @@ static const char usage[] =
     "Thresholds come from the charter's `readiness` section (docs/analyses.md).\n"
     "--format svg draws the map as a picture: three columns, one card per\n"
     "workflow, colored by recommendation.\n"
+    "LEDGER is a SQLite file or a PostgreSQL database (postgresql://USER@HOST/DB\n"
+    "or a libpq connection string; docs/deployment.md).\n"
     "\n"
     "Exit: 0 mapped, 2 invalid usage or charter, 3 unreadable ledger.\n";
 

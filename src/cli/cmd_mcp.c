@@ -16,7 +16,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: charter mcp --charter PATH --ledger FILE --agent ID [--key KEY]\n"
+    "usage: charter mcp --charter PATH --ledger LEDGER --agent ID [--key KEY]\n"
     "                   [--max-wait SECONDS]\n"
     "\n"
     "Serves the Model Context Protocol over stdio, for an agent launched\n"
@@ -30,17 +30,18 @@ static const char usage[] =
     "Resources: charter://values, charter://boundaries. See docs/mcp.md.\n"
     "\n"
     "  --charter PATH      the charter (YAML file or directory); required\n"
-    "  --ledger FILE       the ledger every decision is recorded in (created\n"
-    "                      when absent); required\n"
+    "  --ledger LEDGER     the ledger every decision is recorded in: a SQLite\n"
+    "                      file (created when absent) or a PostgreSQL database\n"
+    "                      (postgresql://...); required\n"
     "  --agent ID          the agent this connection acts for; a call naming\n"
     "                      another agent is refused; required\n"
     "  --key KEY           sign ledger checkpoints with this secret key\n"
     "                      (from 'charter keys init')\n"
     "  --max-wait SECONDS  the longest await_approval waits (default 30)\n"
     "\n"
-    "The ledger has one writer: while 'charter serve' (or another 'charter\n"
-    "mcp') records into FILE this command is refused at once; connect the\n"
-    "agent to that server's /mcp endpoint instead.\n"
+    "A SQLite ledger has one writer: while 'charter serve' (or another\n"
+    "'charter mcp') records into the file this command is refused at once;\n"
+    "connect the agent to that server's /mcp endpoint instead.\n"
     "\n"
     "Exit: 0 at end of input, 2 invalid arguments or charter, 3 unreadable\n"
     "file, unavailable ledger or a closed standard output.\n";
@@ -62,7 +63,7 @@ static int parse_args(int argc, char **argv, mcp_args *a)
             return cli_unknown_option("mcp", argv[i]);
     }
     if (!a->charter || !a->ledger || !a->agent) {
-        fprintf(stderr, "charter mcp: --charter PATH, --ledger FILE and --agent ID are "
+        fprintf(stderr, "charter mcp: --charter PATH, --ledger LEDGER and --agent ID are "
                         "required\n");
         return CLI_INVALID;
     }

@@ -11,14 +11,16 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: charter outcome FILE (--decision ID | --workflow W --from T --to T)\n"
-    "                       --metric M --value V [--note TEXT] [--key KEY]\n"
+    "usage: charter outcome LEDGER (--decision ID | --workflow W --from T --to T)\n"
+    "                         --metric M --value V [--note TEXT] [--key KEY]\n"
     "\n"
-    "Records an outcome in the ledger FILE: tied to one decision (the\n"
+    "Records an outcome in the ledger LEDGER: tied to one decision (the\n"
     "customer came back angry after d-42) or to a workflow over a time\n"
     "window (refund churn in November). T is RFC 3339, a date or Unix\n"
     "milliseconds; V a number. --key signs a checkpoint with the secret key\n"
     "from 'charter keys init'. Prints the new entry's seq.\n"
+    "LEDGER is a SQLite file or a PostgreSQL database (postgresql://USER@HOST/DB\n"
+    "or a libpq connection string; docs/deployment.md).\n"
     "\n"
     "  charter outcome ledger.db --decision d-42 --metric complaint --value 1\n"
     "  charter outcome ledger.db --workflow refunds --from 2026-11-01 \\\n"
@@ -47,7 +49,7 @@ static int parse_args(int argc, char **argv, outcome_args *a)
         if (argv[i][0] == '-' && argv[i][1])
             return cli_unknown_option("outcome", argv[i]);
         if (a->file) {
-            fprintf(stderr, "charter outcome: one FILE expected, found '%s' too\n", argv[i]);
+            fprintf(stderr, "charter outcome: one LEDGER expected, found '%s' too\n", argv[i]);
             return CLI_INVALID;
         }
         a->file = argv[i];
@@ -58,7 +60,7 @@ static int parse_args(int argc, char **argv, outcome_args *a)
 static int check_args(outcome_args *a)
 {
     if (!a->file || !a->o.metric || !a->value) {
-        fprintf(stderr, "charter outcome: FILE, --metric and --value are required\n");
+        fprintf(stderr, "charter outcome: LEDGER, --metric and --value are required\n");
         return CLI_INVALID;
     }
     char *end;

@@ -9,9 +9,9 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: charter replay FILE --charter NEW [--since T]\n"
+    "usage: charter replay LEDGER --charter NEW [--since T]\n"
     "\n"
-    "Re-decides every decision recorded in the ledger FILE under the charter\n"
+    "Re-decides every decision recorded in the ledger LEDGER under the charter\n"
     "NEW, each at its original time with the counters it was decided with,\n"
     "and lists every decision whose outcome changes:\n"
     "  d-42 2026-11-24T10:00:00Z support-bot refunds/issue_refund:\n"
@@ -19,9 +19,11 @@ static const char usage[] =
     "(+ what fires now and did not before, - what no longer fires), then a\n"
     "summary count. Run it before a new charter version goes live.\n"
     "T (decision time) is RFC 3339, a date or Unix milliseconds.\n"
+    "LEDGER is a SQLite file or a PostgreSQL database (postgresql://USER@HOST/DB\n"
+    "or a libpq connection string; docs/deployment.md).\n"
     "\n"
     "Exit: 0 replayed (whatever changed), 2 invalid charter or usage,\n"
-    "3 the file cannot be read as a ledger.\n";
+    "3 the ledger cannot be read.\n";
 
 static int print_change(const charter_replay_change *ch, void *user)
 {
@@ -63,12 +65,12 @@ int cmd_replay(int argc, char **argv)
         } else if (!file) {
             file = argv[i];
         } else {
-            fprintf(stderr, "charter replay: one FILE expected, found '%s' too\n", argv[i]);
+            fprintf(stderr, "charter replay: one LEDGER expected, found '%s' too\n", argv[i]);
             return CLI_INVALID;
         }
     }
     if (!file || !path) {
-        fprintf(stderr, "charter replay: the ledger FILE and --charter NEW are required\n");
+        fprintf(stderr, "charter replay: the LEDGER and --charter NEW are required\n");
         return CLI_INVALID;
     }
     charter *c = NULL;

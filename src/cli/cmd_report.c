@@ -25,6 +25,8 @@ static const char usage[] =
     "--charter gives the goals (default: the last charter version recorded in\n"
     "the ledger). --since/--until select entries recorded in [T, U) (RFC 3339,\n"
     "a date or Unix milliseconds). Figures are explained in docs/analyses.md.\n"
+    "LEDGER is a SQLite file or a PostgreSQL database (postgresql://USER@HOST/DB\n"
+    "or a libpq connection string; docs/deployment.md).\n"
     "\n"
     "--format svg draws the report as one picture, 1280 wide: the warnings in\n"
     "a red band first, a line chart per goal metric with its target (dashed)\n"
@@ -32,7 +34,7 @@ static const char usage[] =
     "queue's escalations, and each agent's decision mix.\n"
     "\n"
     "Exit: 0 reported (warnings included), 2 invalid usage or charter,\n"
-    "3 the file cannot be read as a ledger.\n";
+    "3 the ledger cannot be read.\n";
 
 static int time_option(const char *name, const char *v, int64_t *out)
 {

@@ -10,14 +10,16 @@
 #include "cli/cli.h"
 #include "charter_server.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage[] =
-    "usage: charter serve --charter PATH --ledger FILE --keys DIR [options]\n"
+    "usage: charter serve --charter PATH --ledger LEDGER --keys DIR [options]\n"
     "\n"
     "Serves the HTTP JSON API (docs/http-api.md): agents decide, approvers\n"
     "work the escalation queue, systems report outcomes, AuthZEN enforcement\n"
@@ -26,7 +28,10 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  --charter PATH      the charter (file or directory)\n"
-    "  --ledger FILE       the SQLite ledger (created when absent)\n"
+    "  --ledger LEDGER     the ledger: a SQLite file (created when absent) or a\n"
+    "                      PostgreSQL database (postgresql://USER@HOST:PORT/DB\n"
+    "                      or a libpq connection string), which several\n"
+    "                      servers may share (docs/deployment.md)\n"
     "  --keys DIR          access keys (DIR/access.json, from 'charter keys')\n"
     "  --key FILE          checkpoint signing key (from 'charter keys init')\n"
     "  --checkpoint-every N  sign a checkpoint every N entries (default 1000)\n"
@@ -55,6 +60,13 @@ static const char usage[] =
     "  --console-dir DIR   serve the console (GET /, /console/NAME) from DIR,\n"
     "                      read again on each request, instead of the files\n"
     "                      built into charter (for people editing it)\n"
+    "  --server-id NAME    this server's name among those sharing a ledger, in\n"
+    "                      the ledger, /healthz and the log (default\n"
+    "                      HOSTNAME:PID)\n"
+    "  --state-dir DIR     where the side files of a PostgreSQL ledger go (its\n"
+    "                      search index and outbox; created when absent;\n"
+    "                      default $CHARTER_STATE_DIR, else the current\n"
+    "                      directory)\n"
     "  --cookie-secure     mark the console's session cookie Secure: set it\n"
     "                      when a TLS proxy is in front (charter serves plain\n"
     "                      HTTP, and a browser keeps a Secure cookie only\n"
@@ -64,7 +76,8 @@ static const char usage[] =
     "targets get webhooks, Slack messages or e-mail when an escalation opens,\n"
     "at reminders, when it moves, times out or is resolved; owed messages wait\n"
     "in an outbox and are retried until delivered (24 hours at most):\n"
-    "  --outbox FILE       the outbox (default: the ledger's path + .outbox)\n"
+    "  --outbox FILE       the outbox (default: the ledger's path + .outbox;\n"
+    "                      for PostgreSQL, a file in --state-dir)\n"
     "  --public-url URL    base of the console links they carry (default\n"
     "                      http://HOST:PORT as listened on)\n"
     "  --smtp URL          SMTP server for mailto: targets: smtp://HOST:PORT\n"
@@ -87,9 +100,13 @@ static const char usage[] =
     "refused and the running one keeps serving); SIGTERM or SIGINT stops\n"
     "accepting, finishes requests in flight, flushes the ledger, exits 0.\n"
     "\n"
-    "The server holds the ledger exclusively: while it runs, 'charter decide\n"
-    "--ledger', 'charter outcome' and 'charter mcp' on the same file are\n"
+    "The server holds a SQLite ledger exclusively: while it runs, 'charter\n"
+    "decide --ledger', 'charter outcome' and 'charter mcp' on the same file are\n"
     "refused (use the HTTP API); verify, export, report, map and replay work.\n"
+    "A PostgreSQL ledger is shared: several servers (and those commands) record\n"
+    "into it at once; one server at a time, the lease holder, applies deadlines\n"
+    "and standing approvals and writes notifications, and a charter one server\n"
+    "loads (start, SIGHUP) the others serve too.\n"
     "GET /healthz answers 503 while the ledger cannot be written; each change\n"
     "is logged once on stderr, with why.\n"
     "\n"
@@ -147,6 +164,7 @@ int cmd_serve(int argc, char **argv)
     memset(&o, 0, sizeof o);
     const char *origins[MAX_ORIGINS];
     size_t origin_count = 0;
+    const char *state_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         unsigned long n;
@@ -215,6 +233,19 @@ int cmd_serve(int argc, char **argv)
             if (m < 0 || parse_uint("--body-timeout", v, 3600, &n))
                 return CLI_INVALID;
             o.body_timeout_s = (uint32_t)n;
+        } else if ((m = cli_option(argc, argv, &i, "--server-id", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            if (!*v || strlen(v) > 200 || strpbrk(v, "\r\n\"")) {
+                fprintf(stderr, "charter serve: --server-id expects a name of 1 to 200 "
+                                "characters without quotes or line breaks; found '%s'\n", v);
+                return CLI_INVALID;
+            }
+            o.server_id = v;
+        } else if ((m = cli_option(argc, argv, &i, "--state-dir", &v)) != 0) {
+            if (m < 0)
+                return CLI_INVALID;
+            state_dir = v;
         } else if ((m = cli_option(argc, argv, &i, "--console-dir", &v)) != 0) {
             if (m < 0)
                 return CLI_INVALID;
@@ -302,6 +333,18 @@ int cmd_serve(int argc, char **argv)
     if ((o.witness_path || o.checkpoint_every || o.checkpoint_ms) && !o.key_path) {
         fprintf(stderr, "charter serve: --witness, --checkpoint-every and --checkpoint-ms "
                         "need --key (checkpoints are signed with it)\n");
+        return CLI_INVALID;
+    }
+    /* The library finds a PostgreSQL ledger's side files through
+     * $CHARTER_STATE_DIR (ledger_sidecar): the option sets it for this
+     * process. */
+    if (state_dir && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "charter serve: cannot create --state-dir '%s': %s\n", state_dir,
+                strerror(errno));
+        return CLI_IO;
+    }
+    if (state_dir && setenv("CHARTER_STATE_DIR", state_dir, 1) != 0) {
+        fprintf(stderr, "charter serve: cannot set --state-dir '%s'\n", state_dir);
         return CLI_INVALID;
     }
     o.allowed_origins = origins;

@@ -12,7 +12,7 @@
 
 static const char usage[] =
     "usage: charter shadow LOGFILE... --charter PATH [--hosts FILE]\n"
-    "                      [--known SOURCE]... [--ledger FILE] [--format text|json|md]\n"
+    "                      [--known SOURCE]... [--ledger LEDGER] [--format text|json|md]\n"
     "\n"
     "Reads egress logs (JSON Lines with a source, a destination host and a\n"
     "time; nginx \"combined\" access logs; Squid native access logs; '-' is\n"
@@ -23,7 +23,8 @@ static const char usage[] =
     "                   ('*.example.com' matches sub-domains)\n"
     "  --known SOURCE   a source that belongs to a registered agent (an address,\n"
     "                   a service account); agent ids are known already\n"
-    "  --ledger FILE    also list decision requests from unregistered agents\n"
+    "  --ledger LEDGER  also list decision requests from unregistered agents\n"
+    "                   (a SQLite file or postgresql:// URL)\n"
     "\n"
     "Exit: 0 no shadow traffic, 1 shadow traffic found, 2 invalid usage,\n"
     "charter or hosts file, 3 unreadable log or ledger.\n";

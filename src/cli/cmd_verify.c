@@ -10,12 +10,14 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: charter verify FILE [--key PUB] [--witness HEADS] [--quiet]\n"
+    "usage: charter verify LEDGER [--key PUB] [--witness HEADS] [--quiet]\n"
     "\n"
     "Walks the whole ledger: every entry's hash, every link to the entry\n"
     "before it, every signed checkpoint, and every row of the file. Reports\n"
     "the first entry that was altered, removed, inserted or reordered, and a\n"
     "tail cut off after a checkpoint. What each level proves: docs/ledger.md.\n"
+    "LEDGER is a SQLite file or a PostgreSQL database (postgresql://USER@HOST/DB\n"
+    "or a libpq connection string; docs/deployment.md).\n"
     "\n"
     "  --key PUB       the public key checkpoints must be signed with\n"
     "                  (DIR/ledger.pub from 'charter keys init'); the entries\n"
@@ -52,12 +54,12 @@ int cmd_verify(int argc, char **argv)
         else if (!file)
             file = argv[i];
         else {
-            fprintf(stderr, "charter verify: one FILE expected, found '%s' too\n", argv[i]);
+            fprintf(stderr, "charter verify: one LEDGER expected, found '%s' too\n", argv[i]);
             return CLI_INVALID;
         }
     }
     if (!file) {
-        fprintf(stderr, "charter verify: the ledger FILE is required\n");
+        fprintf(stderr, "charter verify: the LEDGER (a file or a postgresql:// URL) is required\n");
         return CLI_INVALID;
     }
     charter_ledger_report r;

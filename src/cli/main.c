@@ -18,6 +18,7 @@ static const cli_command commands[] = {
     {"export", cmd_export, "export ledger entries as JSON lines"},
     {"replay", cmd_replay, "list recorded decisions a new charter would change"},
     {"outcome", cmd_outcome, "record an outcome report in a ledger"},
+    {"ledger", cmd_ledger, "copy a ledger between SQLite and PostgreSQL (ledger copy)"},
     {"keys", cmd_keys, "create signing and access keys"},
     {"serve", cmd_serve, "serve the HTTP API (decide, escalations, outcomes, AuthZEN)"},
     {"mcp", cmd_mcp, "serve MCP over stdio to an agent (tools, resources)"},

@@ -431,6 +431,10 @@ static json_t *check_action(const mcp_ctx *x, json_t *args, mcp_err *e)
     }
     charter_status st = charter_ledger_decide(x->s->cfg.ledger, use ? use : d, c, text,
                                               strlen(text), charter_now_ms(), &answer, &n, &err);
+    /* A decision that lost its race with other servers of a shared ledger
+     * too often is not recorded: the same fail-closed deny. */
+    if (!answer && st == CHARTER_E_CONFLICT)
+        answer = charter_ledger_unavailable_answer(c, charter_now_ms(), &n);
     if (answer) /* decided, or the fail-closed deny of an unwritable ledger */
         result = answer_result(answer, n, e);
     else if (st == CHARTER_E_NOMEM)

@@ -327,7 +327,11 @@ void *ntf_events_main(void *arg)
     while (!is_stopping(n)) {
         int64_t t0 = base_mono_us();
         uint64_t version = charter_ledger_escalations_version(n->ledger);
-        int64_t next_ms = pass_run(n, db);
+        /* Without the lease another server writes them; this one asks
+         * again within a second. */
+        int64_t next_ms = INT64_MAX;
+        if (!n->opt.lease_held || n->opt.lease_held(n->opt.lease_user))
+            next_ms = pass_run(n, db);
         /* A pass reads every open escalation: with tens of thousands open
          * it takes a while, and the next waits four times as long, so this
          * thread never takes more than a fifth of a core from decisions. */

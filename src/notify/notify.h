@@ -18,7 +18,9 @@
  *            exponential backoff and the same id, giving up after 24 hours.
  *
  * The outbox (outbox.c) is an SQLite file next to the ledger,
- * `<ledger>.outbox`. The formats (message.c) are Standard Webhooks JSON
+ * `<ledger>.outbox` (for a PostgreSQL ledger, where ledger_sidecar says:
+ * each server has its own; only the one holding the ledger's lease writes
+ * new messages, opt.lease_held). The formats (message.c) are Standard Webhooks JSON
  * (signed with the queue's secret from DIR/webhooks.json, secrets.c),
  * Slack's incoming-webhook JSON and a plain-text e-mail.
  *
@@ -70,6 +72,12 @@ typedef struct ntf_options {
     /* One log line, any thread (the server's log), or NULL. */
     void (*log)(void *user, const char *line);
     void *log_user;
+    /* Whether this server writes notifications now (several servers of one
+     * ledger: the one holding its lease does; asked before each pass of
+     * the events thread, never waits). NULL: always. The delivery thread
+     * delivers what this outbox holds either way. */
+    bool (*lease_held)(void *user);
+    void *lease_user;
 } ntf_options;
 
 /* Opens (creating) the outbox, reads the webhook secrets and the SMTP

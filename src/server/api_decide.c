@@ -57,7 +57,7 @@ static void decide_finish(void *user, srv_response *rs)
     decide_wait *w = user;
     srv_decision *d = &w->dec;
     srv_decide_end(w->s, d);
-    if (d->st == CHARTER_OK || (d->st == CHARTER_E_IO && d->answer))
+    if (d->st == CHARTER_OK || (srv_ledger_failed(d->st) && d->answer))
         srv_reply_text(rs, d->st == CHARTER_OK ? 200 : 503, d->answer, d->len);
     else
         srv_reply_status(w->s, rs, d->st, &d->err);

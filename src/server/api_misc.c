@@ -6,9 +6,12 @@
 #include "server/server.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ledger/store.h"
 
 /* The agent that made a recorded decision, copied into buf; false when the
  * decision cannot be read (err says why). */
@@ -163,28 +166,47 @@ void api_reload(const srv_request *rq, const char *tail, srv_response *rs)
 
 /* 200 while the ledger can be written, else 503 with the reason in a word
  * (the details, which name files, are in the server's log: /healthz needs
- * no key). */
+ * no key). Also which server this is, which charter it serves (several
+ * servers of one ledger each say theirs), the ledger's backend, and
+ * whether this server holds the lease (applies deadlines now). */
 void api_healthz(const srv_request *rq, const char *tail, srv_response *rs)
 {
     (void)tail;
-    charter *c = srv_charter(rq->s);
+    srv *s = rq->s;
+    charter *c = srv_charter(s);
     charter_ledger_health h;
-    charter_ledger_health_get(rq->s->ledger, &h);
-    if (h.ok) {
-        srv_reply_json(rs, 200, json_pack("{s:s,s:s,s:s}", "status", "ok", "charter",
-                                          charter_name(c), "charter_version",
-                                          charter_version(c)));
-    } else {
+    charter_ledger_health_get(s->ledger, &h);
+    json_t *ledger = json_pack("{s:s,s:s,s:I}", "backend",
+                               ledger_path_is_pg(s->ledger_path) ? "postgresql" : "sqlite",
+                               "status", h.ok ? "ok" : "failing", "last_seq",
+                               (json_int_t)charter_ledger_last_seq(s->ledger));
+    json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:o,s:b}", "status", h.ok ? "ok" : "failing",
+                            "server", s->server_id, "charter", charter_name(c),
+                            "charter_version", charter_version(c), "ledger", ledger,
+                            "lease", atomic_load(&s->lease_held));
+    charter_release(c);
+    if (!out) {
+        srv_reply_error(rs, 500, "internal", "out of memory");
+        return;
+    }
+    if (!h.ok) {
         char since[40];
         charter_time_format(h.since_ms, since);
-        srv_reply_json(rs, 503,
-                       json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "status", "failing",
-                                 "reason", h.reason, "message",
-                                 "the ledger cannot be written: decisions are denied "
-                                 "(ledger_unavailable) until it can; the server's log "
-                                 "says why",
-                                 "since", since, "charter", charter_name(c),
-                                 "charter_version", charter_version(c)));
+        json_object_set_new(out, "reason", json_string(h.reason));
+        json_object_set_new(out, "message",
+                            json_string("the ledger cannot be written: decisions are denied "
+                                        "(ledger_unavailable) until it can; the server's log "
+                                        "says why"));
+        json_object_set_new(out, "since", json_string(since));
+        json_object_set_new(ledger, "reason", json_string(h.reason));
+        json_object_set_new(ledger, "since", json_string(since));
     }
-    charter_release(c);
+    char version[96], why[256];
+    if (srv_follow_failed(s, version, sizeof version, why, sizeof why))
+        json_object_set_new(out, "charter_not_followed",
+                            json_pack("{s:s,s:s}", "version", version, "message",
+                                      "another server of the ledger serves this version; "
+                                      "it cannot be loaded here (the server's log says "
+                                      "why), and this server keeps serving its own"));
+    srv_reply_json(rs, h.ok ? 200 : 503, out);
 }

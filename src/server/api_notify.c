@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fail.h"
+#include "ledger/store.h"
 #include "notify/notify.h"
 
 #define LIST_DEFAULT 100
@@ -38,13 +40,23 @@ static void notify_log(void *user, const char *line)
     srv_log(user, "%s", line);
 }
 
+/* Of the servers sharing a ledger, only the lease's holder writes
+ * notifications (each server delivers what it wrote). */
+static bool notify_lease_held(void *user)
+{
+    srv *s = user;
+    return atomic_load(&s->lease_held);
+}
+
 charter_status srv_notify_start(srv *s, charter_error *err)
 {
     char outbox[4096], url[128];
     if (s->opt.outbox_path)
         snprintf(outbox, sizeof outbox, "%s", s->opt.outbox_path);
-    else
-        snprintf(outbox, sizeof outbox, "%s.outbox", s->ledger_path);
+    else if (ledger_sidecar(s->ledger_path, ".outbox", outbox, sizeof outbox) != 0)
+        return base_fail(err, CHARTER_E_INVALID,
+                         "the outbox's path (the ledger's side file '.outbox') is longer "
+                         "than %zu bytes; give one with --outbox", sizeof outbox - 1);
     snprintf(url, sizeof url, "http://%s", s->address);
     ntf_options o = {
         .outbox_path = outbox,
@@ -61,6 +73,8 @@ charter_status srv_notify_start(srv *s, charter_error *err)
         .charter_user = s,
         .log = notify_log,
         .log_user = s,
+        .lease_held = notify_lease_held,
+        .lease_user = s,
     };
     charter_status st = ntf_new(s->ledger, &o, &s->notify, err);
     if (st != CHARTER_OK)

@@ -146,7 +146,7 @@ static void eval_end(srv *s, eval_slot *e)
     e->begun = false;
     srv_decision *d = &e->dec;
     srv_decide_end(s, d);
-    if (d->st != CHARTER_OK && !(d->st == CHARTER_E_IO && d->answer)) {
+    if (d->st != CHARTER_OK && !(srv_ledger_failed(d->st) && d->answer)) {
         snprintf(e->msg, sizeof e->msg, "%s",
                  d->err.message[0] ? d->err.message : charter_status_message(d->st));
         bool invalid = d->st == CHARTER_E_JSON || d->st == CHARTER_E_REQUEST ||

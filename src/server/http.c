@@ -260,6 +260,7 @@ void srv_reply_status(srv *s, srv_response *rs, charter_status st,
         srv_reply_error(rs, 404, "not_found", "%s", msg);
         break;
     case CHARTER_E_DUPLICATE:
+    case CHARTER_E_CONFLICT: /* another server of a shared ledger changed it first */
         srv_reply_error(rs, 409, "conflict", "%s", msg);
         break;
     case CHARTER_E_IO:

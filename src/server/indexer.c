@@ -1,5 +1,6 @@
 /* indexer.c - the server's search-index thread: follows the ledger into
- * its derived index `<ledger>.search` (src/ledger/search.h).
+ * its derived index, the ledger's side file `.search` (`<ledger>.search`
+ * beside a SQLite file; ledger_sidecar for PostgreSQL; src/ledger/search.h).
  *
  * One thread of its own, with its own SQLite connections: it reads the
  * ledger read-only and writes only the index, so it takes none of the
@@ -19,6 +20,7 @@
 
 #include "base/thread.h"
 #include "ledger/search.h"
+#include "ledger/store.h"
 
 #define SRV_INDEX_POLL_MS 200
 #define SRV_INDEX_STEP 8192           /* entries per update, between stop checks */
@@ -27,6 +29,7 @@
 struct srv_indexer {
     srv *s;
     ledger_search *x;
+    char path[4096];                  /* the index's file, for the log */
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
@@ -91,9 +94,9 @@ static void *indexer_main(void *arg)
         failing = false;
         atomic_store(&ix->ledger_seq, step.ledger_seq);
         if (step.rebuilt)
-            srv_log(s, "search index: '%s%s' was not an index of this ledger (deleted, "
+            srv_log(s, "search index: '%s' was not an index of this ledger (deleted, "
                        "replaced or of another ledger): building it again from the start",
-                    s->ledger_path, LEDGER_SEARCH_SUFFIX);
+                    ix->path);
         uint64_t behind = step.ledger_seq - step.through;
         if (!catching_up && behind + step.indexed >= SRV_INDEX_PROGRESS) {
             catching_up = true;
@@ -132,6 +135,8 @@ charter_status srv_indexer_start(srv *s, charter_error *err)
     if (!ix)
         return CHARTER_E_NOMEM;
     ix->s = s;
+    if (ledger_sidecar(s->ledger_path, LEDGER_SEARCH_SUFFIX, ix->path, sizeof ix->path))
+        snprintf(ix->path, sizeof ix->path, "the ledger's %s file", LEDGER_SEARCH_SUFFIX);
     pthread_mutex_init(&ix->mu, NULL);
     pthread_cond_init(&ix->cv, NULL);
     bool rebuilt = false;
@@ -141,8 +146,8 @@ charter_status srv_indexer_start(srv *s, charter_error *err)
         return st;
     }
     if (rebuilt)
-        srv_log(s, "search index: '%s%s' was not a search index; it is built again",
-                s->ledger_path, LEDGER_SEARCH_SUFFIX);
+        srv_log(s, "search index: '%s' was not a search index; it is built again",
+                ix->path);
     if (pthread_create(&ix->thread, NULL, indexer_main, ix) != 0) {
         srv_indexer_stop(ix);
         return CHARTER_E_NOMEM;

@@ -143,6 +143,11 @@ void api_metrics(const srv_request *rq, const char *tail, srv_response *rs)
     strbuf_printf(&o, "# HELP charter_info The charter serving now.\n# TYPE charter_info gauge\n"
             "charter_info{version=\"%s\"} 1\n", charter_version(c));
     charter_release(c);
+    strbuf_printf(&o, "# HELP charter_lease_held 1 while this server applies deadlines and "
+                      "standing approvals and writes notifications (always on SQLite; on "
+                      "one server of a PostgreSQL ledger).\n"
+                      "# TYPE charter_lease_held gauge\ncharter_lease_held %d\n",
+                  atomic_load(&s->lease_held) ? 1 : 0);
     if (o.failed) {
         free(o.p);
         srv_reply_text(rs, 500, NULL, 0);

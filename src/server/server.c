@@ -17,6 +17,8 @@
 #include "base/fail.h"
 #include "base/limits.h"
 #include "base/thread.h"
+#include "ledger/pg_shared.h"
+#include "ledger/store.h"
 #include "notify/notify.h"
 
 void srv_log(srv *s, const char *fmt, ...)
@@ -77,9 +79,14 @@ void srv_count_decision(srv *s, charter_status st, const char *answer, int64_t t
         else if (p && !strncmp(p + 12, "escalate", 8))
             effect = CHARTER_ESCALATE;
         srv_metrics_decision(&s->metrics, effect, base_mono_us() - t0);
-    } else if (st == CHARTER_E_IO) {
+    } else if (srv_ledger_failed(st)) {
         srv_metrics_decision(&s->metrics, 3, base_mono_us() - t0);
     }
+}
+
+bool srv_ledger_failed(charter_status st)
+{
+    return st == CHARTER_E_IO || st == CHARTER_E_CONFLICT;
 }
 
 bool srv_decide_begin(srv *s, charter_request *r, const char *json, size_t n,
@@ -105,6 +112,19 @@ void srv_decide_end(srv *s, srv_decision *d)
     if (d->ticket)
         d->st = charter_ledger_decide_end(d->ticket, &d->answer, &d->len, &d->err);
     d->ticket = NULL;
+    /* A decision that lost its race with other servers too often (a
+     * shared ledger) is not recorded, as when the ledger cannot be
+     * written: the agent gets the same fail-closed deny. An outage is
+     * logged once by the health callback; anything else, each time. */
+    if (srv_ledger_failed(d->st)) {
+        if (!d->answer)
+            d->answer = charter_ledger_unavailable_answer(d->charter, charter_now_ms(),
+                                                          &d->len);
+        charter_ledger_health h;
+        charter_ledger_health_get(s->ledger, &h);
+        if (h.ok && d->err.message[0])
+            srv_log(s, "decision not recorded (denied, 503): %s", d->err.message);
+    }
     charter_release(d->charter);
     d->charter = NULL;
     srv_count_decision(s, d->st, d->answer, d->t0);
@@ -203,6 +223,26 @@ static void grants_prune(srv *s, const charter *c, const srv_keys *ks, int64_t n
     free(o.v);
 }
 
+/* Asks the lease (a shared ledger; NULL: SQLite, always held) whether this
+ * server runs the one-at-a-time work now; logs each change. */
+static bool lease_check(srv *s)
+{
+    if (!s->lease)
+        return true;
+    bool held = ledger_lease_hold(s->lease);
+    if (atomic_exchange(&s->lease_held, held) != held) {
+        if (held)
+            srv_log(s, "lease: taken; this server applies deadlines and standing "
+                       "approvals and writes notifications for every server of the "
+                       "ledger");
+        else
+            srv_log(s, "lease: not held (another server holds it, or the database "
+                       "cannot be reached); deadlines, standing approvals and "
+                       "notifications are left to the server that holds it");
+    }
+    return held;
+}
+
 /* The deadline thread: every expire_every_ms it applies the deadlines
  * passed (charter_ledger_expire), and on every change of the escalations
  * (one opening, above all) as well as on that tick it applies the standing
@@ -212,15 +252,23 @@ static void grants_prune(srv *s, const charter *c, const srv_keys *ks, int64_t n
  * escalation version; once the server stops, those waits are interrupted
  * and return at once, so it then sleeps on stop_cv instead until told to
  * stop. A failure (ledger unavailable) leaves the escalations open; the
- * next round tries again. */
+ * next round tries again. On a shared ledger all of this runs only while
+ * this server holds the lease (asked on every tick, at least once a
+ * second); every server follows the charter the others load on its tick
+ * (srv_follow_run). */
 static void *expire_main(void *arg)
 {
     srv *s = arg;
     base_thread_name("charter-expire");
     int64_t every_us = (int64_t)s->opt.expire_every_ms * 1000;
+    /* A shared ledger's lease is asked at least once a second, so another
+     * server takes over within about a second of the holder's death. */
+    if (s->lease && every_us > 1000 * 1000)
+        every_us = 1000 * 1000;
     int64_t tick = base_mono_us() + every_us;
     uint64_t seen = charter_ledger_escalations_version(s->ledger);
     const void *pruned_keys = NULL, *pruned_charter = NULL;
+    bool held = atomic_load(&s->lease_held); /* asked once by the start */
     while (!expire_stopping(s)) {
         int64_t left_us = tick - base_mono_us();
         uint64_t v = seen;
@@ -239,6 +287,18 @@ static void *expire_main(void *arg)
         /* Taken before the pass: what changes during it (its own approvals
          * included) wakes the next one. */
         seen = v;
+        if (due) {
+            srv_follow_run(s);
+            held = lease_check(s);
+        }
+        if (!held) {
+            /* Another server applies deadlines and grants; after it dies and
+             * this one takes the lease, the grantors are checked at once. */
+            if (due)
+                tick = base_mono_us() + every_us;
+            pruned_keys = pruned_charter = NULL;
+            continue;
+        }
         charter *c = srv_charter(s);
         int64_t now = charter_now_ms();
         charter_error err;
@@ -280,8 +340,24 @@ static void witness_status(const char *problem, void *user)
         srv_log(s, "witness: '%s' takes checkpoint heads again", s->opt.witness_path);
 }
 
+/* opt.server_id, else "<hostname>:<pid>". */
+static void server_id_init(srv *s)
+{
+    if (s->opt.server_id && *s->opt.server_id) {
+        snprintf(s->server_id, sizeof s->server_id, "%s", s->opt.server_id);
+        return;
+    }
+    char host[200];
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    snprintf(s->server_id, sizeof s->server_id, "%s:%ld", host, (long)getpid());
+}
+
 static void server_free(srv *s)
 {
+    ledger_lease_close(s->lease);
+    srv_follow_release(&s->follow);
     charter_release(s->charter);
     srv_keys_release(s->keys);
     pthread_key_delete(s->decider_key);
@@ -329,6 +405,9 @@ charter_status charter_server_start(const charter_server_options *opt,
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
     pthread_key_create(&s->decider_key, decider_destroy);
+    srv_follow_init(&s->follow);
+    server_id_init(s);
+    s->opt.server_id = s->server_id;
     s->charter_path = strdup(opt->charter_path);
     s->keys_dir = strdup(opt->keys_dir);
     s->ledger_path = strdup(opt->ledger_path);
@@ -358,10 +437,23 @@ charter_status charter_server_start(const charter_server_options *opt,
                                  .witness_status = witness_status,
                                  .witness_user = s,
                                  .on_health = ledger_health_changed,
-                                 .health_user = s};
+                                 .health_user = s,
+                                 .on_charter_loaded = srv_follow_note,
+                                 .charter_user = s};
     if ((st = charter_ledger_open(opt->ledger_path, &lo, &s->ledger, err)) != CHARTER_OK)
         goto fail;
+    if ((st = ledger_lease_open(opt->ledger_path, &s->lease, err)) != CHARTER_OK)
+        goto fail_ledger;
+    if (charter_ledger_shared(s->ledger)) {
+        char shown[512];
+        ledger_path_display(opt->ledger_path, shown, sizeof shown);
+        srv_log(s, "ledger: '%s' is shared (PostgreSQL); this server is '%s'", shown,
+                s->server_id);
+    }
+    atomic_store(&s->lease_held, s->lease == NULL);
     if ((st = charter_ledger_record_charter(s->ledger, s->charter, NULL, err)) !=
+            CHARTER_OK ||
+        (st = charter_ledger_charter_loaded(s->ledger, s->charter, s->server_id, err)) !=
             CHARTER_OK ||
         (st = srv_mcp_open(s, err)) != CHARTER_OK)
         goto fail_ledger;
@@ -372,6 +464,9 @@ charter_status charter_server_start(const charter_server_options *opt,
     if (srv_indexer_start(s, &ierr) != CHARTER_OK)
         srv_log(s, "search index: cannot be opened: %s; searching is unavailable",
                 ierr.message);
+    /* Before the first request: a server alone on its ledger holds the
+     * lease by the time it listens. */
+    lease_check(s);
     if (pthread_create(&s->expire_thread, NULL, expire_main, s) != 0) {
         st = CHARTER_E_NOMEM;
         goto fail_ledger;
@@ -416,17 +511,26 @@ charter_status charter_server_reload(charter_server *s, const char **version,
         st = srv_keys_load(s->keys_dir, &k, err);
     if (st == CHARTER_OK)
         st = charter_ledger_record_charter(s->ledger, c, NULL, err);
+    if (st == CHARTER_OK)
+        st = charter_ledger_charter_loaded(s->ledger, c, s->server_id, err);
     if (st != CHARTER_OK) {
         charter_release(c);
         srv_keys_release(k);
         atomic_fetch_add(&s->metrics.reload_failures, 1);
         return st;
     }
+    srv_swap(s, c, k, version);
+    return CHARTER_OK;
+}
+
+void srv_swap(srv *s, charter *c, srv_keys *k, const char **version)
+{
     pthread_mutex_lock(&s->swap_mu);
     charter *old = s->charter;
-    srv_keys *old_keys = s->keys;
+    srv_keys *old_keys = k ? s->keys : NULL;
     s->charter = c;
-    s->keys = k;
+    if (k)
+        s->keys = k;
     if (version)
         *version = charter_version(c);
     pthread_mutex_unlock(&s->swap_mu);
@@ -435,14 +539,13 @@ charter_status charter_server_reload(charter_server *s, const char **version,
     srv_keys_release(old_keys);
     if (s->notify) {
         charter_error nerr;
-        if (ntf_reload_secrets(s->notify, &nerr) != CHARTER_OK)
+        if (k && ntf_reload_secrets(s->notify, &nerr) != CHARTER_OK)
             srv_log(s, "notifications: %s; the webhook secrets in use stay", nerr.message);
         charter *now = srv_charter(s);
         ntf_warn_unsigned(s->notify, now);
         charter_release(now);
     }
     atomic_fetch_add(&s->metrics.reloads, 1);
-    return CHARTER_OK;
 }
 
 charter_status charter_server_stop(charter_server *s, charter_error *err)

@@ -143,11 +143,24 @@ void srv_gate_closed(srv_gate *g, srv_gate_conn *c);
 struct mcp_server;
 typedef struct srv_indexer srv_indexer;
 struct ntf;
+struct ledger_lease;
+
+/* A charter version another server sharing the ledger loaded, handed from
+ * the ledger's writer thread (on_charter_loaded) to the deadline thread,
+ * which loads it from the ledger and swaps it in (srv_follow_charter). */
+typedef struct srv_follow {
+    pthread_mutex_t mu;
+    char pending[96];               /* "" when nothing waits */
+    int64_t since_ms;               /* when it was first asked for */
+    char failed_version[96];        /* the last version that could not be */
+    char failed[256];               /* loaded, and why ("" when none) */
+} srv_follow;
 
 struct charter_server {
     charter_server_options opt;
     char *charter_path, *keys_dir, *ledger_path; /* owned copies */
     char address[64];
+    char server_id[256];            /* opt.server_id or "<hostname>:<pid>" */
 
     pthread_mutex_t swap_mu;        /* guards the two pointers below */
     charter *charter;               /* the one serving; one reference held */
@@ -167,6 +180,14 @@ struct charter_server {
     struct srv_sessions *sessions;  /* console sign-ins (session.c) */
     char *console_dir;              /* owned copy of opt.console_dir, or NULL */
 
+    /* The lease of a shared ledger (NULL: SQLite, always held): only its
+     * holder applies deadlines and standing approvals and writes
+     * notifications. Asked by the deadline thread alone, each tick;
+     * lease_held is what it last said, for /healthz and the notifier. */
+    struct ledger_lease *lease;
+    _Atomic bool lease_held;
+    srv_follow follow;
+
     /* The deadline thread. */
     pthread_t expire_thread;
     bool expire_started;
@@ -179,6 +200,39 @@ typedef charter_server srv;
 
 /* Writes one line to the server's log (opt.log), if it has one. */
 void srv_log(srv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Serves charter `c` (its reference is taken) and, when `k` is not NULL,
+ * keys `k` (taken) from now on: requests in flight finish on the old ones.
+ * *version (may be NULL) receives c's version. Counts a reload. */
+void srv_swap(srv *s, charter *c, srv_keys *k, const char **version);
+
+/* Whether a decision's status means it was not recorded for the ledger's
+ * sake (it cannot be written, or on a shared ledger it lost its race with
+ * other servers too often): answered with the fail-closed deny and 503. */
+bool srv_ledger_failed(charter_status st);
+
+/* ---- Following other servers' charters (follow.c) -------------------------
+ * On a shared ledger a server that starts or reloads records which version
+ * it serves; the others load that version from the ledger's `charter`
+ * entry (its canonical JSON) and serve it too, without recording it
+ * again. A version that cannot be loaded leaves the one serving in place,
+ * said in the log and in /healthz. */
+void srv_follow_init(srv_follow *f);
+void srv_follow_release(srv_follow *f);
+/* charter_ledger_options.on_charter_loaded (user: the srv): notes the
+ * version for srv_follow_run; called on the ledger's writer thread. */
+void srv_follow_note(void *user, const char *version);
+/* On the deadline thread: loads and swaps in the version noted, if any. */
+void srv_follow_run(srv *s);
+/* A charter from its canonical JSON (a `charter` entry's "canonical"),
+ * which must load as exactly `version`. *out is the caller's. Errors:
+ * CHARTER_E_INVALID (not JSON, or it loads as another version), the
+ * loader's (a canonical form this build cannot read back). */
+charter_status srv_charter_from_canonical(const char *version, const char *text,
+                                          size_t len, charter **out, charter_error *err);
+/* The last version that could not be loaded and why, for /healthz: false
+ * when none failed since the last one loaded. */
+bool srv_follow_failed(srv *s, char *version, size_t vn, char *why, size_t wn);
 
 /* The charter serving now, retained: the caller releases it. */
 charter *srv_charter(srv *s);

