@@ -18,6 +18,7 @@
 #include "base/thread.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,16 +40,48 @@ static char *rewrite(const srv_request *rq, srv_response *rs, const char *me)
 
 /* A decision waiting for its group commit; freed by decide_finish. */
 typedef struct decide_wait {
+    srv_job job;                   /* first: a decision made again ends on a worker */
     srv *s;
     srv_decision dec;
     struct srv_deferred *deferred;
+    bool ended;                    /* srv_decide_end ran already (on a worker) */
+    /* The commit may call back before srv_decide_begin has returned (and
+     * written what it returns): whichever of the two comes second goes on. */
+    _Atomic int phase;             /* WAIT_BEGIN, WAIT_BEGUN, WAIT_READY */
 } decide_wait;
+
+enum { WAIT_BEGIN, WAIT_BEGUN, WAIT_READY };
+
+/* On a worker: a decision another server made stale is decided again,
+ * which waits for the ledger; then the event thread answers. */
+static void decide_again(srv_job *job)
+{
+    decide_wait *w = (decide_wait *)job;
+    srv_decide_end(w->s, &w->dec);
+    w->ended = true;
+    srv_resume(w->deferred);
+}
+
+/* Once both begin has returned and the entry is durable (or failed): the
+ * event thread answers, or first a worker decides again. */
+static void decide_go(decide_wait *w)
+{
+    if (srv_decision_must_wait(&w->dec)) {
+        w->job.run = decide_again;
+        if (srv_workers_run(w->s->workers, &w->job))
+            return;
+    }
+    srv_resume(w->deferred);
+}
 
 /* On the ledger's writer thread: the entry is durable (or failed). */
 static void decide_ready(void *user)
 {
     decide_wait *w = user;
-    srv_resume(w->deferred);
+    int begun = WAIT_BEGIN;
+    if (atomic_compare_exchange_strong(&w->phase, &begun, WAIT_READY))
+        return; /* api_decide goes on when begin returns */
+    decide_go(w);
 }
 
 /* Back on an event thread: settle and answer. */
@@ -56,7 +89,8 @@ static void decide_finish(void *user, srv_response *rs)
 {
     decide_wait *w = user;
     srv_decision *d = &w->dec;
-    srv_decide_end(w->s, d);
+    if (!w->ended)
+        srv_decide_end(w->s, d);
     if (d->st == CHARTER_OK || (srv_ledger_failed(d->st) && d->answer))
         srv_reply_text(rs, d->st == CHARTER_OK ? 200 : 503, d->answer, d->len);
     else
@@ -128,8 +162,11 @@ void api_decide(const srv_request *rq, const char *tail, srv_response *rs)
     bool queued = srv_decide_begin(rq->s, r, text, n, t0, decide_ready, w, &w->dec);
     charter_request_free(r);
     free(rewritten);
+    int begin = WAIT_BEGIN;
     if (!queued) /* answered without waiting (refused, or the ledger closing) */
         srv_resume(w->deferred);
+    else if (!atomic_compare_exchange_strong(&w->phase, &begin, WAIT_BEGUN))
+        decide_go(w); /* the commit called back already */
 }
 
 /* ---- GET /v1/decisions/{id} ------------------------------------------------- */

@@ -19,6 +19,7 @@
 #include "base/thread.h"
 #include "ledger/pg_shared.h"
 #include "ledger/store.h"
+#include "ledger/writer.h"
 #include "notify/notify.h"
 
 void srv_log(srv *s, const char *fmt, ...)
@@ -105,6 +106,15 @@ bool srv_decide_begin(srv *s, charter_request *r, const char *json, size_t n,
                                         charter_now_ms(), ready, user, &d->ticket,
                                         &d->answer, &d->len, &d->err);
     return d->ticket != NULL;
+}
+
+bool srv_decision_must_wait(const srv_decision *d)
+{
+    /* A ticket starts with its ledger_append (recorder.c: the writer's
+     * callback is handed the append and finds its ticket by the same
+     * address), whose status the writer set before calling `ready`. */
+    const ledger_append *a = (const ledger_append *)(const void *)d->ticket;
+    return a && a->status == CHARTER_E_CONFLICT;
 }
 
 void srv_decide_end(srv *s, srv_decision *d)

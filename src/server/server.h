@@ -374,6 +374,11 @@ bool srv_decide_begin(srv *s, charter_request *r, const char *json, size_t n,
 /* Settles a decision srv_decide_begin began (after `ready`, when it was
  * called): fills st, answer, len and err, counts it, releases the charter. */
 void srv_decide_end(srv *s, srv_decision *d);
+/* After `ready`: whether srv_decide_end will wait for the ledger, because
+ * on a shared ledger another server changed the budgets the decision read
+ * and it is decided again (charter_ledger_decide_end): an event thread then
+ * hands the end to a worker. */
+bool srv_decision_must_wait(const srv_decision *d);
 
 /* ---- Sessions (session.c) ----------------------------------------------------
  * Console sign-ins: a random session id (the cookie) for a key id, kept in

@@ -10,6 +10,8 @@ PostgreSQL (CHARTER_TEST_PG_DIR):
     within seconds, though B's own charter file still holds the old one (B
     loads it from the ledger's `charter` entry), and B's log says so; B's
     decisions follow the new charter;
+  - a run's stop-rule budget holds across both servers deciding at once
+    (decisions the other made stale are decided again), every answer 200;
   - only the lease holder writes notifications (an escalation opened on
     either server is in its outbox, in no other);
   - kill -9 of the lease holder: the other takes the lease within seconds,
@@ -21,10 +23,12 @@ Every wait is bounded; skips (77) without the fixture's PostgreSQL.
 """
 import os
 import shutil
+import collections
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -122,6 +126,30 @@ def main():
         gauges = [lease_gauge(x) for x in (a, b)]
         t.eq(sorted(gauges), [0, 1], "/metrics says the same (charter_lease_held)")
         old = ha["charter_version"]
+        # Both servers deciding for one agent and run at once: decisions the
+        # other server made stale are decided again (on a worker, not an
+        # event thread) and the run's budget of 5 holds across both.
+        answers = collections.Counter()
+        lock = threading.Lock()
+
+        def spend(srv, run):
+            for _ in range(6):
+                st, _, ans = srv.call("POST", "/v1/decide",
+                                      {"workflow": "refunds", "action": "issue_refund",
+                                       "input": {"amount": 1}, "run_id": run},
+                                      token=a.tokens["support-bot"])
+                with lock:
+                    answers[(run, st, ans.get("decision") if isinstance(ans, dict) else ans)] += 1
+        for run in ("budget-1", "budget-2"):
+            threads = [threading.Thread(target=spend, args=(srv, run)) for srv in (a, b) * 3]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join(timeout=60 * SCALE)
+        t.eq(sorted(answers.items()),
+             sorted({(r, 200, "allow"): 5 for r in ("budget-1", "budget-2")}.items() |
+                    {(r, 200, "deny"): 31 for r in ("budget-1", "budget-2")}.items()),
+             "a run's budget of 5 holds across two servers, every answer 200")
         st, _, esc = b.call("POST", "/v1/decide",
                             {"workflow": "refunds", "action": "issue_refund",
                              "input": {"amount": 120}, "run_id": "esc"},
