@@ -17,10 +17,23 @@ rather than being killed by ctest with its children left behind.
                 approvers={"lena": ["support-leads"]}) as srv:
         status, headers, body = srv.call("POST", "/v1/decide", {...},
                                          token=srv.tokens["support-agent"])
+
+With CHARTER_TEST_LEDGER=pg (the `<name>_pg` ctest variants, docs/deployment.md)
+the same tests run on PostgreSQL: every Server without an explicit ledger gets a
+database of its own from `tests/pg/pg.sh createdb $CHARTER_TEST_PG_DIR NAME` (a
+Server given a workdir keeps one database per workdir, remembered in
+WORKDIR/ledger.url, so a restart in the same workdir finds its ledger again),
+and its side files (outbox, search index) go to its own directory through
+CHARTER_STATE_DIR. new_ledger(dir) gives a test that names its ledger a fresh
+one of the mode's kind; pg_skip() prints why a SQLite-only part is skipped.
+Server.sibling() starts a second server on the same ledger, keys and charter
+(several servers on one PostgreSQL ledger: tests/http/test_multi*.py).
 """
 import http.client
+import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -38,6 +51,78 @@ CLI_TIMEOUT = 20 * SCALE
 _running = set()
 _running_lock = threading.Lock()
 
+# ---- the ledger's backend: SQLite (default) or PostgreSQL ---------------------
+HERE = os.path.dirname(os.path.abspath(__file__))
+PG_SH = os.path.join(HERE, "..", "pg", "pg.sh")
+PG_MODE = os.environ.get("CHARTER_TEST_LEDGER", "sqlite") == "pg"
+_db_numbers = itertools.count(1)
+
+
+def pg_dir():
+    """The test PostgreSQL's folder (the ctest fixture `pg`, tests/pg/pg.sh).
+    Exits 77 (ctest: skipped) when CHARTER_TEST_PG=skip and there is none;
+    fails otherwise."""
+    d = os.environ.get("CHARTER_TEST_PG_DIR")
+    if d and os.path.exists(os.path.join(d, "url")):
+        return d
+    if os.environ.get("CHARTER_TEST_PG") == "skip":
+        print("SKIP: no test PostgreSQL (CHARTER_TEST_PG=skip)", flush=True)
+        sys.exit(77)
+    raise RuntimeError("CHARTER_TEST_PG_DIR=%r has no running test PostgreSQL "
+                       "(expected DIR/url from `tests/pg/pg.sh start DIR`, the "
+                       "ctest fixture pg_start)" % d)
+
+
+def pg_sh(*args, timeout=None):
+    """Runs tests/pg/pg.sh ARGS (bounded); returns its stdout's last line."""
+    p = subprocess.run(["bash", PG_SH, *args], capture_output=True, text=True,
+                       timeout=timeout or 60 * SCALE)
+    if p.returncode != 0:
+        raise RuntimeError("tests/pg/pg.sh %s exited %d: %s%s"
+                           % (" ".join(args), p.returncode, p.stdout, p.stderr))
+    lines = p.stdout.strip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
+def pg_createdb(tag="t", directory=None):
+    """A new, empty database on the test PostgreSQL (`directory`: another one
+    than the fixture's); returns its URL. Names are unique per process, so
+    tests run in parallel."""
+    script = re.sub(r"[^a-z0-9]+", "_", os.path.basename(sys.argv[0]).lower())
+    name = "ch_%s_%s_%d_%d" % (script[:20], re.sub(r"[^a-z0-9]", "", tag.lower())[:12],
+                               os.getpid(), next(_db_numbers))
+    return pg_sh("createdb", directory or pg_dir(), name)
+
+
+def new_ledger(directory, name="ledger.db"):
+    """A fresh ledger for a test that names its ledger: the SQLite file
+    directory/name, or in PG mode a new database (its URL kept in
+    directory/name.url, so asking again for the same place gives the same
+    database)."""
+    if not PG_MODE:
+        return os.path.join(directory, name)
+    remembered = os.path.join(directory, name + ".url")
+    if os.path.exists(remembered):
+        with open(remembered) as f:
+            return f.read().strip()
+    url = pg_createdb(os.path.splitext(name)[0])
+    with open(remembered, "w") as f:
+        f.write(url + "\n")
+    return url
+
+
+def pg_skip(t, what, why):
+    """In PG mode: prints that `what` is skipped and why, returns True (the
+    caller skips it). With SQLite: False."""
+    if PG_MODE:
+        print("SKIP %s (PostgreSQL ledger): %s: %s" % (t.name, what, why), flush=True)
+    return PG_MODE
+
+
+def is_pg(ledger):
+    return ledger.startswith(("postgresql://", "postgres://")) or (
+        "=" in ledger and ("dbname=" in ledger or "host=" in ledger))
+
 
 def charter_cli(*args, check=True):
     p = subprocess.run([CHARTER, *args], capture_output=True, text=True,
@@ -48,8 +133,15 @@ def charter_cli(*args, check=True):
 
 
 class Server:
+    """One `charter serve`. keys: a keys folder to use as it is (another
+    server's; default DIR/keys, made by make_keys). sign: `charter keys init`
+    in the keys folder and sign checkpoints with its ledger.key (--key).
+    server_id: --server-id. state_dir: where a PostgreSQL ledger's side files
+    go (CHARTER_STATE_DIR; default this server's DIR)."""
+
     def __init__(self, charter, agents=(), approvers=None, admins=("admin",),
-                 peps=(), extra_args=(), ledger=None, workdir=None, auditors=()):
+                 peps=(), extra_args=(), ledger=None, workdir=None, auditors=(),
+                 keys=None, sign=False, server_id=None, state_dir=None):
         self.charter = charter
         self.agents = list(agents)
         self.approvers = dict(approvers or {})
@@ -59,8 +151,16 @@ class Server:
         self.extra_args = list(extra_args)
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="charter-http-")
-        self.ledger = ledger or os.path.join(self.dir, "ledger.db")
-        self.keys = os.path.join(self.dir, "keys")
+        if ledger:
+            self.ledger = ledger
+        elif PG_MODE and self.own_dir:
+            self.ledger = pg_createdb("srv")
+        else:
+            self.ledger = new_ledger(self.dir)
+        self.keys = keys or os.path.join(self.dir, "keys")
+        self.sign = sign
+        self.server_id = server_id
+        self.state_dir = state_dir or self.dir
         self.tokens = {}
         self.proc = None
         self.host = "127.0.0.1"
@@ -68,6 +168,8 @@ class Server:
 
     # ---- keys -------------------------------------------------------------
     def make_keys(self):
+        if self.sign and not os.path.exists(os.path.join(self.keys, "ledger.key")):
+            charter_cli("keys", "init", "--dir", self.keys)
         if os.path.exists(os.path.join(self.keys, "access.json")):
             return
         for a in self.agents:
@@ -95,9 +197,17 @@ class Server:
     def start(self, timeout=10 * SCALE):
         self.make_keys()
         cmd = [CHARTER, "serve", "--charter", self.charter, "--ledger", self.ledger,
-               "--keys", self.keys, "--listen", "127.0.0.1:0", *self.extra_args]
+               "--keys", self.keys, "--listen", "127.0.0.1:0"]
+        if self.sign:
+            cmd += ["--key", os.path.join(self.keys, "ledger.key")]
+        if self.server_id:
+            cmd += ["--server-id", self.server_id]
+        cmd += self.extra_args
+        env = None
+        if is_pg(self.ledger):
+            env = dict(os.environ, CHARTER_STATE_DIR=self.state_dir)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+                                     text=True, env=env)
         with _running_lock:
             _running.add(self.proc)
         # readline() blocks: a server that prints nothing is killed at the
@@ -120,6 +230,10 @@ class Server:
                     return self
         finally:
             timer.cancel()
+        try:  # stdout closed: it is exiting; its stderr says why
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
         err = self.proc.stderr.read() if self.proc.poll() is not None else ""
         self.kill()
         raise RuntimeError(f"charter serve did not start within {timeout}s: {line!r} {err}")
@@ -147,6 +261,38 @@ class Server:
 
     def signal(self, sig):
         self.proc.send_signal(sig)
+
+    def side_file(self, suffix):
+        """Where this server keeps a side file of its ledger (".search",
+        ".outbox"): next to a SQLite file; for a PostgreSQL ledger in its
+        state directory, as charter-<database>-<hash><suffix>."""
+        if not is_pg(self.ledger):
+            return self.ledger + suffix
+        import glob
+        found = glob.glob(os.path.join(self.state_dir, "charter-*" + suffix))
+        if len(found) != 1:
+            raise RuntimeError("expected one %s file in %s, found %r"
+                               % (suffix, self.state_dir, found))
+        return found[0]
+
+    def sibling(self, charter=None, server_id=None, extra_args=None):
+        """A second server (not started) on this one's ledger, keys folder
+        (tokens included) and ledger key, with a directory of its own for its
+        side files; `charter` another copy of the charter (default: the same
+        path). Several servers on one ledger need a PostgreSQL ledger."""
+        other = Server(charter or self.charter, admins=(), ledger=self.ledger,
+                       keys=self.keys, sign=self.sign, server_id=server_id,
+                       extra_args=self.extra_args if extra_args is None else extra_args)
+        other.tokens = dict(self.tokens)
+        return other
+
+    def healthz(self, timeout=10):
+        """GET /healthz -> (status, body dict, or {} when it did not answer)."""
+        try:
+            st, _, body = self.call("GET", "/healthz", timeout=timeout)
+        except OSError:
+            return None, {}
+        return st, body if isinstance(body, dict) else {}
 
     def stderr_text(self):
         return self.proc.stderr.read() if self.proc and self.proc.poll() is not None else ""

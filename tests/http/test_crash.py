@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, Checks, charter_cli  # noqa: E402
+from harness import Server, Checks, charter_cli, new_ledger  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHOP = os.path.join(HERE, "data", "shop.yaml")
@@ -118,7 +118,7 @@ def exhaust_budget(srv, run_id):
 
 def main():
     work = tempfile.mkdtemp(prefix="charter-crash-")
-    ledger = os.path.join(work, "ledger.db")
+    ledger = new_ledger(work)  # a SQLite file, or a PostgreSQL database (_pg)
     keys_made = None
     try:
         for rnd in range(ROUNDS):

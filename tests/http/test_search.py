@@ -280,7 +280,7 @@ def main():
             test_roles(srv)
             test_rule_history(srv)
             test_decision_page(srv, n)
-            index = srv.ledger + ".search"
+            index = srv.side_file(".search")
             t.eq(os.stat(index).st_mode & 0o777, 0o600, "the index file is 0600")
             # Deleted while the server is stopped: built again at start.
             srv.stop()
