@@ -32,10 +32,20 @@ bool ledger_pg_session(PGconn *c)
     PQsetNoticeProcessor(c, quiet_notice, NULL);
     /* UTF-8 on the wire whatever PGCLIENTENCODING says: payloads are
      * stored and read back byte for byte. */
-    PGresult *r = PQexec(c, "SET synchronous_commit TO on; SET client_min_messages TO warning;"
+    PGresult *r = PQexec(c, "SET client_min_messages TO warning;"
                             " SET client_encoding TO 'UTF8'");
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
+    /* A commit is on disk before it returns: 'off' and 'local' become
+     * 'on' (which also waits for synchronous standbys when there are
+     * any); a stronger setting of the database or role (remote_apply,
+     * remote_write) is kept. */
+    if (ok) {
+        r = PQexec(c, "SELECT set_config('synchronous_commit', 'on', false)"
+                      " WHERE current_setting('synchronous_commit') IN ('off', 'local')");
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+    }
     return ok;
 }
 

@@ -153,7 +153,7 @@ typedef struct srv_follow {
     char pending[96];               /* "" when nothing waits */
     int64_t since_ms;               /* when it was first asked for */
     char failed_version[96];        /* the last version that could not be */
-    char failed[256];               /* loaded, and why ("" when none) */
+    char failed[1200];              /* loaded, and why ("" when none) */
 } srv_follow;
 
 struct charter_server {

@@ -582,6 +582,15 @@ static void test_synchronous_commit_is_on(void)
     CHECK_INT(ledger_pg_synchronous_commit(s, v, sizeof v), 0);
     CHECK_STR(v, "on");
     ledger_store_close(s);
+    /* A stronger setting (a synchronous standby's remote_apply) is kept. */
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s SET synchronous_commit = remote_apply",
+             name);
+    CHECK(admin_exec(NULL, sql));
+    s = open_store(url, LEDGER_OPEN_WRITE);
+    CHECK(s != NULL);
+    CHECK_INT(ledger_pg_synchronous_commit(s, v, sizeof v), 0);
+    CHECK_STR(v, "remote_apply");
+    ledger_store_close(s);
     drop_db(name);
 }
 
