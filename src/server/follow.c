@@ -6,8 +6,9 @@
  * the others' on_charter_loaded with the version, on its writer thread,
  * which must not wait: srv_follow_note only writes it down. The deadline
  * thread (server.c) calls srv_follow_run on its next tick (within about a
- * second), which reads the `charter` entry from the ledger, loads its
- * canonical JSON (JSON is YAML) and swaps it in as a reload would, without
+ * second), which reads the `charter` entry from the ledger, turns its
+ * canonical JSON back into a source the loader reads (below; the version
+ * computed again must match) and swaps it in as a reload would, without
  * recording anything. A version that cannot be loaded (a charter this
  * build does not understand, say) leaves the one serving in place: the log
  * says so once, and /healthz until another version is loaded.
