@@ -152,6 +152,18 @@ static bool pg_ensure(pg_store *s)
 /* Runs sql (no parameters) on a connection ensured first; an operation
  * that changes nothing tries once more after a reset when the connection
  * was lost. Returns the last result (caller clears) or NULL. */
+/* Whether `r` holds rows; when not, fails as pg_fail does (the status in
+ * *st) and frees `r`. */
+static bool pg_rows(pg_store *s, PGresult *r, charter_error *err, const char *doing,
+                    charter_status *st)
+{
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        return true;
+    *st = pg_fail(s, r, err, doing);
+    PQclear(r);
+    return false;
+}
+
 static PGresult *pg_exec_retry(pg_store *s, const char *sql, bool retry)
 {
     if (!pg_ensure(s))
@@ -237,11 +249,9 @@ static charter_status check_format(pg_store *s, bool *tables, charter_error *err
     PGresult *r = PQexec(s->conn, "SELECT to_regclass('charter_meta') IS NOT NULL,"
                                   " to_regclass('charter_entries') IS NOT NULL,"
                                   " to_regclass('charter_checkpoints') IS NOT NULL");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        charter_status st = pg_fail(s, r, err, "cannot read the schema");
-        PQclear(r);
+    charter_status st;
+    if (!pg_rows(s, r, err, "cannot read the schema", &st))
         return st;
-    }
     bool meta = !strcmp(PQgetvalue(r, 0, 0), "t");
     bool all = meta && !strcmp(PQgetvalue(r, 0, 1), "t") && !strcmp(PQgetvalue(r, 0, 2), "t");
     PQclear(r);
@@ -251,11 +261,8 @@ static charter_status check_format(pg_store *s, bool *tables, charter_error *err
     r = PQexec(s->conn, "SELECT"
                         " (SELECT value FROM charter_meta WHERE key = 'format'),"
                         " (SELECT value FROM charter_meta WHERE key = 'application')");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        charter_status st = pg_fail(s, r, err, "cannot read charter_meta");
-        PQclear(r);
+    if (!pg_rows(s, r, err, "cannot read charter_meta", &st))
         return st;
-    }
     char format[32], app[64];
     snprintf(format, sizeof format, "%s", PQgetisnull(r, 0, 0) ? "(none)" : PQgetvalue(r, 0, 0));
     snprintf(app, sizeof app, "%s", PQgetisnull(r, 0, 1) ? "(none)" : PQgetvalue(r, 0, 1));
@@ -736,11 +743,9 @@ static charter_status pg_read(ledger_store *base, uint64_t from_seq, ledger_entr
                                 " FROM charter_entries WHERE seq >= $1::bigint"
                                 " ORDER BY seq LIMIT $2::bigint",
                                 2, v);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            charter_status st = pg_fail(s, r, err, "cannot read entries");
-            PQclear(r);
+        charter_status st;
+        if (!pg_rows(s, r, err, "cannot read entries", &st))
             return st;
-        }
         int rows = PQntuples(r);
         for (int i = 0; i < rows; i++) {
             ledger_entry e;
@@ -773,11 +778,9 @@ static charter_status pg_last(ledger_store *base, ledger_entry *out, bool *found
                                 "SELECT seq, time_ms, prev_hash, hash FROM charter_entries"
                                 " ORDER BY seq DESC LIMIT 1",
                                 true);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        charter_status st = pg_fail(s, r, err, "cannot read the last entry");
-        PQclear(r);
+    charter_status st;
+    if (!pg_rows(s, r, err, "cannot read the last entry", &st))
         return st;
-    }
     tail_of(r, out);
     *found = PQntuples(r) > 0;
     PQclear(r);
@@ -793,11 +796,9 @@ static charter_status pg_checkpoints(ledger_store *base, ledger_checkpoint_fn fn
                                 " checkpoint_every, checkpoint_ms FROM charter_checkpoints"
                                 " ORDER BY seq, id",
                                 true);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        charter_status st = pg_fail(s, r, err, "cannot read checkpoints");
-        PQclear(r);
+    charter_status st;
+    if (!pg_rows(s, r, err, "cannot read checkpoints", &st))
         return st;
-    }
     int rows = PQntuples(r);
     for (int i = 0; i < rows; i++) {
         ledger_checkpoint c;
